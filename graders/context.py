@@ -4,23 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graders.judge import Judge
+    from graders.results import CriterionResult
+    from graders.rubric import Criterion
 
 
 @dataclass(frozen=True)
 class Case:
-    """One test case: its variable values, an optional reference answer, per-case expectations."""
+    """One test case: its variable values, an optional reference answer, per-case expectations.
+
+    `expected` holds values that criteria refer to with `{"from_case": "<key>"}`, e.g.
+    `{"label": "refund"}` or `{"answers": ["Paris", "paris, France"]}`. `visibility` is one
+    of results.VISIBILITY and only matters to whoever renders the feedback.
+    """
 
     name: str = "case"
     variables: Mapping[str, str] = field(default_factory=dict)
     reference: str = ""
     expected: Mapping[str, Any] = field(default_factory=dict)
     weight: float = 1.0
+    visibility: str = "show"
 
 
 @dataclass(frozen=True)
 class Submission:
-    """The prompt the learner wrote, rendered for one test case, beside the exercise's starter."""
+    """The prompt the learner wrote, rendered for one test case, beside the exercise's starter.
+
+    `fields` and `starter` map "system", "user" and "prefill" to their template text
+    (placeholders such as `{{ ticket }}` unrendered); `rendered` is the whole prompt with
+    this case's variables filled in.
+    """
 
     fields: Mapping[str, str] = field(default_factory=dict)
     starter: Mapping[str, str] = field(default_factory=dict)
@@ -35,7 +51,14 @@ def identity(text: str) -> str:
 
 @dataclass(frozen=True)
 class Context:
+    """Everything a criterion function may use besides its params and the normalised text."""
+
     case: Case = field(default_factory=Case)
     submission: Submission = field(default_factory=Submission)
     normalize: Callable[[str], str] = identity
     ignore_case: bool = False
+    raw: str = ""  # the text before normalisation (the judge and tag extraction read this)
+    compiled: Any = None  # what the kind's prepare() built once per criterion (regex, validator)
+    children: tuple[Criterion, ...] = ()
+    grade_child: Callable[[Criterion, str | None], CriterionResult] | None = None
+    judge: Judge | None = None

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graders.context import Context
+from graders.context import Case, Context
 from graders.results import Check
 from graders.rubric import RubricError
 
+if TYPE_CHECKING:
+    from graders.rubric import Criterion
+
 CheckFn = Callable[[Mapping[str, Any], str, Context], Check]
+
+FROM_CASE = "from_case"
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,9 @@ class Param:
     required: bool = True
     default: Any = None
     help: str = ""
+    items: tuple[type, ...] = ()  # for list params: what each item must be
+    from_case: bool = False  # may be {"from_case": key}, looked up in the test case when grading
+    choices: tuple[Any, ...] = ()
 
 
 class ParamError(ValueError):
@@ -32,15 +40,42 @@ class ParamError(ValueError):
 
 
 TYPE_NAMES = {str: "text", int: "a whole number", float: "a number", bool: "true or false",
-              list: "a list", dict: "a mapping"}
+              list: "a list", dict: "a mapping", type(None): "null"}
+
+
+def type_problem(param: Param, value: Any) -> str:
+    """Return what is wrong with value for param, or "" when it fits."""
+    bad_bool = isinstance(value, bool) and bool not in param.types
+    if bad_bool or not isinstance(value, param.types):
+        wanted = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in param.types)
+        return f"must be {wanted}, not {value!r}"
+    if param.items and isinstance(value, list):
+        for item in value:
+            if not isinstance(item, param.items) or (isinstance(item, bool) and bool not in param.items):
+                wanted = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in param.items)
+                return f"every item must be {wanted}, not {item!r}"
+    if param.choices and value not in param.choices:
+        return f"must be one of {', '.join(map(str, param.choices))}, not {value!r}"
+    return ""
+
+
+def is_case_reference(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {FROM_CASE}
 
 
 @dataclass(frozen=True)
 class Kind:
+    """One criterion kind: its check function, its params, and how to prepare it once."""
+
     check: CheckFn
     params: tuple[Param, ...]
     summary: str
     extra: Callable[[dict[str, Any]], None] | None = None
+    # Builds something once per criterion (a compiled regex, a schema validator); ctx.compiled.
+    prepare: Callable[[Mapping[str, Any], Criterion], Any] | None = None
+    negatable: bool = True
+    nested: bool = False  # params["criteria"] is a list of sub-criteria
+    reads: str = "output"  # "prompt" kinds read the Submission whatever the criterion's target
 
     def validate(self, params: dict[str, Any], criterion: str) -> dict[str, Any]:
         """Return params with defaults filled in, or raise RubricError naming the bad field."""
@@ -50,6 +85,7 @@ class Kind:
                 allowed = ", ".join(known) or "none"
                 raise RubricError(f"unknown parameter; allowed: {allowed}", criterion, f"params.{name}")
         clean: dict[str, Any] = {}
+        has_reference = False
         for p in self.params:
             if p.name not in params:
                 if p.required:
@@ -57,17 +93,61 @@ class Kind:
                 clean[p.name] = p.default
                 continue
             value = params[p.name]
-            bad_bool = isinstance(value, bool) and bool not in p.types
-            if bad_bool or not isinstance(value, p.types):
-                wanted = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in p.types)
-                raise RubricError(f"must be {wanted}, not {value!r}", criterion, f"params.{p.name}")
+            if p.from_case and is_case_reference(value):
+                key = value[FROM_CASE]
+                if not isinstance(key, str) or not key:
+                    raise RubricError(
+                        "from_case must name a key of the test case's expected values",
+                        criterion, f"params.{p.name}.from_case",
+                    )
+                clean[p.name] = {FROM_CASE: key}
+                has_reference = True
+                continue
+            problem = type_problem(p, value)
+            if problem:
+                raise RubricError(problem, criterion, f"params.{p.name}")
             clean[p.name] = value
-        if self.extra:
+        # Extra checks need real values; a case reference is checked when grading instead.
+        if self.extra and not has_reference:
             try:
                 self.extra(clean)
             except ParamError as e:
                 raise RubricError(e.message, criterion, f"params.{e.param}") from None
         return clean
+
+    def case_params(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """Return the names of params that refer to the test case."""
+        return tuple(p.name for p in self.params if p.from_case and is_case_reference(params[p.name]))
+
+    def resolve(self, params: Mapping[str, Any], names: tuple[str, ...], case: Case) -> dict[str, Any] | str:
+        """Return params with case references replaced by the case's values, or what is missing.
+
+        A list param given one string from the case takes it as a one-item list, so
+        `expected: {answers: "Paris"}` and `expected: {answers: ["Paris", "Paris, France"]}` both work.
+        """
+        resolved = dict(params)
+        by_name = {p.name: p for p in self.params}
+        for name in names:
+            key = params[name][FROM_CASE]
+            if key in case.expected:
+                value = case.expected[key]
+            elif key == "reference":
+                value = case.reference
+            else:
+                return f"test case {case.name!r} has no expected value {key!r}"
+            param = by_name[name]
+            if list in param.types and str not in param.types and isinstance(value, str):
+                value = [value]
+            problem = type_problem(param, value)
+            if problem:
+                return f"test case {case.name!r}: expected value {key!r} {problem}"
+            resolved[name] = value
+        if self.extra:
+            try:
+                self.extra(resolved)
+            except ParamError as e:
+                return f"test case {case.name!r}: {e.param} {e.message}"
+        return resolved
 
 
 def excerpt(text: str, at: int = 0, width: int = 60) -> str:
@@ -87,3 +167,8 @@ def excerpt(text: str, at: int = 0, width: int = 60) -> str:
 
 def repr_text(text: str) -> str:
     return '"' + text.replace("\n", "\\n") + '"'
+
+
+def short(text: str, width: int = 60) -> str:
+    """Return text quoted, cut to width: for needles and labels inside a sentence."""
+    return repr_text(text if len(text) <= width else text[: width - 1] + "…")

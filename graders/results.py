@@ -3,6 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# How far a criterion got. Only "ok" results can pass; the others always count as not passed.
+OK = "ok"
+UNAVAILABLE = "unavailable"  # the tool it needs is missing (no judge, no embedding model)
+NEEDS_REVIEW = "needs_review"  # the judge answered badly or not at all: a person must look
+ERROR = "error"  # the test case lacks what the criterion refers to
+STATUSES = (OK, UNAVAILABLE, NEEDS_REVIEW, ERROR)
+
+# Per test case visibility of feedback, as in Moodle CodeRunner.
+VISIBILITY = ("show", "hide", "hide_if_fail", "hide_if_pass")
+
+
+def feedback_visible(visibility: str, passed: bool) -> bool:
+    """Return whether a learner may see a test case's feedback.
+
+    >>> feedback_visible("hide_if_pass", passed=False)
+    True
+    """
+    if visibility not in VISIBILITY:
+        raise ValueError(f"visibility must be one of {', '.join(VISIBILITY)}, not {visibility!r}")
+    return (
+        visibility == "show"
+        or (visibility == "hide_if_fail" and passed)
+        or (visibility == "hide_if_pass" and not passed)
+    )
 
 
 @dataclass(frozen=True)
@@ -12,6 +38,8 @@ class Check:
     passed: bool
     detail: str
     score: float | None = None
+    status: str = OK
+    suspected_injection: bool = False
 
     @property
     def value(self) -> float:
@@ -30,9 +58,19 @@ class CriterionResult:
     feedback: str
     detail: str
     visible: bool = True
+    status: str = OK
+    suspected_injection: bool = False
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def worst_status(statuses: list[str]) -> str:
+    """Return the status that needs the most attention: needs_review, error, unavailable, ok."""
+    for status in (NEEDS_REVIEW, ERROR, UNAVAILABLE):
+        if status in statuses:
+            return status
+    return OK
 
 
 @dataclass(frozen=True)
@@ -42,11 +80,15 @@ class CaseGrade:
     score: float
     passed: bool
     criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
+    status: str = OK
+    suspected_injection: bool = False
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "score": self.score,
             "passed": self.passed,
+            "status": self.status,
+            "suspected_injection": self.suspected_injection,
             "criteria": [c.to_dict() for c in self.criteria],
         }
 
@@ -58,3 +100,14 @@ class Grade:
     score: float
     passed: bool
     cases: tuple[CaseGrade, ...] = field(default_factory=tuple)
+    status: str = OK
+    suspected_injection: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "passed": self.passed,
+            "status": self.status,
+            "suspected_injection": self.suspected_injection,
+            "cases": [c.to_dict() for c in self.cases],
+        }

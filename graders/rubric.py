@@ -10,12 +10,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 TARGETS = ("output", "prompt")
 NORMALIZE_OPTIONS = ("strip", "ignore_case", "collapse_whitespace")
+UNAVAILABLE_POLICIES = ("fail", "skip")
+MAX_DEPTH = 5
+MAX_SAMPLES = 50
 
 
 class RubricError(ValueError):
@@ -43,12 +47,19 @@ class Criterion:
     strip: bool = True
     ignore_case: bool = False
     collapse_whitespace: bool = False
+    with_prefill: bool | None = None  # None: the rubric's with_prefill decides
+    # Sub-criteria of all_of / any_of / none_of / xml_tag, loaded from params["criteria"].
+    children: tuple[Criterion, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "kind": self.kind, "params": dict(self.params)}
+        params = dict(self.params)
+        if self.children:
+            params["criteria"] = [c.to_dict() for c in self.children]
+        data: dict[str, Any] = {"id": self.id, "kind": self.kind, "params": params}
         defaults = Criterion(id="", kind="")
         for name in (
-            "weight", "negate", "target", "visible", "strip", "ignore_case", "collapse_whitespace"
+            "weight", "negate", "target", "visible", "strip", "ignore_case", "collapse_whitespace",
+            "with_prefill",
         ):
             if getattr(self, name) != getattr(defaults, name):
                 data[name] = getattr(self, name)
@@ -57,12 +68,37 @@ class Criterion:
             data["feedback"] = feedback
         return data
 
+    # Built once per criterion on first use, so grading 1,000 outputs compiles nothing twice.
+    @cached_property
+    def normalize(self) -> Callable[[str], str]:
+        from graders.engine import normalizer
+
+        return normalizer(self)
+
+    @cached_property
+    def compiled(self) -> Any:
+        from graders.engine import CRITERIA
+
+        kind = CRITERIA[self.kind]
+        if kind.prepare is None or self.case_params:
+            return None
+        return kind.prepare(self.params, self)
+
+    @cached_property
+    def case_params(self) -> tuple[str, ...]:
+        from graders.engine import CRITERIA
+
+        return CRITERIA[self.kind].case_params(self.params)
+
 
 @dataclass(frozen=True)
 class Rubric:
     criteria: tuple[Criterion, ...]
     pass_threshold: float = 1.0
     require_all_cases: bool = False
+    unavailable: str = "fail"  # how an unavailable criterion counts: "fail" (as 0) or "skip"
+    with_prefill: bool = False  # grade prefill + continuation, unless a criterion says otherwise
+    samples: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -71,13 +107,19 @@ class Rubric:
         }
         if self.require_all_cases:
             data["require_all_cases"] = True
+        if self.unavailable != "fail":
+            data["unavailable"] = self.unavailable
+        if self.with_prefill:
+            data["with_prefill"] = True
+        if self.samples:
+            data["samples"] = {k: list(v) for k, v in self.samples.items()}
         return data
 
 
 def _number(value: Any, criterion: str, name: str, low: float, high: float | None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RubricError(f"must be a number, not {value!r}", criterion, name)
-    if value < low or (high is not None and value > high):
+    if value != value or value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise RubricError(f"must be {bounds}, not {value}", criterion, name)
     return float(value)
@@ -91,66 +133,127 @@ def _flag(data: Mapping[str, Any], name: str, default: bool, criterion: str) -> 
 
 
 CRITERION_FIELDS = {
-    "id", "kind", "params", "weight", "feedback", "negate", "target", "visible",
+    "id", "kind", "params", "weight", "feedback", "negate", "target", "visible", "with_prefill",
     *NORMALIZE_OPTIONS,
 }
+RUBRIC_FIELDS = {"criteria", "pass_threshold", "require_all_cases", "unavailable", "with_prefill", "samples"}
 
 
-def load_criterion(data: Any, position: int) -> Criterion:
+def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -> Criterion:
+    """Return a validated Criterion; sub-criteria are named "<parent>.<id>" in errors."""
     from graders.engine import CRITERIA
 
+    label = f"{parent}.criteria[{position}]" if parent else f"criterion {position + 1}"
     if not isinstance(data, Mapping):
-        raise RubricError(f"criterion {position + 1} must be a mapping, not {type(data).__name__}")
-    cid = data.get("id")
+        raise RubricError(f"{label} must be a mapping, not {type(data).__name__}", parent, "criteria" if parent else "")
+    cid = data.get("id", str(position + 1) if parent else None)
     if not isinstance(cid, str) or not cid.strip():
-        raise RubricError(f"criterion {position + 1} needs an id (a non-empty string)", field="id")
+        raise RubricError(f"{label} needs an id (a non-empty string)", parent, "id")
+    where = f"{parent}.{cid}" if parent else cid
     unknown = sorted(set(data) - CRITERION_FIELDS)
     if unknown:
         raise RubricError(
             f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(CRITERION_FIELDS))}",
-            cid,
+            where,
             unknown[0],
         )
     kind_name = data.get("kind")
     if kind_name not in CRITERIA:
         raise RubricError(
-            f"unknown kind {kind_name!r}; valid kinds: {', '.join(sorted(CRITERIA))}", cid, "kind"
+            f"unknown kind {kind_name!r}; valid kinds: {', '.join(sorted(CRITERIA))}", where, "kind"
         )
+    kind = CRITERIA[kind_name]
     params = data.get("params", {})
     if not isinstance(params, Mapping):
-        raise RubricError("must be a mapping", cid, "params")
-    params = CRITERIA[kind_name].validate(dict(params), cid)
+        raise RubricError("must be a mapping", where, "params")
+    params = kind.validate(dict(params), where)
+    children: tuple[Criterion, ...] = ()
+    if kind.nested:
+        if depth >= MAX_DEPTH:
+            raise RubricError(f"criteria nest more than {MAX_DEPTH} levels deep", where, "params.criteria")
+        children = tuple(
+            load_criterion(sub, i, where, depth + 1) for i, sub in enumerate(params["criteria"])
+        )
+        ids = [c.id for c in children]
+        if len(set(ids)) != len(ids):
+            raise RubricError("two sub-criteria share an id", where, "params.criteria")
+        params["criteria"] = [c.to_dict() for c in children]
     target = data.get("target", "output")
     if target not in TARGETS:
-        raise RubricError(f"must be one of {', '.join(TARGETS)}, not {target!r}", cid, "target")
+        raise RubricError(f"must be one of {', '.join(TARGETS)}, not {target!r}", where, "target")
+    negate = _flag(data, "negate", False, where)
+    if negate and not kind.negatable:
+        raise RubricError(f"a {kind_name} criterion cannot be negated", where, "negate")
+    with_prefill = data.get("with_prefill")
+    if with_prefill is not None and not isinstance(with_prefill, bool):
+        raise RubricError(f"must be true or false, not {with_prefill!r}", where, "with_prefill")
     feedback = data.get("feedback", {})
     if not isinstance(feedback, Mapping) or not all(
         k in ("pass", "fail") and isinstance(v, str) for k, v in feedback.items()
     ):
-        raise RubricError("must be a mapping with optional 'pass' and 'fail' strings", cid, "feedback")
+        raise RubricError("must be a mapping with optional 'pass' and 'fail' strings", where, "feedback")
     return Criterion(
         id=cid,
         kind=kind_name,
         params=params,
-        weight=_number(data.get("weight", 1), cid, "weight", 0, None),
+        weight=_number(data.get("weight", 1), where, "weight", 0, None),
         on_pass=feedback.get("pass", ""),
         on_fail=feedback.get("fail", ""),
-        negate=_flag(data, "negate", False, cid),
+        negate=negate,
         target=target,
-        visible=_flag(data, "visible", True, cid),
-        strip=_flag(data, "strip", True, cid),
-        ignore_case=_flag(data, "ignore_case", False, cid),
-        collapse_whitespace=_flag(data, "collapse_whitespace", False, cid),
+        visible=_flag(data, "visible", True, where),
+        strip=_flag(data, "strip", True, where),
+        ignore_case=_flag(data, "ignore_case", False, where),
+        collapse_whitespace=_flag(data, "collapse_whitespace", False, where),
+        with_prefill=with_prefill,
+        children=children,
     )
+
+
+SAMPLE_FIELDS = {"output", "expected", "reference", "variables", "prefill"}
+
+
+def load_samples(data: Any) -> dict[str, tuple[Any, ...]]:
+    """Return known-good and known-bad outputs: each a string, or a mapping with "output" and
+    the test case values it needs ("expected", "reference", "variables", "prefill")."""
+    if not isinstance(data, Mapping) or set(data) - {"good", "bad"}:
+        raise RubricError("must be a mapping with 'good' and/or 'bad' lists", field="samples")
+    samples: dict[str, tuple[Any, ...]] = {}
+    for key in ("good", "bad"):
+        items = data.get(key, [])
+        if not isinstance(items, list) or len(items) > MAX_SAMPLES:
+            raise RubricError(f"must be a list of at most {MAX_SAMPLES} outputs", field=f"samples.{key}")
+        for i, item in enumerate(items):
+            ok = isinstance(item, str) or (
+                isinstance(item, Mapping)
+                and isinstance(item.get("output"), str)
+                and not set(item) - SAMPLE_FIELDS
+                and isinstance(item.get("expected", {}), Mapping)
+                and isinstance(item.get("variables", {}), Mapping)
+                and isinstance(item.get("reference", ""), str)
+                and isinstance(item.get("prefill", ""), str)
+            )
+            if not ok:
+                raise RubricError(
+                    "must be an output string, or a mapping with 'output' and optional "
+                    "'expected', 'reference', 'variables', 'prefill'",
+                    field=f"samples.{key}[{i}]",
+                )
+        if items:
+            samples[key] = tuple(items)
+    return samples
 
 
 def load_rubric(data: Any) -> Rubric:
     """Return a validated Rubric, or raise RubricError naming what is wrong."""
     if not isinstance(data, Mapping):
         raise RubricError("a rubric must be a mapping with 'criteria' and 'pass_threshold'")
-    unknown = sorted(set(data) - {"criteria", "pass_threshold", "require_all_cases"})
+    unknown = sorted(set(data) - RUBRIC_FIELDS)
     if unknown:
-        raise RubricError(f"unknown rubric field(s): {', '.join(unknown)}", field=unknown[0])
+        raise RubricError(
+            f"unknown rubric field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(RUBRIC_FIELDS))}",
+            field=unknown[0],
+        )
     raw = data.get("criteria")
     if not isinstance(raw, list) or not raw:
         raise RubricError("needs at least one criterion", field="criteria")
@@ -162,8 +265,16 @@ def load_rubric(data: Any) -> Rubric:
         seen.add(c.id)
     if sum(c.weight for c in criteria) <= 0:
         raise RubricError("at least one criterion needs a weight above 0", field="criteria")
+    unavailable = data.get("unavailable", "fail")
+    if unavailable not in UNAVAILABLE_POLICIES:
+        raise RubricError(
+            f"must be one of {', '.join(UNAVAILABLE_POLICIES)}, not {unavailable!r}", field="unavailable"
+        )
     return Rubric(
         criteria=criteria,
         pass_threshold=_number(data.get("pass_threshold", 1.0), "", "pass_threshold", 0, 1),
         require_all_cases=_flag(data, "require_all_cases", False, ""),
+        unavailable=unavailable,
+        with_prefill=_flag(data, "with_prefill", False, ""),
+        samples=load_samples(data["samples"]) if "samples" in data else {},
     )

@@ -150,6 +150,10 @@ STORAGES = {
     },
 }
 
+# In the embedded default, WhiteNoise serves straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG

@@ -1,0 +1,164 @@
+"""Criterion kinds that read the learner's prompt rather than the model's output.
+
+The template fields (Submission.fields) hold placeholders such as `{{ ticket }}`; the rendered
+prompt (Submission.rendered) holds this test case's values in their place.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from graders.context import Context, Submission
+from graders.kinds import ParamError, excerpt, short
+from graders.results import Check
+
+
+def placeholder(name: str) -> re.Pattern[str]:
+    return re.compile(r"\{\{\s*" + re.escape(name) + r"\s*\}\}")
+
+
+def template_text(submission: Submission) -> str:
+    return "\n".join(submission.fields.get(name, "") for name in ("system", "user", "prefill"))
+
+
+def uses_variable(name: str, ctx: Context) -> bool:
+    """Return whether the prompt uses a variable: a placeholder in a field, or its value rendered."""
+    if placeholder(name).search(template_text(ctx.submission)):
+        return True
+    value = ctx.case.variables.get(name, "")
+    return bool(value) and value in ctx.submission.rendered
+
+
+def uses_variables(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
+    names = params["variables"] or list(ctx.submission.variables) or list(ctx.case.variables)
+    if not names:
+        return Check(True, "the exercise declares no variables")
+    missing = [n for n in names if not uses_variable(n, ctx)]
+    if missing:
+        listed = ", ".join("{{ " + n + " }}" for n in missing)
+        return Check(False, f"expected the prompt to use every variable, found no {listed}")
+    return Check(True, f"the prompt uses all {len(names)} variables")
+
+
+def expected_answers(keys: list[str], ctx: Context) -> list[tuple[str, str]]:
+    """Return (key, text) for each expected answer of the case that the prompt must not contain."""
+    found: list[tuple[str, str]] = []
+    for key in keys:
+        value: Any = ctx.case.reference if key == "reference" else ctx.case.expected.get(key, "")
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.strip():
+                found.append((key, item))
+    return found
+
+
+def no_hardcoded_answer(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
+    """Fail when the prompt contains this test case's expected answer verbatim.
+
+    Short answers are skipped (`min_chars`, default 12): a label such as "refund" belongs in a
+    classification prompt's instructions, but a whole reference answer does not. The detail
+    names the key only, never the answer, since it may be hidden.
+    """
+    for key, answer in expected_answers(params["keys"], ctx):
+        needle = ctx.normalize(answer)
+        if len(needle) >= params["min_chars"] and needle in text:
+            return Check(False, f"expected the prompt not to contain the test case's {key} verbatim, "
+                                f"found it (in test case {ctx.case.name!r})")
+    return Check(True, "the prompt does not contain the test case's expected answer")
+
+
+WORD_OR_MARK = re.compile(r"\w+|[^\w\s]")
+
+
+def estimate_tokens(text: str) -> int:
+    """Return a rough token count: the larger of words-plus-punctuation and characters / 4.
+
+    An estimate, not a tokenizer: budgets should leave a margin.
+    """
+    return max(len(WORD_OR_MARK.findall(text)), math.ceil(len(text) / 4))
+
+
+def check_budget(params: dict[str, Any]) -> None:
+    if params["max_chars"] is None and params["max_tokens"] is None:
+        raise ParamError("max_chars", "give max_chars, max_tokens or both")
+
+
+def prompt_budget(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
+    chars, tokens = len(text), None
+    problems = []
+    if params["max_chars"] is not None and chars > params["max_chars"]:
+        problems.append(f"at most {params['max_chars']} characters, found {chars}")
+    if params["max_tokens"] is not None:
+        tokens = estimate_tokens(text)
+        if tokens > params["max_tokens"]:
+            problems.append(f"at most {params['max_tokens']} tokens, found about {tokens}")
+    if problems:
+        return Check(False, "expected the prompt to use " + " and ".join(problems))
+    used = f"{chars} characters" + (f", about {tokens} tokens" if tokens is not None else "")
+    return Check(True, f"the prompt is within budget ({used})")
+
+
+def only_editable_changed(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
+    """Fail when a field the exercise locks differs from the starter ("only the prefill may change")."""
+    editable = set(params["editable"] if params["editable"] is not None else ctx.submission.editable)
+    fields, starter = ctx.submission.fields, ctx.submission.starter
+    changed = [
+        name for name in sorted(set(fields) | set(starter))
+        if name not in editable
+        and ctx.normalize(fields.get(name, "")) != ctx.normalize(starter.get(name, ""))
+    ]
+    if changed:
+        allowed = ", ".join(sorted(editable)) or "nothing"
+        return Check(False, f"expected only {allowed} to change, found changes in {', '.join(changed)}")
+    return Check(True, f"only editable fields changed ({', '.join(sorted(editable)) or 'none'})")
+
+
+QUOTE_FENCES = ('"""', "'''", "```", "~~~", "---", "###", "<<<", ">>>")
+OPENING_TAG = re.compile(r"<([A-Za-z_][\w.-]*)(?:\s[^<>]*)?>$")
+
+
+def delimited_at(text: str, start: int, end: int, tag: str | None) -> bool:
+    """Return whether text[start:end] sits inside a delimiter pair (a tag, or a fence line)."""
+    before = text[max(0, start - 200):start].rstrip()
+    after = text[end:end + 200].lstrip()
+    opening = OPENING_TAG.search(before)
+    if opening and (tag is None or opening.group(1) == tag):
+        return after.startswith(f"</{opening.group(1)}>")
+    if tag is None:
+        for fence in QUOTE_FENCES:
+            # a fence line may carry a language after it: ```text
+            last_line = before.rsplit("\n", 1)[-1].strip()
+            if last_line.startswith(fence) and after.startswith(fence):
+                return True
+    return False
+
+
+def delimited_input(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
+    """Pass when every use of the untrusted variable is wrapped in delimiters.
+
+    Accepted: an XML-style tag pair (`<ticket>{{ ticket }}</ticket>`; `tag` may require a name)
+    or a fence line before and after ("\"\"\"", ```, ---, ###). Checks the template fields, and
+    the rendered prompt where the case's value appears.
+    """
+    name, tag = params["variable"], params["tag"]
+    spans: list[tuple[str, int, int]] = []
+    for field_text in ctx.submission.fields.values():
+        spans.extend((field_text, m.start(), m.end()) for m in placeholder(name).finditer(field_text))
+    value = ctx.case.variables.get(name, "")
+    if not spans and value:
+        rendered = ctx.submission.rendered
+        at = rendered.find(value)
+        while at >= 0 and len(spans) < 50:
+            spans.append((rendered, at, at + len(value)))
+            at = rendered.find(value, at + 1)
+    if not spans:
+        return Check(False, f"expected the prompt to include {{{{ {name} }}}} inside delimiters, found no use of it")
+    bare = [(t, s) for t, s, e in spans if not delimited_at(t, s, e, tag)]
+    wanted = f"<{tag}>…</{tag}>" if tag else "delimiters (an XML-style tag or a fence)"
+    if bare:
+        where, at = bare[0]
+        return Check(False, f"expected {short('{{ ' + name + ' }}')} inside {wanted}, "
+                            f"found it bare in {excerpt(where, at)}")
+    return Check(True, f"every use of {{{{ {name} }}}} is inside {wanted}")

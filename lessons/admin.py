@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from lessons.models import Case, Course, Exercise, Lesson
+
+
+class CaseInline(admin.StackedInline):
+    model = Case
+    extra = 0
+
+
+@admin.register(Course)
+class CourseAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "position")
+    prepopulated_fields = {"slug": ("title",)}
+
+
+@admin.register(Lesson)
+class LessonAdmin(admin.ModelAdmin):
+    list_display = ("title", "course", "position")
+    list_filter = ("course",)
+
+
+@admin.register(Exercise)
+class ExerciseAdmin(admin.ModelAdmin):
+    list_display = ("title", "lesson", "backend", "model_name", "position")
+    list_filter = ("lesson__course", "backend")
+    inlines = [CaseInline]
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ("name", "exercise", "hidden", "weight")

@@ -1,0 +1,33 @@
+"""Model backends: one module per provider behind one interface, listed in BACKENDS.
+
+A backend takes its configuration as constructor arguments and imports no Django
+models; sandbox.runs builds backends from an exercise and the settings.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from sandbox.backends.base import Backend, BackendError, Completion, CompletionRequest
+
+# name -> (label, dotted path of the class)
+BACKENDS: dict[str, tuple[str, str]] = {
+    "stub": ("Offline stub", "sandbox.backends.stub.StubBackend"),
+}
+BACKEND_CHOICES = [(name, label) for name, (label, _) in BACKENDS.items()]
+
+
+def backend_class(name: str) -> type[Backend]:
+    module, _, cls = BACKENDS[name][1].rpartition(".")
+    return getattr(import_module(module), cls)
+
+
+__all__ = (
+    "BACKENDS",
+    "BACKEND_CHOICES",
+    "Backend",
+    "BackendError",
+    "Completion",
+    "CompletionRequest",
+    "backend_class",
+)

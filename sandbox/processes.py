@@ -1,0 +1,31 @@
+"""The commands that start the web and worker processes, shared by `make run`,
+docker compose and the tests, so all three run the product the same way."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def web_command(host: str, port: int) -> list[str]:
+    return [
+        str(BIN / "gunicorn"), "sandbox.wsgi",
+        "--bind", f"{host}:{port}",
+        "--workers", "2", "--threads", "4",
+        "--access-logfile", "-",
+    ]
+
+
+def worker_command(concurrency: int | None = None) -> list[str]:
+    # Threads, because a worker spends its time waiting on model HTTP calls.
+    command = [
+        str(BIN / "celery"), "-A", "sandbox", "worker",
+        "--pool", "threads", "--loglevel", "INFO",
+        "--without-gossip", "--without-mingle",
+    ]
+    if concurrency:
+        command += ["--concurrency", str(concurrency)]
+    return command

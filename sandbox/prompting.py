@@ -1,0 +1,61 @@
+"""Render an exercise's prompt fields into chat messages. Pure functions, no Django.
+
+Variables are written `{name}` in a template. Only declared variable names are
+replaced, so other braces (a JSON example in the prompt) stay as written:
+
+    >>> render_template('Reply as {"label": ...} for: {email}', {"email": "Hi"})
+    'Reply as {"label": ...} for: Hi'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PROMPT_FIELDS = ("system", "user", "prefill")
+VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def render_template(template: str, variables: Mapping[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str(variables[name]) if name in variables else match.group(0)
+
+    return VARIABLE.sub(replace, template)
+
+
+def variables_used(template: str) -> set[str]:
+    return set(VARIABLE.findall(template))
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    system: str
+    user: str
+    prefill: str
+
+    def messages(self) -> list[dict[str, str]]:
+        """Return the chat messages: user, then the prefill as a final assistant turn."""
+        messages = [{"role": "user", "content": self.user}]
+        if self.prefill:
+            messages.append({"role": "assistant", "content": self.prefill})
+        return messages
+
+    def as_text(self) -> str:
+        """Return the prompt as one text, as shown to learners and read by stub rules."""
+        parts = []
+        if self.system:
+            parts.append(f"[system]\n{self.system}")
+        parts.append(f"[user]\n{self.user}")
+        if self.prefill:
+            parts.append(f"[assistant]\n{self.prefill}")
+        return "\n\n".join(parts)
+
+
+def render_prompt(fields: Mapping[str, str], variables: Mapping[str, str]) -> RenderedPrompt:
+    return RenderedPrompt(
+        system=render_template(fields.get("system", ""), variables),
+        user=render_template(fields.get("user", ""), variables),
+        prefill=render_template(fields.get("prefill", ""), variables),
+    )

@@ -1,0 +1,12 @@
+"""Celery tasks: thin wrappers that take ids and call plain functions in sandbox.runs."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from sandbox import runs
+
+
+@shared_task(name="sandbox.run_attempt", acks_late=True, ignore_result=True)
+def run_attempt(attempt_id: str) -> None:
+    runs.execute_attempt(attempt_id)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling, reswap, retarget
+
+from lessons.models import Exercise
+from sandbox.forms import AttemptForm
+from sandbox.models import Attempt
+from sandbox.prompting import render_prompt
+from sandbox.tasks import run_attempt
+
+
+def _get_attempt_for_user(request: HttpRequest, attempt_id) -> Attempt:
+    """Return the user's own attempt, or 404 (never 403: others' attempts do not exist for them)."""
+    return get_object_or_404(
+        Attempt.objects.visible_to(request.user).select_related("exercise__lesson__course"),
+        id=attempt_id,
+    )
+
+
+def _get_exercise(exercise_id: int) -> Exercise:
+    return get_object_or_404(Exercise.objects.select_related("lesson__course"), id=exercise_id)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("ls-courses")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_POST
+def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """Save the attempt and queue it once the row is committed; then show its status."""
+    exercise = _get_exercise(exercise_id)
+    form = AttemptForm(exercise, request.POST)
+    if not form.is_valid():
+        context = {"exercise": exercise, "form": form}
+        if request.htmx:
+            response = render(request, "lessons/exercise.html#prompt_form", context, status=422)
+            return reswap(retarget(response, "#prompt-form"), "outerHTML")
+        return render(request, "sandbox/submit_failed.html", context, status=422)
+    fields = form.prompt_fields()
+    with transaction.atomic():
+        attempt = Attempt.objects.create(
+            learner=request.user,
+            exercise=exercise,
+            system_prompt=fields["system"],
+            user_prompt=fields["user"],
+            prefill=fields["prefill"],
+        )
+        run_attempt.delay_on_commit(str(attempt.id))
+    if request.htmx:
+        return render(request, "sandbox/attempt.html#status", {"attempt": attempt})
+    return redirect(attempt)
+
+
+@login_required
+@require_GET
+def attempt_detail(request: HttpRequest, attempt_id) -> HttpResponse:
+    """The attempt page; with htmx, only its status block, which stops polling once final."""
+    attempt = _get_attempt_for_user(request, attempt_id)
+    context = {"attempt": attempt, "runs": attempt.runs.all() if attempt.is_final else []}
+    if request.htmx:
+        response = render(request, "sandbox/attempt.html#status", context)
+        return HttpResponseStopPolling(response.content) if attempt.is_final else response
+    return render(request, "sandbox/attempt.html", context)
+
+
+@login_required
+@require_POST
+def preview_prompt(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """Return the prompt as the model will see it for the first visible test case."""
+    exercise = _get_exercise(exercise_id)
+    form = AttemptForm(exercise, request.POST)
+    fields = exercise.starter()
+    fields.update({n: request.POST.get(n, "") for n in form.fields})
+    case = exercise.first_visible_case()
+    prompt = render_prompt(fields, case.variables if case else {})
+    return render(
+        request, "lessons/exercise.html#preview", {"exercise": exercise, "prompt": prompt, "case": case}
+    )
