@@ -1,0 +1,83 @@
+"""The named cast and make_* helpers shared by the tests."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+from lessons.models import Case, Course, Exercise, Lesson
+from sandbox.models import Attempt
+
+PASSWORD = "correct-horse-battery"
+
+RUBRIC = {
+    "pass_threshold": 1.0,
+    "criteria": [
+        {
+            "id": "greets",
+            "kind": "contains",
+            "params": {"text": "hello"},
+            "ignore_case": True,
+            "feedback": {"pass": "It greets.", "fail": "Ask it to say hello."},
+        },
+        {"id": "short", "kind": "word_count", "params": {"max": 5}},
+    ],
+}
+STUB = {
+    "rules": [{"if": "say hello", "reply": "Hello there!"}],
+    "default": "I am not sure what you want me to do, so here is a long and rambling reply.",
+}
+
+
+def make_user(username: str, **fields) -> User:
+    return User.objects.create_user(username=username, password=PASSWORD, **fields)
+
+
+def make_exercise(**fields) -> Exercise:
+    course, _ = Course.objects.get_or_create(slug="basics", defaults={"title": "Basics"})
+    lesson, _ = Lesson.objects.get_or_create(
+        course=course, slug="first", defaults={"title": "First lesson", "body": "# Hi"}
+    )
+    fields.setdefault("slug", "greet")
+    fields.setdefault("title", "Greet someone")
+    fields.setdefault("instructions", "Make the model **greet** `{name}`.")
+    fields.setdefault("editable_fields", ["system", "user"])
+    fields.setdefault("starter_user", "Talk to {name}.")
+    fields.setdefault("variables", ["name"])
+    fields.setdefault("rubric", RUBRIC)
+    fields.setdefault("stub", STUB)
+    fields.setdefault("hints", ["Say what to say.", "Use the words 'say hello'."])
+    cases = fields.pop("cases", [{"name": "Ada", "variables": {"name": "Ada"}}])
+    exercise = Exercise.objects.create(lesson=lesson, **fields)
+    for position, case in enumerate(cases):
+        Case.objects.create(exercise=exercise, position=position, **case)
+    return exercise
+
+
+def make_attempt(learner: User, exercise: Exercise, **fields) -> Attempt:
+    fields.setdefault("user_prompt", "Please say hello to {name}.")
+    return Attempt.objects.create(learner=learner, exercise=exercise, **fields)
+
+
+@pytest.fixture
+def learner(db) -> User:
+    """Alice: a learner who submits attempts."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_learner(db) -> User:
+    """Bob: another learner, who must never see Alice's attempts."""
+    return make_user("bob")
+
+
+@pytest.fixture
+def exercise(db) -> Exercise:
+    """An exercise on the scripted stub: 'say hello' passes, anything else fails."""
+    return make_exercise()
+
+
+@pytest.fixture
+def alice_client(client, learner):
+    client.force_login(learner)
+    return client
