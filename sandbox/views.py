@@ -7,13 +7,16 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling, reswap, retarget
+from django_htmx.http import HttpResponseStopPolling, reswap, retarget, trigger_client_event
 
 from lessons.models import Exercise
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
 from sandbox.prompting import render_prompt
 from sandbox.tasks import run_attempt
+
+# The client event that refreshes the parts of a page that list attempts.
+ATTEMPT_CHANGED = "attempt-changed"
 
 
 def _get_attempt_for_user(request: HttpRequest, attempt_id) -> Attempt:
@@ -61,7 +64,8 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
         )
         run_attempt.delay_on_commit(str(attempt.id))
     if request.htmx:
-        return render(request, "sandbox/attempt.html#status", {"attempt": attempt})
+        response = render(request, "sandbox/attempt.html#status", {"attempt": attempt})
+        return trigger_client_event(response, ATTEMPT_CHANGED)
     return redirect(attempt)
 
 
@@ -73,7 +77,10 @@ def attempt_detail(request: HttpRequest, attempt_id) -> HttpResponse:
     context = {"attempt": attempt, "runs": attempt.runs.all() if attempt.is_final else []}
     if request.htmx:
         response = render(request, "sandbox/attempt.html#status", context)
-        return HttpResponseStopPolling(response.content) if attempt.is_final else response
+        if not attempt.is_final:
+            return response
+        # Stop polling, and tell the page (history, hints) that an attempt has finished.
+        return trigger_client_event(HttpResponseStopPolling(response.content), ATTEMPT_CHANGED)
     return render(request, "sandbox/attempt.html", context)
 
 
