@@ -5,17 +5,30 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+# Why a call failed. Transient ones may succeed if tried again; permanent ones never will.
+TRANSIENT_CODES = ("rate_limited", "overloaded", "server_error", "timeout", "connection", "bad_response")
+PERMANENT_CODES = ("auth", "rejected", "config", "not_found", "budget")
+
 
 class BackendError(Exception):
-    """A backend call failed. Transient errors may succeed if tried again; permanent ones not.
+    """A backend call failed.
 
-    The message is shown to learners, so it never carries key material.
+    `message` is shown to learners, so it never carries key material or a stack trace.
+    `retry_after` is the provider's hint in seconds (a 429's retry-after), if it gave one.
     """
 
-    def __init__(self, message: str, permanent: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        permanent: bool = False,
+        code: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.code = code or ("rejected" if permanent else "server_error")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,12 @@ class CompletionRequest:
         parts += [f"[{m['role']}]\n{m['content']}" for m in self.messages]
         return "\n\n".join(parts)
 
+    @property
+    def prefill(self) -> str:
+        """Return the final assistant turn the model should continue, if there is one."""
+        last = self.messages[-1] if self.messages else None
+        return last["content"] if last and last["role"] == "assistant" else ""
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -41,13 +60,20 @@ class Completion:
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
     latency_ms: int = 0
     model: str = ""
+    request_id: str = ""
     extra: dict = field(default_factory=dict)
 
 
 class Backend(ABC):
-    """Send one request to a model and return its completion, or raise BackendError."""
+    """Send one request to a model (one HTTP call at most) and return its completion.
+
+    Raise BackendError, never a provider's own exception. Backends do not retry:
+    retries live in one layer, sandbox.runs.call_with_retries.
+    """
 
     label = ""
 
