@@ -2,29 +2,52 @@
 
 The public interface:
 
-- load_rubric(data) -> Rubric, raising RubricError(criterion, field, message)
-- grade_case(rubric, output, case, submission) -> CaseGrade
+- load_rubric(data) -> Rubric, raising RubricError(message, criterion, field)
+- grade_case(rubric, output, case, submission, *, judge=None) -> CaseGrade
 - aggregate(rubric, [(case_grade, weight), ...]) -> Grade
+- try_rubric(rubric_or_dict, output, ...) -> CaseGrade, and self_test(rubric) -> SelfTestReport
+- feedback_visible(visibility, passed) -> bool, with VISIBILITY the allowed values
+- CRITERIA: every criterion kind, name -> Kind (summary, params)
+
+See docs/graders.md for every kind with its parameters and an example.
 """
 
 from __future__ import annotations
 
+from graders.authoring import SampleResult, SelfTestReport, self_test, try_rubric
 from graders.context import Case, Submission
 from graders.engine import CRITERIA, aggregate, grade_case
-from graders.results import CaseGrade, CriterionResult, Grade
+from graders.judge import Judge, JudgeRequest
+from graders.results import (
+    STATUSES,
+    VISIBILITY,
+    CaseGrade,
+    CriterionResult,
+    Grade,
+    feedback_visible,
+)
 from graders.rubric import Criterion, Rubric, RubricError, load_rubric
 
 __all__ = (
     "CRITERIA",
+    "STATUSES",
+    "VISIBILITY",
     "Case",
     "CaseGrade",
     "Criterion",
     "CriterionResult",
     "Grade",
+    "Judge",
+    "JudgeRequest",
     "Rubric",
     "RubricError",
+    "SampleResult",
+    "SelfTestReport",
     "Submission",
     "aggregate",
+    "feedback_visible",
     "grade_case",
     "load_rubric",
+    "self_test",
+    "try_rubric",
 )

@@ -59,25 +59,41 @@ def all_of(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     if all(r.passed for r in results):
         return Check(True, summary("all of", results), suspected_injection=injected(results))
     # A sub-criterion that really failed decides; otherwise one could not run, and says so.
-    status = OK if any(not r.passed and r.status == OK for r in results) else worst_status(
-        [r.status for r in results]
+    status = (
+        OK
+        if any(not r.passed and r.status == OK for r in results)
+        else worst_status([r.status for r in results])
     )
-    return Check(False, summary("expected all of", results), status=status,
-                 suspected_injection=injected(results))
+    return Check(
+        False,
+        summary("expected all of", results),
+        status=status,
+        suspected_injection=injected(results),
+    )
 
 
 def any_of(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     results = grade_children(ctx)
     if any(r.passed for r in results):
         return Check(True, summary("any of", results), suspected_injection=injected(results))
-    return Check(False, summary("expected any of", results), status=worst_status([r.status for r in results]),
-                 suspected_injection=injected(results))
+    return Check(
+        False,
+        summary("expected any of", results),
+        status=worst_status([r.status for r in results]),
+        suspected_injection=injected(results),
+    )
 
 
 def none_of(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     results = grade_children(ctx)
     if any(r.passed for r in results):
-        return Check(False, summary("expected none of", results), suspected_injection=injected(results))
+        return Check(
+            False, summary("expected none of", results), suspected_injection=injected(results)
+        )
     status = worst_status([r.status for r in results])
-    return Check(status == OK, summary("none of", results), status=status,
-                 suspected_injection=injected(results))
+    return Check(
+        status == OK,
+        summary("none of", results),
+        status=status,
+        suspected_injection=injected(results),
+    )

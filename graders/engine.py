@@ -7,65 +7,463 @@ weighted mean of its cases. Pass thresholds apply to both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
-from graders import structure, text
+from graders import compose, judge, prompt, similarity, structure, text
 from graders.context import Case, Context, Submission
+from graders.judge import Judge
 from graders.kinds import Kind, Param
-from graders.results import CaseGrade, Check, CriterionResult, Grade
+from graders.results import (
+    ERROR,
+    NEEDS_REVIEW,
+    OK,
+    UNAVAILABLE,
+    CaseGrade,
+    Check,
+    CriterionResult,
+    Grade,
+    worst_status,
+)
 from graders.rubric import Criterion, Rubric
 
 NUMBER = (int, float)
+JSON_VALUE = (str, int, float, bool, list, dict, type(None))
 MAX_OUTPUT_CHARS = 200_000
 
+ALLOW_FENCE = Param(
+    "allow_fence",
+    (bool,),
+    required=False,
+    default=False,
+    help="also accept JSON inside a ``` fenced code block",
+)
+SUB_CRITERIA = Param(
+    "criteria", (list,), items=(dict,), help="sub-criteria: each a criterion mapping (id optional)"
+)
+THRESHOLD = Param("threshold", NUMBER, help="the least similarity that passes, from 0 to 1")
+REFERENCE = Param(
+    "reference",
+    (str,),
+    required=False,
+    from_case=True,
+    help="the text to compare with; default: the test case's reference answer",
+)
+
+
+def range_params(unit: str) -> tuple[Param, Param]:
+    return (
+        Param("min", NUMBER, required=False, help=f"the fewest {unit} allowed"),
+        Param("max", NUMBER, required=False, help=f"the most {unit} allowed"),
+    )
+
+
 CRITERIA: dict[str, Kind] = {
+    # Text
+    "equals": Kind(
+        text.equals,
+        (
+            Param(
+                "text",
+                (str, list),
+                items=(str,),
+                from_case=True,
+                help="the exact expected text, or a list of acceptable texts",
+            ),
+        ),
+        "The text is exactly a given text, or one of several (after normalisation).",
+        extra=text.check_needles,
+    ),
     "contains": Kind(
         text.contains,
-        (Param("text", (str,), help="the text to find"),),
+        (Param("text", (str,), from_case=True, help="the text to find"),),
         "The text contains a given piece of text.",
     ),
     "not_contains": Kind(
         text.not_contains,
-        (Param("text", (str,), help="the text that must not appear"),),
+        (Param("text", (str,), from_case=True, help="the text that must not appear"),),
         "The text does not contain a given piece of text.",
     ),
-    "equals": Kind(
-        text.equals,
-        (Param("text", (str,), help="the exact expected text"),),
-        "The text is exactly a given text (after normalisation).",
+    "contains_any": Kind(
+        text.contains_any,
+        (
+            Param(
+                "texts",
+                (list,),
+                items=(str,),
+                from_case=True,
+                help="the texts, any one of which must appear",
+            ),
+        ),
+        "The text contains at least one of several texts.",
+        extra=text.check_needles,
+    ),
+    "contains_all": Kind(
+        text.contains_all,
+        (
+            Param(
+                "texts",
+                (list,),
+                items=(str,),
+                from_case=True,
+                help="the texts that must all appear",
+            ),
+        ),
+        "The text contains every one of several texts.",
+        extra=text.check_needles,
+    ),
+    "starts_with": Kind(
+        text.starts_with,
+        (
+            Param(
+                "text",
+                (str, list),
+                items=(str,),
+                from_case=True,
+                help="the expected beginning, or a list of acceptable beginnings",
+            ),
+        ),
+        "The text starts with a given text.",
+        extra=text.check_needles,
+    ),
+    "ends_with": Kind(
+        text.ends_with,
+        (
+            Param(
+                "text",
+                (str, list),
+                items=(str,),
+                from_case=True,
+                help='the expected ending, or a list of them (["?"] checks the last character)',
+            ),
+        ),
+        "The text ends with a given text, such as its last character.",
+        extra=text.check_needles,
     ),
     "regex": Kind(
         text.regex,
         (Param("pattern", (str,), help="an RE2 regular expression, searched anywhere"),),
         "The text matches a regular expression (RE2 syntax: linear time, no backreferences).",
         extra=text.check_pattern,
+        prepare=text.prepare_pattern,
     ),
-    "valid_json": Kind(
-        structure.valid_json,
-        (),
-        "The text is valid JSON.",
+    "one_of": Kind(
+        text.one_of,
+        (Param("labels", (list,), items=(str,), from_case=True, help="the allowed labels"),),
+        "The whole text is exactly one of the labels (a classification answer).",
+        extra=text.check_needles,
+    ),
+    "length": Kind(
+        text.length,
+        (
+            Param(
+                "unit",
+                (str,),
+                required=False,
+                default="words",
+                choices=text.LENGTH_UNITS,
+                help="characters, words, lines (non-blank) or sentences",
+            ),
+            *range_params("units"),
+        ),
+        "The length in characters, words, lines or sentences lies within a range.",
+        extra=text.check_range,
     ),
     "word_count": Kind(
         text.word_count,
-        (
-            Param("min", NUMBER, required=False, help="the fewest words allowed"),
-            Param("max", NUMBER, required=False, help="the most words allowed"),
-        ),
-        "The number of words lies within a range.",
+        range_params("words"),
+        "The number of words lies within a range (same as length with unit: words).",
         extra=text.check_range,
+    ),
+    "forbidden_words": Kind(
+        text.forbidden_words,
+        (
+            Param(
+                "words",
+                (list,),
+                items=(str,),
+                help="words or phrases that must not appear as whole words",
+            ),
+        ),
+        "None of the forbidden words or phrases appears as a whole word.",
+        extra=text.check_needles,
+        prepare=text.prepare_words,
+    ),
+    # Structure
+    "valid_json": Kind(
+        structure.valid_json,
+        (ALLOW_FENCE,),
+        "The text is valid JSON.",
+    ),
+    "json_schema": Kind(
+        structure.json_schema,
+        (
+            Param(
+                "schema",
+                (dict,),
+                help="a JSON Schema (draft 2020-12 unless $schema says otherwise); "
+                "only local $refs",
+            ),
+            ALLOW_FENCE,
+        ),
+        "The text is JSON matching a JSON Schema.",
+        extra=structure.check_schema,
+        prepare=structure.prepare_schema,
+    ),
+    "json_path_exists": Kind(
+        structure.json_path_exists,
+        (Param("path", (str,), help="where to look, e.g. $.order.items[0].sku"), ALLOW_FENCE),
+        "The JSON has a value at a path.",
+        extra=structure.check_path,
+    ),
+    "json_path_equals": Kind(
+        structure.json_path_equals,
+        (
+            Param("path", (str,), help="where to look, e.g. $.sentiment"),
+            Param("value", JSON_VALUE, from_case=True, help="the expected JSON value"),
+            ALLOW_FENCE,
+        ),
+        "The JSON value at a path equals a given value (strings after normalisation).",
+        extra=structure.check_path,
+    ),
+    "xml_tag": Kind(
+        structure.xml_tag,
+        (
+            Param("tag", (str,), help="the tag name, e.g. answer for <answer>…</answer>"),
+            Param(
+                "criteria",
+                (list,),
+                items=(dict,),
+                required=False,
+                default=[],
+                help="sub-criteria applied to the text inside the tag; all must pass",
+            ),
+            Param(
+                "occurrence",
+                (str,),
+                required=False,
+                default="first",
+                choices=("first", "last"),
+                help="which tag to read when there are several",
+            ),
+        ),
+        "The text has an XML-style tag, and the text inside it meets sub-criteria.",
+        extra=structure.check_tag,
+        nested=True,
+    ),
+    "markdown_list": Kind(
+        structure.markdown_list,
+        (
+            Param("min_items", (int,), required=False, default=1, help="the fewest list items"),
+            Param(
+                "ordered",
+                (bool, type(None)),
+                required=False,
+                default=None,
+                help="true: numbered only; false: bullets only; null: either",
+            ),
+        ),
+        "The text has a markdown list.",
+    ),
+    "markdown_table": Kind(
+        structure.markdown_table,
+        (
+            Param("min_rows", (int,), required=False, default=1, help="the fewest body rows"),
+            Param("min_columns", (int,), required=False, default=2, help="the fewest columns"),
+        ),
+        "The text has a markdown table.",
+    ),
+    # Similarity to the reference
+    "levenshtein": Kind(
+        similarity.levenshtein,
+        (THRESHOLD, REFERENCE),
+        "The text is close to the reference answer by normalised edit distance.",
+        extra=similarity.check_threshold,
+    ),
+    "rouge_l": Kind(
+        similarity.rouge_l,
+        (THRESHOLD, REFERENCE),
+        "The text overlaps the reference answer by ROUGE-L (longest common word subsequence, F1).",
+        extra=similarity.check_threshold,
+    ),
+    "semantic_similarity": Kind(
+        similarity.semantic,
+        (THRESHOLD, REFERENCE),
+        "The text means the same as the reference answer, by a local embedding model (optional).",
+        extra=similarity.check_threshold,
+        negatable=False,
+    ),
+    # The learner's prompt
+    "uses_variables": Kind(
+        prompt.uses_variables,
+        (
+            Param(
+                "variables",
+                (list,),
+                items=(str,),
+                required=False,
+                default=[],
+                help="the variables to check; default: every variable the exercise declares",
+            ),
+        ),
+        "The prompt uses every declared variable.",
+        reads="prompt",
+    ),
+    "no_hardcoded_answer": Kind(
+        prompt.no_hardcoded_answer,
+        (
+            Param(
+                "keys",
+                (list,),
+                items=(str,),
+                required=False,
+                default=["reference"],
+                help='which expected values to look for; "reference" is the reference answer',
+            ),
+            Param(
+                "min_chars",
+                (int,),
+                required=False,
+                default=12,
+                help="ignore answers shorter than this (labels belong in instructions)",
+            ),
+        ),
+        "The prompt does not contain a test case's expected answer verbatim.",
+        reads="prompt",
+        negatable=False,
+    ),
+    "prompt_budget": Kind(
+        prompt.prompt_budget,
+        (
+            Param(
+                "max_chars",
+                (int,),
+                required=False,
+                help="the most characters in the rendered prompt",
+            ),
+            Param(
+                "max_tokens",
+                (int,),
+                required=False,
+                help="the most tokens (estimated) in the rendered prompt",
+            ),
+        ),
+        "The rendered prompt stays under a length or token budget.",
+        extra=prompt.check_budget,
+        reads="prompt",
+    ),
+    "only_editable_changed": Kind(
+        prompt.only_editable_changed,
+        (
+            Param(
+                "editable",
+                (list,),
+                items=(str,),
+                required=False,
+                help="the fields that may change; default: the exercise's editable fields",
+            ),
+        ),
+        "Only the editable fields differ from the starter prompt.",
+        reads="prompt",
+        negatable=False,
+    ),
+    "delimited_input": Kind(
+        prompt.delimited_input,
+        (
+            Param("variable", (str,), help="the variable holding untrusted input"),
+            Param(
+                "tag",
+                (str,),
+                required=False,
+                help="require this tag name, e.g. ticket for <ticket>",
+            ),
+        ),
+        "Untrusted input is wrapped in delimiters in the prompt.",
+        reads="prompt",
+    ),
+    # Composition
+    "all_of": Kind(
+        compose.all_of,
+        (SUB_CRITERIA,),
+        "Every sub-criterion passes.",
+        extra=compose.check_children,
+        nested=True,
+    ),
+    "any_of": Kind(
+        compose.any_of,
+        (SUB_CRITERIA,),
+        "At least one sub-criterion passes.",
+        extra=compose.check_children,
+        nested=True,
+    ),
+    "none_of": Kind(
+        compose.none_of,
+        (SUB_CRITERIA,),
+        "No sub-criterion passes.",
+        extra=compose.check_children,
+        nested=True,
+    ),
+    # LLM judge
+    "llm_judge": Kind(
+        judge.llm_judge,
+        (
+            Param("model", (str,), help="the judge model, as the backend names it"),
+            Param(
+                "items",
+                (list,),
+                items=(str,),
+                help="natural-language rubric items, judged one by one",
+            ),
+            Param(
+                "scale",
+                (int,),
+                required=False,
+                default=5,
+                help="each item is scored from 0 to scale",
+            ),
+            Param(
+                "threshold",
+                NUMBER,
+                required=False,
+                default=4,
+                help="the mean item score that passes, from 0 to scale",
+            ),
+            Param(
+                "instructions",
+                (str,),
+                required=False,
+                default="",
+                help="the task the output answers, shown to the judge",
+            ),
+            Param(
+                "retries",
+                (int,),
+                required=False,
+                default=1,
+                help="how many times to ask again after a bad answer (0 to 3)",
+            ),
+        ),
+        "A judge model scores natural-language rubric items (hardened against injection).",
+        extra=judge.check_judge_params,
+        negatable=False,
     ),
 }
 
 WHITESPACE = re.compile(r"\s+")
 
 
-def normalizer(criterion: Criterion):
+def normalizer(criterion: Criterion) -> Callable[[str], str]:
+    """Return the criterion's normalisation: collapse whitespace, then strip, then case-fold."""
+    collapse, strip, fold = criterion.collapse_whitespace, criterion.strip, criterion.ignore_case
+    if not (collapse or strip or fold):
+        return lambda value: value
+
     def normalize(value: str) -> str:
-        if criterion.collapse_whitespace:
+        if collapse:
             value = WHITESPACE.sub(" ", value)
-        if criterion.strip:
+        if strip:
             value = value.strip()
-        if criterion.ignore_case:
+        if fold:
             value = value.casefold()
         return value
 
@@ -73,22 +471,29 @@ def normalizer(criterion: Criterion):
 
 
 def grade_criterion(
-    criterion: Criterion, output: str, case: Case, submission: Submission
+    criterion: Criterion,
+    output: str,
+    case: Case,
+    submission: Submission,
+    *,
+    judge: Judge | None = None,
+    with_prefill: bool = False,
+    subject: str | None = None,
 ) -> CriterionResult:
-    """Return the result of one criterion on one output (or on the prompt, per its target)."""
-    ctx = Context(
-        case=case,
-        submission=submission,
-        normalize=normalizer(criterion),
-        ignore_case=criterion.ignore_case,
-    )
-    subject = submission.rendered if criterion.target == "prompt" else output
-    if len(subject) > MAX_OUTPUT_CHARS:
-        check = Check(False, f"the {criterion.target} is longer than {MAX_OUTPUT_CHARS} characters")
-    else:
-        check = CRITERIA[criterion.kind].check(criterion.params, ctx.normalize(subject), ctx)
-        if criterion.negate:
-            check = Check(not check.passed, f"(negated) {check.detail}", 1 - check.value)
+    """Return the result of one criterion on one output (or on the prompt, per its target).
+
+    `subject`, when given, replaces what the criterion would read (xml_tag passes the text
+    inside its tag). The output is the model's continuation; with_prefill puts the
+    submission's prefill before it.
+    """
+    kind = CRITERIA[criterion.kind]
+    if subject is None:
+        if kind.reads == "prompt" or criterion.target == "prompt":
+            subject = submission.rendered
+        else:
+            prefill = criterion.with_prefill if criterion.with_prefill is not None else with_prefill
+            subject = submission.fields.get("prefill", "") + output if prefill else output
+    check = run_check(criterion, kind, subject, output, case, submission, judge, with_prefill)
     return CriterionResult(
         id=criterion.id,
         kind=criterion.kind,
@@ -98,18 +503,165 @@ def grade_criterion(
         feedback=criterion.on_pass if check.passed else criterion.on_fail,
         detail=check.detail,
         visible=criterion.visible,
+        status=check.status,
+        suspected_injection=check.suspected_injection,
     )
 
 
+def run_check(
+    criterion: Criterion,
+    kind: Kind,
+    subject: str,
+    output: str,
+    case: Case,
+    submission: Submission,
+    judge: Judge | None,
+    with_prefill: bool,
+) -> Check:
+    if len(subject) > MAX_OUTPUT_CHARS:
+        return Check(False, f"the {criterion.target} is longer than {MAX_OUTPUT_CHARS} characters")
+    params = criterion.params
+    compiled = criterion.compiled
+    if criterion.case_params:
+        resolved = kind.resolve(params, criterion.case_params, case)
+        if isinstance(resolved, str):
+            return Check(False, resolved, status=ERROR)
+        params = resolved
+        compiled = kind.prepare(params, criterion) if kind.prepare else None
+
+    def grade_child(child: Criterion, child_subject: str | None) -> CriterionResult:
+        return grade_criterion(
+            child,
+            output,
+            case,
+            submission,
+            judge=judge,
+            with_prefill=with_prefill,
+            subject=child_subject,
+        )
+
+    ctx = Context(
+        case=case,
+        submission=submission,
+        normalize=criterion.normalize,
+        ignore_case=criterion.ignore_case,
+        raw=subject,
+        compiled=compiled,
+        children=criterion.children,
+        grade_child=grade_child if criterion.children else None,
+        judge=judge,
+    )
+    check = kind.check(params, criterion.normalize(subject), ctx)
+    if criterion.negate and check.status == OK:
+        check = Check(
+            not check.passed,
+            f"(negated) {check.detail}",
+            1 - check.value,
+            suspected_injection=check.suspected_injection,
+        )
+    return check
+
+
+REFERENCE_WINDOW = 30
+
+
+class ReferenceHider:
+    """Blank out any 30-character stretch of a test case's reference answer from a detail.
+
+    Kinds never quote the reference, but an excerpt of an output that copies it would:
+    the reference of a hidden test case must not reach the learner's page.
+
+    >>> ReferenceHider("The capital of France is Paris, of course.").hide(
+    ...     'found "The capital of France is Paris, of course." in the output')
+    'found "[reference answer hidden]" in the output'
+    """
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference.casefold()
+        # A shared 30-character stretch holds one of the reference's 15-character chunks at
+        # offsets 0, 15, 30…: find those (C-speed), then grow each hit while both texts agree.
+        half = REFERENCE_WINDOW // 2
+        self.chunks = (
+            [
+                (offset, self.reference[offset : offset + half])
+                for offset in range(0, len(self.reference) - half + 1, half)
+            ]
+            if len(reference) >= REFERENCE_WINDOW
+            else []
+        )
+
+    def hide(self, detail: str) -> str:
+        if not self.chunks or len(detail) < REFERENCE_WINDOW:
+            return detail
+        folded, reference = detail.casefold(), self.reference
+        if len(folded) != len(detail):  # casefold changed lengths ("ß" → "ss"): match as written
+            folded = detail
+        spans: list[tuple[int, int]] = []
+        for offset, chunk in self.chunks:
+            at = folded.find(chunk)
+            while at >= 0:
+                left, right, ref_left, ref_right = at, at + len(chunk), offset, offset + len(chunk)
+                while left and ref_left and folded[left - 1] == reference[ref_left - 1]:
+                    left, ref_left = left - 1, ref_left - 1
+                while (
+                    right < len(folded)
+                    and ref_right < len(reference)
+                    and folded[right] == reference[ref_right]
+                ):
+                    right, ref_right = right + 1, ref_right + 1
+                if right - left >= REFERENCE_WINDOW:
+                    spans.append((left, right))
+                at = folded.find(chunk, at + 1)
+        if not spans:
+            return detail
+        pieces, at = [], 0
+        for left, right in sorted(spans):
+            if right <= at:
+                continue
+            if left >= at:
+                pieces += [detail[at:left], "[reference answer hidden]"]
+            at = right
+        return "".join([*pieces, detail[at:]])
+
+
 def grade_case(
-    rubric: Rubric, output: str, case: Case | None = None, submission: Submission | None = None
+    rubric: Rubric,
+    output: str,
+    case: Case | None = None,
+    submission: Submission | None = None,
+    *,
+    judge: Judge | None = None,
 ) -> CaseGrade:
-    """Return the grade of one output: the weighted mean of its criteria, and pass or fail."""
+    """Return the grade of one output: the weighted mean of its criteria, and pass or fail.
+
+    A criterion whose status is "unavailable" counts as 0, or is left out of the mean when
+    the rubric says `unavailable: skip`. One that "needs_review" always counts as 0 and
+    marks the case for review.
+    """
     case = case or Case()
     submission = submission or Submission()
-    results = tuple(grade_criterion(c, output, case, submission) for c in rubric.criteria)
-    score = weighted_mean((r.score, r.weight) for r in results)
-    return CaseGrade(score=score, passed=score >= rubric.pass_threshold, criteria=results)
+    results = tuple(
+        grade_criterion(c, output, case, submission, judge=judge, with_prefill=rubric.with_prefill)
+        for c in rubric.criteria
+    )
+    if len(case.reference) >= REFERENCE_WINDOW:
+        hider = ReferenceHider(case.reference)
+        results = tuple(
+            r if (hidden := hider.hide(r.detail)) == r.detail else replace(r, detail=hidden)
+            for r in results
+        )
+    skip = rubric.unavailable == "skip"
+    score = weighted_mean(
+        (r.score, 0.0 if skip and r.status == UNAVAILABLE else r.weight) for r in results
+    )
+    status = worst_status([r.status for r in results])
+    return CaseGrade(
+        score=score,
+        passed=score >= rubric.pass_threshold and status != NEEDS_REVIEW,
+        criteria=results,
+        status=status,
+        suspected_injection=any(r.suspected_injection for r in results),
+    )
 
 
 def aggregate(rubric: Rubric, grades: Iterable[tuple[CaseGrade, float]]) -> Grade:
@@ -119,7 +671,14 @@ def aggregate(rubric: Rubric, grades: Iterable[tuple[CaseGrade, float]]) -> Grad
     passed = score >= rubric.pass_threshold
     if rubric.require_all_cases:
         passed = passed and all(g.passed for g, _ in pairs)
-    return Grade(score=score, passed=passed, cases=tuple(g for g, _ in pairs))
+    status = worst_status([g.status for g, _ in pairs])
+    return Grade(
+        score=score,
+        passed=passed and status != NEEDS_REVIEW,
+        cases=tuple(g for g, _ in pairs),
+        status=status,
+        suspected_injection=any(g.suspected_injection for g, _ in pairs),
+    )
 
 
 def weighted_mean(pairs: Iterable[tuple[float, float]]) -> float:

@@ -77,32 +77,53 @@ def check_judge_params(params: dict[str, Any]) -> None:
 
 
 # Sentences that talk to the grader rather than answer the task. Linear-time RE2, case-insensitive.
+GRADER = r"(grader|judge|evaluator|assessor|marker|reviewer|examiner)"
+ANY = r"[^.\n]{0,40}"  # up to 40 characters within one sentence
 INJECTION_PATTERNS = (
-    r"\b(ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,40}\b(previous|prior|above|earlier|"
-    r"preceding|all|any|your|the|these|those|system|original)\b[^.\n]{0,30}\b(instructions?|prompts?|"
-    r"rules?|directions?|guidelines?|criteria|rubric|context|constraints)\b",
-    r"\byou are (now |actually )?(the |an? |my )?(grader|judge|evaluator|assessor|marker|reviewer|examiner)\b",
-    r"\b(to|dear|attention|note to|note for|hey|hello|message to|message for|instructions? for) (the |any |all |"
-    r"my )?(ai |llm |automated |automatic )?(grader|judge|evaluator|assessor|marker|reviewer|examiner|"
-    r"grading (model|system|ai|bot))s?\b",
-    r"\b(graders?|judges?|evaluators?|assessors?|markers?|reviewers?|grading (model|system|ai))\b[^.\n]{0,40}"
-    r"\b(must|should|will|shall|please|needs? to|has to|is instructed)\b",
-    r"\b(score|grade|rate|mark|award|give|assign|deserves?|earns?|merits?|worth)\b[^.\n]{0,40}(\b10\b|\b100\b|"
-    r"\b\d+ ?/ ?\d+|\bfull (marks|points|credit|score)|\bperfect (score|marks|grade|10)|\bmaximum|"
-    r"\bmax (score|points|marks)|\btop (score|marks)|\bpassing (grade|mark|score)|\ban a\+?\b|\bhighest)",
-    r"\ball (of )?(the )?(criteria|requirements|rubric items|items|checks|conditions|points)\b[^.\n]{0,20}"
-    r"\b(are|have been|were|is|has been)\b[^.\n]{0,15}\b(met|satisfied|fulfilled|passed|complete|addressed)\b",
+    r"\b(ignore|disregard|forget|override|bypass|skip)\b"
+    + ANY
+    + r"\b(previous|prior|above|earlier|preceding|all|any|your|the|these|those|system|original)\b"
+    + ANY
+    + r"\b(instructions?|prompts?|rules?|directions?|guidelines?|criteria|rubric|context"
+    r"|constraints)\b",
+    r"\byou are (now |actually )?(the |an? |my )?" + GRADER + r"\b",
+    r"\b(to|dear|attention|note to|note for|hey|hello|message to|message for|instructions? for) "
+    r"(the |any |all |my )?(ai |llm |automated |automatic )?("
+    + GRADER[1:-1]
+    + r"|grading (model|system|ai|bot))s?\b",
+    r"\b("
+    + GRADER[1:-1]
+    + r"|grading (model|system|ai))s?\b"
+    + ANY
+    + r"\b(must|should|will|shall|please|needs? to|has to|is instructed)\b",
+    r"\b(score|grade|rate|mark|award|give|assign|deserves?|earns?|merits?|worth)\b"
+    + ANY
+    + r"(\b10\b|\b100\b|\b\d+ ?/ ?\d+|\bfull (marks|points|credit|score)|\bperfect (score|marks"
+    r"|grade|10)|\bmaximum|\bmax (score|points|marks)|\btop (score|marks)"
+    r"|\bpassing (grade|mark|score)|\ban a\+?\b|\bhighest)",
+    r"\ball (of )?(the )?(criteria|requirements|rubric items|items|checks|conditions|points)\b"
+    + ANY
+    + r"\b(are|have been|were|is|has been)\b"
+    + ANY
+    + r"\b(met|satisfied|fulfilled|passed|complete|addressed)\b",
     r"\b(system|developer|admin|administrator) (prompt|message|instructions?|override|note|mode)\b",
     r"\bnew (instructions?|task|rules?|directive)\b",
+    r"\b(score|grade|rate|mark)\s+(it|this|me|my|the (answer|output|response|submission))\b"
+    r"[^.\n]{0,20}\d",
     r"\"\s*(met|verdict|score|passed|pass|criteria|items|evidence|grade)\s*\"\s*:",
     r"</?\s*(candidate|system|assistant|judge|grader|instructions?|im_start|im_end)\b[^>]{0,40}>",
     r"\bcandidate[-_][0-9a-f]{4,}",
     r"\b(end|begin|start|close) of (the )?(candidate|output|data|response|submission|input)\b",
     r"\b(pass|approve|accept) (this|the|my) (answer|output|response|submission)\b",
     r"\bmark (this|it|me|the answer|my answer) (as )?(correct|passed|met|complete|a pass)\b",
-    r"\b(respond|reply|answer|output|return)( only)? with\b[^.\n]{0,40}(\bmet\b|\bpass|\b10\b|\btrue\b|\bjson\b)",
-    r"\b(this|the|my) (answer|output|response|submission) (is|was) [^.\n]{0,20}\b(perfect|flawless|correct)\b"
-    r"[^.\n]{0,40}\b(score|grade|points|marks|pass)",
+    r"\b(respond|reply|answer|output|return)( only)? with\b"
+    + ANY
+    + r"(\bmet\b|\bpass|\b10\b|\btrue\b|\bjson\b)",
+    r"\b(this|the|my) (answer|output|response|submission) (is|was) "
+    + ANY
+    + r"\b(perfect|flawless|correct)\b"
+    + ANY
+    + r"\b(score|grade|points|marks|pass)",
 )
 
 
@@ -156,7 +177,11 @@ def build_request(params: Mapping[str, Any], output: str) -> JudgeRequest:
     while delimiter in output:  # astronomically unlikely; still, never let the output spoof it
         delimiter = f"<<<CANDIDATE-{secrets.token_hex(8)}>>>"
     items = tuple(item_ids(params["items"]))
-    task = f"The task the candidate was given:\n{params['instructions']}\n\n" if params["instructions"] else ""
+    task = (
+        f"The task the candidate was given:\n{params['instructions']}\n\n"
+        if params["instructions"]
+        else ""
+    )
     listed = "\n".join(f"- {item_id}: {text}" for item_id, text in items)
     prompt = (
         f"{task}Rubric items (score each from 0 to {params['scale']}):\n{listed}\n\n"
@@ -182,7 +207,9 @@ class ItemVerdict:
     evidence: str
 
 
-def parse_answer(answer: str, items: tuple[tuple[str, str], ...], scale: int) -> list[ItemVerdict] | str:
+def parse_answer(
+    answer: str, items: tuple[tuple[str, str], ...], scale: int
+) -> list[ItemVerdict] | str:
     """Return the judge's verdicts, or why the answer cannot be used.
 
     Only the judge's own answer is read, and only as a whole JSON object (optionally in one
@@ -207,7 +234,9 @@ def parse_answer(answer: str, items: tuple[tuple[str, str], ...], scale: int) ->
     for entry in data["items"]:
         if not isinstance(entry, dict):
             return "an item in the judge's answer is not an object"
-        item_id, verdict, score, evidence = (entry.get(k) for k in ("id", "verdict", "score", "evidence"))
+        item_id, verdict, score, evidence = (
+            entry.get(k) for k in ("id", "verdict", "score", "evidence")
+        )
         if item_id not in wanted or item_id in verdicts:
             return f"the judge answered for an unknown or repeated item {item_id!r}"
         if verdict not in ("met", "not_met"):
@@ -246,7 +275,9 @@ def ask(judge: Judge, params: Mapping[str, Any], output: str) -> list[ItemVerdic
                 raise
             reason = f"the judge did not answer ({type(e).__name__})"
             continue
-        parsed = parse_answer(answer if isinstance(answer, str) else "", request.items, request.scale)
+        parsed = parse_answer(
+            answer if isinstance(answer, str) else "", request.items, request.scale
+        )
         if isinstance(parsed, list):
             return parsed
         reason = parsed
@@ -257,15 +288,28 @@ def llm_judge(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     output, injected = remove_injections(ctx.raw)
     flagged = " (sentences addressed to the grader were removed and flagged)" if injected else ""
     if not any(ch.isalnum() for ch in output):
-        return Check(False, f"expected an answer to judge, found an empty output{flagged}",
-                     score=0.0, suspected_injection=injected)
+        return Check(
+            False,
+            f"expected an answer to judge, found an empty output{flagged}",
+            score=0.0,
+            suspected_injection=injected,
+        )
     if ctx.judge is None:
-        return Check(False, f"the judge ({params['model']}) is unavailable: no judge was configured",
-                     status=UNAVAILABLE, suspected_injection=injected)
+        return Check(
+            False,
+            f"the judge ({params['model']}) is unavailable: no judge was configured",
+            status=UNAVAILABLE,
+            suspected_injection=injected,
+        )
     verdicts = ask(ctx.judge, params, output)
     if isinstance(verdicts, str):
-        return Check(False, f"needs review: {verdicts}{flagged}", score=0.0, status=NEEDS_REVIEW,
-                     suspected_injection=injected)
+        return Check(
+            False,
+            f"needs review: {verdicts}{flagged}",
+            score=0.0,
+            status=NEEDS_REVIEW,
+            suspected_injection=injected,
+        )
     scale, parts, total = params["scale"], [], 0
     for verdict in verdicts:
         if not verdict.met:
@@ -274,10 +318,15 @@ def llm_judge(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
             parts.append(f"{verdict.id} void (its evidence is not in the output)")
         else:
             total += verdict.score
-            parts.append(f"{verdict.id} met {verdict.score}/{scale} ({short(verdict.evidence, 40)})")
+            parts.append(
+                f"{verdict.id} met {verdict.score}/{scale} ({short(verdict.evidence, 40)})"
+            )
     mean = total / len(verdicts)
     passed = mean >= params["threshold"]
     verb = "found" if passed else "but found"
-    detail = (f"expected a mean judge score ≥ {params['threshold']:g}/{scale}, {verb} {mean:.2f}: "
-              + "; ".join(parts) + flagged)
+    detail = (
+        f"expected a mean judge score ≥ {params['threshold']:g}/{scale}, {verb} {mean:.2f}: "
+        + "; ".join(parts)
+        + flagged
+    )
     return Check(passed, detail, score=mean / scale, suspected_injection=injected)

@@ -39,8 +39,15 @@ class ParamError(ValueError):
         super().__init__(message)
 
 
-TYPE_NAMES = {str: "text", int: "a whole number", float: "a number", bool: "true or false",
-              list: "a list", dict: "a mapping", type(None): "null"}
+TYPE_NAMES = {
+    str: "text",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a mapping",
+    type(None): "null",
+}
 
 
 def type_problem(param: Param, value: Any) -> str:
@@ -51,7 +58,9 @@ def type_problem(param: Param, value: Any) -> str:
         return f"must be {wanted}, not {value!r}"
     if param.items and isinstance(value, list):
         for item in value:
-            if not isinstance(item, param.items) or (isinstance(item, bool) and bool not in param.items):
+            if not isinstance(item, param.items) or (
+                isinstance(item, bool) and bool not in param.items
+            ):
                 wanted = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in param.items)
                 return f"every item must be {wanted}, not {item!r}"
     if param.choices and value not in param.choices:
@@ -83,7 +92,9 @@ class Kind:
         for name in params:
             if name not in known:
                 allowed = ", ".join(known) or "none"
-                raise RubricError(f"unknown parameter; allowed: {allowed}", criterion, f"params.{name}")
+                raise RubricError(
+                    f"unknown parameter; allowed: {allowed}", criterion, f"params.{name}"
+                )
         clean: dict[str, Any] = {}
         has_reference = False
         for p in self.params:
@@ -93,12 +104,16 @@ class Kind:
                 clean[p.name] = p.default
                 continue
             value = params[p.name]
+            if value is None and not p.required and p.default is None:
+                clean[p.name] = None  # to_dict writes unset optional params as null
+                continue
             if p.from_case and is_case_reference(value):
                 key = value[FROM_CASE]
                 if not isinstance(key, str) or not key:
                     raise RubricError(
                         "from_case must name a key of the test case's expected values",
-                        criterion, f"params.{p.name}.from_case",
+                        criterion,
+                        f"params.{p.name}.from_case",
                     )
                 clean[p.name] = {FROM_CASE: key}
                 has_reference = True
@@ -117,13 +132,18 @@ class Kind:
 
     def case_params(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Return the names of params that refer to the test case."""
-        return tuple(p.name for p in self.params if p.from_case and is_case_reference(params[p.name]))
+        return tuple(
+            p.name for p in self.params if p.from_case and is_case_reference(params[p.name])
+        )
 
-    def resolve(self, params: Mapping[str, Any], names: tuple[str, ...], case: Case) -> dict[str, Any] | str:
+    def resolve(
+        self, params: Mapping[str, Any], names: tuple[str, ...], case: Case
+    ) -> dict[str, Any] | str:
         """Return params with case references replaced by the case's values, or what is missing.
 
         A list param given one string from the case takes it as a one-item list, so
-        `expected: {answers: "Paris"}` and `expected: {answers: ["Paris", "Paris, France"]}` both work.
+        `expected: {answers: "Paris"}` and `expected: {answers: ["Paris", "Paris, France"]}`
+        both work.
         """
         resolved = dict(params)
         by_name = {p.name: p for p in self.params}

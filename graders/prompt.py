@@ -1,6 +1,7 @@
 """Criterion kinds that read the learner's prompt rather than the model's output.
 
-The template fields (Submission.fields) hold placeholders such as `{{ ticket }}`; the rendered
+The template fields (Submission.fields) hold placeholders such as `{ticket}` (or
+`{{ ticket }}`); the rendered
 prompt (Submission.rendered) holds this test case's values in their place.
 """
 
@@ -17,7 +18,9 @@ from graders.results import Check
 
 
 def placeholder(name: str) -> re.Pattern[str]:
-    return re.compile(r"\{\{\s*" + re.escape(name) + r"\s*\}\}")
+    """Return the pattern of a variable's placeholder: `{name}` or `{{ name }}`."""
+    escaped = re.escape(name)
+    return re.compile(r"\{\{\s*" + escaped + r"\s*\}\}|\{" + escaped + r"\}")
 
 
 def template_text(submission: Submission) -> str:
@@ -25,7 +28,7 @@ def template_text(submission: Submission) -> str:
 
 
 def uses_variable(name: str, ctx: Context) -> bool:
-    """Return whether the prompt uses a variable: a placeholder in a field, or its value rendered."""
+    """Return whether the prompt uses a variable: a placeholder, or its value rendered."""
     if placeholder(name).search(template_text(ctx.submission)):
         return True
     value = ctx.case.variables.get(name, "")
@@ -64,8 +67,11 @@ def no_hardcoded_answer(params: Mapping[str, Any], text: str, ctx: Context) -> C
     for key, answer in expected_answers(params["keys"], ctx):
         needle = ctx.normalize(answer)
         if len(needle) >= params["min_chars"] and needle in text:
-            return Check(False, f"expected the prompt not to contain the test case's {key} verbatim, "
-                                f"found it (in test case {ctx.case.name!r})")
+            return Check(
+                False,
+                f"expected the prompt not to contain the test case's {key} verbatim, "
+                f"found it (in test case {ctx.case.name!r})",
+            )
     return Check(True, "the prompt does not contain the test case's expected answer")
 
 
@@ -101,17 +107,23 @@ def prompt_budget(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
 
 
 def only_editable_changed(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
-    """Fail when a field the exercise locks differs from the starter ("only the prefill may change")."""
-    editable = set(params["editable"] if params["editable"] is not None else ctx.submission.editable)
+    """Fail when a field the exercise locks differs from the starter ("only the prefill may
+    change")."""
+    editable = set(
+        params["editable"] if params["editable"] is not None else ctx.submission.editable
+    )
     fields, starter = ctx.submission.fields, ctx.submission.starter
     changed = [
-        name for name in sorted(set(fields) | set(starter))
+        name
+        for name in sorted(set(fields) | set(starter))
         if name not in editable
         and ctx.normalize(fields.get(name, "")) != ctx.normalize(starter.get(name, ""))
     ]
     if changed:
         allowed = ", ".join(sorted(editable)) or "nothing"
-        return Check(False, f"expected only {allowed} to change, found changes in {', '.join(changed)}")
+        return Check(
+            False, f"expected only {allowed} to change, found changes in {', '.join(changed)}"
+        )
     return Check(True, f"only editable fields changed ({', '.join(sorted(editable)) or 'none'})")
 
 
@@ -121,8 +133,8 @@ OPENING_TAG = re.compile(r"<([A-Za-z_][\w.-]*)(?:\s[^<>]*)?>$")
 
 def delimited_at(text: str, start: int, end: int, tag: str | None) -> bool:
     """Return whether text[start:end] sits inside a delimiter pair (a tag, or a fence line)."""
-    before = text[max(0, start - 200):start].rstrip()
-    after = text[end:end + 200].lstrip()
+    before = text[max(0, start - 200) : start].rstrip()
+    after = text[end : end + 200].lstrip()
     opening = OPENING_TAG.search(before)
     if opening and (tag is None or opening.group(1) == tag):
         return after.startswith(f"</{opening.group(1)}>")
@@ -145,7 +157,9 @@ def delimited_input(params: Mapping[str, Any], text: str, ctx: Context) -> Check
     name, tag = params["variable"], params["tag"]
     spans: list[tuple[str, int, int]] = []
     for field_text in ctx.submission.fields.values():
-        spans.extend((field_text, m.start(), m.end()) for m in placeholder(name).finditer(field_text))
+        spans.extend(
+            (field_text, m.start(), m.end()) for m in placeholder(name).finditer(field_text)
+        )
     value = ctx.case.variables.get(name, "")
     if not spans and value:
         rendered = ctx.submission.rendered
@@ -154,11 +168,18 @@ def delimited_input(params: Mapping[str, Any], text: str, ctx: Context) -> Check
             spans.append((rendered, at, at + len(value)))
             at = rendered.find(value, at + 1)
     if not spans:
-        return Check(False, f"expected the prompt to include {{{{ {name} }}}} inside delimiters, found no use of it")
+        return Check(
+            False,
+            f"expected the prompt to include {{{{ {name} }}}} inside delimiters, "
+            "found no use of it",
+        )
     bare = [(t, s) for t, s, e in spans if not delimited_at(t, s, e, tag)]
     wanted = f"<{tag}>…</{tag}>" if tag else "delimiters (an XML-style tag or a fence)"
     if bare:
         where, at = bare[0]
-        return Check(False, f"expected {short('{{ ' + name + ' }}')} inside {wanted}, "
-                            f"found it bare in {excerpt(where, at)}")
+        return Check(
+            False,
+            f"expected {short('{{ ' + name + ' }}')} inside {wanted}, "
+            f"found it bare in {excerpt(where, at)}",
+        )
     return Check(True, f"every use of {{{{ {name} }}}} is inside {wanted}")

@@ -31,7 +31,7 @@ def feedback_visible(visibility: str, passed: bool) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Check:
     """What one criterion function found: pass or fail, a score in [0, 1], and why."""
 

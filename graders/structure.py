@@ -43,7 +43,9 @@ def parse_json(text: str) -> tuple[Any, str]:
         return None, "the JSON is nested too deeply to read"
     except ValueError as e:
         msg = getattr(e, "msg", str(e))
-        where = f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+        where = (
+            f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+        )
         return None, f"not valid JSON ({msg}{where})"
 
 
@@ -99,7 +101,11 @@ def remote_refs(schema: Any) -> list[str]:
         node = stack.pop()
         if isinstance(node, Mapping):
             for key, value in node.items():
-                if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
+                if (
+                    key in ("$ref", "$dynamicRef")
+                    and isinstance(value, str)
+                    and not value.startswith("#")
+                ):
                     found.append(value)
                 stack.append(value)
         elif isinstance(node, list):
@@ -121,7 +127,7 @@ def check_schema(params: dict[str, Any]) -> None:
         raise ParamError("schema", f"is longer than {MAX_SCHEMA_CHARS} characters as JSON")
     remote = remote_refs(schema)
     if remote:
-        raise ParamError("schema", f"a remote $ref is not allowed ({remote[0]!r}); use \"#/$defs/…\"")
+        raise ParamError("schema", f'a remote $ref is not allowed ({remote[0]!r}); use "#/$defs/…"')
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
@@ -163,15 +169,19 @@ def parse_path(path: str) -> list[str | int]:
     >>> parse_path('$.order.items[2]["unit price"]')
     ['order', 'items', 2, 'unit price']
     """
-    rest = path[1:] if path.startswith("$") else "." + path if path and path[0] not in ".[" else path
+    rest = (
+        path[1:] if path.startswith("$") else "." + path if path and path[0] not in ".[" else path
+    )
     steps: list[str | int] = []
     at = 0
     while at < len(rest):
         match = PATH_STEP.match(rest, at)
         if not match:
-            raise ValueError(f"cannot read {path!r} at {rest[at:at + 10]!r}")
+            raise ValueError(f"cannot read {path!r} at {rest[at : at + 10]!r}")
         name, index, dq, sq = match.groups()
-        steps.append(int(index) if index is not None else next(s for s in (name, dq, sq) if s is not None))
+        steps.append(
+            int(index) if index is not None else next(s for s in (name, dq, sq) if s is not None)
+        )
         at = match.end()
     return steps
 
@@ -180,7 +190,9 @@ def check_path(params: dict[str, Any]) -> None:
     try:
         parse_path(params["path"])
     except ValueError as e:
-        raise ParamError("path", f"{e}; write paths like $.a.b[0] or $[\"key with spaces\"]") from None
+        raise ParamError(
+            "path", f'{e}; write paths like $.a.b[0] or $["key with spaces"]'
+        ) from None
 
 
 MISSING = object()
@@ -226,7 +238,9 @@ def json_path_equals(params: Mapping[str, Any], text: str, ctx: Context) -> Chec
         return Check(False, f"expected {params['path']} = {wanted}, found no such value in {where}")
     if same_json(found, expected, ctx):
         return Check(True, f"{params['path']} is {wanted}")
-    return Check(False, f"expected {params['path']} = {wanted}, found {short(json.dumps(found), 40)}")
+    return Check(
+        False, f"expected {params['path']} = {wanted}, found {short(json.dumps(found), 40)}"
+    )
 
 
 TAG_NAME = re.compile(r"[A-Za-z_][\w.-]{0,63}")
@@ -253,8 +267,8 @@ def extract_tag(text: str, tag: str, occurrence: str) -> tuple[str | None, str]:
         return None, f"expected a <{tag}> tag, found {excerpt(text)}"
     end = text.find(closing, start.end())
     if end < 0:
-        return text[start.end():].strip(), " (no closing tag)"
-    return text[start.end():end].strip(), ""
+        return text[start.end() :].strip(), " (no closing tag)"
+    return text[start.end() : end].strip(), ""
 
 
 def xml_tag(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
@@ -268,13 +282,20 @@ def xml_tag(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     failed = [r for r in results if not r.passed]
     injection = any(r.suspected_injection for r in results)
     if not failed:
-        return Check(True, f"in {tag}{note}: " + "; ".join(r.detail for r in results),
-                     suspected_injection=injection)
+        return Check(
+            True,
+            f"in {tag}{note}: " + "; ".join(r.detail for r in results),
+            suspected_injection=injection,
+        )
     status = worst_status([r.status for r in failed])
     if any(r.status == OK for r in failed):
         status = OK  # a real failure decides; an unavailable sibling cannot turn it into a pass
-    return Check(False, f"in {tag}{note}: " + "; ".join(r.detail for r in failed),
-                 status=status, suspected_injection=injection)
+    return Check(
+        False,
+        f"in {tag}{note}: " + "; ".join(r.detail for r in failed),
+        status=status,
+        suspected_injection=injection,
+    )
 
 
 LIST_ITEM = re.compile(r"\s{0,8}(?:([-*+])|(\d{1,9})[.)])\s+\S")
@@ -291,7 +312,11 @@ def markdown_list(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     wanted = params["min_items"]
     if count >= wanted:
         return Check(True, f"found a markdown {kind} with {count} items")
-    return Check(False, f"expected a markdown {kind} of at least {wanted} items, found {count} in {excerpt(ctx.raw)}")
+    return Check(
+        False,
+        f"expected a markdown {kind} of at least {wanted} items, "
+        f"found {count} in {excerpt(ctx.raw)}",
+    )
 
 
 def is_separator_row(line: str) -> bool:
@@ -316,9 +341,12 @@ def markdown_table(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
                 return Check(True, f"found a markdown table of {columns} columns and {rows} rows")
             best_rows, best_columns = max(best_rows, rows), max(best_columns, columns)
     if not best_columns:
-        return Check(False, f"expected a markdown table (a header row, then |---|), found {excerpt(ctx.raw)}")
+        return Check(
+            False, f"expected a markdown table (a header row, then |---|), found {excerpt(ctx.raw)}"
+        )
     return Check(
         False,
-        f"expected a table of at least {params['min_columns']} columns and {params['min_rows']} rows, "
+        f"expected a table of at least {params['min_columns']} columns "
+        f"and {params['min_rows']} rows, "
         f"found {best_columns} columns and {best_rows} rows",
     )

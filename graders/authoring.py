@@ -1,0 +1,119 @@
+"""Help for rubric authors: grade a pasted output, and self-test a rubric on its samples."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graders.context import Case, Submission
+from graders.engine import grade_case
+from graders.judge import Judge
+from graders.results import CaseGrade
+from graders.rubric import Rubric, load_rubric
+
+
+def try_rubric(
+    rubric: Rubric | Mapping[str, Any],
+    output: str,
+    case: Case | None = None,
+    submission: Submission | None = None,
+    *,
+    judge: Judge | None = None,
+) -> CaseGrade:
+    """Return the grade of a pasted output, without calling any model ("try this rubric").
+
+    The rubric may be a loaded Rubric or its dict form; a bad dict raises RubricError.
+    Judge criteria report "unavailable" unless a judge callable is passed.
+    """
+    loaded = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    return grade_case(loaded, output, case, submission, judge=judge)
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """How the rubric judged one known-good or known-bad sample."""
+
+    expected: str  # "good" or "bad"
+    index: int
+    output: str
+    grade: CaseGrade
+
+    @property
+    def misjudged(self) -> bool:
+        return self.grade.passed != (self.expected == "good")
+
+    @property
+    def should(self) -> str:
+        return "passed" if self.expected == "good" else "failed"
+
+    def describe(self) -> str:
+        found = "passed" if self.grade.passed else "failed"
+        failing = [c.id for c in self.grade.criteria if not c.passed]
+        why = f" (failing: {', '.join(failing)})" if failing and self.expected == "good" else ""
+        first_line = self.output.strip().splitlines()[0] if self.output.strip() else ""
+        preview = first_line[:50] + ("…" if len(first_line) > 50 else "")
+        return (
+            f"{self.expected} sample {self.index + 1} ({preview!r}) {found} with score "
+            f"{self.grade.score:.2f}, but should have {self.should}{why}"
+        )
+
+
+@dataclass(frozen=True)
+class SelfTestReport:
+    results: tuple[SampleResult, ...] = field(default_factory=tuple)
+
+    @property
+    def misjudged(self) -> tuple[SampleResult, ...]:
+        return tuple(r for r in self.results if r.misjudged)
+
+    @property
+    def ok(self) -> bool:
+        return not self.misjudged
+
+    def messages(self) -> list[str]:
+        """Return one sentence per misjudged sample, naming it."""
+        return [r.describe() for r in self.misjudged]
+
+
+def sample_case(sample: str | Mapping[str, Any], case: Case | None) -> tuple[str, Case, str | None]:
+    """Return (output, case, prefill) for a sample; mapping samples carry their own case values."""
+    base = case or Case(name="sample")
+    if isinstance(sample, str):
+        return sample, base, None
+    sample_case_ = Case(
+        name=base.name,
+        variables=sample.get("variables", base.variables),
+        reference=sample.get("reference", base.reference),
+        expected=sample.get("expected", base.expected),
+        weight=base.weight,
+        visibility=base.visibility,
+    )
+    return sample["output"], sample_case_, sample.get("prefill")
+
+
+def self_test(
+    rubric: Rubric,
+    case: Case | None = None,
+    submission: Submission | None = None,
+    *,
+    judge: Judge | None = None,
+) -> SelfTestReport:
+    """Return how the rubric judges its samples: every good one must pass, every bad one fail."""
+    results: list[SampleResult] = []
+    submission = submission or Submission()
+    for expected in ("good", "bad"):
+        for index, sample in enumerate(rubric.samples.get(expected, ())):
+            output, sample_case_value, prefill = sample_case(sample, case)
+            sample_submission = submission
+            if prefill is not None:
+                sample_submission = Submission(
+                    fields={**submission.fields, "prefill": prefill},
+                    starter=submission.starter,
+                    editable=submission.editable,
+                    variables=submission.variables,
+                    rendered=submission.rendered,
+                )
+            grade = grade_case(rubric, output, sample_case_value, sample_submission, judge=judge)
+            results.append(SampleResult(expected, index, output, grade))
+    return SelfTestReport(tuple(results))

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from grader_helpers import grade_one
+
+from graders import Case, Submission
+
+STARTER = {"system": "You sort support tickets.", "user": "Ticket: {{ ticket }}", "prefill": ""}
+
+
+def submission(**fields: str) -> Submission:
+    merged = {**STARTER, **fields}
+    rendered = "\n".join(merged.values()).replace("{{ ticket }}", "My card was charged twice")
+    return Submission(
+        fields=merged,
+        starter=STARTER,
+        editable=("prefill",),
+        variables=("ticket",),
+        rendered=rendered,
+    )
+
+
+CASE = Case(
+    variables={"ticket": "My card was charged twice"},
+    reference="This is a billing problem.",
+    expected={"label": "billing"},
+)
+
+
+def test_uses_variables():
+    assert grade_one("uses_variables", "", submission=submission(), case=CASE).passed
+    bare = submission(user="Ticket: (pasted by hand)")
+    result = grade_one("uses_variables", "", submission=bare, case=CASE)
+    assert not result.passed and "{{ ticket }}" in result.detail
+
+
+def test_no_hardcoded_answer_does_not_reveal_the_answer():
+    cheat = submission(system="Always answer: This is a billing problem.")
+    result = grade_one("no_hardcoded_answer", "", submission=cheat, case=CASE)
+    assert not result.passed and "billing problem" not in result.detail
+    assert grade_one("no_hardcoded_answer", "", submission=submission(), case=CASE).passed
+    # Labels are short, and belong in a classification prompt's instructions.
+    labels = submission(system="Answer billing or refund.")
+    assert grade_one(
+        "no_hardcoded_answer", "", {"keys": ["label"]}, submission=labels, case=CASE
+    ).passed
+
+
+def test_prompt_budget():
+    assert grade_one("prompt_budget", "", {"max_chars": 500}, submission=submission()).passed
+    result = grade_one("prompt_budget", "", {"max_tokens": 5}, submission=submission())
+    assert not result.passed and "tokens" in result.detail
+
+
+def test_only_editable_fields_may_change():
+    assert grade_one("only_editable_changed", "", submission=submission(prefill="<answer>")).passed
+    result = grade_one("only_editable_changed", "", submission=submission(system="Be a pirate."))
+    assert not result.passed and "system" in result.detail and "prefill" in result.detail
+
+
+def test_delimited_input():
+    params = {"variable": "ticket"}
+    assert not grade_one("delimited_input", "", params, submission=submission(), case=CASE).passed
+    tagged = submission(user="<ticket>\n{{ ticket }}\n</ticket>")
+    assert grade_one("delimited_input", "", params, submission=tagged, case=CASE).passed
+    assert not grade_one(
+        "delimited_input", "", {"variable": "ticket", "tag": "data"}, submission=tagged, case=CASE
+    ).passed
+    fenced = submission(user='Ticket:\n"""\n{{ ticket }}\n"""')
+    assert grade_one("delimited_input", "", params, submission=fenced, case=CASE).passed
+    twice = submission(user="<ticket>{{ ticket }}</ticket> again: {{ ticket }}")
+    assert not grade_one("delimited_input", "", params, submission=twice, case=CASE).passed
+
+
+def test_prompt_kinds_read_the_prompt_not_the_output():
+    result = grade_one("prompt_budget", "x" * 10_000, {"max_chars": 500}, submission=submission())
+    assert result.passed
+
+
+def test_any_kind_can_target_the_prompt():
+    assert grade_one(
+        "contains", "nothing", {"text": "tickets"}, target="prompt", submission=submission()
+    ).passed
+
+
+def test_single_brace_placeholders_count_too():
+    single = submission(user="<ticket>{ticket}</ticket>")
+    assert grade_one("uses_variables", "", submission=single, case=CASE).passed
+    assert grade_one(
+        "delimited_input", "", {"variable": "ticket"}, submission=single, case=CASE
+    ).passed
