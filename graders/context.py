@@ -63,3 +63,6 @@ class Context:
     children: tuple[Criterion, ...] = ()
     grade_child: Callable[[Criterion, str | None], CriterionResult] | None = None
     judge: Judge | None = None
+    # The output's JSON as read so far while grading it, by the text parsed: (value, error).
+    # Shared by every criterion of one grade_case call, so JSON kinds parse it once.
+    parsed: dict[str, tuple[Any, str]] | None = None

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from functools import lru_cache
+from typing import Any
 
 from graders import compose, judge, prompt, similarity, structure, text
-from graders.context import Case, Context, Submission
+from graders.context import Case, Context, Submission, identity
 from graders.judge import Judge
 from graders.kinds import Kind, Param
 from graders.results import (
@@ -453,14 +454,22 @@ WHITESPACE = re.compile(r"\s+")
 
 
 def normalizer(criterion: Criterion) -> Callable[[str], str]:
-    """Return the criterion's normalisation: collapse whitespace, then strip, then case-fold."""
+    """Return the criterion's normalisation: collapse whitespace, then strip, then case-fold.
+
+    The common cases are single C calls rather than a closure that tests each option.
+    """
     collapse, strip, fold = criterion.collapse_whitespace, criterion.strip, criterion.ignore_case
-    if not (collapse or strip or fold):
-        return lambda value: value
+    if not collapse:
+        if strip and fold:
+            return lambda value: value.strip().casefold()
+        if strip:
+            return str.strip
+        if fold:
+            return str.casefold
+        return identity
 
     def normalize(value: str) -> str:
-        if collapse:
-            value = WHITESPACE.sub(" ", value)
+        value = WHITESPACE.sub(" ", value)
         if strip:
             value = value.strip()
         if fold:
@@ -486,14 +495,11 @@ def grade_criterion(
     inside its tag). The output is the model's continuation; with_prefill puts the
     submission's prefill before it.
     """
-    kind = CRITERIA[criterion.kind]
-    if subject is None:
-        if kind.reads == "prompt" or criterion.target == "prompt":
-            subject = submission.rendered
-        else:
-            prefill = criterion.with_prefill if criterion.with_prefill is not None else with_prefill
-            subject = submission.fields.get("prefill", "") + output if prefill else output
-    check = run_check(criterion, kind, subject, output, case, submission, judge, with_prefill)
+    check = criterion_check(criterion, output, case, submission, judge, with_prefill, subject, {})
+    return criterion_result(criterion, check, check.detail)
+
+
+def criterion_result(criterion: Criterion, check: Check, detail: str) -> CriterionResult:
     return CriterionResult(
         id=criterion.id,
         kind=criterion.kind,
@@ -501,10 +507,33 @@ def grade_criterion(
         score=min(1.0, max(0.0, check.value)),
         weight=criterion.weight,
         feedback=criterion.on_pass if check.passed else criterion.on_fail,
-        detail=check.detail,
+        detail=detail,
         visible=criterion.visible,
         status=check.status,
         suspected_injection=check.suspected_injection,
+    )
+
+
+def criterion_check(
+    criterion: Criterion,
+    output: str,
+    case: Case,
+    submission: Submission,
+    judge: Judge | None,
+    with_prefill: bool,
+    subject: str | None,
+    parsed: dict[str, tuple[Any, str]],
+) -> Check:
+    """Return the check of one criterion; `parsed` holds the JSON read so far for this output."""
+    kind = CRITERIA[criterion.kind]
+    if subject is None:
+        if kind.reads == "prompt" or criterion.target == "prompt":
+            subject = submission.rendered
+        else:
+            prefill = criterion.with_prefill if criterion.with_prefill is not None else with_prefill
+            subject = submission.fields.get("prefill", "") + output if prefill else output
+    return run_check(
+        criterion, kind, subject, output, case, submission, judge, with_prefill, parsed
     )
 
 
@@ -517,6 +546,7 @@ def run_check(
     submission: Submission,
     judge: Judge | None,
     with_prefill: bool,
+    parsed: dict[str, tuple[Any, str]],
 ) -> Check:
     if len(subject) > MAX_OUTPUT_CHARS:
         return Check(False, f"the {criterion.target} is longer than {MAX_OUTPUT_CHARS} characters")
@@ -529,16 +559,14 @@ def run_check(
         params = resolved
         compiled = kind.prepare(params, criterion) if kind.prepare else None
 
-    def grade_child(child: Criterion, child_subject: str | None) -> CriterionResult:
-        return grade_criterion(
-            child,
-            output,
-            case,
-            submission,
-            judge=judge,
-            with_prefill=with_prefill,
-            subject=child_subject,
-        )
+    grade_child = None
+    if criterion.children:
+
+        def grade_child(child: Criterion, child_subject: str | None) -> CriterionResult:
+            check = criterion_check(
+                child, output, case, submission, judge, with_prefill, child_subject, parsed
+            )
+            return criterion_result(child, check, check.detail)
 
     ctx = Context(
         case=case,
@@ -548,8 +576,9 @@ def run_check(
         raw=subject,
         compiled=compiled,
         children=criterion.children,
-        grade_child=grade_child if criterion.children else None,
+        grade_child=grade_child,
         judge=judge,
+        parsed=parsed,
     )
     check = kind.check(params, criterion.normalize(subject), ctx)
     if criterion.negate and check.status == OK:
@@ -600,6 +629,13 @@ class ReferenceHider:
         for offset, chunk in self.chunks:
             at = folded.find(chunk)
             while at >= 0:
+                start = at - offset
+                if start >= 0 and folded.startswith(reference, start):
+                    # The whole reference is copied here: the character loops would grow the
+                    # hit to exactly this span, so take it at C speed.
+                    spans.append((start, start + len(reference)))
+                    at = folded.find(chunk, at + 1)
+                    continue
                 left, right, ref_left, ref_right = at, at + len(chunk), offset, offset + len(chunk)
                 while left and ref_left and folded[left - 1] == reference[ref_left - 1]:
                     left, ref_left = left - 1, ref_left - 1
@@ -624,6 +660,12 @@ class ReferenceHider:
         return "".join([*pieces, detail[at:]])
 
 
+@lru_cache(maxsize=1024)
+def reference_hider(reference: str) -> ReferenceHider:
+    """Return the hider of a reference, built once: the same test cases are graded again and again."""
+    return ReferenceHider(reference)
+
+
 def grade_case(
     rubric: Rubric,
     output: str,
@@ -640,16 +682,17 @@ def grade_case(
     """
     case = case or Case()
     submission = submission or Submission()
-    results = tuple(
-        grade_criterion(c, output, case, submission, judge=judge, with_prefill=rubric.with_prefill)
-        for c in rubric.criteria
-    )
-    if len(case.reference) >= REFERENCE_WINDOW:
-        hider = ReferenceHider(case.reference)
-        results = tuple(
-            r if (hidden := hider.hide(r.detail)) == r.detail else replace(r, detail=hidden)
-            for r in results
+    hide = reference_hider(case.reference).hide if len(case.reference) >= REFERENCE_WINDOW else None
+    with_prefill = rubric.with_prefill
+    parsed: dict[str, tuple[Any, str]] = {}  # the output's JSON, read once for every JSON kind
+    results_list = []
+    for criterion in rubric.criteria:
+        check = criterion_check(
+            criterion, output, case, submission, judge, with_prefill, None, parsed
         )
+        detail = check.detail if hide is None else hide(check.detail)
+        results_list.append(criterion_result(criterion, check, detail))
+    results = tuple(results_list)
     skip = rubric.unavailable == "skip"
     score = weighted_mean(
         (r.score, 0.0 if skip and r.status == UNAVAILABLE else r.weight) for r in results

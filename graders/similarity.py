@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+
 from graders.context import Context
 from graders.kinds import ParamError
 from graders.results import UNAVAILABLE, Check
@@ -34,50 +36,13 @@ def reference_of(params: Mapping[str, Any], ctx: Context) -> str:
 def levenshtein_distance(a: str, b: str) -> int:
     """Return the edit distance between a and b (insertions, deletions, substitutions).
 
-    Bit-parallel (Myers 1999, Hyyrö 2001): one pass over the longer text with the shorter one
-    held as bits of a Python int, so 2,000 × 2,000 characters costs 2,000 steps, not 4 million.
+    RapidFuzz's C++ bit-parallel implementation (Myers 1999, Hyyrö 2001), over code points:
+    2,000 × 2,000 characters takes microseconds.
 
     >>> levenshtein_distance("kitten", "sitting")
     3
     """
-    # Common ends cost nothing to edit: trim them so near-copies take a few steps.
-    prefix = 0
-    limit = min(len(a), len(b))
-    while prefix < limit and a[prefix] == b[prefix]:
-        prefix += 1
-    a, b = a[prefix:], b[prefix:]
-    suffix = 0
-    limit = min(len(a), len(b))
-    while suffix < limit and a[-1 - suffix] == b[-1 - suffix]:
-        suffix += 1
-    if suffix:
-        a, b = a[:-suffix], b[:-suffix]
-    if len(a) < len(b):
-        a, b = b, a
-    m = len(b)
-    if m == 0:
-        return len(a)
-    masks: dict[str, int] = {}
-    for i, char in enumerate(b):
-        masks[char] = masks.get(char, 0) | (1 << i)
-    all_bits = (1 << m) - 1
-    top = 1 << (m - 1)
-    pv, mv, distance = all_bits, 0, m
-    for char in a:
-        eq = masks.get(char, 0)
-        xv = eq | mv
-        xh = (((eq & pv) + pv) ^ pv) | eq
-        ph = mv | (~(xh | pv) & all_bits)
-        mh = pv & xh
-        if ph & top:
-            distance += 1
-        elif mh & top:
-            distance -= 1
-        ph = ((ph << 1) | 1) & all_bits
-        mh = (mh << 1) & all_bits
-        pv = mh | (~(xv | ph) & all_bits)
-        mv = ph & xv
-    return distance
+    return Levenshtein.distance(a, b)
 
 
 def levenshtein_similarity(a: str, b: str) -> float:

@@ -80,7 +80,14 @@ def json_text(params: Mapping[str, Any], ctx: Context) -> tuple[str, str]:
 def load_output_json(params: Mapping[str, Any], ctx: Context) -> tuple[Any, str, str]:
     """Return (value, where, error) for the output's JSON."""
     text, where = json_text(params, ctx)
-    value, error = parse_json(text)
+    parsed = ctx.parsed
+    if parsed is None:
+        value, error = parse_json(text)
+    else:
+        found = parsed.get(text)
+        if found is None:
+            found = parsed[text] = parse_json(text)
+        value, error = found
     if error:
         return None, where, f"expected JSON in {where}, found {excerpt(text)}: {error}"
     return value, where, ""

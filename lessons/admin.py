@@ -31,4 +31,4 @@ class ExerciseAdmin(admin.ModelAdmin):
 
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
-    list_display = ("name", "exercise", "hidden", "weight")
+    list_display = ("name", "exercise", "visibility", "weight")

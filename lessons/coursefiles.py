@@ -36,7 +36,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class CourseFilesInvalid(Exception):
@@ -57,7 +59,9 @@ class LineLoader(yaml.SafeLoader):
         mapping = LineMap(super().construct_mapping(node, deep=True))
         mapping.line = node.start_mark.line + 1
         mapping.lines = {
-            str(key.value): key.start_mark.line + 1 for key, _ in node.value if hasattr(key, "value")
+            str(key.value): key.start_mark.line + 1
+            for key, _ in node.value
+            if hasattr(key, "value")
         }
         return mapping
 
@@ -102,11 +106,13 @@ class Reader:
         if text is None:
             return None
         try:
-            value = yaml.load(text, Loader=LineLoader)  # noqa: S506 - LineLoader is a SafeLoader
+            value = yaml.load(text, Loader=LineLoader)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             self.problems.append(
-                Problem(self.relative(path), mark.line + 1 if mark else 0, "", f"not valid YAML: {e}")
+                Problem(
+                    self.relative(path), mark.line + 1 if mark else 0, "", f"not valid YAML: {e}"
+                )
             )
             return None
         if not isinstance(value, dict):
@@ -160,7 +166,9 @@ def read_course(root: Path) -> dict[str, Any]:
         }
         body_name = reader.text_field(course_path, lesson_data, "file")
         if body_name:
-            lesson["body"] = reader.read_text(root / body_name, course_path, lesson_data, "file") or ""
+            lesson["body"] = (
+                reader.read_text(root / body_name, course_path, lesson_data, "file") or ""
+            )
         exercise_files = lesson_data.get("exercises", [])
         if not isinstance(exercise_files, list):
             reader.problem(course_path, lesson_data, "exercises", "must be a list of file names")
@@ -188,7 +196,9 @@ def check_unique(reader: Reader, path: Path, data, course: dict) -> None:
         seen.add(lesson["slug"])
         slugs = [e["slug"] for e in lesson["exercises"]]
         for slug in {s for s in slugs if slugs.count(s) > 1}:
-            reader.problem(path, data, "lessons", f"exercise slug {slug!r} is used twice in {lesson['slug']}")
+            reader.problem(
+                path, data, "lessons", f"exercise slug {slug!r} is used twice in {lesson['slug']}"
+            )
 
 
 def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
@@ -203,7 +213,9 @@ def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
         prompt = LineMap()
     editable = prompt.get("editable", ["user"])
     if not isinstance(editable, list) or not editable or not set(editable) <= set(PROMPT_FIELDS):
-        reader.problem(path, prompt, "prompt.editable", f"must list some of {', '.join(PROMPT_FIELDS)}")
+        reader.problem(
+            path, prompt, "prompt.editable", f"must list some of {', '.join(PROMPT_FIELDS)}"
+        )
         editable = ["user"]
     exercise["editable_fields"] = editable
     for name in PROMPT_FIELDS:
@@ -221,9 +233,13 @@ def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
         model = LineMap()
     backend = model.get("backend", "stub")
     if backend not in BACKENDS:
-        reader.problem(path, model, "model.backend", f"{backend!r} is not one of {', '.join(BACKENDS)}")
+        reader.problem(
+            path, model, "model.backend", f"{backend!r} is not one of {', '.join(BACKENDS)}"
+        )
     exercise["backend"] = backend
-    exercise["model_name"] = reader.text_field(path, model, "name", required=False, default="scripted")
+    exercise["model_name"] = reader.text_field(
+        path, model, "name", required=False, default="scripted"
+    )
     exercise["temperature"] = number(reader, path, model, "temperature", 0.0, 0, 2)
     exercise["max_tokens"] = int(number(reader, path, model, "max_tokens", 256, 1, 32000))
 
@@ -260,8 +276,11 @@ def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
 
 def prompt_fields(reader: Reader, path: Path, data, key: str, value: Any) -> dict[str, str]:
     """Return a prompt (some of system, user, prefill) from the files, or report it."""
-    if not isinstance(value, dict) or not value or not set(value) <= set(PROMPT_FIELDS) or not all(
-        isinstance(v, str) for v in value.values()
+    if (
+        not isinstance(value, dict)
+        or not value
+        or not set(value) <= set(PROMPT_FIELDS)
+        or not all(isinstance(v, str) for v in value.values())
     ):
         reader.problem(path, data, key, f"must map some of {', '.join(PROMPT_FIELDS)} to text")
         return {}
@@ -301,13 +320,21 @@ def read_cases(reader: Reader, path: Path, data, variables: list[str]) -> list[d
             {
                 "name": name,
                 "variables": dict(values),
-                "hidden": bool(case.get("hidden", False)),
+                "visibility": visibility(reader, path, case),
                 "reference": reader.text_field(path, case, "reference", required=False),
                 "expected": plain(expected),
                 "weight": number(reader, path, case, "weight", 1.0, 0, 100),
             }
         )
     return result
+
+
+def visibility(reader: Reader, path: Path, case) -> str:
+    value = case.get("visibility", "show")
+    if value not in graders.VISIBILITY:
+        reader.problem(path, case, "visibility", f"must be one of {', '.join(graders.VISIBILITY)}")
+        return "show"
+    return value
 
 
 def number(reader: Reader, path: Path, data, key: str, default: float, low: float, high: float):
@@ -339,7 +366,11 @@ def load_course(root: Path) -> Course:
             lesson, _ = Lesson.objects.update_or_create(
                 course=course,
                 slug=lesson_data["slug"],
-                defaults={"title": lesson_data["title"], "body": lesson_data["body"], "position": position},
+                defaults={
+                    "title": lesson_data["title"],
+                    "body": lesson_data["body"],
+                    "position": position,
+                },
             )
             kept_lessons.append(lesson.id)
             save_exercises(lesson, lesson_data["exercises"])
@@ -373,4 +404,3 @@ def remove_unused(queryset) -> None:
     else:
         queryset = queryset.exclude(attempts__isnull=False)
     queryset.delete()
-

@@ -39,7 +39,9 @@ class Lesson(models.Model):
 
     class Meta:
         ordering = ("position", "id")
-        constraints = [models.UniqueConstraint(fields=("course", "slug"), name="lesson_slug_in_course")]
+        constraints = [
+            models.UniqueConstraint(fields=("course", "slug"), name="lesson_slug_in_course")
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -86,6 +88,9 @@ class Exercise(models.Model):
     model_name = models.CharField(max_length=100, default="scripted")
     temperature = models.FloatField(default=0.0)
     max_tokens = models.PositiveIntegerField(default=256)
+    # Sampling: k runs per test case, reported as a pass rate ("passes 4 of 5").
+    samples = models.PositiveSmallIntegerField(default=1)
+    require_all_samples = models.BooleanField(default=False)
     stub = models.JSONField(default=dict, blank=True, validators=[validate_stub])
 
     rubric = models.JSONField(validators=[validate_rubric])
@@ -103,9 +108,7 @@ class Exercise(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse(
-            "ls-exercise", args=[self.lesson.course.slug, self.lesson.slug, self.slug]
-        )
+        return reverse("ls-exercise", args=[self.lesson.course.slug, self.lesson.slug, self.slug])
 
     @cached_property
     def parsed_rubric(self) -> graders.Rubric:
@@ -133,7 +136,13 @@ class Case(models.Model):
     name = models.CharField(max_length=100)
     position = models.PositiveIntegerField(default=0)
     variables = models.JSONField(default=dict, blank=True)
-    hidden = models.BooleanField(default=False)
+    # Whether the learner sees this case's input, output and feedback (Moodle
+    # CodeRunner's choices): always, never, or only when it passed / failed.
+    visibility = models.CharField(
+        max_length=12,
+        choices=[(v, v.replace("_", " ")) for v in graders.VISIBILITY],
+        default="show",
+    )
     reference = models.TextField(blank=True, help_text="An optional reference answer")
     expected = models.JSONField(default=dict, blank=True)
     weight = models.FloatField(default=1.0)
@@ -145,6 +154,11 @@ class Case(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def hidden(self) -> bool:
+        """Return whether the case's input is kept off the exercise page."""
+        return self.visibility != "show"
+
     def as_grader_case(self) -> graders.Case:
         return graders.Case(
             name=self.name,
@@ -152,4 +166,5 @@ class Case(models.Model):
             reference=self.reference,
             expected=self.expected,
             weight=self.weight,
+            visibility=self.visibility,
         )

@@ -10,6 +10,7 @@ from lessons.models import Course, Exercise, Lesson
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
 from sandbox.prompting import render_prompt
+from sandbox.views import attempt_context
 
 
 def exercise_statuses(user, exercises) -> dict[int, dict]:
@@ -106,8 +107,7 @@ def exercise_detail(
         "case": case,
         "prompt": render_prompt(exercise.starter(), case.variables if case else {}),
         "history": history,
-        "latest": latest,
-        "latest_runs": latest.runs.all() if latest and latest.is_final else [],
+        "latest": attempt_context(latest) if latest else None,
         "hints": exercise.hints[:failures],
         "locked_hints": max(0, len(exercise.hints) - failures),
     }

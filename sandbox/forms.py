@@ -31,7 +31,9 @@ class AttemptForm(forms.Form):
                 strip=False,
                 max_length=limit,
                 initial=starter[name],
-                widget=forms.Textarea(attrs={"rows": 8 if name == "user" else 4, "spellcheck": "false"}),
+                widget=forms.Textarea(
+                    attrs={"rows": 8 if name == "user" else 4, "spellcheck": "false"}
+                ),
                 error_messages={
                     "required": f"Write a {FIELD_LABELS[name].lower()} before submitting.",
                     "max_length": f"Keep the {FIELD_LABELS[name].lower()} under {limit:,} "

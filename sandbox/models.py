@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,16 +34,27 @@ class Attempt(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="attempts")
-    exercise = models.ForeignKey("lessons.Exercise", models.CASCADE, related_name="attempts")
+    # An exercise attempt is graded; a playground run (no exercise) runs the prompt
+    # on the chosen models with the chosen parameters and is not graded.
+    exercise = models.ForeignKey(
+        "lessons.Exercise", models.CASCADE, null=True, blank=True, related_name="attempts"
+    )
+    playground_models = models.JSONField(default=list, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True)
     system_prompt = models.TextField(blank=True)
     user_prompt = models.TextField(blank=True)
     prefill = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
+    error_code = models.CharField(max_length=30, blank=True)
     error = models.TextField(blank=True)
     score = models.FloatField(null=True, blank=True)
     passed = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = AttemptQuerySet.as_manager()
@@ -49,6 +64,12 @@ class Attempt(models.Model):
         indexes = [
             # A learner's attempts on one exercise, newest first (exercise page history).
             models.Index(fields=("learner", "exercise", "-created_at"), name="attempt_history"),
+            # The reconciler's scan for attempts that are not final.
+            models.Index(
+                fields=("status",),
+                condition=models.Q(status__in=("queued", "running")),
+                name="attempt_unfinished",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -68,17 +89,32 @@ class Attempt(models.Model):
     def fields(self) -> dict[str, str]:
         return {"system": self.system_prompt, "user": self.user_prompt, "prefill": self.prefill}
 
-    def claim(self) -> bool:
-        """Move queued → running. Return False when another delivery already has it."""
+    @property
+    def is_playground(self) -> bool:
+        return self.exercise_id is None
+
+    def claim(self, lease_seconds: float) -> bool:
+        """Move queued → running with a lease. Return False when another delivery has it.
+
+        A running attempt whose lease has expired (its worker died) may be claimed again.
+        """
         now = timezone.now()
-        claimed = Attempt.objects.filter(id=self.id, status=self.QUEUED).update(
-            status=self.RUNNING, started_at=now
+        lease = now + timedelta(seconds=lease_seconds)
+        claimable = models.Q(status=self.QUEUED) | models.Q(
+            status=self.RUNNING, lease_expires_at__lt=now
+        )
+        claimed = Attempt.objects.filter(claimable, id=self.id).update(
+            status=self.RUNNING,
+            started_at=now,
+            lease_expires_at=lease,
+            deliveries=models.F("deliveries") + 1,
         )
         if claimed:
-            self.status, self.started_at = self.RUNNING, now
+            self.status, self.started_at, self.lease_expires_at = self.RUNNING, now, lease
+            self.deliveries += 1
         return bool(claimed)
 
-    def finish(self, score: float, passed: bool) -> bool:
+    def finish(self, score: float | None, passed: bool | None) -> bool:
         """Move running → graded. Return False (and change nothing) if it was not running."""
         now = timezone.now()
         done = Attempt.objects.filter(id=self.id, status=self.RUNNING).update(
@@ -88,17 +124,31 @@ class Attempt(models.Model):
             self.status, self.score, self.passed, self.finished_at = self.GRADED, score, passed, now
         return bool(done)
 
-    def fail(self, reason: str) -> bool:
+    def fail(self, code: str, reason: str) -> bool:
         """Move a non-final attempt to error, with the reason the learner will read."""
         now = timezone.now()
         done = (
             Attempt.objects.filter(id=self.id)
             .exclude(status__in=self.FINAL)
-            .update(status=self.ERROR, error=reason, finished_at=now)
+            .update(status=self.ERROR, error_code=code, error=reason, finished_at=now)
         )
         if done:
-            self.status, self.error, self.finished_at = self.ERROR, reason, now
+            self.status, self.error_code, self.error, self.finished_at = (
+                self.ERROR,
+                code,
+                reason,
+                now,
+            )
         return bool(done)
+
+    def usage(self) -> dict:
+        """Return this attempt's tokens and cost, summed over its model calls."""
+        return self.usage_records.aggregate(
+            input_tokens=Coalesce(Sum("input_tokens"), 0),
+            output_tokens=Coalesce(Sum("output_tokens"), 0),
+            cost_usd=Coalesce(Sum("cost_usd"), Decimal(0)),
+            calls=Count("id", filter=models.Q(cache_hit=False)),
+        )
 
 
 class Run(models.Model):
@@ -108,7 +158,10 @@ class Run(models.Model):
     case = models.ForeignKey("lessons.Case", models.SET_NULL, null=True, related_name="runs")
     position = models.PositiveIntegerField()
     case_name = models.CharField(max_length=100)
-    hidden = models.BooleanField(default=False)
+    sample = models.PositiveIntegerField(default=0)
+    model_label = models.CharField(max_length=140, blank=True)
+    cache_hit = models.BooleanField(default=False)
+    hidden = models.BooleanField(default=False, help_text="The learner sees only pass or fail")
     messages = models.JSONField(default=list)
     output = models.TextField(blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
@@ -131,3 +184,33 @@ class Run(models.Model):
     @property
     def score_percent(self) -> int | None:
         return None if self.score is None else round(self.score * 100)
+
+
+class UsageRecord(models.Model):
+    """One model call (or one cache hit) and what it cost: the ledger budgets are read from."""
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="usage")
+    attempt = models.ForeignKey(
+        Attempt, models.SET_NULL, null=True, blank=True, related_name="usage_records"
+    )
+    backend = models.CharField(max_length=40)
+    model = models.CharField(max_length=100)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
+    latency_ms = models.PositiveIntegerField(default=0)
+    cache_hit = models.BooleanField(default=False)
+    request_id = models.CharField(max_length=200, blank=True)
+    error_code = models.CharField(max_length=30, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [
+            # A learner's spend today (the budget check before every submit).
+            models.Index(fields=("learner", "created_at"), name="usage_by_learner_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend}/{self.model} {self.input_tokens}+{self.output_tokens} tokens"

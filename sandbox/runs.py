@@ -3,146 +3,345 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 import graders
 from lessons.models import Case, Exercise
-from sandbox.backends import Backend, BackendError, Completion, CompletionRequest, backend_class
-from sandbox.models import Attempt, Run
+from sandbox import calls, limits
+from sandbox.backends import Backend, BackendError, CompletionRequest
+from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.prompting import RenderedPrompt, render_prompt
+from sandbox.providers import ModelChoice, backend_unavailable, make_backend, model_choice
 
 log = logging.getLogger(__name__)
 
-# Test cases of one attempt run at once; a worker thread waits on at most this many calls.
-MAX_PARALLEL_CASES = 8
+# Calls of one attempt run at once; a task thread waits on at most this many.
+MAX_PARALLEL_CALLS = 8
 
 
-def make_backend(exercise: Exercise) -> Backend:
-    """Return the backend an exercise names, configured from the settings."""
-    cls = backend_class(exercise.backend)
-    if exercise.backend == "stub":
-        return cls(
-            script=exercise.stub_script,
-            latency_ms=settings.STUB_LATENCY_MS,
-            failure_rate=settings.STUB_FAILURE_RATE,
-        )
-    return cls()
+@dataclass
+class Job:
+    """One model call of an attempt: a test case (or a playground model) and a sample index."""
 
-
-@dataclass(frozen=True)
-class CaseOutcome:
-    case: Case
+    position: int
+    choice: ModelChoice
+    backend: Backend
+    request: CompletionRequest
     prompt: RenderedPrompt
-    completion: Completion | None
-    error: BackendError | None
-    grade: graders.CaseGrade | None
+    case: Case | None = None
+    sample: int = 0
+    key: str = ""
+    leader: bool = False
+    outcome: calls.CallOutcome = field(default_factory=calls.CallOutcome)
+    grade: graders.CaseGrade | None = None
 
 
-def submission_for(exercise: Exercise, fields: dict[str, str], prompt: RenderedPrompt):
-    return graders.Submission(
-        fields=fields,
-        starter=exercise.starter(),
-        editable=tuple(exercise.editable_fields),
-        variables=tuple(exercise.variables),
-        rendered=prompt.as_text(),
-    )
+class AttemptFailed(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
-def run_case(
-    backend: Backend, exercise: Exercise, fields: dict[str, str], case: Case
-) -> CaseOutcome:
-    """Render the prompt for one test case, call the model, grade the output. No database."""
-    prompt = render_prompt(fields, case.variables)
-    request = CompletionRequest(
-        model=exercise.model_name,
+def build_request(choice: ModelChoice, prompt: RenderedPrompt, temperature: float, max_tokens: int):
+    return CompletionRequest(
+        model=choice.model,
         system=prompt.system,
         messages=tuple(prompt.messages()),
-        temperature=exercise.temperature,
-        max_tokens=exercise.max_tokens,
+        temperature=temperature,
+        max_tokens=min(max_tokens, settings.MAX_TOKENS_CEILING),
     )
-    try:
-        completion = backend.complete(request)
-    except BackendError as e:
-        return CaseOutcome(case, prompt, None, e, None)
-    grade = graders.grade_case(
-        exercise.parsed_rubric,
-        completion.text,
-        case=case.as_grader_case(),
-        submission=submission_for(exercise, fields, prompt),
-    )
-    return CaseOutcome(case, prompt, completion, None, grade)
+
+
+def exercise_jobs(attempt: Attempt, exercise: Exercise) -> list[Job]:
+    choice = model_choice(exercise.backend, exercise.model_name)
+    backend = make_backend(exercise.backend, exercise.stub_script)
+    jobs = []
+    for case in exercise.cases.all():
+        prompt = render_prompt(attempt.fields(), case.variables)
+        request = build_request(choice, prompt, exercise.temperature, exercise.max_tokens)
+        for sample in range(exercise.samples):
+            jobs.append(Job(len(jobs), choice, backend, request, prompt, case, sample))
+    return jobs
+
+
+def playground_jobs(attempt: Attempt) -> list[Job]:
+    prompt = render_prompt(attempt.fields(), {})
+    jobs = []
+    for key in attempt.playground_models:
+        backend_name, _, model = key.partition(":")
+        choice = model_choice(backend_name, model)
+        request = build_request(choice, prompt, attempt.temperature or 0, attempt.max_tokens or 256)
+        jobs.append(Job(len(jobs), choice, make_backend(backend_name), request, prompt))
+    return jobs
 
 
 def execute_attempt(attempt_id: str) -> None:
     """Run a queued attempt to the end.
 
-    1. Claim it (queued → running); a redelivered message finds nothing to claim.
-    2. Run every test case at once: render, call the backend, grade. No
-       transaction is open while the backend is called.
-    3. Save the runs and the total in one transaction, or the error.
+    1. Claim it (queued → running, with a lease); a redelivered message finds nothing
+       to claim. An attempt delivered MAX_DELIVERIES times without finishing is poison.
+    2. Answer what the cache can; for the rest, call the backend for every test case
+       at once (retrying transient errors), with no transaction open.
+    3. Grade every output, then save the runs, the usage and the total in one
+       transaction, or the error.
     """
     try:
         attempt = Attempt.objects.select_related("exercise").get(id=attempt_id)
     except Attempt.DoesNotExist:
         log.warning("attempt %s is gone; nothing to run", attempt_id)
         return
-    if not attempt.claim():
+    if not attempt.claim(settings.ATTEMPT_LEASE_SECONDS):
         log.info("attempt %s is %s; another delivery has it", attempt_id, attempt.status)
         return
-    exercise = attempt.exercise
-    cases = list(exercise.cases.all())
-    if not cases:
-        attempt.fail("This exercise has no test cases yet; tell your instructor.")
-        return
+    deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
+    jobs: list[Job] = []
     try:
-        backend = make_backend(exercise)
-        fields = attempt.fields()
-        with ThreadPoolExecutor(max_workers=min(len(cases), MAX_PARALLEL_CASES)) as pool:
-            outcomes = list(pool.map(lambda case: run_case(backend, exercise, fields, case), cases))
-        save_outcomes(attempt, exercise, outcomes)
+        if attempt.deliveries > settings.MAX_DELIVERIES:
+            raise AttemptFailed(
+                "poison",
+                f"Grading this attempt stopped its worker {attempt.deliveries - 1} times, "
+                "so it was set aside. Your instructor can see it.",
+            )
+        jobs = prepare(attempt)
+        run_jobs(jobs, deadline)
+        if attempt.exercise:
+            grade_jobs(attempt.exercise, attempt, jobs, deadline)
+        save(attempt, jobs)
+    except AttemptFailed as e:
+        save(attempt, jobs, failure=e)
     except Exception:
         # A bug must not leave the learner watching "running" forever.
         log.exception("attempt %s crashed", attempt_id)
-        attempt.fail("Something went wrong while grading this attempt; it has been logged.")
+        attempt.fail(
+            "internal", "Something went wrong while grading this attempt; it has been logged."
+        )
         raise
 
 
-def save_outcomes(attempt: Attempt, exercise: Exercise, outcomes: list[CaseOutcome]) -> None:
-    errors = [o.error for o in outcomes if o.error]
-    with transaction.atomic():
-        if errors:
-            first = errors[0]
-            kind = "The model refused the request" if first.permanent else "The model failed"
-            if not attempt.fail(f"{kind}: {first.message}"):
-                return
+def prepare(attempt: Attempt) -> list[Job]:
+    if limits.spend_cap_reached():
+        raise AttemptFailed(
+            "budget", "Model calls are paused: this site has reached its spending cap for today."
+        )
+    exercise = attempt.exercise
+    backend_name = exercise.backend if exercise else None
+    names = [backend_name] if exercise else [k.partition(":")[0] for k in attempt.playground_models]
+    for name in names:
+        reason = backend_unavailable(name)
+        if reason:
+            raise AttemptFailed("config", reason)
+    jobs = exercise_jobs(attempt, exercise) if exercise else playground_jobs(attempt)
+    if not jobs:
+        raise AttemptFailed("config", "This exercise has no test cases yet; tell your instructor.")
+    return jobs
+
+
+def run_jobs(jobs: list[Job], deadline: float) -> None:
+    """Fill every job's outcome: from the cache, from a leader's call, or by calling."""
+    policy = calls.RetryPolicy.from_settings()
+    lock_seconds = deadline - time.monotonic()
+    for job in jobs:
+        if not calls.cacheable(job.request):
+            job.leader = True
+            continue
+        job.key = calls.cache_key(job.choice.backend, job.request, job.sample)
+        hit = calls.cached(job.key)
+        if hit:
+            job.outcome = hit_outcome(hit)
         else:
+            job.leader = calls.lead(job.key, lock_seconds)
+
+    def call(job: Job) -> None:
+        job.outcome = calls.call_with_retries(job.backend, job.request, policy, deadline)
+
+    try:
+        in_parallel(call, [j for j in jobs if j.leader], deadline)
+    finally:
+        for job in jobs:
+            if job.leader and job.key:
+                if job.outcome.completion:
+                    calls.store(job.key, job.outcome.completion)
+                calls.release(job.key)
+    followers = [j for j in jobs if j.key and not j.leader and not j.outcome.cache_hit]
+    for job in followers:
+        hit = calls.wait_for_leader(job.key, deadline)
+        if hit:
+            job.outcome = hit_outcome(hit)
+    in_parallel(call, [j for j in followers if not j.outcome.cache_hit], deadline)
+
+
+def hit_outcome(completion) -> calls.CallOutcome:
+    return calls.CallOutcome(
+        completion=completion, cache_hit=True, log=[calls.CallLog(completion, cache_hit=True)]
+    )
+
+
+def in_parallel(fn, jobs: list[Job], deadline: float) -> None:
+    """Run fn on every job in threads; past the deadline, fail the attempt (the soft limit)."""
+    if not jobs:
+        return
+    pool = ThreadPoolExecutor(max_workers=min(len(jobs), MAX_PARALLEL_CALLS))
+    futures: list[Future] = [pool.submit(fn, job) for job in jobs]
+    done, pending = wait(
+        futures, timeout=max(0, deadline - time.monotonic()), return_when=FIRST_EXCEPTION
+    )
+    pool.shutdown(wait=not pending, cancel_futures=True)
+    for future in done:
+        future.result()  # re-raise a bug in fn
+    if pending:
+        raise AttemptFailed(
+            "time_limit",
+            f"Grading took longer than {settings.ATTEMPT_SOFT_TIME_LIMIT} seconds and was stopped.",
+        )
+
+
+def grade_jobs(exercise: Exercise, attempt: Attempt, jobs: list[Job], deadline: float) -> None:
+    failed = next((j.outcome.error for j in jobs if j.outcome.error), None)
+    if failed:
+        raise AttemptFailed(failed.code, model_failure_message(failed))
+    rubric = exercise.parsed_rubric
+    fields = attempt.fields()
+
+    def grade(job: Job) -> None:
+        job.grade = graders.grade_case(
+            rubric,
+            job.outcome.completion.text,
+            case=job.case.as_grader_case(),
+            submission=graders.Submission(
+                fields=fields,
+                starter=exercise.starter(),
+                editable=tuple(exercise.editable_fields),
+                variables=tuple(exercise.variables),
+                rendered=job.prompt.as_text(),
+            ),
+        )
+
+    in_parallel(grade, jobs, deadline)
+
+
+def model_failure_message(error: BackendError) -> str:
+    prefix = "The model refused the request" if error.permanent else "The model failed"
+    return f"{prefix}: {error.message}"
+
+
+def case_grades(exercise: Exercise, jobs: list[Job]) -> list[tuple[graders.CaseGrade, float]]:
+    """Return one grade per test case: the mean over its samples, with the case's weight.
+
+    With samples, a case passes when every sample passes (require_all_samples) or
+    when the mean score reaches the pass threshold.
+    """
+    by_case: dict[int, list[Job]] = {}
+    for job in jobs:
+        by_case.setdefault(job.case.id, []).append(job)
+    result = []
+    for case_jobs in by_case.values():
+        grades = [j.grade for j in case_jobs]
+        score = sum(g.score for g in grades) / len(grades)
+        if exercise.require_all_samples:
+            passed = all(g.passed for g in grades)
+        else:
+            passed = score >= exercise.parsed_rubric.pass_threshold
+        merged = graders.CaseGrade(score=score, passed=passed, criteria=grades[0].criteria)
+        result.append((merged, case_jobs[0].case.weight))
+    return result
+
+
+def save(attempt: Attempt, jobs: list[Job], failure: AttemptFailed | None = None) -> None:
+    with transaction.atomic():
+        if failure:
+            saved = attempt.fail(failure.code, failure.reason)
+        elif attempt.exercise:
             grade = graders.aggregate(
-                exercise.parsed_rubric, [(o.grade, o.case.weight) for o in outcomes]
+                attempt.exercise.parsed_rubric, case_grades(attempt.exercise, jobs)
             )
-            if not attempt.finish(grade.score, grade.passed):
-                return
-        Run.objects.bulk_create(run_row(attempt, i, o) for i, o in enumerate(outcomes))
+            saved = attempt.finish(grade.score, grade.passed)
+        else:
+            saved = attempt.finish(None, None)
+        if not saved:
+            return
+        Run.objects.bulk_create(run_row(attempt, job) for job in jobs)
+        UsageRecord.objects.bulk_create(
+            usage_row(attempt, job, entry) for job in jobs for entry in job.outcome.log
+        )
 
 
-def run_row(attempt: Attempt, position: int, outcome: CaseOutcome) -> Run:
-    completion, grade = outcome.completion, outcome.grade
+def run_row(attempt: Attempt, job: Job) -> Run:
+    completion, grade, error = job.outcome.completion, job.grade, job.outcome.error
     return Run(
         attempt=attempt,
-        case=outcome.case,
-        position=position,
-        case_name=outcome.case.name,
-        hidden=outcome.case.hidden,
-        messages=[{"role": "system", "content": outcome.prompt.system}, *outcome.prompt.messages()],
+        case=job.case,
+        position=job.position,
+        case_name=job.case.name if job.case else job.choice.label,
+        hidden=bool(
+            job.case
+            and not graders.feedback_visible(job.case.visibility, bool(grade and grade.passed))
+        ),
+        sample=job.sample,
+        model_label=job.choice.label,
+        cache_hit=job.outcome.cache_hit,
+        messages=[{"role": "system", "content": job.prompt.system}, *job.prompt.messages()],
         output=completion.text if completion else "",
         input_tokens=completion.input_tokens if completion else 0,
         output_tokens=completion.output_tokens if completion else 0,
         latency_ms=completion.latency_ms if completion else 0,
-        error=outcome.error.message if outcome.error else "",
+        error=error.message if error else "",
         score=grade.score if grade else None,
         passed=grade.passed if grade else None,
         criteria=[c.to_dict() for c in grade.criteria] if grade else [],
     )
+
+
+def usage_row(attempt: Attempt, job: Job, entry: calls.CallLog) -> UsageRecord:
+    completion = entry.completion
+    tokens_in = completion.input_tokens if completion else 0
+    tokens_out = completion.output_tokens if completion else 0
+    return UsageRecord(
+        learner_id=attempt.learner_id,
+        attempt=attempt,
+        backend=job.choice.backend,
+        model=job.choice.model,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        cached_tokens=completion.cached_tokens if completion else 0,
+        reasoning_tokens=completion.reasoning_tokens if completion else 0,
+        cost_usd=0 if entry.cache_hit else job.choice.cost(tokens_in, tokens_out),
+        latency_ms=entry.latency_ms,
+        cache_hit=entry.cache_hit,
+        request_id=completion.request_id if completion else "",
+        error_code=entry.error_code,
+    )
+
+
+def reconcile(publish: Callable[[str], object]) -> int:
+    """Recover attempts a lost message or a dead worker left behind; return how many.
+
+    - queued for longer than RECONCILE_QUEUED_AFTER: publish again (a duplicate
+      message is harmless: only one delivery can claim the attempt);
+    - running past its lease: publish again; the next claim takes it over, and
+      after MAX_DELIVERIES the attempt is failed as poison.
+    """
+    now = timezone.now()
+    stale_queued = Attempt.objects.filter(
+        status=Attempt.QUEUED,
+        published_at__lt=now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER),
+    )
+    expired = Attempt.objects.filter(status=Attempt.RUNNING, lease_expires_at__lt=now)
+    ids = list(stale_queued.values_list("id", flat=True)) + list(
+        expired.values_list("id", flat=True)
+    )
+    if not ids:
+        return 0
+    Attempt.objects.filter(id__in=ids).update(published_at=now)
+    for attempt_id in ids:
+        publish(str(attempt_id))
+    log.warning("reconciled %d attempts", len(ids))
+    return len(ids)

@@ -181,6 +181,48 @@ STUB_FAILURE_RATE = envfloat("STUB_FAILURE_RATE", "0")
 if not 0 <= STUB_FAILURE_RATE <= 1:
     raise ImproperlyConfigured("STUB_FAILURE_RATE must be between 0 and 1")
 
+# Real providers: a backend whose key is absent is shown as unavailable.
+OPENAI_API_KEY = envsecret("OPENAI_API_KEY")
+OPENAI_BASE_URL = os.getenv("OPENAI_BASE_URL", "")
+ANTHROPIC_API_KEY = envsecret("ANTHROPIC_API_KEY")
+ANTHROPIC_BASE_URL = os.getenv("ANTHROPIC_BASE_URL", "")
+# The models exercises and the playground may use, with prices in USD per million
+# input and output tokens: "backend:model:in:out" separated by ";". Stub models are
+# always allowed and free.
+SANDBOX_MODELS = os.getenv(
+    "SANDBOX_MODELS",
+    "openai:gpt-4o-mini:0.15:0.60;anthropic:claude-3-5-haiku-latest:0.80:4.00",
+)
+# Record real responses to files, or replay them offline: off, record or replay.
+CASSETTE_MODE = os.getenv("CASSETTE_MODE", "off")
+if CASSETTE_MODE not in ("off", "record", "replay"):
+    raise ImproperlyConfigured("CASSETTE_MODE must be off, record or replay")
+CASSETTE_DIR = Path(os.getenv("CASSETTE_DIR", str(BASE_DIR / "lessons" / "starter" / "cassettes")))
+
+# Money and load. Every request asks for at most MAX_TOKENS_CEILING output tokens.
+MAX_TOKENS_CEILING = envint("MAX_TOKENS_CEILING", "1024")
+DAILY_TOKEN_BUDGET = envint("DAILY_TOKEN_BUDGET", "200000")  # per learner
+DAILY_COST_BUDGET_USD = envfloat("DAILY_COST_BUDGET_USD", "1.00")  # per learner
+GLOBAL_DAILY_SPEND_CAP_USD = envfloat("GLOBAL_DAILY_SPEND_CAP_USD", "50.00")  # all learners
+SUBMISSIONS_PER_MINUTE = envint("SUBMISSIONS_PER_MINUTE", "10")  # per learner
+
+# Retries live in one layer: sandbox.calls.call_with_retries. The SDKs' own
+# retries are off (max_retries=0) and Celery does not retry run_attempt, so a
+# model call is sent at most PROVIDER_TRIES times.
+PROVIDER_TIMEOUT = envfloat("PROVIDER_TIMEOUT", "30")  # seconds per HTTP call
+PROVIDER_TRIES = envint("PROVIDER_TRIES", "3")
+RETRY_BACKOFF_BASE = envfloat("RETRY_BACKOFF_BASE", "1")  # seconds, doubled per try, jittered
+RETRY_BACKOFF_MAX = envfloat("RETRY_BACKOFF_MAX", "20")
+# Timeouts nest: every try of every call < soft limit < lease (hard limit) < visibility.
+ATTEMPT_SOFT_TIME_LIMIT = envint("ATTEMPT_SOFT_TIME_LIMIT", "180")
+ATTEMPT_LEASE_SECONDS = envint("ATTEMPT_LEASE_SECONDS", "240")
+BROKER_VISIBILITY_TIMEOUT = envint("BROKER_VISIBILITY_TIMEOUT", "600")
+# An attempt delivered this many times without finishing is failed as poison.
+MAX_DELIVERIES = envint("MAX_DELIVERIES", "3")
+# The reconciler re-publishes attempts queued longer than this.
+RECONCILE_QUEUED_AFTER = envint("RECONCILE_QUEUED_AFTER", "60")
+RECONCILE_EVERY = envint("RECONCILE_EVERY", "30")
+
 # Celery. Redis when REDIS_URL is set; otherwise kombu's filesystem transport,
 # which needs no server: messages are files under var/broker, shared by the
 # web process and the worker process on one machine.
@@ -188,7 +230,7 @@ REDIS_URL = os.getenv("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -210,6 +252,30 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "32")
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
+# The threads pool does not enforce Celery's time limits; sandbox.runs enforces
+# the soft limit itself and the reconciler recovers attempts past their lease.
+CELERY_TASK_SOFT_TIME_LIMIT = ATTEMPT_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = ATTEMPT_LEASE_SECONDS
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = envfloat("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", "20")
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "sandbox.reconcile", "schedule": float(RECONCILE_EVERY)},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# The response cache and single-flight locks: Redis when configured, so all
+# workers share them; the database otherwise.
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "sandbox_cache",
+        }
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,9 +11,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget, trigger_client_event
 
 from lessons.models import Exercise
+from sandbox import limits
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
 from sandbox.prompting import render_prompt
+from sandbox.providers import backend_unavailable
 from sandbox.tasks import run_attempt
 
 # The client event that refreshes the parts of a page that list attempts.
@@ -55,6 +58,11 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
         return render(request, "sandbox/submit_failed.html", context, status=422)
     fields = form.prompt_fields()
     with transaction.atomic():
+        # Lock the learner's row so concurrent submits queue up for the rate limit check.
+        User.objects.select_for_update().only("pk").get(pk=request.user.pk)
+        refused = backend_unavailable(exercise.backend) or limits.refusal(request.user)
+        if refused:
+            return refusal_response(request, refused)
         attempt = Attempt.objects.create(
             learner=request.user,
             exercise=exercise,
@@ -69,12 +77,42 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     return redirect(attempt)
 
 
+def attempt_context(attempt: Attempt) -> dict:
+    """Return what the status partial shows: the attempt, its rows and usage once final."""
+    if not attempt.is_final:
+        return {"attempt": attempt}
+    return {"attempt": attempt, "rows": result_rows(attempt.runs.all()), "usage": attempt.usage()}
+
+
+def result_rows(runs) -> list[dict]:
+    """Group an attempt's runs by test case (a case has one run per sample)."""
+    rows: dict[str, dict] = {}
+    for run in runs:
+        row = rows.setdefault(
+            run.case_name, {"name": run.case_name, "number": len(rows) + 1, "runs": []}
+        )
+        row["runs"].append(run)
+    for row in rows.values():
+        samples = row["runs"]
+        row["passes"] = sum(1 for r in samples if r.passed)
+        row["hidden"] = samples[0].hidden
+        row["passed"] = row["passes"] == len(samples)
+        row["error"] = next((r.error for r in samples if r.error), "")
+    return list(rows.values())
+
+
+def refusal_response(request: HttpRequest, message: str) -> HttpResponse:
+    """Tell the learner why nothing was queued (429), in the result area or as a page."""
+    template = "sandbox/_refusal.html" if request.htmx else "sandbox/refusal.html"
+    return render(request, template, {"message": message}, status=429)
+
+
 @login_required
 @require_GET
 def attempt_detail(request: HttpRequest, attempt_id) -> HttpResponse:
     """The attempt page; with htmx, only its status block, which stops polling once final."""
     attempt = _get_attempt_for_user(request, attempt_id)
-    context = {"attempt": attempt, "runs": attempt.runs.all() if attempt.is_final else []}
+    context = attempt_context(attempt)
     if request.htmx:
         response = render(request, "sandbox/attempt.html#status", context)
         if not attempt.is_final:
@@ -95,5 +133,7 @@ def preview_prompt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     case = exercise.first_visible_case()
     prompt = render_prompt(fields, case.variables if case else {})
     return render(
-        request, "lessons/exercise.html#preview", {"exercise": exercise, "prompt": prompt, "case": case}
+        request,
+        "lessons/exercise.html#preview",
+        {"exercise": exercise, "prompt": prompt, "case": case},
     )

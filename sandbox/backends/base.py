@@ -6,7 +6,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 # Why a call failed. Transient ones may succeed if tried again; permanent ones never will.
-TRANSIENT_CODES = ("rate_limited", "overloaded", "server_error", "timeout", "connection", "bad_response")
+TRANSIENT_CODES = (
+    "rate_limited",
+    "overloaded",
+    "server_error",
+    "timeout",
+    "connection",
+    "bad_response",
+)
 PERMANENT_CODES = ("auth", "rejected", "config", "not_found", "budget")
 
 

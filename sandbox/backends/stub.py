@@ -101,7 +101,9 @@ def parse_script(data: Mapping[str, Any] | None) -> StubScript:
             raise StubRuleError(f"{where}.reply", "must be text")
         unknown = set(raw) - {"if", "unless", "reply"}
         if unknown:
-            raise StubRuleError(f"{where}.{sorted(unknown)[0]}", "unknown field; allowed: if, unless, reply")
+            raise StubRuleError(
+                f"{where}.{sorted(unknown)[0]}", "unknown field; allowed: if, unless, reply"
+            )
         rules.append(
             StubRule(
                 when=_patterns(raw["if"], f"{where}.if"),

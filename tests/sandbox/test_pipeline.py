@@ -43,7 +43,7 @@ def test_it_grades_a_submitted_prompt(stack):
         cases=[
             {"name": "Ada", "variables": {"name": "Ada"}},
             {"name": "Grace", "variables": {"name": "Grace"}},
-            {"name": "Hidden", "variables": {"name": "Linus"}, "hidden": True},
+            {"name": "Hidden", "variables": {"name": "Linus"}, "visibility": "hide"},
         ]
     )
     attempt = submit(stack, exercise, "Please say hello to {name}.")

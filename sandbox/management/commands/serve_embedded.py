@@ -27,8 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, host: str, port: int, **options) -> None:
-        broker = "Redis at " + settings.REDIS_URL if settings.REDIS_URL else (
-            f"the filesystem broker in {settings.BROKER_DIR}"
+        broker = (
+            "Redis at " + settings.REDIS_URL
+            if settings.REDIS_URL
+            else (f"the filesystem broker in {settings.BROKER_DIR}")
         )
         processes = [
             subprocess.Popen(worker_command()),

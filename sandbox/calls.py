@@ -1,0 +1,138 @@
+"""Model calls: the one layer that retries, and the response cache.
+
+Retries live here and nowhere else: the SDKs are built with max_retries=0 and
+run_attempt has no Celery retries, so one model call costs at most
+PROVIDER_TRIES HTTP calls. The functions that call a backend touch no database,
+so they can run in worker threads; cache reads and writes go through Django's
+cache (Redis when configured, the database otherwise) from the task's thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+
+from sandbox.backends import Backend, BackendError, Completion, CompletionRequest
+
+CACHE_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    tries: int
+    base: float
+    cap: float
+
+    @classmethod
+    def from_settings(cls) -> RetryPolicy:
+        return cls(settings.PROVIDER_TRIES, settings.RETRY_BACKOFF_BASE, settings.RETRY_BACKOFF_MAX)
+
+    def delay(self, failed_tries: int, retry_after: float | None, rng=random) -> float:
+        """Return seconds to wait before the next try: exponential backoff with jitter,
+        and never less than the provider's retry-after.
+
+        >>> RetryPolicy(3, 1, 20).delay(2, None, random.Random(0)) <= 4
+        True
+        """
+        backoff = min(self.cap, self.base * 2 ** (failed_tries - 1))
+        jittered = backoff / 2 + rng.uniform(0, backoff / 2)
+        if retry_after is not None:
+            return min(self.cap, retry_after) + rng.uniform(0, self.base / 2)
+        return jittered
+
+
+@dataclass(frozen=True)
+class CallLog:
+    """One HTTP call (or cache hit) for the usage ledger."""
+
+    completion: Completion | None
+    error_code: str = ""
+    latency_ms: int = 0
+    cache_hit: bool = False
+
+
+@dataclass
+class CallOutcome:
+    completion: Completion | None = None
+    error: BackendError | None = None
+    cache_hit: bool = False
+    log: list[CallLog] = field(default_factory=list)
+
+
+def call_with_retries(
+    backend: Backend,
+    request: CompletionRequest,
+    policy: RetryPolicy,
+    deadline: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CallOutcome:
+    """Call the backend, retrying transient errors with backoff until the tries or the
+    deadline (a time.monotonic() value) run out. Never raises BackendError: it is returned."""
+    outcome = CallOutcome()
+    for attempt_number in range(1, policy.tries + 1):
+        started = time.monotonic()
+        try:
+            completion = backend.complete(request)
+        except BackendError as e:
+            latency = int((time.monotonic() - started) * 1000)
+            outcome.log.append(CallLog(None, e.code, latency))
+            outcome.error = e
+            if e.permanent or attempt_number == policy.tries:
+                return outcome
+            wait = policy.delay(attempt_number, e.retry_after)
+            if time.monotonic() + wait >= deadline:
+                return outcome
+            sleep(wait)
+            continue
+        outcome.log.append(CallLog(completion, "", completion.latency_ms))
+        outcome.completion, outcome.error = completion, None
+        return outcome
+    return outcome
+
+
+def cache_key(backend_name: str, request: CompletionRequest, sample: int) -> str:
+    """Return the cache key of a request: backend, model, parameters, messages, sample index."""
+    payload = json.dumps([backend_name, asdict(request), sample], sort_keys=True)
+    return "completion:" + hashlib.sha256(payload.encode()).hexdigest()
+
+
+def cacheable(request: CompletionRequest) -> bool:
+    return request.temperature == 0
+
+
+def cached(key: str) -> Completion | None:
+    value = cache.get(key)
+    return Completion(**value) if value else None
+
+
+def store(key: str, completion: Completion) -> None:
+    cache.set(key, asdict(completion), CACHE_SECONDS)
+
+
+def lead(key: str, seconds: float) -> bool:
+    """Take the single-flight lock for a key: True means this caller makes the model call."""
+    return cache.add(f"{key}:lock", 1, timeout=max(1, int(seconds)))
+
+
+def release(key: str) -> None:
+    cache.delete(f"{key}:lock")
+
+
+def wait_for_leader(key: str, deadline: float, interval: float = 0.02) -> Completion | None:
+    """Wait while another worker makes the same call; return its completion, or None if it
+    failed (the lock was released with no value) or the deadline passed."""
+    while time.monotonic() < deadline:
+        completion = cached(key)
+        if completion:
+            return completion
+        if cache.get(f"{key}:lock") is None:
+            return cached(key)
+        time.sleep(interval)
+    return None

@@ -1,0 +1,57 @@
+"""Rate limits and budgets, checked before anything is queued (and the spend cap
+again before any provider call)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from sandbox.models import Attempt, UsageRecord
+
+
+def start_of_day():
+    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def spent_today(**filters) -> dict:
+    """Return today's tokens and cost of real model calls (cache hits cost nothing)."""
+    return UsageRecord.objects.filter(
+        created_at__gte=start_of_day(), cache_hit=False, **filters
+    ).aggregate(
+        tokens=Coalesce(Sum("input_tokens"), 0) + Coalesce(Sum("output_tokens"), 0),
+        cost=Coalesce(Sum("cost_usd"), Decimal(0)),
+    )
+
+
+def spend_cap_reached() -> bool:
+    return spent_today()["cost"] >= Decimal(str(settings.GLOBAL_DAILY_SPEND_CAP_USD))
+
+
+def refusal(user) -> str:
+    """Return why this learner may not submit now, or "" when they may."""
+    window = timezone.now() - timedelta(minutes=1)
+    recent = Attempt.objects.filter(learner=user, created_at__gte=window).count()
+    if recent >= settings.SUBMISSIONS_PER_MINUTE:
+        return (
+            f"You have submitted {recent} times in the last minute, the most allowed. "
+            "Wait a moment, then submit again."
+        )
+    if spend_cap_reached():
+        return "Model calls are paused: this site has reached its spending cap for today."
+    spent = spent_today(learner=user)
+    if spent["tokens"] >= settings.DAILY_TOKEN_BUDGET:
+        return (
+            f"You have used your {settings.DAILY_TOKEN_BUDGET:,} tokens for today. "
+            "Your budget renews at midnight UTC."
+        )
+    if spent["cost"] >= Decimal(str(settings.DAILY_COST_BUDGET_USD)):
+        return (
+            f"You have used your ${settings.DAILY_COST_BUDGET_USD:.2f} model budget for today. "
+            "It renews at midnight UTC."
+        )
+    return ""

@@ -1,0 +1,114 @@
+"""Which backends and models exist, what they cost, and how to build them: all from settings.
+
+Backends take their keys and options as arguments; this module is where the
+settings are read and handed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from sandbox.backends import BACKENDS, Backend, backend_class
+from sandbox.backends.stub import MODELS as STUB_MODELS
+from sandbox.backends.stub import StubScript
+
+MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    backend: str
+    model: str
+    input_price: Decimal = Decimal(0)  # USD per million tokens
+    output_price: Decimal = Decimal(0)
+
+    @property
+    def key(self) -> str:
+        return f"{self.backend}:{self.model}"
+
+    @property
+    def label(self) -> str:
+        return f"{BACKENDS[self.backend][0]} · {self.model}"
+
+    def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
+        return (input_tokens * self.input_price + output_tokens * self.output_price) / MILLION
+
+
+def parse_models(spec: str) -> dict[str, ModelChoice]:
+    """Parse SANDBOX_MODELS: "backend:model:input_price:output_price;…".
+
+    >>> parse_models("openai:gpt-4o-mini:0.15:0.60")["openai:gpt-4o-mini"].output_price
+    Decimal('0.60')
+    """
+    choices = {}
+    for item in filter(None, (part.strip() for part in spec.split(";"))):
+        try:
+            backend, model, price_in, price_out = item.rsplit(":", 3)
+            choice = ModelChoice(backend, model, Decimal(price_in), Decimal(price_out))
+        except (ValueError, ArithmeticError):
+            raise ImproperlyConfigured(
+                f"SANDBOX_MODELS entry {item!r} must be backend:model:input_price:output_price"
+            ) from None
+        if backend not in BACKENDS:
+            raise ImproperlyConfigured(f"SANDBOX_MODELS names unknown backend {backend!r}")
+        choices[choice.key] = choice
+    return choices
+
+
+def allowed_models() -> dict[str, ModelChoice]:
+    """Return every model exercises and the playground may use, stub models first."""
+    stub = {f"stub:{m}": ModelChoice("stub", m) for m in STUB_MODELS}
+    return {**stub, **parse_models(settings.SANDBOX_MODELS)}
+
+
+def model_choice(backend: str, model: str) -> ModelChoice:
+    """Return the allowed model, or a free placeholder for one outside the allowlist."""
+    return allowed_models().get(f"{backend}:{model}", ModelChoice(backend, model))
+
+
+def backend_unavailable(backend: str) -> str:
+    """Return why a backend cannot be used here, or "" when it can."""
+    if backend not in BACKENDS:
+        return f"There is no backend called {backend!r}."
+    if settings.CASSETTE_MODE == "replay" or backend == "stub":
+        return ""
+    key, base_url = provider_settings(backend)
+    if backend == "openai" and not key and base_url:
+        return ""  # a local OpenAI-compatible server (Ollama, vLLM) needs no key
+    if not key:
+        name = backend.upper()
+        return f"{BACKENDS[backend][0]} is not configured on this server (no {name}_API_KEY)."
+    return ""
+
+
+def provider_settings(backend: str) -> tuple[str, str]:
+    """Return (api key, base URL) for a provider backend, from OPENAI_API_KEY and the like."""
+    prefix = backend.upper()
+    return getattr(settings, f"{prefix}_API_KEY", ""), getattr(settings, f"{prefix}_BASE_URL", "")
+
+
+def make_backend(backend: str, script: StubScript | None = None) -> Backend:
+    """Return a configured backend; wrapped in a cassette when recording or replaying."""
+    cls = backend_class(backend)
+    if backend == "stub":
+        return cls(
+            script=script,
+            latency_ms=settings.STUB_LATENCY_MS,
+            failure_rate=settings.STUB_FAILURE_RATE,
+        )
+    inner = None
+    if settings.CASSETTE_MODE != "replay":
+        key, base_url = provider_settings(backend)
+        # A local OpenAI-compatible server ignores the key, but the SDK wants one.
+        inner = cls(
+            api_key=key or "none", base_url=base_url or None, timeout=settings.PROVIDER_TIMEOUT
+        )
+    if settings.CASSETTE_MODE == "off":
+        return inner
+    from sandbox.backends.cassette import CassetteBackend
+
+    return CassetteBackend(inner, settings.CASSETTE_DIR / backend, settings.CASSETTE_MODE)
