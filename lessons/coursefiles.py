@@ -11,6 +11,7 @@ second time: rows are matched by slug (test cases by name) and updated in place.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,42 @@ LineLoader.add_constructor(
 )
 
 
+PATH_PART = re.compile(r"\.?([A-Za-z_]+)|\[(\d+)\]")
+
+
+def line_of(data: Any, key: str, inner: str = "") -> int:
+    """Return the line of data[key], or of the deepest part of `inner` found below it.
+
+    A path such as "rules[1].if" walks mappings by key and lists by index.
+    """
+    if not isinstance(data, LineMap):
+        return 0
+    root = key.split(".")[0].split("[")[0]
+    line = data.lines.get(root, data.line)
+    node = data.get(root)
+    for name, index in PATH_PART.findall(inner):
+        if name and isinstance(node, LineMap) and name in node:
+            line, node = node.lines.get(name, line), node[name]
+        elif index and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+            line = node.line if isinstance(node, LineMap) else line
+        else:
+            break
+    return line
+
+
+def rubric_path(rubric: Any, error: graders.RubricError) -> str:
+    """Return the path of the criterion a rubric error names, e.g. "criteria[2].params"."""
+    criteria = rubric.get("criteria") if isinstance(rubric, dict) else None
+    if not isinstance(criteria, list):
+        return error.field
+    top = error.criterion.split(".")[0]
+    for i, criterion in enumerate(criteria):
+        if isinstance(criterion, dict) and criterion.get("id") == top:
+            return f"criteria[{i}].{error.field}"
+    return error.field
+
+
 @dataclass
 class Reader:
     """Collects problems while reading one course folder."""
@@ -78,11 +115,10 @@ class Reader:
     root: Path
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, path: Path, data: Any, key: str, message: str) -> None:
-        line = 0
-        if isinstance(data, LineMap):
-            line = data.lines.get(key.split(".")[0].split("[")[0], data.line)
-        self.problems.append(Problem(self.relative(path), line, key, message))
+    def problem(self, path: Path, data: Any, key: str, message: str, inner: str = "") -> None:
+        """Record a problem at the line of `key` in `data`, or deeper at `inner`, a path
+        such as "rules[1].if" within data[key]."""
+        self.problems.append(Problem(self.relative(path), line_of(data, key, inner), key, message))
 
     def relative(self, path: Path) -> str:
         try:
@@ -247,14 +283,14 @@ def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
     try:
         parse_script(stub)
     except StubRuleError as e:
-        reader.problem(path, data, "stub", f"{e.field}: {e.message}")
+        reader.problem(path, data, "stub", f"{e.field}: {e.message}", e.field.removeprefix("stub"))
     exercise["stub"] = plain(stub)
 
     exercise["rubric"] = plain(data.get("rubric"))
     try:
         graders.load_rubric(exercise["rubric"])
     except graders.RubricError as e:
-        reader.problem(path, data, "rubric", str(e))
+        reader.problem(path, data, "rubric", str(e), rubric_path(exercise["rubric"], e))
 
     exercise["cases"] = read_cases(reader, path, data, variables)
     for key in ("hints",):

@@ -97,9 +97,10 @@ def call_with_retries(
     return outcome
 
 
-def cache_key(backend_name: str, request: CompletionRequest, sample: int) -> str:
-    """Return the cache key of a request: backend, model, parameters, messages, sample index."""
-    payload = json.dumps([backend_name, asdict(request), sample], sort_keys=True)
+def cache_key(backend_name: str, scope: str, request: CompletionRequest, sample: int) -> str:
+    """Return the cache key of a request: backend (and its scope, such as a stub's rules),
+    model, parameters, messages and sample index."""
+    payload = json.dumps([backend_name, scope, asdict(request), sample], sort_keys=True)
     return "completion:" + hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -73,7 +73,7 @@ class Attempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.learner} on {self.exercise} ({self.status})"
+        return f"{self.learner} on {self.exercise or 'the playground'} ({self.status})"
 
     def get_absolute_url(self) -> str:
         return reverse("sb-attempt", args=[self.id])

@@ -42,3 +42,8 @@ def worker_command(concurrency: int | None = None) -> list[str]:
     if concurrency:
         command += ["--concurrency", str(concurrency)]
     return command
+
+
+def beat_command() -> list[str]:
+    """The scheduler that runs the reconciler every RECONCILE_EVERY seconds (one per site)."""
+    return [str(BIN / "celery"), "-A", "sandbox", "beat", "--loglevel", "INFO"]

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from sandbox.backends import BACKENDS, Backend, backend_class
+from sandbox.backends.cassette import CassetteBackend
 from sandbox.backends.stub import MODELS as STUB_MODELS
 from sandbox.backends.stub import StubScript
 
@@ -103,12 +104,9 @@ def make_backend(backend: str, script: StubScript | None = None) -> Backend:
     inner = None
     if settings.CASSETTE_MODE != "replay":
         key, base_url = provider_settings(backend)
-        # A local OpenAI-compatible server ignores the key, but the SDK wants one.
-        inner = cls(
-            api_key=key or "none", base_url=base_url or None, timeout=settings.PROVIDER_TIMEOUT
-        )
+        inner = cls(api_key=key, base_url=base_url or None, timeout=settings.PROVIDER_TIMEOUT)
     if settings.CASSETTE_MODE == "off":
         return inner
-    from sandbox.backends.cassette import CassetteBackend
-
-    return CassetteBackend(inner, settings.CASSETTE_DIR / backend, settings.CASSETTE_MODE)
+    return CassetteBackend(
+        inner, settings.CASSETTE_DIR / backend, settings.CASSETTE_MODE, backend=backend
+    )

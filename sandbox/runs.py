@@ -153,7 +153,9 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
         if not calls.cacheable(job.request):
             job.leader = True
             continue
-        job.key = calls.cache_key(job.choice.backend, job.request, job.sample)
+        job.key = calls.cache_key(
+            job.choice.backend, job.backend.cache_scope, job.request, job.sample
+        )
         hit = calls.cached(job.key)
         if hit:
             job.outcome = hit_outcome(hit)

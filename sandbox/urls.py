@@ -18,6 +18,7 @@ run_urls = [
     path("exercises/<int:exercise_id>/submit/", views.submit_attempt, name="sb-submit"),
     path("exercises/<int:exercise_id>/preview/", views.preview_prompt, name="sb-preview"),
     path("attempts/<uuid:attempt_id>/", views.attempt_detail, name="sb-attempt"),
+    path("playground/", views.playground, name="sb-playground"),
 ]
 
 urlpatterns = [

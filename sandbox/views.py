@@ -12,10 +12,10 @@ from django_htmx.http import HttpResponseStopPolling, reswap, retarget, trigger_
 
 from lessons.models import Exercise
 from sandbox import limits
-from sandbox.forms import AttemptForm
+from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
 from sandbox.prompting import render_prompt
-from sandbox.providers import backend_unavailable
+from sandbox.providers import allowed_models, backend_unavailable
 from sandbox.tasks import run_attempt
 
 # The client event that refreshes the parts of a page that list attempts.
@@ -36,7 +36,7 @@ def _get_exercise(exercise_id: int) -> Exercise:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    form = UserCreationForm(request.POST or None)
+    form = UserCreationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user)
@@ -57,19 +57,27 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
             return reswap(retarget(response, "#prompt-form"), "outerHTML")
         return render(request, "sandbox/submit_failed.html", context, status=422)
     fields = form.prompt_fields()
+    return queue_attempt(
+        request,
+        [exercise.backend],
+        exercise=exercise,
+        system_prompt=fields["system"],
+        user_prompt=fields["user"],
+        prefill=fields["prefill"],
+    )
+
+
+def queue_attempt(request: HttpRequest, backends: list[str], **fields) -> HttpResponse:
+    """Save an attempt and queue it once committed, unless a limit or a backend refuses it."""
     with transaction.atomic():
         # Lock the learner's row so concurrent submits queue up for the rate limit check.
         User.objects.select_for_update().only("pk").get(pk=request.user.pk)
-        refused = backend_unavailable(exercise.backend) or limits.refusal(request.user)
+        refused = next(filter(None, map(backend_unavailable, backends)), "") or limits.refusal(
+            request.user
+        )
         if refused:
             return refusal_response(request, refused)
-        attempt = Attempt.objects.create(
-            learner=request.user,
-            exercise=exercise,
-            system_prompt=fields["system"],
-            user_prompt=fields["user"],
-            prefill=fields["prefill"],
-        )
+        attempt = Attempt.objects.create(learner=request.user, **fields)
         run_attempt.delay_on_commit(str(attempt.id))
     if request.htmx:
         response = render(request, "sandbox/attempt.html#status", {"attempt": attempt})
@@ -137,3 +145,41 @@ def preview_prompt(request: HttpRequest, exercise_id: int) -> HttpResponse:
         "lessons/exercise.html#preview",
         {"exercise": exercise, "prompt": prompt, "case": case},
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def playground(request: HttpRequest) -> HttpResponse:
+    """A free prompt on one or two allowed models, through the same queue, budget and limits."""
+    models = allowed_models()
+    available = [(key, m.label) for key, m in models.items() if not backend_unavailable(m.backend)]
+    form = PlaygroundForm(
+        available,
+        request.POST if request.method == "POST" else None,
+        initial={"models": [available[0][0]]},
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            return queue_attempt(
+                request,
+                [key.partition(":")[0] for key in data["models"]],
+                playground_models=data["models"],
+                system_prompt=data["system"],
+                user_prompt=data["user"],
+                temperature=data["temperature"],
+                max_tokens=data["max_tokens"],
+            )
+        if request.htmx:
+            response = render(request, "sandbox/playground.html#form", {"form": form}, status=422)
+            return reswap(retarget(response, "#playground-form"), "outerHTML")
+    context = {
+        "form": form,
+        "unavailable": [
+            (m.label, backend_unavailable(m.backend))
+            for m in models.values()
+            if backend_unavailable(m.backend)
+        ],
+        "recent": Attempt.objects.filter(learner=request.user, exercise=None)[:10],
+    }
+    return render(request, "sandbox/playground.html", context, status=422 if form.errors else 200)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import User
 
 from lessons.models import Case, Course, Exercise, Lesson
-from sandbox.models import Attempt
+from sandbox.models import Attempt, Run
 
 PASSWORD = "correct-horse-battery"
 
@@ -81,3 +83,32 @@ def exercise(db) -> Exercise:
 def alice_client(client, learner):
     client.force_login(learner)
     return client
+
+
+# The course that ships with the product; tests load it or a copy of it.
+STARTER = Path(__file__).resolve().parent.parent / "lessons" / "starter" / "prompt-fundamentals"
+
+# What htmx sends with every request it makes.
+HTMX = {"HX-Request": "true"}
+
+
+def make_run(attempt: Attempt, position: int = 0, **fields) -> Run:
+    fields.setdefault("case_name", f"Case {position + 1}")
+    fields.setdefault("output", "Hello there!")
+    return Run.objects.create(attempt=attempt, position=position, **fields)
+
+
+@pytest.fixture
+def bob_client(client, other_learner):
+    client.force_login(other_learner)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request):
+    """Hash test passwords with MD5, as healthchecks' test runner does: the default hasher takes
+    over a second per password here. Only for tests with a database, and not for slow tests:
+    the processes they start must read the hashes these tests write."""
+    if "db" in request.fixturenames and request.node.get_closest_marker("slow") is None:
+        settings = request.getfixturevalue("settings")
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

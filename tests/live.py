@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from sandbox.processes import web_command, worker_command
+from sandbox.processes import beat_command, web_command, worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,10 +97,23 @@ class Stack:
 
     def start_worker(self, concurrency: int | None = None) -> subprocess.Popen:
         worker = self.spawn("worker", worker_command(concurrency))
-        wait_until(lambda: " ready." in self.log("worker").read_text() or worker.poll() is not None,
-                   30, "the worker to be ready")
+        wait_until(
+            lambda: " ready." in self.log("worker").read_text() or worker.poll() is not None,
+            30,
+            "the worker to be ready",
+        )
         assert worker.poll() is None, self.log("worker").read_text()
         return worker
+
+    def start_beat(self) -> subprocess.Popen:
+        beat = self.spawn("beat", beat_command())
+        wait_until(
+            lambda: "beat: Starting" in self.log("beat").read_text() or beat.poll() is not None,
+            30,
+            "the scheduler to start",
+        )
+        assert beat.poll() is None, self.log("beat").read_text()
+        return beat
 
     def start_web(self) -> subprocess.Popen:
         self.port = free_port()

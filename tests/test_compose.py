@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from sandbox.processes import web_command, worker_command
+from sandbox.processes import beat_command, web_command, worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -20,7 +20,7 @@ def program(command: list[str]) -> list[str]:
 
 
 def test_it_has_the_production_services():
-    assert {"db", "redis", "web", "worker", "migrate"} <= set(SERVICES)
+    assert {"db", "redis", "web", "worker", "beat", "migrate"} <= set(SERVICES)
 
 
 def test_the_web_service_runs_the_command_the_tests_run():
@@ -36,6 +36,10 @@ def test_the_worker_service_runs_the_command_the_tests_run():
     assert SERVICES["worker"]["command"] == program(worker_command())
 
 
+def test_the_beat_service_runs_the_command_the_tests_run():
+    assert SERVICES["beat"]["command"] == program(beat_command())
+
+
 def test_the_migrate_service_loads_the_starter_course_the_tests_load():
     command = SERVICES["migrate"]["command"][-1]
     assert "manage.py migrate --noinput" in command
@@ -46,7 +50,7 @@ def test_the_migrate_service_loads_the_starter_course_the_tests_load():
 def test_app_services_wait_for_healthy_database_and_redis():
     for name in ("db", "redis"):
         assert "healthcheck" in SERVICES[name]
-    for name in ("web", "worker", "migrate"):
+    for name in ("web", "worker", "beat", "migrate"):
         depends = SERVICES[name]["depends_on"]
         assert depends["db"]["condition"] == "service_healthy"
         assert depends["redis"]["condition"] == "service_healthy"
@@ -62,6 +66,7 @@ def test_app_services_run_with_production_settings():
 
 def test_every_setting_read_from_the_environment_is_in_env_example():
     settings = (ROOT / "sandbox" / "settings.py").read_text()
-    read = set(re.findall(r'(?:getenv|envbool|envint|envfloat|envsecret)\(\s*"([A-Z_]+)"', settings))
+    env_call = r'(?:getenv|envbool|envint|envfloat|envsecret)\(\s*"([A-Z_]+)"'
+    read = set(re.findall(env_call, settings))
     example = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - {"DJANGO_SETTINGS_MODULE"} <= example, read - example

@@ -13,6 +13,8 @@ from sandbox.backends.base import Backend, BackendError, Completion, CompletionR
 # name -> (label, dotted path of the class)
 BACKENDS: dict[str, tuple[str, str]] = {
     "stub": ("Offline stub", "sandbox.backends.stub.StubBackend"),
+    "openai": ("OpenAI (or compatible)", "sandbox.backends.openai.OpenAIBackend"),
+    "anthropic": ("Anthropic", "sandbox.backends.anthropic.AnthropicBackend"),
 }
 BACKEND_CHOICES = [(name, label) for name, (label, _) in BACKENDS.items()]
 

@@ -83,6 +83,8 @@ class Backend(ABC):
     """
 
     label = ""
+    # What else, besides the request, decides the reply (a stub's rules): part of the cache key.
+    cache_scope = ""
 
     @abstractmethod
     def complete(self, request: CompletionRequest) -> Completion: ...

@@ -11,6 +11,8 @@ Latency and a failure rate can be simulated for tests and benchmarks.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
 import threading
@@ -69,6 +71,7 @@ class StubRule:
 class StubScript:
     rules: tuple[StubRule, ...] = ()
     default: str = ""
+    digest: str = ""  # of the rules as written: part of the cache key of a stub reply
 
     def reply(self, prompt: str) -> str:
         return next((r.reply for r in self.rules if r.matches(prompt)), self.default)
@@ -111,7 +114,8 @@ def parse_script(data: Mapping[str, Any] | None) -> StubScript:
                 reply=raw["reply"],
             )
         )
-    return StubScript(rules=tuple(rules), default=default)
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    return StubScript(rules=tuple(rules), default=default, digest=digest)
 
 
 WORD = re.compile(r"\S+")
@@ -140,6 +144,10 @@ class StubBackend(Backend):
         self.failure_rate = failure_rate
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+
+    @property
+    def cache_scope(self) -> str:
+        return self.script.digest
 
     def complete(self, request: CompletionRequest) -> Completion:
         if request.model not in MODELS:

@@ -1,6 +1,7 @@
-"""Run the embedded default: the web server and a real Celery worker, side by side.
+"""Run the embedded default: the web server, a real Celery worker and the scheduler
+that runs the reconciler.
 
-Ctrl-C (or SIGTERM) stops both; if either exits, the other is stopped too.
+Ctrl-C (or SIGTERM) stops them all; if one exits, the others are stopped too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from sandbox.processes import web_command, worker_command
+from sandbox.processes import beat_command, web_command, worker_command
 
 
 def interrupt(*_) -> None:
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         )
         processes = [
             subprocess.Popen(worker_command()),
+            subprocess.Popen(beat_command()),
             subprocess.Popen(web_command(host, port)),
         ]
         self.stdout.write(
@@ -55,4 +57,4 @@ class Command(BaseCommand):
                     p.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     p.kill()
-            self.stdout.write("Stopped the web server and the worker.")
+            self.stdout.write("Stopped the web server, the worker and the scheduler.")

@@ -1,0 +1,177 @@
+"""GET /courses/<course>/<lesson>/<exercise>/: the task, the prompt editor, my attempts, hints."""
+
+from __future__ import annotations
+
+import re
+
+from sandbox.models import Attempt
+from sandbox.runs import execute_attempt
+from tests.conftest import make_attempt, make_exercise
+
+URL = "/courses/basics/first/greet/"
+HINT_1 = "Say what to say."
+HINT_2 = "Use the words"
+
+
+def textarea(html: str, name: str) -> str | None:
+    """Return the text of the named textarea, or None if the page has none."""
+    match = re.search(rf'<textarea name="{name}"[^>]*>(.*?)</textarea>', html, re.DOTALL)
+    return match.group(1) if match else None
+
+
+def preview(html: str) -> str:
+    match = re.search(r'<pre id="preview"[^>]*>(.*?)</pre>', html, re.DOTALL)
+    assert match, "no preview"
+    return match.group(1)
+
+
+def failed_attempt(learner, exercise) -> Attempt:
+    return make_attempt(learner, exercise, status=Attempt.GRADED, score=0.5, passed=False)
+
+
+def test_it_shows_the_instructions_as_markdown(alice_client, exercise):
+    r = alice_client.get(URL)
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert "<h1>Greet someone</h1>" in html
+    assert "Make the model <strong>greet</strong> <code>{name}</code>." in html
+
+
+def test_it_prefills_the_editable_fields_with_the_starter_text(alice_client):
+    make_exercise(
+        editable_fields=["system", "user"],
+        starter_system="You are <polite>.",
+        starter_prefill="Dear",
+    )
+    html = alice_client.get(URL).content.decode()
+    assert textarea(html, "user") == "Talk to {name}."
+    assert textarea(html, "system") == "You are &lt;polite&gt;."
+    assert textarea(html, "prefill") is None  # not editable
+
+
+def test_the_form_posts_to_submit_with_a_csrf_token(alice_client, exercise):
+    html = alice_client.get(URL).content.decode()
+    assert f'action="/exercises/{exercise.id}/submit/"' in html
+    assert f'hx-post="/exercises/{exercise.id}/preview/"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'hx-headers=\'{"X-CSRFToken": "' in html
+
+
+def test_it_renders_the_prompt_for_the_first_visible_case(alice_client):
+    make_exercise(
+        starter_system="You greet {name}.",
+        cases=[
+            {"name": "Secret", "variables": {"name": "Zanzibar"}, "visibility": "hide"},
+            {"name": "Ada", "variables": {"name": "Ada"}},
+            {"name": "Grace", "variables": {"name": "Grace"}},
+        ],
+    )
+    html = alice_client.get(URL).content.decode()
+    rendered = preview(html)
+    assert "You greet Ada." in rendered
+    assert "Talk to Ada." in rendered
+    assert "Grace" not in rendered
+    assert "for “Ada”" in html
+
+
+def test_it_never_shows_hidden_case_inputs(client, learner):
+    # The echo model replies with the prompt, so a hidden case's output holds its input.
+    exercise = make_exercise(
+        model_name="echo",
+        cases=[
+            {"name": "Ada", "variables": {"name": "Ada"}},
+            {"name": "Secret case", "variables": {"name": "Zanzibar"}, "visibility": "hide"},
+        ],
+    )
+    attempt = make_attempt(learner, exercise, user_prompt="hello {name}")
+    execute_attempt(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED, attempt.error
+
+    client.force_login(learner)
+    html = client.get(URL).content.decode()
+    assert "Plus 1 hidden test case" in html
+    assert "Your latest attempt:" in html
+    assert "hello Ada" in html
+    assert "Hidden case 2: passed" in html
+    assert "Zanzibar" not in html
+    assert "Secret case" not in html
+
+
+def test_it_shows_no_hint_before_a_failed_attempt(alice_client, exercise):
+    html = alice_client.get(URL).content.decode()
+    assert HINT_1 not in html
+    assert HINT_2 not in html
+    assert "2 more hints unlock" in html
+
+
+def test_it_shows_hint_one_after_one_failed_attempt(alice_client, learner, exercise):
+    failed_attempt(learner, exercise)
+    html = alice_client.get(URL).content.decode()
+    assert HINT_1 in html
+    assert HINT_2 not in html
+    assert "1 more hint unlocks" in html
+
+
+def test_it_shows_hint_two_after_two_failed_attempts(alice_client, learner, exercise):
+    failed_attempt(learner, exercise)
+    failed_attempt(learner, exercise)
+    html = alice_client.get(URL).content.decode()
+    assert HINT_1 in html
+    assert HINT_2 in html
+    assert "more hint" not in html
+
+
+def test_only_graded_failures_unlock_hints(alice_client, learner, other_learner, exercise):
+    make_attempt(learner, exercise)  # queued
+    make_attempt(learner, exercise, status=Attempt.RUNNING)
+    make_attempt(learner, exercise, status=Attempt.ERROR, error="The model failed.")
+    make_attempt(learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
+    failed_attempt(other_learner, exercise)
+    html = alice_client.get(URL).content.decode()
+    assert HINT_1 not in html
+    assert "2 more hints unlock" in html
+
+
+def test_it_lists_my_attempts_and_not_another_learners(
+    alice_client, learner, other_learner, exercise
+):
+    mine = [failed_attempt(learner, exercise), make_attempt(learner, exercise)]
+    theirs = make_attempt(other_learner, exercise, user_prompt="Bob's secret prompt")
+    html = alice_client.get(URL).content.decode()
+    for attempt in mine:
+        assert f'href="/attempts/{attempt.id}/"' in html
+    assert str(theirs.id) not in html
+    assert "Bob" not in html
+    assert '<span class="badge fail">50%</span>' in html
+    assert '<span class="badge neutral">Queued</span>' in html
+
+
+def test_it_polls_my_latest_attempt_while_it_runs(alice_client, learner, exercise):
+    failed_attempt(learner, exercise)
+    latest = make_attempt(learner, exercise)
+    html = alice_client.get(URL).content.decode()
+    assert f'hx-get="/attempts/{latest.id}/"' in html
+    assert 'hx-trigger="every' in html
+
+
+def test_it_says_none_yet_without_attempts(alice_client, exercise):
+    html = alice_client.get(URL).content.decode()
+    assert "None yet." in html
+    assert "Submit your prompt to see" in html
+
+
+def test_it_returns_404_for_an_unknown_exercise(alice_client, exercise):
+    assert alice_client.get("/courses/basics/first/nope/").status_code == 404
+    assert alice_client.get("/courses/basics/nope/greet/").status_code == 404
+    assert alice_client.get("/courses/nope/first/greet/").status_code == 404
+
+
+def test_it_requires_login(client, exercise):
+    r = client.get(URL)
+    assert r.status_code == 302
+    assert r["Location"] == f"/accounts/login/?next={URL}"
+
+
+def test_it_rejects_post(alice_client, exercise):
+    assert alice_client.post(URL).status_code == 405

@@ -1,0 +1,200 @@
+"""GET /attempts/<uuid>/: the attempt page, and with htmx its status block (polled until final)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.models import Attempt
+from sandbox.runs import execute_attempt
+from tests.conftest import HTMX, make_attempt, make_exercise, make_run
+
+XSS_PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '"><svg onload=alert(1)>',
+]
+
+
+def url(attempt) -> str:
+    return f"/attempts/{attempt.id}/"
+
+
+def graded(attempt, score=1.0, passed=True) -> Attempt:
+    Attempt.objects.filter(id=attempt.id).update(status=Attempt.GRADED, score=score, passed=passed)
+    attempt.refresh_from_db()
+    return attempt
+
+
+def test_it_shows_the_attempt_to_its_owner(alice_client, learner, exercise):
+    attempt = make_attempt(learner, exercise, system_prompt="Be brief.")
+    r = alice_client.get(url(attempt))
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert "Greet someone" in html
+    assert "Please say hello to {name}." in html
+    assert "Be brief." in html
+    assert 'id="attempt-status"' in html
+
+
+def test_it_returns_404_to_another_learner(bob_client, learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    r = bob_client.get(url(attempt))
+    assert r.status_code == 404
+    assert "say hello" not in r.content.decode()
+
+
+def test_it_returns_404_to_another_learner_using_htmx(bob_client, learner, exercise):
+    attempt = graded(make_attempt(learner, exercise))
+    r = bob_client.get(url(attempt), headers=HTMX)
+    assert r.status_code == 404
+
+
+def test_it_requires_login(client, learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    r = client.get(url(attempt))
+    assert r.status_code == 302
+    assert r["Location"] == f"/accounts/login/?next={url(attempt)}"
+
+
+def test_it_rejects_post(alice_client, learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    assert alice_client.post(url(attempt)).status_code == 405
+
+
+def test_it_returns_404_for_an_unknown_attempt(alice_client, db):
+    r = alice_client.get("/attempts/00000000-0000-0000-0000-000000000000/")
+    assert r.status_code == 404
+
+
+def test_it_keeps_polling_a_queued_attempt(alice_client, learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    r = alice_client.get(url(attempt), headers=HTMX)
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert 'id="attempt-status"' in html
+    assert f'hx-get="/attempts/{attempt.id}/"' in html
+    assert 'hx-trigger="every' in html
+    assert "Queued" in html
+    assert "<html" not in html
+
+
+def test_it_keeps_polling_a_running_attempt(alice_client, learner, exercise):
+    attempt = make_attempt(learner, exercise, status=Attempt.RUNNING)
+    r = alice_client.get(url(attempt), headers=HTMX)
+    assert r.status_code == 200
+    assert 'hx-trigger="every' in r.content.decode()
+
+
+def test_it_stops_polling_a_graded_attempt_and_shows_the_feedback(alice_client, learner, exercise):
+    attempt = graded(make_attempt(learner, exercise), score=0.5, passed=False)
+    make_run(
+        attempt,
+        case_name="Ada",
+        output="Hi Ada, how are you today?",
+        score=0.5,
+        passed=False,
+        criteria=[
+            {"id": "greets", "passed": False, "visible": True,
+             "feedback": "Ask it to say hello.", "detail": "'hello' not found"},
+            {"id": "short", "passed": True, "visible": True,
+             "feedback": "Short enough.", "detail": "6 words, at most 5"},
+            {"id": "secret-check", "passed": False, "visible": False,
+             "feedback": "Invisible feedback.", "detail": "invisible detail"},
+        ],
+    )
+    r = alice_client.get(url(attempt), headers=HTMX)
+    html = r.content.decode()
+    assert r.status_code == 286
+    assert "hx-trigger" not in html
+    assert 'data-score="50"' in html
+    assert "50%" in html
+    assert "Not yet" in html
+    assert "Hi Ada, how are you today?" in html
+    assert "Ask it to say hello." in html
+    assert "Short enough." in html
+    assert "Invisible feedback." not in html
+
+
+def test_it_stops_polling_an_attempt_in_error_and_shows_the_reason(alice_client, learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    attempt.fail("provider", "The model failed: it is on fire.")
+    r = alice_client.get(url(attempt), headers=HTMX)
+    assert r.status_code == 286
+    assert "The model failed: it is on fire." in r.content.decode()
+
+
+def test_it_shows_a_passed_attempt(alice_client, learner, exercise):
+    attempt = graded(make_attempt(learner, exercise))
+    make_run(attempt, case_name="Ada", score=1.0, passed=True)
+    html = alice_client.get(url(attempt)).content.decode()
+    assert "Passed" in html
+    assert 'data-score="100"' in html
+
+
+@pytest.mark.parametrize("payload", XSS_PAYLOADS)
+def test_it_escapes_model_output(client, learner, payload):
+    exercise = make_exercise(stub={"default": payload})
+    attempt = make_attempt(learner, exercise)
+    execute_attempt(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.runs.get().output == payload
+
+    client.force_login(learner)
+    for r in (client.get(url(attempt)), client.get(url(attempt), headers=HTMX)):
+        html = r.content.decode()
+        assert payload not in html
+        assert "<script>alert" not in html
+        assert "<img src=x" not in html
+        assert "<svg onload" not in html
+        assert payload.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;") in html
+
+
+def test_it_escapes_a_submitted_prompt(alice_client, learner, exercise):
+    attempt = make_attempt(learner, exercise, user_prompt="<script>alert(1)</script> {name}")
+    html = alice_client.get(url(attempt)).content.decode()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; {name}" in html
+
+
+def test_it_shows_only_pass_or_fail_for_hidden_cases(client, learner):
+    # The echo model replies with the prompt itself, so a hidden case's output holds its inputs.
+    exercise = make_exercise(
+        model_name="echo",
+        cases=[
+            {"name": "Ada", "variables": {"name": "Ada"}},
+            {"name": "Secret case", "variables": {"name": "Zanzibar"}, "visibility": "hide"},
+        ],
+    )
+    attempt = make_attempt(learner, exercise, user_prompt="hello {name}")
+    execute_attempt(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert "Zanzibar" in attempt.runs.get(hidden=True).output
+
+    client.force_login(learner)
+    for r in (client.get(url(attempt)), client.get(url(attempt), headers=HTMX)):
+        html = r.content.decode()
+        assert "hello Ada" in html
+        assert "Hidden case 2: passed" in html
+        assert "Zanzibar" not in html
+        assert "Secret case" not in html
+
+
+def test_it_says_a_hidden_case_failed(alice_client, learner, exercise):
+    attempt = graded(make_attempt(learner, exercise), score=0.0, passed=False)
+    make_run(
+        attempt,
+        hidden=True,
+        case_name="Secret case",
+        output="the hidden output",
+        score=0.0,
+        passed=False,
+        criteria=[{"id": "greets", "passed": False, "visible": True,
+                   "feedback": "Ask it to say hello.", "detail": "hidden detail"}],
+    )
+    html = alice_client.get(url(attempt)).content.decode()
+    assert "Hidden case 1: failed" in html
+    assert "the hidden output" not in html
+    assert "hidden detail" not in html
+    assert "Secret case" not in html

@@ -1,0 +1,256 @@
+"""sandbox.runs.execute_attempt, the logic of the run_attempt task, called as a plain function."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import uuid
+from unittest.mock import patch
+
+import pytest
+
+from lessons.models import Exercise
+from sandbox import runs
+from sandbox.backends import Backend, Completion, CompletionRequest
+from sandbox.models import Attempt, Run
+from sandbox.tasks import run_attempt
+from tests.conftest import make_attempt, make_exercise
+
+THREE_CASES = [
+    {"name": "Ada", "variables": {"name": "Ada"}},
+    {"name": "Grace", "variables": {"name": "Grace"}},
+    {"name": "Linus", "variables": {"name": "Linus"}, "visibility": "hide"},
+]
+
+
+@pytest.fixture
+def backend_calls():
+    """Count the model calls: the real stub, wrapped at the backend edge."""
+    calls: list[CompletionRequest] = []
+    real_make_backend = runs.make_backend
+
+    def make_backend(*args, **kwargs):
+        backend = real_make_backend(*args, **kwargs)
+        complete = backend.complete
+
+        def counting_complete(request):
+            calls.append(request)
+            return complete(request)
+
+        backend.complete = counting_complete
+        return backend
+
+    with patch("sandbox.runs.make_backend", side_effect=make_backend):
+        yield calls
+
+
+def run(attempt: Attempt) -> Attempt:
+    runs.execute_attempt(str(attempt.id))
+    attempt.refresh_from_db()
+    return attempt
+
+
+def test_it_grades_a_good_prompt(learner, exercise):
+    attempt = run(make_attempt(learner, exercise, user_prompt="Please say hello to {name}."))
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.score == 1.0
+    assert attempt.passed is True
+    assert attempt.started_at is not None
+    assert attempt.finished_at >= attempt.started_at
+    assert attempt.error == ""
+
+    r = attempt.runs.get()
+    assert r.position == 0
+    assert r.case == exercise.cases.get()
+    assert r.case_name == "Ada"
+    assert r.hidden is False
+    assert r.messages == [
+        {"role": "system", "content": ""},
+        {"role": "user", "content": "Please say hello to Ada."},
+    ]
+    assert r.output == "Hello there!"
+    # The stub counts a word as a token; the prompt it reads is "[user]\nPlease say hello to Ada."
+    assert r.input_tokens == 6
+    assert r.output_tokens == 2
+    assert r.score == 1.0
+    assert r.passed is True
+    assert r.error == ""
+    assert [(c["id"], c["passed"]) for c in r.criteria] == [("greets", True), ("short", True)]
+    assert r.criteria[0]["feedback"] == "It greets."
+
+
+def test_it_runs_one_case_per_run_row_in_order(learner):
+    exercise = make_exercise(cases=THREE_CASES)
+    attempt = run(make_attempt(learner, exercise, user_prompt="Please say hello to {name}."))
+    assert attempt.status == Attempt.GRADED, attempt.error
+    rows = list(attempt.runs.order_by("position"))
+    assert [r.case_name for r in rows] == ["Ada", "Grace", "Linus"]
+    assert [r.position for r in rows] == [0, 1, 2]
+    assert [r.hidden for r in rows] == [False, False, True]
+    assert rows[2].messages[-1] == {"role": "user", "content": "Please say hello to Linus."}
+
+
+def test_it_sends_the_system_prompt_and_the_prefill(learner, exercise, backend_calls):
+    attempt = make_attempt(
+        learner, exercise, system_prompt="You greet {name}.", prefill="Hello", user_prompt="Hi"
+    )
+    run(attempt)
+    (request,) = backend_calls
+    assert request.system == "You greet Ada."
+    assert request.messages == (
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+    )
+    assert request.model == "scripted"
+    assert request.max_tokens == exercise.max_tokens
+
+
+def test_it_gives_partial_credit_to_a_poor_prompt(learner):
+    # "Hi." is short enough but does not say hello: one criterion of two.
+    exercise = make_exercise(stub={"default": "Hi."})
+    attempt = run(make_attempt(learner, exercise, user_prompt="Talk to {name}."))
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert 0 < attempt.score < 1
+    assert attempt.score == pytest.approx(0.5)
+    assert attempt.passed is False
+    criteria = attempt.runs.get().criteria
+    assert [(c["id"], c["passed"]) for c in criteria] == [("greets", False), ("short", True)]
+    assert criteria[0]["feedback"] == "Ask it to say hello."
+
+
+def test_it_replies_by_the_stub_script_as_it_is_now(learner, exercise):
+    # An instructor fixes a stub rule and reloads the course: the next attempt must not
+    # get the old rule's reply from the response cache.
+    prompt = "Please say hello to {name}."
+    assert run(make_attempt(learner, exercise, user_prompt=prompt)).runs.get().output == (
+        "Hello there!"
+    )
+    Exercise.objects.filter(id=exercise.id).update(
+        stub={"rules": [{"if": "say hello", "reply": "Goodbye!"}]}
+    )
+    assert run(make_attempt(learner, exercise, user_prompt=prompt)).runs.get().output == "Goodbye!"
+
+
+def test_two_exercises_with_the_same_prompt_reply_by_their_own_scripts(learner, exercise):
+    other = make_exercise(slug="greet-coldly", stub={"default": "Go away."})
+    prompt = "Please say hello to {name}."
+    assert run(make_attempt(learner, exercise, user_prompt=prompt)).runs.get().output == (
+        "Hello there!"
+    )
+    assert run(make_attempt(learner, other, user_prompt=prompt)).runs.get().output == "Go away."
+
+
+def test_it_does_nothing_when_the_message_is_delivered_again(learner, exercise, backend_calls):
+    attempt = run(make_attempt(learner, exercise))
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert len(backend_calls) == 1
+    before = Attempt.objects.values().get(id=attempt.id)
+
+    runs.execute_attempt(str(attempt.id))
+
+    assert len(backend_calls) == 1
+    assert Run.objects.filter(attempt=attempt).count() == 1
+    assert Attempt.objects.values().get(id=attempt.id) == before
+
+
+def test_it_does_nothing_when_another_delivery_is_running_it(learner, exercise, backend_calls):
+    attempt = make_attempt(learner, exercise)
+    assert attempt.claim(60)
+    runs.execute_attempt(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.RUNNING
+    assert backend_calls == []
+    assert Run.objects.count() == 0
+
+
+def test_it_does_nothing_for_an_attempt_in_error(learner, exercise, backend_calls):
+    attempt = make_attempt(learner, exercise)
+    attempt.fail("internal", "Gave up.")
+    runs.execute_attempt(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.ERROR
+    assert attempt.error == "Gave up."
+    assert backend_calls == []
+
+
+def test_it_treats_a_missing_attempt_as_done(db, backend_calls):
+    runs.execute_attempt(str(uuid.uuid4()))
+    assert backend_calls == []
+    assert Run.objects.count() == 0
+
+
+def test_it_fails_with_a_readable_reason_for_an_unknown_model(learner):
+    exercise = make_exercise(model_name="nope")
+    attempt = run(make_attempt(learner, exercise))
+    assert attempt.status == Attempt.ERROR
+    assert attempt.score is None
+    assert attempt.passed is None
+    assert "'nope'" in attempt.error
+    assert attempt.error.startswith("The model refused the request:")
+    assert "Traceback" not in attempt.error
+
+
+def test_it_fails_with_a_reason_when_the_model_fails(learner, exercise, settings):
+    settings.STUB_FAILURE_RATE = 1
+    settings.RETRY_BACKOFF_BASE = 0.001  # retries, but no waiting in a unit test
+    attempt = run(make_attempt(learner, exercise))
+    assert attempt.status == Attempt.ERROR
+    assert attempt.error == "The model failed: The stub model simulated a temporary failure."
+    for secret in ("sk-", "sk-ant-", "Traceback", settings.SECRET_KEY):
+        assert secret not in attempt.error
+
+
+def test_it_runs_the_cases_concurrently(learner):
+    exercise = make_exercise(cases=THREE_CASES)
+
+    class BarrierBackend(Backend):
+        # Sequential calls would leave the first waiting alone until the barrier breaks.
+        barrier = threading.Barrier(parties=len(THREE_CASES), timeout=5)
+
+        def complete(self, request: CompletionRequest) -> Completion:
+            self.barrier.wait()
+            return Completion(text="Hello!", model=request.model)
+
+    with patch("sandbox.runs.make_backend", return_value=BarrierBackend()):
+        attempt = run(make_attempt(learner, exercise))
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.runs.count() == 3
+
+
+def test_it_fails_an_exercise_without_cases(learner, backend_calls):
+    exercise = make_exercise(cases=[])
+    attempt = run(make_attempt(learner, exercise))
+    assert attempt.status == Attempt.ERROR
+    assert "no test cases" in attempt.error
+    assert backend_calls == []
+    assert Run.objects.count() == 0
+
+
+def test_it_fails_the_attempt_when_a_bug_crashes_the_run(learner, exercise):
+    class Crash(Exception):
+        pass
+
+    with patch("sandbox.runs.make_backend", side_effect=Crash("db password is hunter2")):
+        with pytest.raises(Crash):
+            runs.execute_attempt(str(make_attempt(learner, exercise).id))
+    attempt = Attempt.objects.get()
+    assert attempt.status == Attempt.ERROR
+    assert "hunter2" not in attempt.error
+    assert "has been logged" in attempt.error
+
+
+def test_the_task_is_named_and_acknowledged_late():
+    assert run_attempt.name == "sandbox.run_attempt"
+    assert run_attempt.acks_late is True
+    assert list(inspect.signature(run_attempt.run).parameters) == ["attempt_id"]
+
+
+def test_the_task_passes_its_json_argument_to_execute_attempt():
+    attempt_id = str(uuid.uuid4())
+    signature = run_attempt.s(attempt_id)
+    args = json.loads(json.dumps(signature.args))
+    assert args == [attempt_id]
+    with patch("sandbox.tasks.runs.execute_attempt") as execute:
+        run_attempt(*args)
+    execute.assert_called_once_with(attempt_id)

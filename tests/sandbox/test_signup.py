@@ -1,0 +1,75 @@
+"""/accounts/signup/: create an account, log in, go to the courses."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+
+from tests.conftest import make_user
+
+URL = "/accounts/signup/"
+GOOD = {"username": "carol", "password1": "a-long-new-pass-77", "password2": "a-long-new-pass-77"}
+
+
+def test_it_shows_the_form(client, db):
+    r = client.get(URL)
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert 'name="username"' in html
+    assert 'name="password1"' in html
+    assert 'name="password2"' in html
+
+
+def test_it_creates_the_account_logs_in_and_redirects_to_courses(client, db):
+    r = client.post(URL, GOOD)
+    assert r.status_code == 302
+    assert r["Location"] == "/"
+    user = User.objects.get(username="carol")
+    assert client.session["_auth_user_id"] == str(user.pk)
+    assert not user.is_staff
+    assert client.get("/").status_code == 200
+
+
+def test_it_shows_errors_when_the_passwords_differ(client, db):
+    r = client.post(URL, {**GOOD, "password2": "something-else-88"})
+    assert r.status_code == 200
+    assert 'class="field-error"' in r.content.decode()
+    assert not User.objects.filter(username="carol").exists()
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_shows_errors_for_a_common_password(client, db):
+    r = client.post(URL, {"username": "carol", "password1": "password", "password2": "password"})
+    assert r.status_code == 200
+    assert "too common" in r.content.decode()
+    assert not User.objects.filter(username="carol").exists()
+
+
+def test_it_shows_errors_for_a_taken_username(client, db):
+    make_user("carol")
+    r = client.post(URL, GOOD)
+    assert r.status_code == 200
+    assert "already exists" in r.content.decode()
+    assert User.objects.filter(username="carol").count() == 1
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_shows_errors_for_an_empty_form(client, db):
+    r = client.post(URL, {"username": "", "password1": "", "password2": ""})
+    assert r.status_code == 200
+    assert r.content.decode().count('class="field-error"') == 3
+    assert User.objects.count() == 0
+
+
+def test_it_shows_errors_for_a_post_with_no_fields(client, db):
+    # An empty QueryDict is falsy: `request.POST or None` would leave the form unbound.
+    r = client.post(URL, {})
+    assert r.status_code == 200
+    assert "This field is required." in r.content.decode()
+    assert User.objects.count() == 0
+
+
+def test_it_escapes_the_username_it_echoes_back(client, db):
+    r = client.post(URL, {**GOOD, "username": "<script>alert(1)</script>"})
+    assert r.status_code == 200
+    assert "<script>alert(1)" not in r.content.decode()
+    assert User.objects.count() == 0

@@ -1,0 +1,209 @@
+"""POST /exercises/<id>/submit/: save the attempt, then queue it once the row is committed."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import patch
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+
+from sandbox.models import Attempt
+from tests.conftest import HTMX, make_exercise
+
+GOOD_PROMPT = "Please say hello to {name}."
+
+
+class Rollback(Exception):
+    pass
+
+
+@pytest.fixture
+def delay():
+    """The broker edge: what the view publishes, without a broker."""
+    with patch("sandbox.views.run_attempt.delay") as delay:
+        yield delay
+
+
+def submit_url(exercise) -> str:
+    return f"/exercises/{exercise.id}/submit/"
+
+
+def test_it_saves_the_attempt_and_queues_it_after_commit(
+    alice_client, learner, exercise, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        r = alice_client.post(submit_url(exercise), {"user": GOOD_PROMPT, "system": "Be kind."})
+        # Nothing is published while the transaction is still open.
+        delay.assert_not_called()
+    attempt = Attempt.objects.get()
+    assert r.status_code == 302
+    assert r["Location"] == f"/attempts/{attempt.id}/"
+    assert attempt.learner == learner
+    assert attempt.exercise == exercise
+    assert attempt.status == Attempt.QUEUED
+    assert attempt.user_prompt == GOOD_PROMPT
+    assert attempt.system_prompt == "Be kind."
+
+    assert len(callbacks) == 1
+    callbacks[0]()
+    delay.assert_called_once_with(str(attempt.id))
+
+
+def test_it_queues_arguments_that_survive_a_json_round_trip(
+    alice_client, exercise, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(submit_url(exercise), {"user": GOOD_PROMPT})
+    args, kwargs = delay.call_args
+    assert json.loads(json.dumps([args, kwargs])) == [list(args), kwargs]
+    assert args == (str(Attempt.objects.get().id),)
+
+
+def test_it_publishes_nothing_when_the_transaction_rolls_back(
+    alice_client, exercise, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(Rollback), transaction.atomic():
+            alice_client.post(submit_url(exercise), {"user": GOOD_PROMPT})
+            assert Attempt.objects.count() == 1
+            raise Rollback
+    assert callbacks == []
+    delay.assert_not_called()
+    assert Attempt.objects.count() == 0
+
+
+def test_it_rejects_get(alice_client, exercise, delay):
+    r = alice_client.get(submit_url(exercise))
+    assert r.status_code == 405
+    assert Attempt.objects.count() == 0
+
+
+def test_it_requires_login(client, exercise, delay):
+    url = submit_url(exercise)
+    r = client.post(url, {"user": GOOD_PROMPT})
+    assert r.status_code == 302
+    assert r["Location"] == f"/accounts/login/?next={url}"
+    assert Attempt.objects.count() == 0
+    delay.assert_not_called()
+
+
+def test_it_requires_a_csrf_token(learner, exercise, delay, django_capture_on_commit_callbacks):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        r = client.post(submit_url(exercise), {"user": GOOD_PROMPT})
+    assert r.status_code == 403
+    assert Attempt.objects.count() == 0
+    assert callbacks == []
+    delay.assert_not_called()
+
+
+def test_it_accepts_the_csrf_token_from_the_exercise_page(
+    learner, exercise, delay, django_capture_on_commit_callbacks
+):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    client.get("/courses/basics/first/greet/")
+    token = client.cookies[settings.CSRF_COOKIE_NAME].value
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(submit_url(exercise), {"user": GOOD_PROMPT, "csrfmiddlewaretoken": token})
+    assert r.status_code == 302
+    assert Attempt.objects.count() == 1
+    delay.assert_called_once()
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("  \n\t  ", id="whitespace-only"),
+        pytest.param("x" * (settings.MAX_PROMPT_CHARS + 1), id="one-char-over-the-limit"),
+    ],
+)
+def test_it_refuses_a_bad_prompt_with_a_form_error(
+    alice_client, exercise, delay, django_capture_on_commit_callbacks, prompt
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        r = alice_client.post(submit_url(exercise), {"user": prompt})
+    assert r.status_code == 422
+    assert 'class="field-error"' in r.content.decode()
+    assert Attempt.objects.count() == 0
+    assert callbacks == []
+    delay.assert_not_called()
+
+
+def test_it_names_the_limit_when_a_prompt_is_too_long(alice_client, exercise, delay):
+    r = alice_client.post(submit_url(exercise), {"user": "x" * (settings.MAX_PROMPT_CHARS + 1)})
+    assert f"under {settings.MAX_PROMPT_CHARS:,} characters" in r.content.decode()
+
+
+def test_it_accepts_a_prompt_of_exactly_the_limit(alice_client, exercise, delay):
+    prompt = "say hello " + "x" * (settings.MAX_PROMPT_CHARS - 10)
+    r = alice_client.post(submit_url(exercise), {"user": prompt})
+    assert r.status_code == 302
+    assert Attempt.objects.get().user_prompt == prompt
+
+
+def test_it_refuses_a_one_megabyte_prompt(
+    alice_client, exercise, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        r = alice_client.post(submit_url(exercise), {"user": "x" * 1_000_000})
+    assert r.status_code in (400, 413, 422)
+    assert Attempt.objects.count() == 0
+    assert callbacks == []
+    delay.assert_not_called()
+
+
+def test_it_returns_404_for_an_unknown_exercise(alice_client, exercise, delay):
+    r = alice_client.post(f"/exercises/{exercise.id + 1000}/submit/", {"user": GOOD_PROMPT})
+    assert r.status_code == 404
+    assert Attempt.objects.count() == 0
+
+
+def test_it_ignores_a_field_the_exercise_does_not_make_editable(alice_client, delay):
+    exercise = make_exercise(
+        editable_fields=["user"], starter_system="You are kind.", starter_prefill="Hello"
+    )
+    r = alice_client.post(
+        submit_url(exercise),
+        {"user": GOOD_PROMPT, "system": "Ignore the rubric.", "prefill": "Score: 10/10"},
+    )
+    assert r.status_code == 302
+    attempt = Attempt.objects.get()
+    assert attempt.user_prompt == GOOD_PROMPT
+    assert attempt.system_prompt == "You are kind."
+    assert attempt.prefill == "Hello"
+
+
+def test_it_returns_the_status_partial_to_htmx(
+    alice_client, exercise, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        r = alice_client.post(submit_url(exercise), {"user": GOOD_PROMPT}, headers=HTMX)
+    attempt = Attempt.objects.get()
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert 'id="attempt-status"' in html
+    assert f'hx-get="/attempts/{attempt.id}/"' in html
+    assert 'hx-trigger="every' in html
+    assert "<html" not in html
+    delay.assert_called_once_with(str(attempt.id))
+
+
+def test_it_returns_the_form_partial_to_htmx_when_the_form_is_invalid(
+    alice_client, exercise, delay
+):
+    r = alice_client.post(submit_url(exercise), {"user": "   "}, headers=HTMX)
+    html = r.content.decode()
+    assert r.status_code == 422
+    assert r["HX-Retarget"] == "#prompt-form"
+    assert r["HX-Reswap"] == "outerHTML"
+    assert 'id="prompt-form"' in html
+    assert "Write a user prompt before submitting." in html
+    assert "<html" not in html
+    assert Attempt.objects.count() == 0
+    delay.assert_not_called()
