@@ -256,12 +256,26 @@ def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
     exercise["editable_fields"] = editable
     for name in PROMPT_FIELDS:
         exercise[f"starter_{name}"] = reader.text_field(path, prompt, name, required=False)
+    exercise["slots"] = read_parts(reader, path, prompt, "slots", ("name", "text"))
+    exercise["examples"] = read_parts(reader, path, prompt, "examples", ("role", "text"))
+    for i, example in enumerate(exercise["examples"]):
+        if example["role"] not in ("user", "assistant"):
+            where = f"examples[{i}]"
+            reader.problem(path, prompt, "prompt.examples", "role must be user or assistant", where)
+    exercise["status"] = data.get("status", Exercise.PUBLISHED)
+    if exercise["status"] not in (Exercise.DRAFT, Exercise.PUBLISHED):
+        reader.problem(path, data, "status", "must be draft or published")
 
     variables = data.get("variables", [])
     if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
         reader.problem(path, data, "variables", "must be a list of names")
         variables = []
     exercise["variables"] = variables
+    fixed = data.get("fixed_variables", {})
+    if not isinstance(fixed, dict) or not all(isinstance(v, str) for v in fixed.values()):
+        reader.problem(path, data, "fixed_variables", "must map names to text")
+        fixed = {}
+    exercise["fixed_variables"] = dict(fixed)
 
     model = data.get("model", {})
     if not isinstance(model, dict):
@@ -292,7 +306,7 @@ def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
     except graders.RubricError as e:
         reader.problem(path, data, "rubric", str(e), rubric_path(exercise["rubric"], e))
 
-    exercise["cases"] = read_cases(reader, path, data, variables)
+    exercise["cases"] = read_cases(reader, path, data, [v for v in variables if v not in fixed])
     for key in ("hints",):
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -310,17 +324,37 @@ def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
     return exercise
 
 
-def prompt_fields(reader: Reader, path: Path, data, key: str, value: Any) -> dict[str, str]:
-    """Return a prompt (some of system, user, prefill) from the files, or report it."""
-    if (
-        not isinstance(value, dict)
-        or not value
-        or not set(value) <= set(PROMPT_FIELDS)
-        or not all(isinstance(v, str) for v in value.values())
-    ):
-        reader.problem(path, data, key, f"must map some of {', '.join(PROMPT_FIELDS)} to text")
+PROMPT_VALUE_KEYS = (*PROMPT_FIELDS, "slots", "examples")
+
+
+def prompt_fields(reader: Reader, path: Path, data, key: str, value: Any) -> dict:
+    """Return a prompt (some of system, user, prefill, slots {name: text}, examples
+    {index: text}) from the files, or report it."""
+    ok = isinstance(value, dict) and value and set(value) <= set(PROMPT_VALUE_KEYS)
+    if ok:
+        ok = all(isinstance(value[k], str) for k in PROMPT_FIELDS if k in value) and all(
+            isinstance(value.get(k, {}), dict) for k in ("slots", "examples")
+        )
+    if not ok:
+        reader.problem(path, data, key, f"must map some of {', '.join(PROMPT_VALUE_KEYS)}")
         return {}
-    return dict(value)
+    return plain(value)
+
+
+def read_parts(reader: Reader, path: Path, prompt, key: str, required: tuple[str, ...]) -> list:
+    """Return the prompt's slots or example turns: mappings with `required` keys as text."""
+    parts = prompt.get(key, [])
+    if not isinstance(parts, list):
+        reader.problem(path, prompt, f"prompt.{key}", "must be a list")
+        return []
+    result = []
+    for i, part in enumerate(parts):
+        if not isinstance(part, dict) or not all(isinstance(part.get(k), str) for k in required):
+            message = f"item {i + 1} needs {', '.join(required)} (text)"
+            reader.problem(path, prompt, f"prompt.{key}", message, f"{key}[{i}]")
+            continue
+        result.append({**plain(part), "editable": bool(part.get("editable", False))})
+    return result
 
 
 def read_cases(reader: Reader, path: Path, data, variables: list[str]) -> list[dict]:

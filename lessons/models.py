@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -9,7 +11,15 @@ from django.urls import reverse
 import graders
 from sandbox.backends import BACKEND_CHOICES
 from sandbox.backends.stub import StubRuleError, StubScript, parse_script
-from sandbox.prompting import PROMPT_FIELDS
+from sandbox.prompting import PROMPT_FIELDS, RenderedPrompt, join_slots, render_prompt
+
+
+class CourseQuerySet(models.QuerySet):
+    def taught_by(self, user) -> CourseQuerySet:
+        """Return the courses this user teaches (owns or co-teaches)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(instructors=user)
 
 
 class Course(models.Model):
@@ -17,8 +27,14 @@ class Course(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     position = models.PositiveIntegerField(default=0)
+    instructors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="taught_courses"
+    )
+    archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CourseQuerySet.as_manager()
 
     class Meta:
         ordering = ("position", "title")
@@ -36,6 +52,7 @@ class Lesson(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, help_text="Markdown")
     position = models.PositiveIntegerField(default=0)
+    archived = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("position", "id")
@@ -64,24 +81,68 @@ def validate_stub(value: object) -> None:
         raise ValidationError(str(e)) from None
 
 
+def validate_slots(value: object) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(s, dict)
+        and isinstance(s.get("name"), str)
+        and isinstance(s.get("text", ""), str)
+        for s in value
+    ):
+        raise ValidationError("must be a list of {name, label, text, editable}")
+
+
+def validate_examples(value: object) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(e, dict)
+        and e.get("role") in ("user", "assistant")
+        and isinstance(e.get("text"), str)
+        for e in value
+    ):
+        raise ValidationError("must be a list of {role: user|assistant, text, editable}")
+
+
 def validate_editable(value: object) -> None:
-    if not isinstance(value, list) or not value or not set(value) <= set(PROMPT_FIELDS):
-        raise ValidationError(f"must be a non-empty list drawn from {', '.join(PROMPT_FIELDS)}")
+    if not isinstance(value, list) or not set(value) <= set(PROMPT_FIELDS):
+        raise ValidationError(f"must be a list drawn from {', '.join(PROMPT_FIELDS)}")
+
+
+class ExerciseQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ExerciseQuerySet:
+        """Return the exercises this user may open: published ones, and any in courses they
+        teach (drafts and archived ones included)."""
+        live = models.Q(status=Exercise.PUBLISHED, archived=False, lesson__archived=False)
+        live &= models.Q(lesson__course__archived=False)
+        if user.is_authenticated:
+            live |= models.Q(lesson__course__instructors=user)
+        return self.filter(live).distinct()
 
 
 class Exercise(models.Model):
+    DRAFT, PUBLISHED = "draft", "published"
+
     lesson = models.ForeignKey(Lesson, models.CASCADE, related_name="exercises")
     slug = models.SlugField()
     title = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, help_text="Markdown")
     position = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=[(DRAFT, "Draft"), (PUBLISHED, "Published")], default=DRAFT
+    )
+    archived = models.BooleanField(default=False)
 
     # What the learner writes: which fields are editable, and their starter text.
     editable_fields = models.JSONField(default=list, validators=[validate_editable])
     starter_system = models.TextField(blank=True)
     starter_user = models.TextField(blank=True)
     starter_prefill = models.TextField(blank=True)
+    # Named slots (task context, tone, examples, output format …): when present, the
+    # user prompt is their texts joined in order. [{"name", "label", "text", "editable"}]
+    slots = models.JSONField(default=list, blank=True, validators=[validate_slots])
+    # Example turns before the final user message. [{"role", "text", "editable"}]
+    examples = models.JSONField(default=list, blank=True, validators=[validate_examples])
     variables = models.JSONField(default=list, blank=True)
+    # Values every test case shares, such as a long document.
+    fixed_variables = models.JSONField(default=dict, blank=True)
 
     # Model settings.
     backend = models.CharField(max_length=40, choices=BACKEND_CHOICES, default="stub")
@@ -97,6 +158,8 @@ class Exercise(models.Model):
     hints = models.JSONField(default=list, blank=True)
     solution = models.JSONField(default=dict, blank=True, help_text="The reference prompt fields")
     known_bad = models.JSONField(default=list, blank=True, help_text="Prompts that must fail")
+
+    objects = ExerciseQuerySet.as_manager()
 
     class Meta:
         ordering = ("position", "id")
@@ -118,12 +181,65 @@ class Exercise(models.Model):
     def stub_script(self) -> StubScript:
         return parse_script(self.stub)
 
+    @property
+    def editable_slots(self) -> list[dict]:
+        return [s for s in self.slots if s.get("editable")]
+
+    def editable_parts(self) -> tuple[str, ...]:
+        """Return which of system, user and prefill the learner can change."""
+        if self.slots:
+            user = any(s.get("editable") for s in self.slots)
+        else:
+            user = "user" in self.editable_fields
+        return tuple(
+            f for f in PROMPT_FIELDS if (user if f == "user" else f in self.editable_fields)
+        )
+
     def starter(self) -> dict[str, str]:
-        return {
-            "system": self.starter_system,
-            "user": self.starter_user,
-            "prefill": self.starter_prefill,
+        return self.compose({})[0]
+
+    def compose(self, values: Mapping[str, object]) -> tuple[dict[str, str], list[list[str]]]:
+        """Return (system/user/prefill, example turns) from a learner's values, keeping the
+        starter text wherever a part is locked or no value is given.
+
+        values may hold "system", "user", "prefill", "slots" ({name: text}) and
+        "examples" ({index: text}).
+        """
+
+        def value(name: str, starter: str) -> str:
+            return str(values.get(name, starter)) if name in self.editable_fields else starter
+
+        slot_values = values.get("slots") or {}
+        example_values = values.get("examples") or {}
+        if self.slots:
+            user = join_slots(
+                [
+                    slot_values.get(s["name"], s["text"]) if s.get("editable") else s["text"]
+                    for s in self.slots
+                ]
+            )
+        else:
+            user = value("user", self.starter_user)
+        fields = {
+            "system": value("system", self.starter_system),
+            "user": user,
+            "prefill": value("prefill", self.starter_prefill),
         }
+        examples = [
+            [e["role"], example_values.get(i, example_values.get(str(i), e["text"]))]
+            if e.get("editable")
+            else [e["role"], e["text"]]
+            for i, e in enumerate(self.examples)
+        ]
+        return fields, examples
+
+    def case_variables(self, case: Case | None) -> dict[str, str]:
+        return {**self.fixed_variables, **(case.variables if case else {})}
+
+    def render(self, values: Mapping[str, object], case: Case | None) -> RenderedPrompt:
+        """Return the prompt the model receives for these values and this test case."""
+        fields, examples = self.compose(values)
+        return render_prompt(fields, self.case_variables(case), examples)
 
     def first_visible_case(self) -> Case | None:
         return next((c for c in self.cases.all() if not c.hidden), None)

@@ -1,22 +1,22 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, Q
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, Max, Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from lessons.models import Course, Exercise, Lesson
+from lessons.models import Course, Exercise
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
-from sandbox.prompting import render_prompt
 from sandbox.views import attempt_context
 
 
 def exercise_statuses(user, exercises) -> dict[int, dict]:
     """Return {exercise id: {"best": score, "passed": bool, "tries": n}} for the user's attempts."""
     rows = (
-        Attempt.objects.filter(learner=user, exercise__in=exercises)
+        Attempt.objects.by_learners()
+        .filter(learner=user, exercise__in=exercises)
         .values("exercise_id")
         .annotate(
             best=Max("score"),
@@ -27,12 +27,42 @@ def exercise_statuses(user, exercises) -> dict[int, dict]:
     return {r["exercise_id"]: r for r in rows}
 
 
+def visible_courses(user):
+    return Course.objects.filter(Q(archived=False) | Q(instructors=user)).distinct()
+
+
+def visible_lessons(user, course: Course):
+    """Return the course's lessons with the exercises this user may open, prefetched."""
+    lessons = (
+        course.lessons.all()
+        if course.instructors.filter(pk=user.pk).exists()
+        else (course.lessons.filter(archived=False))
+    )
+    return list(
+        lessons.prefetch_related(
+            Prefetch(
+                "exercises",
+                queryset=Exercise.objects.visible_to(user).select_related("lesson__course"),
+                to_attr="visible",
+            )
+        )
+    )
+
+
+def with_progress(user, exercises: list[Exercise]) -> list[Exercise]:
+    statuses = exercise_statuses(user, exercises)
+    for exercise in exercises:
+        exercise.progress = statuses.get(exercise.id)
+    return exercises
+
+
 @login_required
 @require_GET
 def course_list(request: HttpRequest) -> HttpResponse:
-    courses = Course.objects.annotate(
-        lesson_count=Count("lessons", distinct=True),
-        exercise_count=Count("lessons__exercises", distinct=True),
+    published = Q(lessons__exercises__status=Exercise.PUBLISHED, lessons__exercises__archived=False)
+    courses = visible_courses(request.user).annotate(
+        lesson_count=Count("lessons", filter=Q(lessons__archived=False), distinct=True),
+        exercise_count=Count("lessons__exercises", filter=published, distinct=True),
     )
     return render(request, "lessons/course_list.html", {"courses": courses})
 
@@ -40,13 +70,10 @@ def course_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
-    course = get_object_or_404(Course, slug=course_slug)
-    lessons = list(course.lessons.prefetch_related("exercises"))
-    exercises = [e for lesson in lessons for e in lesson.exercises.all()]
-    statuses = exercise_statuses(request.user, exercises)
-    for exercise in exercises:
-        exercise.status = statuses.get(exercise.id)
-    passed = sum(1 for s in statuses.values() if s["passes"])
+    course = get_object_or_404(visible_courses(request.user), slug=course_slug)
+    lessons = visible_lessons(request.user, course)
+    exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
+    passed = sum(1 for e in exercises if e.progress and e.progress["passes"])
     context = {
         "course": course,
         "lessons": lessons,
@@ -60,21 +87,18 @@ def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def lesson_detail(request: HttpRequest, course_slug: str, lesson_slug: str) -> HttpResponse:
-    lesson = get_object_or_404(
-        Lesson.objects.select_related("course"), course__slug=course_slug, slug=lesson_slug
-    )
-    exercises = list(lesson.exercises.all())
-    statuses = exercise_statuses(request.user, exercises)
-    for exercise in exercises:
-        exercise.status = statuses.get(exercise.id)
-    siblings = list(lesson.course.lessons.values_list("slug", "title"))
-    index = [slug for slug, _ in siblings].index(lesson.slug)
+    course = get_object_or_404(visible_courses(request.user), slug=course_slug)
+    lessons = visible_lessons(request.user, course)
+    index = next((i for i, lesson in enumerate(lessons) if lesson.slug == lesson_slug), None)
+    if index is None:
+        raise Http404("No such lesson")
+    lesson = lessons[index]
     context = {
         "lesson": lesson,
-        "course": lesson.course,
-        "exercises": exercises,
-        "previous": siblings[index - 1] if index > 0 else None,
-        "next": siblings[index + 1] if index + 1 < len(siblings) else None,
+        "course": course,
+        "exercises": with_progress(request.user, lesson.visible),
+        "previous": lessons[index - 1] if index > 0 else None,
+        "next": lessons[index + 1] if index + 1 < len(lessons) else None,
     }
     return render(request, "lessons/lesson_detail.html", context)
 
@@ -85,14 +109,14 @@ def exercise_detail(
     request: HttpRequest, course_slug: str, lesson_slug: str, exercise_slug: str
 ) -> HttpResponse:
     exercise = get_object_or_404(
-        Exercise.objects.select_related("lesson__course"),
+        Exercise.objects.visible_to(request.user).select_related("lesson__course"),
         lesson__course__slug=course_slug,
         lesson__slug=lesson_slug,
         slug=exercise_slug,
     )
     cases = list(exercise.cases.all())
     case = next((c for c in cases if not c.hidden), None)
-    attempts = Attempt.objects.filter(learner=request.user, exercise=exercise)
+    attempts = Attempt.objects.by_learners().filter(learner=request.user, exercise=exercise)
     history = list(attempts.only("id", "status", "score", "passed", "created_at")[:20])
     latest = history[0] if history else None
     # Hint n unlocks after n attempts that were graded and did not pass.
@@ -105,7 +129,7 @@ def exercise_detail(
         "visible_cases": [c for c in cases if not c.hidden],
         "hidden_count": sum(1 for c in cases if c.hidden),
         "case": case,
-        "prompt": render_prompt(exercise.starter(), case.variables if case else {}),
+        "prompt": exercise.render({}, case),
         "history": history,
         "latest": attempt_context(latest) if latest else None,
         "hints": exercise.hints[:failures],

@@ -41,11 +41,11 @@ class RetryPolicy:
         >>> RetryPolicy(3, 1, 20).delay(2, None, random.Random(0)) <= 4
         True
         """
-        backoff = min(self.cap, self.base * 2 ** (failed_tries - 1))
-        jittered = backoff / 2 + rng.uniform(0, backoff / 2)
         if retry_after is not None:
-            return min(self.cap, retry_after) + rng.uniform(0, self.base / 2)
-        return jittered
+            # The provider said when; the attempt's deadline still bounds the wait.
+            return retry_after + rng.uniform(0, self.base / 2)
+        backoff = min(self.cap, self.base * 2 ** (failed_tries - 1))
+        return backoff / 2 + rng.uniform(0, backoff / 2)
 
 
 @dataclass(frozen=True)

@@ -14,32 +14,59 @@ FIELD_HELP = {
 }
 
 
+def prompt_field(label: str, help_text: str, initial: str, rows: int, required: bool = False):
+    limit = settings.MAX_PROMPT_CHARS
+    return forms.CharField(
+        label=label,
+        help_text=help_text,
+        required=required,
+        strip=False,
+        max_length=limit,
+        initial=initial,
+        widget=forms.Textarea(attrs={"rows": rows, "spellcheck": "false"}),
+        error_messages={
+            "required": f"Write the {label.lower()} before submitting.",
+            "max_length": f"Keep the {label.lower()} under {limit:,} characters "
+            "(it has %(show_value)d).",
+        },
+    )
+
+
 class AttemptForm(forms.Form):
-    """The prompt fields a learner may edit for one exercise; the rest keep their starter text."""
+    """The prompt parts a learner may edit for one exercise, in conversation order; locked
+    parts keep their starter text."""
 
     def __init__(self, exercise: Exercise, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.exercise = exercise
-        limit = settings.MAX_PROMPT_CHARS
         starter = exercise.starter()
-        for name in ("system", "user", "prefill"):
-            if name not in exercise.editable_fields:
-                continue
-            self.fields[name] = forms.CharField(
-                label=FIELD_LABELS[name],
-                help_text=FIELD_HELP[name],
-                required=name == "user",
-                strip=False,
-                max_length=limit,
-                initial=starter[name],
-                widget=forms.Textarea(
-                    attrs={"rows": 8 if name == "user" else 4, "spellcheck": "false"}
-                ),
-                error_messages={
-                    "required": f"Write a {FIELD_LABELS[name].lower()} before submitting.",
-                    "max_length": f"Keep the {FIELD_LABELS[name].lower()} under {limit:,} "
-                    "characters (it has %(show_value)d).",
-                },
+        if "system" in exercise.editable_fields:
+            self.fields["system"] = prompt_field(
+                FIELD_LABELS["system"], FIELD_HELP["system"], starter["system"], 4
+            )
+        for i, example in enumerate(exercise.examples):
+            if example.get("editable"):
+                label = (
+                    f"Example {'answer' if example['role'] == 'assistant' else 'message'} {i + 1}"
+                )
+                self.fields[f"example_{i}"] = prompt_field(
+                    label, "An example turn the model sees before your message.", example["text"], 3
+                )
+        if exercise.slots:
+            for slot in exercise.editable_slots:
+                self.fields[f"slot_{slot['name']}"] = prompt_field(
+                    slot.get("label") or slot["name"].replace("_", " ").capitalize(),
+                    "Joined in order with the other parts into the user prompt.",
+                    slot["text"],
+                    3,
+                )
+        elif "user" in exercise.editable_fields:
+            self.fields["user"] = prompt_field(
+                FIELD_LABELS["user"], FIELD_HELP["user"], starter["user"], 8, required=True
+            )
+        if "prefill" in exercise.editable_fields:
+            self.fields["prefill"] = prompt_field(
+                FIELD_LABELS["prefill"], FIELD_HELP["prefill"], starter["prefill"], 2
             )
 
     def clean(self) -> dict:
@@ -51,11 +78,14 @@ class AttemptForm(forms.Form):
             raise forms.ValidationError("Write a prompt before submitting: every field is empty.")
         return data
 
-    def prompt_fields(self) -> dict[str, str]:
-        """Return all three prompt fields: the learner's where editable, the starter's elsewhere."""
-        fields = self.exercise.starter()
-        fields.update({n: self.cleaned_data[n] for n in self.fields})
-        return fields
+    def values(self) -> dict:
+        """Return the learner's values in the shape Exercise.compose reads."""
+        data = self.cleaned_data
+        return {
+            **{n: data[n] for n in ("system", "user", "prefill") if n in data},
+            "slots": {n[5:]: v for n, v in data.items() if n.startswith("slot_")},
+            "examples": {int(n[8:]): v for n, v in data.items() if n.startswith("example_")},
+        }
 
 
 class PlaygroundForm(forms.Form):

@@ -19,6 +19,10 @@ class AttemptQuerySet(models.QuerySet):
             return self.none()
         return self.filter(learner=user)
 
+    def by_learners(self) -> AttemptQuerySet:
+        """Return learners' attempts on exercises (not reference runs, not the playground)."""
+        return self.filter(is_reference=False, exercise__isnull=False)
+
 
 class Attempt(models.Model):
     """One submission by one learner: saved first, then queued, then run by a worker."""
@@ -40,11 +44,15 @@ class Attempt(models.Model):
         "lessons.Exercise", models.CASCADE, null=True, blank=True, related_name="attempts"
     )
     playground_models = models.JSONField(default=list, blank=True)
+    # An instructor's run of the reference solution (the publish check): not a learner's try.
+    is_reference = models.BooleanField(default=False)
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
     system_prompt = models.TextField(blank=True)
     user_prompt = models.TextField(blank=True)
     prefill = models.TextField(blank=True)
+    slots = models.JSONField(default=dict, blank=True)  # the learner's text per named slot
+    examples = models.JSONField(default=list, blank=True)  # [[role, text], …] as sent
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
     error_code = models.CharField(max_length=30, blank=True)
     error = models.TextField(blank=True)

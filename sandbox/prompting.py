@@ -10,7 +10,7 @@ replaced, so other braces (a JSON example in the prompt) stay as written:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 PROMPT_FIELDS = ("system", "user", "prefill")
@@ -34,10 +34,13 @@ class RenderedPrompt:
     system: str
     user: str
     prefill: str
+    examples: tuple[tuple[str, str], ...] = ()  # (role, text) turns before the user message
 
     def messages(self) -> list[dict[str, str]]:
-        """Return the chat messages: user, then the prefill as a final assistant turn."""
-        messages = [{"role": "user", "content": self.user}]
+        """Return the chat messages: example turns, the user message, then the prefill as
+        a final assistant turn."""
+        messages = [{"role": role, "content": text} for role, text in self.examples]
+        messages.append({"role": "user", "content": self.user})
         if self.prefill:
             messages.append({"role": "assistant", "content": self.prefill})
         return messages
@@ -47,15 +50,26 @@ class RenderedPrompt:
         parts = []
         if self.system:
             parts.append(f"[system]\n{self.system}")
+        parts += [f"[{role}]\n{text}" for role, text in self.examples]
         parts.append(f"[user]\n{self.user}")
         if self.prefill:
             parts.append(f"[assistant]\n{self.prefill}")
         return "\n\n".join(parts)
 
 
-def render_prompt(fields: Mapping[str, str], variables: Mapping[str, str]) -> RenderedPrompt:
+def render_prompt(
+    fields: Mapping[str, str],
+    variables: Mapping[str, str],
+    examples: Sequence[Sequence[str]] = (),
+) -> RenderedPrompt:
     return RenderedPrompt(
         system=render_template(fields.get("system", ""), variables),
         user=render_template(fields.get("user", ""), variables),
         prefill=render_template(fields.get("prefill", ""), variables),
+        examples=tuple((role, render_template(text, variables)) for role, text in examples),
     )
+
+
+def join_slots(texts: Sequence[str]) -> str:
+    """Return the user prompt made of named slots: the non-empty ones, in order."""
+    return "\n\n".join(t.strip("\n") for t in texts if t.strip())

@@ -66,7 +66,7 @@ def exercise_jobs(attempt: Attempt, exercise: Exercise) -> list[Job]:
     backend = make_backend(exercise.backend, exercise.stub_script)
     jobs = []
     for case in exercise.cases.all():
-        prompt = render_prompt(attempt.fields(), case.variables)
+        prompt = render_prompt(attempt.fields(), exercise.case_variables(case), attempt.examples)
         request = build_request(choice, prompt, exercise.temperature, exercise.max_tokens)
         for sample in range(exercise.samples):
             jobs.append(Job(len(jobs), choice, backend, request, prompt, case, sample))
@@ -221,7 +221,7 @@ def grade_jobs(exercise: Exercise, attempt: Attempt, jobs: list[Job], deadline: 
             submission=graders.Submission(
                 fields=fields,
                 starter=exercise.starter(),
-                editable=tuple(exercise.editable_fields),
+                editable=exercise.editable_parts(),
                 variables=tuple(exercise.variables),
                 rendered=job.prompt.as_text(),
             ),

@@ -14,7 +14,6 @@ from lessons.models import Exercise
 from sandbox import limits
 from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
-from sandbox.prompting import render_prompt
 from sandbox.providers import allowed_models, backend_unavailable
 from sandbox.tasks import run_attempt
 
@@ -30,8 +29,11 @@ def _get_attempt_for_user(request: HttpRequest, attempt_id) -> Attempt:
     )
 
 
-def _get_exercise(exercise_id: int) -> Exercise:
-    return get_object_or_404(Exercise.objects.select_related("lesson__course"), id=exercise_id)
+def _get_exercise(request: HttpRequest, exercise_id: int) -> Exercise:
+    """Return an exercise the user may work on (published, or a draft they teach), or 404."""
+    return get_object_or_404(
+        Exercise.objects.visible_to(request.user).select_related("lesson__course"), id=exercise_id
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -48,7 +50,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 @require_POST
 def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     """Save the attempt and queue it once the row is committed; then show its status."""
-    exercise = _get_exercise(exercise_id)
+    exercise = _get_exercise(request, exercise_id)
     form = AttemptForm(exercise, request.POST)
     if not form.is_valid():
         context = {"exercise": exercise, "form": form}
@@ -56,7 +58,8 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
             response = render(request, "lessons/exercise.html#prompt_form", context, status=422)
             return reswap(retarget(response, "#prompt-form"), "outerHTML")
         return render(request, "sandbox/submit_failed.html", context, status=422)
-    fields = form.prompt_fields()
+    values = form.values()
+    fields, examples = exercise.compose(values)
     return queue_attempt(
         request,
         [exercise.backend],
@@ -64,6 +67,8 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
         system_prompt=fields["system"],
         user_prompt=fields["user"],
         prefill=fields["prefill"],
+        slots=values["slots"],
+        examples=examples,
     )
 
 
@@ -134,12 +139,11 @@ def attempt_detail(request: HttpRequest, attempt_id) -> HttpResponse:
 @require_POST
 def preview_prompt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     """Return the prompt as the model will see it for the first visible test case."""
-    exercise = _get_exercise(exercise_id)
+    exercise = _get_exercise(request, exercise_id)
     form = AttemptForm(exercise, request.POST)
-    fields = exercise.starter()
-    fields.update({n: request.POST.get(n, "") for n in form.fields})
+    form.is_valid()  # preview whatever is there, even text the submit would refuse
     case = exercise.first_visible_case()
-    prompt = render_prompt(fields, case.variables if case else {})
+    prompt = exercise.render(form.values(), case)
     return render(
         request,
         "lessons/exercise.html#preview",

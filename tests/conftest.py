@@ -41,6 +41,7 @@ def make_exercise(**fields) -> Exercise:
         course=course, slug="first", defaults={"title": "First lesson", "body": "# Hi"}
     )
     fields.setdefault("slug", "greet")
+    fields.setdefault("status", Exercise.PUBLISHED)
     fields.setdefault("title", "Greet someone")
     fields.setdefault("instructions", "Make the model **greet** `{name}`.")
     fields.setdefault("editable_fields", ["system", "user"])

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
+from lessons.models import Course
+
 DEMO_ACCOUNTS = {"learner": False, "instructor": True}
 
 
@@ -23,4 +25,7 @@ class Command(BaseCommand):
             user.is_staff = is_staff
             user.set_password(password)
             user.save()
+            if is_staff:
+                # The demo instructor teaches every course, so authoring can be tried at once.
+                user.taught_courses.add(*Course.objects.all())
             self.stdout.write(f"  {username:<11} password: {password}")
