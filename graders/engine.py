@@ -500,7 +500,7 @@ def grade_criterion(
 
 
 def criterion_result(criterion: Criterion, check: Check, detail: str) -> CriterionResult:
-    return CriterionResult(
+    return CriterionResult.build(
         id=criterion.id,
         kind=criterion.kind,
         passed=check.passed,
@@ -631,8 +631,8 @@ class ReferenceHider:
             while at >= 0:
                 start = at - offset
                 if start >= 0 and folded.startswith(reference, start):
-                    # The whole reference is copied here: the character loops would grow the
-                    # hit to exactly this span, so take it at C speed.
+                    # The whole reference is copied here: the character loops below would grow
+                    # the hit to exactly this span, so take it at C speed.
                     spans.append((start, start + len(reference)))
                     at = folded.find(chunk, at + 1)
                     continue
@@ -662,7 +662,7 @@ class ReferenceHider:
 
 @lru_cache(maxsize=1024)
 def reference_hider(reference: str) -> ReferenceHider:
-    """Return the hider of a reference, built once: the same test cases are graded again and again."""
+    """Return the hider of a reference, built once: the same cases are graded again and again."""
     return ReferenceHider(reference)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jsonschema
 import referencing
@@ -135,28 +136,235 @@ def check_schema(params: dict[str, Any]) -> None:
     remote = remote_refs(schema)
     if remote:
         raise ParamError("schema", f'a remote $ref is not allowed ({remote[0]!r}); use "#/$defs/…"')
+    problem = schema_problem(SchemaKey(schema))
+    if problem:
+        raise ParamError("schema", problem)
+
+
+# A validator per distinct schema: rubrics are loaded again for every attempt, and checking a
+# schema against its metaschema (about 1 ms) or building its validator need not be redone.
+class SchemaKey:
+    """A schema as a cache key: its repr tells 1 from 1.0, True and "1", and keeps key order."""
+
+    __slots__ = ("key", "schema")
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.key = repr(schema)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SchemaKey) and self.key == other.key
+
+
+@lru_cache(maxsize=256)
+def schema_problem(key: SchemaKey) -> str:
+    """Return why a schema is not a valid JSON Schema, or ""."""
+    schema = key.schema
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as e:
         path = "/".join(map(str, e.absolute_path)) or "(top)"
-        raise ParamError("schema", f"is not a valid JSON Schema at {path}: {e.message}") from None
+        return f"is not a valid JSON Schema at {path}: {e.message}"
+    return ""
 
 
-def prepare_schema(params: Mapping[str, Any], criterion: Criterion) -> Any:
-    schema = params["schema"]
+class CompiledSchema(NamedTuple):
+    validator: Any  # a jsonschema validator: the judge of every answer, and its error message
+    # A quick test for plain schemas: True means the validator would find no error too;
+    # False means "ask the validator". None when the schema uses anything else.
+    surely_valid: Callable[[Any], bool] | None
+
+
+@lru_cache(maxsize=256)
+def compiled_schema(key: SchemaKey) -> CompiledSchema:
+    schema = key.schema  # rubric params are never edited after loading
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     # An empty registry that refuses retrieval: no schema ever triggers a network fetch.
-    return cls(schema, registry=referencing.Registry(retrieve=refuse_retrieval))
+    validator = cls(schema, registry=referencing.Registry(retrieve=refuse_retrieval))
+    try:
+        quick = quick_test(schema) if cls is jsonschema.Draft202012Validator else None
+    except RecursionError:
+        quick = None
+    return CompiledSchema(validator, quick)
+
+
+def prepare_schema(params: Mapping[str, Any], criterion: Criterion | None) -> CompiledSchema:
+    return compiled_schema(SchemaKey(params["schema"]))
+
+
+# Keywords that never make an instance invalid here: annotations, "format" (the validator has
+# no format checker, as jsonschema's default), and "$defs" (only a $ref reaches them).
+QUICK_IGNORED = frozenset(
+    {
+        "$schema",
+        "$comment",
+        "$defs",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "format",
+    }
+)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+QUICK_TYPES: dict[str, Callable[[Any], bool]] = {
+    "array": lambda v: isinstance(v, list),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
+    "null": lambda v: v is None,
+    "number": is_number,
+    "object": lambda v: isinstance(v, dict),
+    "string": lambda v: isinstance(v, str),
+}
+
+
+def quick_test(schema: Any, root: bool = True) -> Callable[[Any], bool] | None:
+    """Return a test of decoded JSON that is True only where Draft 2020-12 finds no error.
+
+    It covers type, enum, const, required, properties, additionalProperties, items, and
+    numeric, length and size bounds; None for a schema with any other keyword (or a
+    $schema below the root, which could switch dialect): the validator alone then decides.
+    A False answer is never taken as a verdict. Only for json.loads values (plain types).
+
+    >>> test = quick_test({"type": "object", "required": ["a"]})
+    >>> test({"a": 1}), test({})
+    (True, False)
+    """
+    if schema is True:
+        return lambda value: True
+    if not isinstance(schema, dict) or (not root and "$schema" in schema):
+        return None
+    tests: list[Callable[[Any], bool]] = []
+    for keyword, rule in schema.items():
+        test = quick_keyword(keyword, rule, schema)
+        if test is None:
+            return None
+        if test is not no_rule:
+            tests.append(test)
+    if len(tests) == 1:
+        return tests[0]
+    return lambda value: all(test(value) for test in tests)
+
+
+def no_rule(value: Any) -> bool:
+    return True
+
+
+def quick_keyword(keyword: str, rule: Any, schema: dict[str, Any]) -> Callable[[Any], bool] | None:
+    """Return the quick test of one keyword of a schema (IGNORED ones: no_rule), or None."""
+    if keyword in QUICK_IGNORED:
+        return no_rule
+    if keyword == "type":
+        names = [rule] if isinstance(rule, str) else rule
+        if not isinstance(names, list) or not all(name in QUICK_TYPES for name in names):
+            return None
+        checks = [QUICK_TYPES[name] for name in names]
+        return lambda value: any(check(value) for check in checks)
+    if keyword in ("enum", "const"):
+        options = rule if keyword == "enum" else [rule]
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            return None  # jsonschema's equality of numbers, bools and containers is its own
+        allowed = frozenset(options)
+        return lambda value: isinstance(value, str) and value in allowed
+    if keyword == "required":
+        if not isinstance(rule, list) or not all(isinstance(name, str) for name in rule):
+            return None
+        names = tuple(rule)
+        return lambda value: not isinstance(value, dict) or all(n in value for n in names)
+    if keyword == "properties":
+        if not isinstance(rule, dict):
+            return None
+        properties = {}
+        for name, subschema in rule.items():
+            test = quick_test(subschema, root=False)
+            if test is None:
+                return None
+            properties[name] = test
+        subtests = tuple(properties.items())
+        return lambda value: (
+            not isinstance(value, dict)
+            or all(name not in value or test(value[name]) for name, test in subtests)
+        )
+    if keyword == "additionalProperties":
+        if "patternProperties" in schema:
+            return None
+        known = (
+            frozenset(schema.get("properties", {}))
+            if isinstance(schema.get("properties"), dict)
+            else None
+        )
+        if known is None and "properties" in schema:
+            return None
+        known = known or frozenset()
+        if rule is False:
+            return lambda value: not isinstance(value, dict) or all(k in known for k in value)
+        test = quick_test(rule, root=False)
+        if test is None:
+            return None
+        return lambda value: (
+            not isinstance(value, dict)
+            or all(test(item) for k, item in value.items() if k not in known)
+        )
+    if keyword == "items":
+        if "prefixItems" in schema:
+            return None
+        test = quick_test(rule, root=False)
+        if test is None:
+            return None
+        return lambda value: not isinstance(value, list) or all(test(item) for item in value)
+    if keyword in NUMBER_BOUNDS:
+        if not is_number(rule):
+            return None
+        within = NUMBER_BOUNDS[keyword]
+        return lambda value: not is_number(value) or within(value, rule)
+    if keyword in SIZE_BOUNDS:
+        if not isinstance(rule, int) or isinstance(rule, bool):
+            return None
+        kind, within = SIZE_BOUNDS[keyword]
+        return lambda value: not isinstance(value, kind) or within(len(value), rule)
+    return None
+
+
+NUMBER_BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
+    "minimum": lambda value, bound: value >= bound,
+    "maximum": lambda value, bound: value <= bound,
+    "exclusiveMinimum": lambda value, bound: value > bound,
+    "exclusiveMaximum": lambda value, bound: value < bound,
+}
+SIZE_BOUNDS: dict[str, tuple[type, Callable[[int, int], bool]]] = {
+    "minLength": (str, lambda size, bound: size >= bound),
+    "maxLength": (str, lambda size, bound: size <= bound),
+    "minItems": (list, lambda size, bound: size >= bound),
+    "maxItems": (list, lambda size, bound: size <= bound),
+}
 
 
 def json_schema(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     value, where, error = load_output_json(params, ctx)
     if error:
         return Check(False, error)
-    validator = ctx.compiled or prepare_schema(params, None)  # type: ignore[arg-type]
+    validator, surely_valid = ctx.compiled or prepare_schema(params, None)
     try:
-        if validator.is_valid(value):
+        quick = surely_valid is not None and surely_valid(value)
+    except RecursionError:
+        quick = False  # too deep for the quick test: the validator decides, as always
+    try:
+        if quick or validator.is_valid(value):
             return Check(True, f"{where} matches the schema")
         best = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except RecursionError:
