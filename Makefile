@@ -30,5 +30,8 @@ test: $(VENV)/.dev
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
+bench: $(VENV)/.dev
+	$(PY) -m sandbox.bench
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

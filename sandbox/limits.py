@@ -7,11 +7,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sandbox.models import Attempt, UsageRecord
+
+SPENT_KEY = "limits:spent-today"
+SPENT_SECONDS = 5
 
 
 def start_of_day():
@@ -29,7 +33,10 @@ def spent_today(**filters) -> dict:
 
 
 def spend_cap_reached() -> bool:
-    return spent_today()["cost"] >= Decimal(str(settings.GLOBAL_DAILY_SPEND_CAP_USD))
+    """Return whether today's spend across the site has reached the cap (re-read every few
+    seconds at most: summing the day's ledger on every call would grow with the day)."""
+    spent = cache.get_or_set(SPENT_KEY, lambda: str(spent_today()["cost"]), SPENT_SECONDS)
+    return Decimal(spent) >= Decimal(str(settings.GLOBAL_DAILY_SPEND_CAP_USD))
 
 
 def refusal(user) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,16 @@ def fast_password_hashing(request):
     if "db" in request.fixturenames and request.node.get_closest_marker("slow") is None:
         settings = request.getfixturevalue("settings")
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings):
+    """Give every test a cache of its own: cached completions, single-flight locks and the
+    spend total must not leak from one test into another (or across xdist workers, which
+    would share a Redis cache). Processes a test starts use their own settings."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4()}",
+        }
+    }

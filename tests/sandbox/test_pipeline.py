@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sandbox.models import Attempt
+from sandbox.processes import Browserless, wait_until
 from tests.conftest import PASSWORD, make_exercise, make_user
-from tests.live import Browserless, Stack, wait_until
+from tests.live import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,292 @@
+"""`python -m sandbox.bench` (or `make bench`): the pipeline's figures, measured in one
+process tree on this machine, each against a baseline measured in the same run.
+
+It starts real worker (and web) processes against Redis (REDIS_URL, default
+127.0.0.1:6379 database 14, flushed) and a database of its own (DATABASE_URL
+if set, else a new SQLite file), and prints one JSON line per figure:
+{"name", "value", "unit", "baseline", "ratio"}. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from celery import shared_task
+
+from sandbox.processes import ProcessGroup
+
+NOOP_TASKS = 2000
+PIPELINE_ATTEMPTS = 1000
+BURST_ATTEMPTS = 200
+LATENCY_SUBMISSIONS = 200
+IDENTICAL_SUBMISSIONS = 100
+PASSWORD = "bench-password-not-secret"
+
+
+@functools.cache
+def counters():
+    import redis
+
+    return redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+@shared_task(name="sandbox.bench_noop", ignore_result=True)
+def noop(counter: str) -> None:
+    """Count a finished no-op: the floor of a Celery round trip on this broker."""
+    counters().incr(counter)
+
+
+@dataclass
+class BenchProcesses(ProcessGroup):
+    """The run's processes: the shared environment plus a figure's own settings."""
+
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **self.overrides}
+
+
+def progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def figure(name: str, value: float, unit: str, baseline: float) -> None:
+    ratio = round(value / baseline, 3) if baseline else None
+    line = {"name": name, "value": round(value, 3), "unit": unit, "baseline": round(baseline, 3)}
+    print(json.dumps({**line, "ratio": ratio}), flush=True)
+
+
+def configure(workdir: Path) -> dict[str, str]:
+    """Set the environment every process of the run shares, before Django starts."""
+    env = {
+        "DEBUG": "True",
+        "SANDBOX_DATA_DIR": str(workdir),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}"),
+        "SUBMISSIONS_PER_MINUTE": "1000000",
+        "DAILY_TOKEN_BUDGET": "1000000000",
+        "DAILY_COST_BUDGET_USD": "1000000",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "sandbox.settings",
+    }
+    os.environ.update(env)
+    return env
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
+        workdir = Path(tmp)
+        configure(workdir)
+        import django
+
+        django.setup()
+        Bench(workdir).run()
+
+
+class Bench:
+    """Set up an exercise per test-case count, then measure each figure with its own worker."""
+
+    def __init__(self, workdir: Path) -> None:
+        import redis
+        from django.contrib.auth.models import User
+        from django.core.management import call_command
+
+        from lessons.models import Course, Lesson
+        from sandbox.models import Attempt
+
+        self.workdir = workdir
+        self.redis = redis.Redis.from_url(os.environ["REDIS_URL"])
+        self.redis.flushdb()
+        database = os.environ["DATABASE_URL"].split("@")[-1]
+        progress(f"database {database}, broker {os.environ['REDIS_URL']}")
+        call_command("migrate", verbosity=0)
+        Course.objects.filter(slug="bench").delete()
+        course = Course.objects.create(slug="bench", title="Bench")
+        lesson = Lesson.objects.create(course=course, slug="bench", title="Bench")
+        self.user = User.objects.create_user(f"bench-{os.getpid()}", password=PASSWORD)
+        self.exercises = {cases: make_exercise(lesson, cases) for cases in (1, 3)}
+        self.Attempt = Attempt
+
+    def group(self, name: str, **env: str) -> BenchProcesses:
+        folder = self.workdir / name
+        folder.mkdir()
+        return BenchProcesses(folder, overrides=env)
+
+    def worker(self, name: str, concurrency: int = 32, **env: str) -> BenchProcesses:
+        group = self.group(name, **env)
+        group.start_worker(concurrency, include="sandbox.bench")
+        return group
+
+    def queue(self, cases: int, count: int, prompt: str, unique: bool = True) -> list[str]:
+        """Create `count` queued attempts (saved first, as a submit does) and return their ids."""
+        exercise = self.exercises[cases]
+        attempts = [
+            self.Attempt(
+                learner=self.user,
+                exercise=exercise,
+                user_prompt=f"{prompt} {i if unique else ''} {{n}}",
+            )
+            for i in range(count)
+        ]
+        self.Attempt.objects.bulk_create(attempts)
+        return [str(a.id) for a in attempts]
+
+    def publish(self, ids: list[str]) -> float:
+        from sandbox.tasks import run_attempt
+
+        started = time.monotonic()
+        for attempt_id in ids:
+            run_attempt.delay(attempt_id)
+        return started
+
+    def wait_final(self, ids: list[str], timeout: float) -> float:
+        remaining = self.Attempt.objects.filter(id__in=ids).exclude(status__in=self.Attempt.FINAL)
+        deadline = time.monotonic() + timeout
+        while remaining.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench: attempts still unfinished after {timeout}s")
+            time.sleep(0.002)
+        return time.monotonic()
+
+    def check_graded(self, ids: list[str]) -> None:
+        failed = self.Attempt.objects.filter(id__in=ids).exclude(status=self.Attempt.GRADED)
+        if failed.exists():
+            raise SystemExit(f"bench: {failed.count()} attempts ended in error: {failed[0].error}")
+
+    def run(self) -> None:
+        floor = self.noop_throughput()
+        self.pipeline_throughput(floor)
+        self.burst()
+        self.latency()
+        self.identical_submissions()
+
+    def noop_throughput(self) -> float:
+        group = self.worker("noop")
+        try:
+            progress(f"celery_noop_throughput: {NOOP_TASKS} no-op tasks")
+            counter = "bench:noop"
+            started = time.monotonic()
+            for _ in range(NOOP_TASKS):
+                noop.delay(counter)
+            while int(self.redis.get(counter) or 0) < NOOP_TASKS:
+                time.sleep(0.002)
+            value = NOOP_TASKS / (time.monotonic() - started)
+        finally:
+            group.stop()
+        figure("celery_noop_throughput", value, "tasks/s", value)
+        return value
+
+    def pipeline_throughput(self, floor: float) -> None:
+        group = self.worker("pipeline")
+        try:
+            progress(f"pipeline_throughput: {PIPELINE_ATTEMPTS} attempts, zero-latency stub")
+            ids = self.queue(1, PIPELINE_ATTEMPTS, "Say pipeline")
+            started = self.publish(ids)
+            finished = self.wait_final(ids, 300)
+            self.check_graded(ids)
+        finally:
+            group.stop()
+        figure("pipeline_throughput", PIPELINE_ATTEMPTS / (finished - started), "attempts/s", floor)
+
+    def burst(self) -> None:
+        group = self.worker("burst", concurrency=BURST_ATTEMPTS, STUB_LATENCY_MS="1000")
+        try:
+            progress(f"burst_200x3_seconds: {BURST_ATTEMPTS} attempts x 3 cases, 1 s per call")
+            single = self.queue(3, 1, "Say single")
+            started = self.publish(single)
+            baseline = self.wait_final(single, 60) - started
+            ids = self.queue(3, BURST_ATTEMPTS, "Say burst")
+            started = self.publish(ids)
+            finished = self.wait_final(ids, 120)
+            self.check_graded(ids)
+        finally:
+            group.stop()
+        figure("burst_200x3_seconds", finished - started, "s", baseline)
+
+    def latency(self) -> None:
+        from sandbox.processes import Browserless
+
+        group = self.group("latency")
+        try:
+            group.start_worker(32, include="sandbox.bench")
+            group.start_web()
+            client = Browserless(group.url)
+            client.login(self.user.username, PASSWORD)
+            submit = f"/exercises/{self.exercises[3].id}/submit/"
+            progress(f"latency: {LATENCY_SUBMISSIONS} submissions one after another, 3 cases each")
+            samples = []
+            for i in range(LATENCY_SUBMISSIONS + 10):
+                started = time.monotonic()
+                _, url, _ = client.post(submit, {"user": f"Say latency {i} {{n}}"})
+                self.wait_final([url.rstrip("/").rsplit("/", 1)[1]], 30)
+                if i >= 10:  # the first few warm up connections and caches
+                    samples.append((time.monotonic() - started) * 1000)
+            noop_samples = self.noop_latency()
+        finally:
+            group.stop()
+        figure("latency_p50_ms", statistics.median(samples), "ms", statistics.median(noop_samples))
+        figure("latency_p95_ms", p95(samples), "ms", p95(noop_samples))
+
+    def noop_latency(self) -> list[float]:
+        """Return round trips of one no-op task at a time, in milliseconds."""
+        samples = []
+        for i in range(100):
+            counter = f"bench:noop-latency:{i}"
+            started = time.monotonic()
+            noop.delay(counter)
+            while not self.redis.get(counter):
+                time.sleep(0.0005)
+            samples.append((time.monotonic() - started) * 1000)
+        return samples
+
+    def identical_submissions(self) -> None:
+        from sandbox.models import UsageRecord
+
+        group = self.worker("identical", STUB_LATENCY_MS="300")
+        try:
+            progress(f"identical_submissions: {IDENTICAL_SUBMISSIONS} identical prompts at once")
+            ids = self.queue(1, IDENTICAL_SUBMISSIONS, "Say the same", unique=False)
+            self.publish(ids)
+            self.wait_final(ids, 120)
+            self.check_graded(ids)
+        finally:
+            group.stop()
+        calls = UsageRecord.objects.filter(attempt_id__in=ids, cache_hit=False).count()
+        figure("identical_submissions_backend_calls", calls, "calls", IDENTICAL_SUBMISSIONS)
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[18]
+
+
+def make_exercise(lesson, cases: int):
+    """Return a published exercise on the stub's echo model with `cases` test cases."""
+    from lessons.models import Case, Exercise
+
+    exercise = Exercise.objects.create(
+        lesson=lesson,
+        slug=f"echo-{cases}",
+        title=f"Echo x{cases}",
+        status=Exercise.PUBLISHED,
+        editable_fields=["user"],
+        variables=["n"],
+        model_name="echo",
+        rubric={"criteria": [{"id": "says", "kind": "contains", "params": {"text": "Say"}}]},
+    )
+    for i in range(cases):
+        Case.objects.create(
+            exercise=exercise, name=f"case {i}", position=i, variables={"n": str(i)}
+        )
+    return exercise
+
+
+if __name__ == "__main__":
+    main()
