@@ -48,7 +48,9 @@ def parse_models(spec: str) -> dict[str, ModelChoice]:
     choices = {}
     for item in filter(None, (part.strip() for part in spec.split(";"))):
         try:
-            backend, model, price_in, price_out = item.rsplit(":", 3)
+            # A model name may hold colons itself (Ollama's "llama3.2:3b").
+            backend, rest = item.split(":", 1)
+            model, price_in, price_out = rest.rsplit(":", 2)
             choice = ModelChoice(backend, model, Decimal(price_in), Decimal(price_out))
         except (ValueError, ArithmeticError):
             raise ImproperlyConfigured(

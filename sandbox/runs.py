@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -23,8 +24,8 @@ from sandbox.providers import ModelChoice, backend_unavailable, make_backend, mo
 
 log = logging.getLogger(__name__)
 
-# Calls of one attempt run at once; a task thread waits on at most this many.
-MAX_PARALLEL_CALLS = 8
+# Calls of one attempt run at once; the pool holds this many threads per task thread.
+MAX_PARALLEL_CALLS = 4
 
 
 @dataclass
@@ -187,16 +188,26 @@ def hit_outcome(completion) -> calls.CallOutcome:
     )
 
 
+@functools.cache
+def job_pool() -> ThreadPoolExecutor:
+    """Return the worker process's pool for model calls and grading. Its threads are reused
+    across attempts: starting fresh threads for every attempt cost more than a stub call."""
+    return ThreadPoolExecutor(
+        max_workers=settings.CELERY_WORKER_CONCURRENCY * MAX_PARALLEL_CALLS,
+        thread_name_prefix="attempt-job",
+    )
+
+
 def in_parallel(fn, jobs: list[Job], deadline: float) -> None:
     """Run fn on every job in threads; past the deadline, fail the attempt (the soft limit)."""
     if not jobs:
         return
-    pool = ThreadPoolExecutor(max_workers=min(len(jobs), MAX_PARALLEL_CALLS))
-    futures: list[Future] = [pool.submit(fn, job) for job in jobs]
+    futures: list[Future] = [job_pool().submit(fn, job) for job in jobs]
     done, pending = wait(
         futures, timeout=max(0, deadline - time.monotonic()), return_when=FIRST_EXCEPTION
     )
-    pool.shutdown(wait=not pending, cancel_futures=True)
+    for future in pending:
+        future.cancel()  # one already running finishes in the background; its result is dropped
     for future in done:
         future.result()  # re-raise a bug in fn
     if pending:
