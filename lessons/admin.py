@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from lessons.models import Case, Course, Exercise, Lesson
+from lessons.models import Case, Course, Exercise, Lesson, Regrade
 
 
 class CaseInline(admin.StackedInline):
@@ -32,3 +32,10 @@ class ExerciseAdmin(admin.ModelAdmin):
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
     list_display = ("name", "exercise", "visibility", "weight")
+
+
+@admin.register(Regrade)
+class RegradeAdmin(admin.ModelAdmin):
+    list_display = ("exercise", "status", "done", "total", "changed", "requested_by", "created_at")
+    list_filter = ("status",)
+    raw_id_fields = ("exercise", "requested_by")

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
-from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -117,6 +118,17 @@ class ExerciseQuerySet(models.QuerySet):
         return self.filter(live).distinct()
 
 
+@functools.lru_cache(maxsize=512)
+def _parsed(parse, text: str):
+    return parse(json.loads(text))
+
+
+def parsed(parse, data):
+    """Return parse(data), parsed once per distinct content in this process: every attempt
+    loads its exercise afresh, and rubrics and stub rules are the same most of the time."""
+    return _parsed(parse, json.dumps(data, sort_keys=True))
+
+
 class Exercise(models.Model):
     DRAFT, PUBLISHED = "draft", "published"
 
@@ -173,13 +185,13 @@ class Exercise(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("ls-exercise", args=[self.lesson.course.slug, self.lesson.slug, self.slug])
 
-    @cached_property
+    @property
     def parsed_rubric(self) -> graders.Rubric:
-        return graders.load_rubric(self.rubric)
+        return parsed(graders.load_rubric, self.rubric)
 
-    @cached_property
+    @property
     def stub_script(self) -> StubScript:
-        return parse_script(self.stub)
+        return parsed(parse_script, self.stub)
 
     @property
     def editable_slots(self) -> list[dict]:
@@ -284,3 +296,37 @@ class Case(models.Model):
             weight=self.weight,
             visibility=self.visibility,
         )
+
+
+class Regrade(models.Model):
+    """A background re-grade of an exercise's learner attempts from their stored outputs."""
+
+    QUEUED, RUNNING, DONE, ERROR = "queued", "running", "done", "error"
+    STATUS_CHOICES = [(QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"), (ERROR, "Error")]
+
+    exercise = models.ForeignKey(Exercise, models.CASCADE, related_name="regrades")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0, help_text="Attempts whose score changed")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"Regrade of {self.exercise} ({self.status}, {self.done}/{self.total})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (self.DONE, self.ERROR)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100

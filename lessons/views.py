@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from lessons.models import Course, Exercise
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
-from sandbox.providers import backend_unavailable
+from sandbox.providers import model_unavailable
 from sandbox.views import attempt_context
 
 
@@ -127,7 +127,7 @@ def exercise_detail(
         "lesson": exercise.lesson,
         "course": exercise.lesson.course,
         "form": AttemptForm(exercise),
-        "backend_problem": backend_unavailable(exercise.backend),
+        "backend_problem": model_unavailable(exercise.backend, exercise.model_name),
         "visible_cases": [c for c in cases if not c.hidden],
         "hidden_count": sum(1 for c in cases if c.hidden),
         "case": case,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from sandbox.models import Attempt, Run
+from sandbox.models import Attempt, Run, UsageRecord
 
 
 class RunInline(admin.TabularInline):
@@ -26,3 +26,10 @@ class AttemptAdmin(admin.ModelAdmin):
 class RunAdmin(admin.ModelAdmin):
     list_display = ("attempt", "case_name", "score", "passed", "latency_ms")
     raw_id_fields = ("attempt", "case")
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    list_display = ("learner", "backend", "model", "input_tokens", "output_tokens", "cost_usd")
+    list_filter = ("backend", "cache_hit")
+    raw_id_fields = ("learner", "attempt")

@@ -97,6 +97,12 @@ def call_with_retries(
     return outcome
 
 
+def call_budget() -> float:
+    """Return the longest one model call can take, every try and backoff included."""
+    tries = settings.PROVIDER_TRIES
+    return settings.PROVIDER_TIMEOUT * tries + settings.RETRY_BACKOFF_MAX * (tries - 1)
+
+
 def cache_key(backend_name: str, scope: str, request: CompletionRequest, sample: int) -> str:
     """Return the cache key of a request: backend (and its scope, such as a stub's rules),
     model, parameters, messages and sample index."""

@@ -94,6 +94,38 @@ def provider_settings(backend: str) -> tuple[str, str]:
     return getattr(settings, f"{prefix}_API_KEY", ""), getattr(settings, f"{prefix}_BASE_URL", "")
 
 
+def model_unavailable(backend: str, model: str) -> str:
+    """Return why this model cannot be called here, or "" when it can: its backend must be
+    configured and, except for the free stub, the model must be on the priced allowlist, so
+    every billed call is on the ledger at its price."""
+    reason = backend_unavailable(backend)
+    if reason or backend == "stub":
+        return reason
+    if f"{backend}:{model}" not in allowed_models():
+        return f"The model {model!r} is not on this site's list of allowed models (SANDBOX_MODELS)."
+    return ""
+
+
+def offline_backend(backend: str, script: StubScript) -> tuple[Backend, ModelChoice] | None:
+    """Return how to run an exercise whose backend is not configured here, for the publish
+    check: its recorded cassette if there is one, else its stub rules; None if neither."""
+    folder = settings.CASSETTE_DIR / backend
+    if folder.is_dir() and any(folder.glob("*.json")):
+        return CassetteBackend(None, folder, "replay", backend=backend), ModelChoice(backend, "")
+    if script.rules:
+        stub = backend_class("stub")(script=script)
+        return stub, ModelChoice("stub", "scripted")
+    return None
+
+
+def reference_unavailable(backend: str, script: StubScript) -> str:
+    """Return why a reference solution cannot run here at all, or "" when it can."""
+    reason = backend_unavailable(backend)
+    if reason and offline_backend(backend, script) is None:
+        return f"{reason} It has no recorded cassette or stub rules to run on instead."
+    return ""
+
+
 def make_backend(backend: str, script: StubScript | None = None) -> Backend:
     """Return a configured backend; wrapped in a cassette when recording or replaying."""
     cls = backend_class(backend)

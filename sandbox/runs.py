@@ -20,7 +20,13 @@ from sandbox import calls, limits
 from sandbox.backends import Backend, BackendError, CompletionRequest
 from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.prompting import RenderedPrompt, render_prompt
-from sandbox.providers import ModelChoice, backend_unavailable, make_backend, model_choice
+from sandbox.providers import (
+    ModelChoice,
+    make_backend,
+    model_choice,
+    model_unavailable,
+    offline_backend,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +68,25 @@ def build_request(choice: ModelChoice, prompt: RenderedPrompt, temperature: floa
     )
 
 
+def exercise_backend(attempt: Attempt, exercise: Exercise) -> tuple[Backend, ModelChoice]:
+    """Return the backend an exercise attempt runs on. A reference run (the publish check)
+    falls back, where the exercise's backend is not configured, to its recorded cassette or
+    its stub rules."""
+    reason = model_unavailable(exercise.backend, exercise.model_name)
+    if not reason:
+        backend = make_backend(exercise.backend, exercise.stub_script)
+        return backend, model_choice(exercise.backend, exercise.model_name)
+    fallback = offline_backend(exercise.backend, exercise.stub_script)
+    if attempt.is_reference and fallback:
+        backend, choice = fallback
+        return backend, choice if choice.model else model_choice(
+            exercise.backend, exercise.model_name
+        )
+    raise AttemptFailed("config", reason)
+
+
 def exercise_jobs(attempt: Attempt, exercise: Exercise) -> list[Job]:
-    choice = model_choice(exercise.backend, exercise.model_name)
-    backend = make_backend(exercise.backend, exercise.stub_script)
+    backend, choice = exercise_backend(attempt, exercise)
     jobs = []
     for case in exercise.cases.all():
         prompt = render_prompt(attempt.fields(), exercise.case_variables(case), attempt.examples)
@@ -134,10 +156,8 @@ def prepare(attempt: Attempt) -> list[Job]:
             "budget", "Model calls are paused: this site has reached its spending cap for today."
         )
     exercise = attempt.exercise
-    backend_name = exercise.backend if exercise else None
-    names = [backend_name] if exercise else [k.partition(":")[0] for k in attempt.playground_models]
-    for name in names:
-        reason = backend_unavailable(name)
+    for key in attempt.playground_models:
+        reason = model_unavailable(*key.split(":", 1))
         if reason:
             raise AttemptFailed("config", reason)
     jobs = exercise_jobs(attempt, exercise) if exercise else playground_jobs(attempt)
@@ -176,7 +196,8 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
                 calls.release(job.key)
     followers = [j for j in jobs if j.key and not j.leader and not j.outcome.cache_hit]
     for job in followers:
-        hit = calls.wait_for_leader(job.key, deadline)
+        # Stop waiting in time to make the call ourselves if the leader's worker died.
+        hit = calls.wait_for_leader(job.key, deadline - calls.call_budget())
         if hit:
             job.outcome = hit_outcome(hit)
     in_parallel(call, [j for j in followers if not j.outcome.cache_hit], deadline)

@@ -14,8 +14,8 @@ from lessons.models import Exercise
 from sandbox import limits
 from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
-from sandbox.providers import allowed_models, backend_unavailable
-from sandbox.tasks import run_attempt
+from sandbox.providers import allowed_models, backend_unavailable, model_unavailable
+from sandbox.tasks import publish_on_commit
 
 # The client event that refreshes the parts of a page that list attempts.
 ATTEMPT_CHANGED = "attempt-changed"
@@ -62,7 +62,7 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     fields, examples = exercise.compose(values)
     return queue_attempt(
         request,
-        [exercise.backend],
+        [(exercise.backend, exercise.model_name)],
         exercise=exercise,
         system_prompt=fields["system"],
         user_prompt=fields["user"],
@@ -72,18 +72,17 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     )
 
 
-def queue_attempt(request: HttpRequest, backends: list[str], **fields) -> HttpResponse:
-    """Save an attempt and queue it once committed, unless a limit or a backend refuses it."""
+def queue_attempt(request: HttpRequest, models: list[tuple[str, str]], **fields) -> HttpResponse:
+    """Save an attempt and queue it once committed, unless a limit or a model refuses it."""
     with transaction.atomic():
         # Lock the learner's row so concurrent submits queue up for the rate limit check.
         User.objects.select_for_update().only("pk").get(pk=request.user.pk)
-        refused = next(filter(None, map(backend_unavailable, backends)), "") or limits.refusal(
-            request.user
-        )
+        refused = next(filter(None, (model_unavailable(*m) for m in models)), "")
+        refused = refused or limits.refusal(request.user)
         if refused:
             return refusal_response(request, refused)
         attempt = Attempt.objects.create(learner=request.user, **fields)
-        run_attempt.delay_on_commit(str(attempt.id))
+        publish_on_commit(str(attempt.id))
     if request.htmx:
         response = render(request, "sandbox/attempt.html#status", {"attempt": attempt})
         return trigger_client_event(response, ATTEMPT_CHANGED)
@@ -167,7 +166,7 @@ def playground(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             return queue_attempt(
                 request,
-                [key.partition(":")[0] for key in data["models"]],
+                [key.split(":", 1) for key in data["models"]],
                 playground_models=data["models"],
                 system_prompt=data["system"],
                 user_prompt=data["user"],

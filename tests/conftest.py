@@ -127,3 +127,27 @@ def isolated_cache(settings):
             "LOCATION": f"test-{uuid.uuid4()}",
         }
     }
+
+
+@pytest.fixture
+def instructor(db) -> User:
+    """Ines: teaches the "basics" course (the one make_exercise builds); a staff user."""
+    user = make_user("ines", is_staff=True)
+    course, _ = Course.objects.get_or_create(slug="basics", defaults={"title": "Basics"})
+    course.instructors.add(user)
+    return user
+
+
+@pytest.fixture
+def other_instructor(db) -> User:
+    """Oscar: teaches another course, so none of Ines's objects exist for him."""
+    user = make_user("oscar", is_staff=True)
+    course = Course.objects.create(slug="other", title="Another course")
+    course.instructors.add(user)
+    return user
+
+
+@pytest.fixture
+def ines_client(client, instructor):
+    client.force_login(instructor)
+    return client

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from sandbox.processes import free_port, wait_until
 from tests.fakeprovider import FakeProvider
-from tests.live import free_port, wait_until
 
 
 @pytest.fixture
@@ -34,8 +34,19 @@ class PrivateRedis:
     def start(self) -> None:
         log = (self.workdir / "redis.log").open("a")
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -23,7 +23,7 @@ class Rollback(Exception):
 @pytest.fixture
 def delay():
     """The broker edge: what the view publishes, without a broker."""
-    with patch("sandbox.views.run_attempt.delay") as delay:
+    with patch("sandbox.tasks.run_attempt.delay") as delay:
         yield delay
 
 

@@ -1,0 +1,580 @@
+"""Forms of the instructor's pages: plain forms whose clean_<field> return what the view saves."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+import graders
+from lessons.authoring import dump_yaml, load_yaml
+from lessons.models import Exercise, validate_examples, validate_slots
+from sandbox.backends.stub import StubRuleError, parse_script
+from sandbox.prompting import PROMPT_FIELDS
+from sandbox.providers import allowed_models
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HINT_SEPARATOR = re.compile(r"^\s*---\s*$", re.MULTILINE)
+PART_LABELS = {"system": "System prompt", "user": "User prompt", "prefill": "Prefill"}
+
+
+def text(label: str, rows: int = 3, help_text: str = "", code: bool = False, **kwargs):
+    attrs = {"rows": rows, "spellcheck": "false"} if code else {"rows": rows}
+    if code:
+        attrs["class"] = "code"
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=False,
+        help_text=help_text,
+        widget=forms.Textarea(attrs=attrs),
+        **kwargs,
+    )
+
+
+def yaml_field(label: str, rows: int = 4, help_text: str = ""):
+    return text(label, rows, help_text, code=True)
+
+
+def clean_yaml(value: str, expect: type, what: str) -> Any:
+    try:
+        return load_yaml(value, expect, what)
+    except ValueError as e:
+        raise ValidationError(str(e)) from None
+
+
+class CourseForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=50, help_text="Part of the course's address.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    instructors = forms.CharField(
+        required=False,
+        label="Co-instructors",
+        help_text="Usernames, separated by commas. You stay an instructor.",
+    )
+
+    def __init__(self, *args, course=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.course = course
+
+    def clean_slug(self) -> str:
+        from lessons.models import Course
+
+        slug = self.cleaned_data["slug"]
+        if slug == "new":
+            raise ValidationError("“new” is reserved; choose another address.")
+        taken = Course.objects.filter(slug=slug)
+        if self.course:
+            taken = taken.exclude(pk=self.course.pk)
+        if taken.exists():
+            raise ValidationError("Another course already uses this address.")
+        return slug
+
+    def clean_instructors(self) -> list[User]:
+        names = [n.strip() for n in self.cleaned_data["instructors"].split(",") if n.strip()]
+        users = list(User.objects.filter(username__in=names))
+        missing = sorted(set(names) - {u.username for u in users})
+        if missing:
+            raise ValidationError(f"No user called {', '.join(missing)}.")
+        return users
+
+
+class LessonForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=50)
+    body = forms.CharField(
+        label="Lesson text",
+        required=False,
+        strip=False,
+        help_text="Markdown. Raw HTML is removed, as on the learner's page.",
+        widget=forms.Textarea(attrs={"rows": 18, "class": "code", "spellcheck": "true"}),
+    )
+
+    def __init__(self, *args, course, lesson=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.course, self.lesson = course, lesson
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        taken = self.course.lessons.filter(slug=slug)
+        if self.lesson:
+            taken = taken.exclude(pk=self.lesson.pk)
+        if taken.exists():
+            raise ValidationError("Another lesson of this course already uses this address.")
+        return slug
+
+
+class NewExerciseForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=50)
+
+    def __init__(self, *args, lesson, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lesson = lesson
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        if self.lesson.exercises.filter(slug=slug).exists():
+            raise ValidationError("Another exercise of this lesson already uses this address.")
+        return slug
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [(key, choice.label) for key, choice in allowed_models().items()]
+
+
+class ExerciseForm(forms.Form):
+    """Everything about an exercise except its test cases and rubric."""
+
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=50)
+    instructions = text(
+        "Instructions", 8, "Markdown, shown to the learner beside the prompt editor."
+    )
+
+    editable = forms.MultipleChoiceField(
+        label="Learners may edit",
+        required=False,
+        choices=[(f, PART_LABELS[f]) for f in PROMPT_FIELDS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Unticked parts are locked: the learner sees them but cannot change them.",
+    )
+    starter_system = text("Starter system prompt", 3, code=True)
+    starter_user = text(
+        "Starter user prompt", 5, "Write {variable} where a test case's value goes.", code=True
+    )
+    starter_prefill = text("Starter prefill", 2, code=True)
+    slots = yaml_field(
+        "Named slots",
+        5,
+        "Optional. A YAML list of {name, label, text, editable}: task context, tone, examples, "
+        "output format … joined in order into the user prompt (replacing the user template).",
+    )
+    examples = yaml_field(
+        "Example turns",
+        4,
+        "Optional. A YAML list of {role: user|assistant, text, editable} sent before the final "
+        "user message.",
+    )
+
+    variables = forms.CharField(
+        required=False,
+        help_text="Names, separated by commas. Each test case gives them values.",
+    )
+    fixed_variables = yaml_field(
+        "Fixed inputs",
+        4,
+        "Optional. A YAML mapping of name: text shared by every test case (a long document). "
+        "Use | for multi-line text.",
+    )
+
+    model = forms.ChoiceField(label="Model", help_text="From the models this server allows.")
+    temperature = forms.FloatField(validators=[MinValueValidator(0), MaxValueValidator(2)])
+    max_tokens = forms.IntegerField(
+        label="Max tokens",
+        validators=[MinValueValidator(1), MaxValueValidator(settings.MAX_TOKENS_CEILING)],
+    )
+    samples = forms.IntegerField(
+        label="Samples per case",
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="Runs per test case, reported as “passes k of n”.",
+    )
+    require_all_samples = forms.BooleanField(
+        required=False, label="Every sample must pass (otherwise the mean score decides)"
+    )
+
+    hints = text(
+        "Hints",
+        6,
+        "One hint per block, blocks separated by a line with only ---. Hint n unlocks after n "
+        "failed attempts; the last may be a full solution.",
+    )
+    solution_system = text("Solution system prompt", 3, code=True)
+    solution_user = text("Solution user prompt", 5, code=True)
+    solution_prefill = text("Solution prefill", 2, code=True)
+    solution_slots = yaml_field(
+        "Slot texts", 3, "With named slots: a YAML mapping of slot name: text."
+    )
+    known_bad = yaml_field(
+        "Known-bad prompts",
+        4,
+        "Optional. A YAML list of prompts that must fail, e.g. - user: Tell me about {x}",
+    )
+    stub = yaml_field(
+        "Stub rules",
+        6,
+        "The offline model's script: rules (if / unless patterns → reply) and a default reply.",
+    )
+
+    def __init__(self, *args, exercise: Exercise, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.exercise = exercise
+        self.fields["model"].choices = model_choices()
+
+    @staticmethod
+    def initial_for(exercise: Exercise) -> dict[str, Any]:
+        solution = exercise.solution or {}
+        return {
+            "title": exercise.title,
+            "slug": exercise.slug,
+            "instructions": exercise.instructions,
+            "editable": exercise.editable_fields,
+            "starter_system": exercise.starter_system,
+            "starter_user": exercise.starter_user,
+            "starter_prefill": exercise.starter_prefill,
+            "slots": dump_yaml(exercise.slots),
+            "examples": dump_yaml(exercise.examples),
+            "variables": ", ".join(exercise.variables),
+            "fixed_variables": dump_yaml(exercise.fixed_variables),
+            "model": f"{exercise.backend}:{exercise.model_name}",
+            "temperature": exercise.temperature,
+            "max_tokens": exercise.max_tokens,
+            "samples": exercise.samples,
+            "require_all_samples": exercise.require_all_samples,
+            "hints": "\n---\n".join(exercise.hints),
+            "solution_system": solution.get("system", ""),
+            "solution_user": solution.get("user", ""),
+            "solution_prefill": solution.get("prefill", ""),
+            "solution_slots": dump_yaml(solution.get("slots", {})),
+            "known_bad": dump_yaml(exercise.known_bad),
+            "stub": dump_yaml(exercise.stub),
+        }
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        taken = self.exercise.lesson.exercises.filter(slug=slug).exclude(pk=self.exercise.pk)
+        if taken.exists():
+            raise ValidationError("Another exercise of this lesson already uses this address.")
+        return slug
+
+    def clean_slots(self) -> list:
+        slots = clean_yaml(self.cleaned_data["slots"], list, "Named slots")
+        validate_slots(slots)
+        return slots
+
+    def clean_examples(self) -> list:
+        examples = clean_yaml(self.cleaned_data["examples"], list, "Example turns")
+        validate_examples(examples)
+        return examples
+
+    def clean_variables(self) -> list[str]:
+        names = [n.strip().strip("{}") for n in self.cleaned_data["variables"].split(",")]
+        names = [n for n in names if n]
+        bad = [n for n in names if not IDENTIFIER.match(n)]
+        if bad:
+            raise ValidationError(
+                f"{', '.join(bad)}: a variable name is letters, digits and _, "
+                "not starting with a digit."
+            )
+        if len(set(names)) != len(names):
+            raise ValidationError("A variable is named twice.")
+        return names
+
+    def clean_fixed_variables(self) -> dict[str, str]:
+        values = clean_yaml(self.cleaned_data["fixed_variables"], dict, "Fixed inputs")
+        bad = [str(k) for k in values if not IDENTIFIER.match(str(k))]
+        if bad:
+            raise ValidationError(f"{', '.join(bad)} is not a variable name.")
+        return {str(k): "" if v is None else str(v) for k, v in values.items()}
+
+    def clean_model(self) -> tuple[str, str]:
+        backend, _, model = self.cleaned_data["model"].partition(":")
+        return backend, model
+
+    def clean_hints(self) -> list[str]:
+        return [h.strip() for h in HINT_SEPARATOR.split(self.cleaned_data["hints"]) if h.strip()]
+
+    def clean_solution_slots(self) -> dict[str, str]:
+        values = clean_yaml(self.cleaned_data["solution_slots"], dict, "Slot texts")
+        return {str(k): "" if v is None else str(v) for k, v in values.items()}
+
+    def clean_known_bad(self) -> list[dict]:
+        prompts = clean_yaml(self.cleaned_data["known_bad"], list, "Known-bad prompts")
+        for i, p in enumerate(prompts, start=1):
+            if not isinstance(p, dict) or not set(p) <= {*PROMPT_FIELDS, "slots", "examples"}:
+                raise ValidationError(
+                    f"Item {i} must be a mapping of some of system, user, prefill, slots."
+                )
+        return prompts
+
+    def clean_stub(self) -> dict:
+        script = clean_yaml(self.cleaned_data["stub"], dict, "Stub rules")
+        try:
+            parse_script(script)
+        except StubRuleError as e:
+            raise ValidationError(f"Stub rules: {e}") from None
+        return script
+
+    def solution(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        solution: dict[str, Any] = {
+            part: data[f"solution_{part}"] for part in PROMPT_FIELDS if data[f"solution_{part}"]
+        }
+        if data["solution_slots"]:
+            solution["slots"] = data["solution_slots"]
+        kept = (self.exercise.solution or {}).get("examples")
+        if kept:
+            solution["examples"] = kept
+        return solution
+
+
+# ---------------------------------------------------------------------------------------------
+# Test cases
+
+
+class CaseForm(forms.Form):
+    """One test case row; one text field per exercise variable, named var_<name>."""
+
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(max_length=100, required=False)
+    visibility = forms.ChoiceField(
+        choices=[(v, v.replace("_", " ")) for v in graders.VISIBILITY], initial="show"
+    )
+    reference = text("Reference answer", 2)
+    expected = yaml_field(
+        "Expected values", 2, "YAML mapping read by {from_case: key} rubric params."
+    )
+    weight = forms.FloatField(initial=1.0, validators=[MinValueValidator(0)])
+
+    def __init__(self, *args, variables: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.variables = variables
+        for name in variables:
+            self.fields[f"var_{name}"] = text(name, 2, code=True)
+
+    def var_fields(self):
+        return [self[f"var_{name}"] for name in self.variables]
+
+    def clean_expected(self) -> dict:
+        return clean_yaml(self.cleaned_data["expected"], dict, "Expected values")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        filled = any(data.get(f"var_{n}") for n in self.variables) or data.get("reference")
+        if not data.get("name") and (filled or data.get("id")):
+            self.add_error("name", "Give the test case a name.")
+        return data
+
+    def case_fields(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "visibility": data["visibility"],
+            "reference": data["reference"],
+            "expected": data["expected"],
+            "weight": data["weight"],
+            "variables": {n: data[f"var_{n}"] for n in self.variables},
+        }
+
+
+CaseFormSet = forms.formset_factory(CaseForm, extra=1, can_delete=True, max_num=200)
+
+
+class ImportCasesForm(forms.Form):
+    csv_file = forms.FileField(label="CSV file", required=False)
+    csv_text = text(
+        "Or paste CSV",
+        6,
+        "One column per variable; optional __name, __visibility, __reference, __weight; and "
+        "__expected (also __expected2 …) with equals:…, contains:…, icontains:…, "
+        "not-contains:…, starts-with:…, ends-with:… or regex:…",
+        code=True,
+    )
+    replace = forms.BooleanField(required=False, label="Replace the existing test cases")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload = data.get("csv_file")
+        if upload:
+            if upload.size > 1_000_000:
+                raise ValidationError("The CSV file is over 1 MB.")
+            try:
+                data["csv_text"] = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValidationError("The CSV file is not UTF-8 text.") from None
+        if not data.get("csv_text", "").strip():
+            raise ValidationError("Choose a CSV file or paste CSV text.")
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Rubric
+
+CRITERION_OWN_FIELDS = ("id", "kind", "params", "weight", "feedback", "visible", "target")
+TARGET_CHOICES = [("output", "Output"), ("prompt", "Learner's prompt")]
+
+
+class CriterionForm(forms.Form):
+    """One criterion row of the rubric editor. Validated as part of the whole rubric."""
+
+    id = forms.CharField(max_length=80, required=False, label="Id")
+    kind = forms.ChoiceField(required=False)
+    params = yaml_field("Parameters", 3, "YAML, e.g. pattern: '^#\\d+'")
+    weight = forms.FloatField(initial=1.0, required=False)
+    on_pass = forms.CharField(required=False, label="Feedback when it passes", max_length=500)
+    on_fail = forms.CharField(required=False, label="Feedback when it fails", max_length=500)
+    visible = forms.BooleanField(required=False, initial=True, label="Learner sees it")
+    target = forms.ChoiceField(choices=TARGET_CHOICES, initial="output", label="Checks")
+    options = yaml_field(
+        "More options", 1, "YAML: negate, ignore_case, collapse_whitespace, strip, with_prefill"
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "— kind —")] + [
+            (name, name) for name in sorted(graders.CRITERIA)
+        ]
+
+    @staticmethod
+    def initial_for(criterion: dict[str, Any]) -> dict[str, Any]:
+        feedback = criterion.get("feedback") or {}
+        rest = {k: v for k, v in criterion.items() if k not in CRITERION_OWN_FIELDS}
+        return {
+            "id": criterion.get("id", ""),
+            "kind": criterion.get("kind", ""),
+            "params": dump_yaml(criterion.get("params") or {}),
+            "weight": criterion.get("weight", 1),
+            "on_pass": feedback.get("pass", ""),
+            "on_fail": feedback.get("fail", ""),
+            "visible": criterion.get("visible", True),
+            "target": criterion.get("target", "output"),
+            "options": dump_yaml(rest),
+        }
+
+    def clean_params(self) -> dict:
+        return clean_yaml(self.cleaned_data["params"], dict, "Parameters")
+
+    def clean_options(self) -> dict:
+        return clean_yaml(self.cleaned_data["options"], dict, "More options")
+
+    @property
+    def is_blank(self) -> bool:
+        data = self.cleaned_data
+        return not data.get("id") and not data.get("kind") and not data.get("params")
+
+    def criterion(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        criterion: dict[str, Any] = {"id": data["id"], "kind": data["kind"]}
+        if data["params"]:
+            criterion["params"] = data["params"]
+        criterion["weight"] = 1 if data["weight"] is None else data["weight"]
+        feedback = {k: data[f"on_{k}"] for k in ("pass", "fail") if data[f"on_{k}"]}
+        if feedback:
+            criterion["feedback"] = feedback
+        if not data["visible"]:
+            criterion["visible"] = False
+        if data["target"] != "output":
+            criterion["target"] = data["target"]
+        criterion.update(data["options"])
+        return criterion
+
+
+CriterionFormSet = forms.formset_factory(CriterionForm, extra=1, can_delete=True, max_num=60)
+
+# Which form field shows a RubricError about a criterion field.
+ERROR_FIELDS = {"id": "id", "kind": "kind", "weight": "weight", "target": "target"}
+
+
+def error_field(rubric_field: str) -> str:
+    """Return the criterion form field that shows an error about a rubric field.
+
+    >>> error_field("params.pattern"), error_field("feedback"), error_field("negate")
+    ('params', 'on_fail', 'options')
+    """
+    head = rubric_field.split(".")[0]
+    if head == "params":
+        return "params"
+    if head == "feedback":
+        return "on_fail"
+    if head == "visible":
+        return "visible"
+    return ERROR_FIELDS.get(head, "options")
+
+
+class RubricSettingsForm(forms.Form):
+    pass_threshold = forms.FloatField(
+        label="Pass threshold",
+        initial=1.0,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="A case passes when its weighted score reaches this (0 to 1).",
+    )
+    require_all_cases = forms.BooleanField(
+        required=False, label="The attempt passes only if every test case passes"
+    )
+    unavailable = forms.ChoiceField(
+        choices=[("fail", "count as failed"), ("skip", "leave out of the score")],
+        label="A criterion that cannot run here (no judge, no embedding model)",
+    )
+    good_samples = yaml_field(
+        "Known-good outputs",
+        4,
+        "A YAML list: outputs the rubric must pass. An item may be a mapping with output and "
+        "expected, for criteria that read the test case.",
+    )
+    bad_samples = yaml_field("Known-bad outputs", 4, "A YAML list: outputs the rubric must fail.")
+    extra = yaml_field("Rubric options", 1, "YAML, e.g. with_prefill: true")
+
+    @staticmethod
+    def initial_for(rubric: dict[str, Any]) -> dict[str, Any]:
+        samples = rubric.get("samples") or {}
+        own = {"criteria", "pass_threshold", "require_all_cases", "unavailable", "samples"}
+        return {
+            "pass_threshold": rubric.get("pass_threshold", 1.0),
+            "require_all_cases": rubric.get("require_all_cases", False),
+            "unavailable": rubric.get("unavailable", "fail"),
+            "good_samples": dump_yaml(list(samples.get("good", []))),
+            "bad_samples": dump_yaml(list(samples.get("bad", []))),
+            "extra": dump_yaml({k: v for k, v in rubric.items() if k not in own}),
+        }
+
+    def clean_good_samples(self) -> list:
+        return clean_yaml(self.cleaned_data["good_samples"], list, "Known-good outputs")
+
+    def clean_bad_samples(self) -> list:
+        return clean_yaml(self.cleaned_data["bad_samples"], list, "Known-bad outputs")
+
+    def clean_extra(self) -> dict:
+        return clean_yaml(self.cleaned_data["extra"], dict, "Rubric options")
+
+    def rubric(self, criteria: list[dict[str, Any]]) -> dict[str, Any]:
+        data = self.cleaned_data
+        rubric: dict[str, Any] = {"pass_threshold": data["pass_threshold"], "criteria": criteria}
+        if data["require_all_cases"]:
+            rubric["require_all_cases"] = True
+        if data["unavailable"] != "fail":
+            rubric["unavailable"] = data["unavailable"]
+        samples = {k: data[f"{k}_samples"] for k in ("good", "bad") if data[f"{k}_samples"]}
+        if samples:
+            rubric["samples"] = samples
+        rubric.update(data["extra"])
+        return rubric
+
+
+class RubricYamlForm(forms.Form):
+    rubric = yaml_field("Rubric (YAML)", 24)
+
+    def clean_rubric(self) -> dict[str, Any]:
+        rubric = clean_yaml(self.cleaned_data["rubric"], dict, "The rubric")
+        try:
+            graders.load_rubric(rubric)
+        except graders.RubricError as e:
+            raise ValidationError(str(e)) from None
+        return rubric
+
+
+class TryRubricForm(forms.Form):
+    output = text("A model output", 6, "Paste an output; it is graded with no model call.")
+    case = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="As if for test case"
+    )
+
+    def __init__(self, *args, exercise: Exercise, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["case"].choices = [("", "— no test case —")] + [
+            (c.pk, c.name) for c in exercise.cases.all()
+        ]

@@ -1,0 +1,646 @@
+"""The instructor's pages under /teach/: courses, lessons, exercises, cases, rubric, publishing.
+
+Every object is looked up through a `_get_<thing>_for_instructor` helper: a course the user
+does not teach does not exist for them (404, never 403).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+import graders
+from lessons import authoring
+from lessons.authoring_forms import (
+    CaseFormSet,
+    CourseForm,
+    CriterionForm,
+    CriterionFormSet,
+    ExerciseForm,
+    ImportCasesForm,
+    LessonForm,
+    NewExerciseForm,
+    RubricSettingsForm,
+    RubricYamlForm,
+    TryRubricForm,
+    error_field,
+)
+from lessons.markdown import render_markdown
+from lessons.models import Case, Course, Exercise, Lesson, Regrade
+from lessons.tasks import regrade as regrade_task
+from sandbox.models import Attempt
+from sandbox.providers import reference_unavailable
+from sandbox.tasks import publish_on_commit
+
+# The rubric of a new exercise: valid, so the exercise saves; the author replaces it.
+STARTER_RUBRIC = {
+    "pass_threshold": 1.0,
+    "criteria": [{"id": "answers", "kind": "length", "params": {"unit": "characters", "min": 1}}],
+}
+STARTER_STUB = {"default": "Replace this reply with stub rules for offline use."}
+
+
+def _can_create_courses(user) -> bool:
+    return user.is_staff
+
+
+def _get_course_for_instructor(request: HttpRequest, course_slug: str) -> Course:
+    """Return a course the user teaches, or 404."""
+    return get_object_or_404(Course.objects.taught_by(request.user), slug=course_slug)
+
+
+def _get_lesson_for_instructor(request: HttpRequest, course_slug: str, lesson_id: int) -> Lesson:
+    """Return a lesson of a course the user teaches, or 404."""
+    course = _get_course_for_instructor(request, course_slug)
+    return get_object_or_404(course.lessons.select_related("course"), pk=lesson_id)
+
+
+def _get_exercise_for_instructor(request: HttpRequest, exercise_id: int) -> Exercise:
+    """Return an exercise of a course the user teaches, or 404."""
+    return get_object_or_404(
+        Exercise.objects.select_related("lesson__course").filter(
+            lesson__course__instructors=request.user
+        ),
+        pk=exercise_id,
+    )
+
+
+def _exercise_context(exercise: Exercise, **extra) -> dict:
+    return {
+        "exercise": exercise,
+        "lesson": exercise.lesson,
+        "course": exercise.lesson.course,
+        "case_count": exercise.cases.count(),
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Courses
+
+
+@login_required
+@require_GET
+def teach_home(request: HttpRequest) -> HttpResponse:
+    """The courses I teach, and a way to start one."""
+    courses = Course.objects.taught_by(request.user).annotate(
+        lesson_count=Count("lessons", distinct=True),
+        exercise_count=Count("lessons__exercises", distinct=True),
+        draft_count=Count(
+            "lessons__exercises",
+            filter=Q(lessons__exercises__status=Exercise.DRAFT),
+            distinct=True,
+        ),
+    )
+    can_create = _can_create_courses(request.user)
+    if not can_create and not courses:
+        raise Http404("Nothing to teach")
+    return render(
+        request, "lessons/teach/home.html", {"courses": courses, "can_create": can_create}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create_course(request: HttpRequest) -> HttpResponse:
+    if not _can_create_courses(request.user):
+        raise Http404("Only staff users start courses")
+    form = CourseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        with transaction.atomic():
+            position = (Course.objects.aggregate(m=Max("position"))["m"] or 0) + 1
+            course = Course.objects.create(
+                slug=data["slug"],
+                title=data["title"],
+                description=data["description"],
+                position=position,
+            )
+            course.instructors.add(request.user, *data["instructors"])
+        return redirect("ls-teach-course", course.slug)
+    status = 422 if form.errors else 200
+    return render(request, "lessons/teach/create_course.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_course(request: HttpRequest, course_slug: str) -> HttpResponse:
+    """The course's settings, and its lessons and exercises in order."""
+    course = _get_course_for_instructor(request, course_slug)
+    others = course.instructors.exclude(pk=request.user.pk)
+    initial = {
+        "title": course.title,
+        "slug": course.slug,
+        "description": course.description,
+        "instructors": ", ".join(u.username for u in others),
+    }
+    form = CourseForm(request.POST or None, initial=initial, course=course)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        course.title, course.slug, course.description = (
+            data["title"],
+            data["slug"],
+            data["description"],
+        )
+        with transaction.atomic():
+            course.save(update_fields=["title", "slug", "description", "updated_at"])
+            course.instructors.set([request.user, *data["instructors"]])
+        messages.success(request, "Course saved.")
+        return redirect("ls-teach-course", course.slug)
+    lessons = course.lessons.prefetch_related("exercises")
+    context = {"course": course, "form": form, "lessons": lessons}
+    return render(request, "lessons/teach/course.html", context, status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def archive_course(request: HttpRequest, course_slug: str) -> HttpResponse:
+    """Archive the course (learners no longer see it), or bring it back."""
+    course = _get_course_for_instructor(request, course_slug)
+    course.archived = not course.archived
+    course.save(update_fields=["archived", "updated_at"])
+    return redirect("ls-teach-course", course.slug)
+
+
+@login_required
+@require_POST
+def preview_markdown(request: HttpRequest, course_slug: str) -> HttpResponse:
+    """Return markdown as the learner's page renders it: sanitized by the same function."""
+    _get_course_for_instructor(request, course_slug)
+    text = request.POST.get("body", request.POST.get("instructions", ""))
+    return render(request, "lessons/teach/_preview.html", {"html": render_markdown(text)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Lessons
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create_lesson(request: HttpRequest, course_slug: str) -> HttpResponse:
+    course = _get_course_for_instructor(request, course_slug)
+    form = LessonForm(request.POST or None, course=course)
+    if request.method == "POST" and form.is_valid():
+        position = (course.lessons.aggregate(m=Max("position"))["m"] or 0) + 1
+        lesson = Lesson.objects.create(course=course, position=position, **form.cleaned_data)
+        messages.success(request, "Lesson created.")
+        return redirect("ls-teach-lesson", course.slug, lesson.pk)
+    context = {"course": course, "form": form, "lesson": None}
+    status = 422 if form.errors else 200
+    return render(request, "lessons/teach/lesson.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+    lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
+    initial = {"title": lesson.title, "slug": lesson.slug, "body": lesson.body}
+    form = LessonForm(request.POST or None, initial=initial, course=lesson.course, lesson=lesson)
+    if request.method == "POST" and form.is_valid():
+        for name, value in form.cleaned_data.items():
+            setattr(lesson, name, value)
+        lesson.save(update_fields=["title", "slug", "body"])
+        messages.success(request, "Lesson saved.")
+        return redirect("ls-teach-lesson", lesson.course.slug, lesson.pk)
+    context = {"course": lesson.course, "form": form, "lesson": lesson}
+    status = 422 if form.errors else 200
+    return render(request, "lessons/teach/lesson.html", context, status=status)
+
+
+def _direction(request: HttpRequest) -> int:
+    return -1 if request.POST.get("direction") == "up" else 1
+
+
+@login_required
+@require_POST
+def move_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+    lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
+    authoring.move(lesson.course.lessons.all(), lesson, _direction(request))
+    return redirect("ls-teach-course", lesson.course.slug)
+
+
+@login_required
+@require_POST
+def archive_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+    lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
+    lesson.archived = not lesson.archived
+    lesson.save(update_fields=["archived"])
+    return redirect("ls-teach-course", lesson.course.slug)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create_exercise(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+    """Start a draft exercise with a placeholder rubric; the editor does the rest."""
+    lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
+    form = NewExerciseForm(request.POST or None, lesson=lesson)
+    if request.method == "POST" and form.is_valid():
+        position = (lesson.exercises.aggregate(m=Max("position"))["m"] or 0) + 1
+        exercise = Exercise.objects.create(
+            lesson=lesson,
+            position=position,
+            status=Exercise.DRAFT,
+            editable_fields=["user"],
+            rubric=STARTER_RUBRIC,
+            stub=STARTER_STUB,
+            **form.cleaned_data,
+        )
+        return redirect("ls-teach-exercise", exercise.pk)
+    context = {"course": lesson.course, "lesson": lesson, "form": form}
+    status = 422 if form.errors else 200
+    return render(request, "lessons/teach/create_exercise.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """The exercise editor: task, prompt fields, variables, model, hints, solution, stub."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    form = ExerciseForm(
+        request.POST or None, initial=ExerciseForm.initial_for(exercise), exercise=exercise
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        exercise.backend, exercise.model_name = data["model"]
+        for name in (
+            "title",
+            "slug",
+            "instructions",
+            "starter_system",
+            "starter_user",
+            "starter_prefill",
+            "slots",
+            "examples",
+            "variables",
+            "fixed_variables",
+            "temperature",
+            "max_tokens",
+            "samples",
+            "require_all_samples",
+            "hints",
+            "known_bad",
+            "stub",
+        ):
+            setattr(exercise, name, data[name])
+        exercise.editable_fields = data["editable"]
+        exercise.solution = form.solution()
+        exercise.save()
+        messages.success(request, "Exercise saved.")
+        return redirect("ls-teach-exercise", exercise.pk)
+    context = _exercise_context(exercise, form=form, tab="exercise")
+    status = 422 if form.errors else 200
+    return render(request, "lessons/teach/exercise.html", context, status=status)
+
+
+@login_required
+@require_POST
+def move_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    authoring.move(exercise.lesson.exercises.all(), exercise, _direction(request))
+    return redirect("ls-teach-course", exercise.lesson.course.slug)
+
+
+@login_required
+@require_POST
+def archive_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    exercise.archived = not exercise.archived
+    exercise.save(update_fields=["archived"])
+    return redirect("ls-teach-course", exercise.lesson.course.slug)
+
+
+# ---------------------------------------------------------------------------------------------
+# Test cases
+
+
+def _case_initial(case: Case, variables: list[str]) -> dict:
+    initial = {
+        "id": case.pk,
+        "name": case.name,
+        "visibility": case.visibility,
+        "reference": case.reference,
+        "expected": authoring.dump_yaml(case.expected),
+        "weight": case.weight,
+    }
+    initial.update({f"var_{n}": str(case.variables.get(n, "")) for n in variables})
+    return initial
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """The test cases as rows: edit, add one, delete; and bulk entry from CSV."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    variables = list(exercise.variables)
+    cases = {c.pk: c for c in exercise.cases.all()}
+    formset = CaseFormSet(
+        request.POST or None,
+        initial=[_case_initial(c, variables) for c in cases.values()],
+        form_kwargs={"variables": variables},
+        prefix="cases",
+    )
+    if request.method == "POST" and formset.is_valid():
+        with transaction.atomic():
+            position = 0
+            for form in formset:
+                data = form.cleaned_data
+                case = cases.get(data.get("id")) if data.get("id") else None
+                if data.get("DELETE"):
+                    if case:
+                        case.delete()
+                    continue
+                if not data.get("name"):
+                    continue  # the blank row
+                fields = form.case_fields()
+                if case is None:
+                    case = Case(exercise=exercise)
+                for name, value in fields.items():
+                    setattr(case, name, value)
+                case.position = position
+                case.save()
+                position += 1
+        messages.success(request, "Test cases saved.")
+        return redirect("ls-teach-cases", exercise.pk)
+    context = _exercise_context(
+        exercise, formset=formset, import_form=ImportCasesForm(), tab="cases"
+    )
+    status = 422 if request.method == "POST" else 200
+    return render(request, "lessons/teach/cases.html", context, status=status)
+
+
+@login_required
+@require_POST
+def import_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """Add (or replace) test cases from CSV; all or nothing, every bad row named."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    form = ImportCasesForm(request.POST, request.FILES)
+    errors: list[str] = []
+    if form.is_valid():
+        imported = authoring.parse_cases_csv(form.cleaned_data["csv_text"], exercise.variables)
+        errors = imported.errors
+        if not errors:
+            count = authoring.save_imported_cases(exercise, imported, form.cleaned_data["replace"])
+            added = ", ".join(c["id"] for c in imported.criteria)
+            note = f" The rubric now checks {added} on every case." if added else ""
+            messages.success(request, f"Imported {count} test case{'s' * (count != 1)}.{note}")
+            return redirect("ls-teach-cases", exercise.pk)
+    variables = list(exercise.variables)
+    formset = CaseFormSet(
+        initial=[_case_initial(c, variables) for c in exercise.cases.all()],
+        form_kwargs={"variables": variables},
+        prefix="cases",
+    )
+    context = _exercise_context(
+        exercise, formset=formset, import_form=form, import_errors=errors, tab="cases"
+    )
+    return render(request, "lessons/teach/cases.html", context, status=422)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rubric
+
+
+def _criterion_formset(exercise: Exercise, data=None) -> CriterionFormSet:
+    return CriterionFormSet(
+        data,
+        initial=[CriterionForm.initial_for(c) for c in exercise.rubric.get("criteria", [])],
+        prefix="criteria",
+    )
+
+
+def _rubric_context(exercise: Exercise, request: HttpRequest, **forms) -> dict:
+    forms.setdefault("formset", _criterion_formset(exercise))
+    forms.setdefault(
+        "settings_form", RubricSettingsForm(initial=RubricSettingsForm.initial_for(exercise.rubric))
+    )
+    forms.setdefault(
+        "yaml_form", RubricYamlForm(initial={"rubric": authoring.dump_yaml(exercise.rubric)})
+    )
+    forms.setdefault("try_form", TryRubricForm(exercise=exercise))
+    return _exercise_context(
+        exercise,
+        tab="rubric",
+        kinds={name: kind for name, kind in sorted(graders.CRITERIA.items())},
+        attempt_count=Attempt.objects.by_learners()
+        .filter(exercise=exercise, status=Attempt.GRADED)
+        .count(),
+        regrade=exercise.regrades.first(),
+        **forms,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_rubric(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """The rubric, criterion by criterion; an invalid rubric shows its error on the row at fault."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    if request.method == "GET":
+        return render(request, "lessons/teach/rubric.html", _rubric_context(exercise, request))
+    formset = _criterion_formset(exercise, request.POST)
+    settings_form = RubricSettingsForm(request.POST)
+    rubric_error = ""
+    if formset.is_valid() and settings_form.is_valid():
+        rows = [f for f in formset.forms if not f.cleaned_data.get("DELETE") and not f.is_blank]
+        rubric = settings_form.rubric([f.criterion() for f in rows])
+        try:
+            graders.load_rubric(rubric)
+        except graders.RubricError as e:
+            rubric_error = show_rubric_error(e, rows, settings_form)
+        else:
+            exercise.rubric = rubric
+            exercise.save(update_fields=["rubric"])
+            messages.success(request, "Rubric saved.")
+            return redirect("ls-teach-rubric", exercise.pk)
+    context = _rubric_context(exercise, request, formset=formset, settings_form=settings_form)
+    context["rubric_error"] = rubric_error
+    return render(request, "lessons/teach/rubric.html", context, status=422)
+
+
+def show_rubric_error(error: graders.RubricError, rows, settings_form) -> str:
+    """Put a RubricError on the row and field it names; return it when no row is named."""
+    top = error.criterion.split(".")[0]
+    row = next((f for f in rows if f.cleaned_data.get("id") == top), None)
+    if row is None and not top:
+        # "criterion 2 needs an id": the row is named by position.
+        position = error.message.removeprefix("criterion ").split(" ")[0]
+        if position.isdigit() and 0 < int(position) <= len(rows):
+            row = rows[int(position) - 1]
+    if row is not None:
+        message = error.message if error.criterion == top else str(error)
+        row.add_error(error_field(error.field), message)
+        return ""
+    if error.field.startswith("samples"):
+        key = "bad_samples" if ".bad" in error.field else "good_samples"
+        settings_form.add_error(key, str(error))
+        return ""
+    if error.field == "pass_threshold":
+        settings_form.add_error("pass_threshold", error.message)
+        return ""
+    return str(error)
+
+
+@login_required
+@require_POST
+def edit_rubric_yaml(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """Save the rubric written as YAML in one piece."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    form = RubricYamlForm(request.POST)
+    if form.is_valid():
+        exercise.rubric = form.cleaned_data["rubric"]
+        exercise.save(update_fields=["rubric"])
+        messages.success(request, "Rubric saved.")
+        return redirect("ls-teach-rubric", exercise.pk)
+    context = _rubric_context(exercise, request, yaml_form=form)
+    context["yaml_open"] = True
+    return render(request, "lessons/teach/rubric.html", context, status=422)
+
+
+@login_required
+@require_POST
+def try_rubric(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """Grade a pasted output with the saved rubric, criterion by criterion; no model call."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    form = TryRubricForm(request.POST, exercise=exercise)
+    grade = None
+    if form.is_valid():
+        case_id = form.cleaned_data["case"]
+        case = exercise.cases.filter(pk=case_id).first() if case_id else None
+        grade = graders.try_rubric(
+            exercise.rubric,
+            form.cleaned_data["output"],
+            case=case.as_grader_case() if case else None,
+            submission=graders.Submission(
+                fields=exercise.starter(),
+                starter=exercise.starter(),
+                editable=exercise.editable_parts(),
+                variables=tuple(exercise.variables),
+            ),
+        )
+    context = {"exercise": exercise, "try_form": form, "grade": grade}
+    if request.htmx:
+        return render(request, "lessons/teach/rubric.html#try_result", context)
+    full = _rubric_context(exercise, request, try_form=form)
+    full["grade"] = grade
+    return render(request, "lessons/teach/rubric.html", full)
+
+
+# ---------------------------------------------------------------------------------------------
+# Publishing
+
+
+def _publish_panel(request: HttpRequest, exercise: Exercise, **extra) -> HttpResponse:
+    context = _exercise_context(exercise, **extra)
+    if request.htmx:
+        return render(request, "lessons/teach/_publish.html", context)
+    return render(request, "lessons/teach/publish.html", context)
+
+
+@login_required
+@require_POST
+def publish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """Start the publish check: queue a run of the reference solution on the real pipeline."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    problems = authoring.problems_before_running(exercise)
+    refused = reference_unavailable(exercise.backend, exercise.stub_script)
+    if refused:
+        problems.append(f"Reference solution: it cannot be run here. {refused}")
+    if problems:
+        return _publish_panel(request, exercise, problems=problems)
+    with transaction.atomic():
+        attempt = Attempt.objects.create(
+            learner=request.user, **authoring.reference_attempt_fields(exercise)
+        )
+        publish_on_commit(str(attempt.id))
+    if request.htmx:
+        return _publish_panel(request, exercise, check=attempt)
+    return redirect("ls-teach-publish-status", exercise.pk, attempt.id)
+
+
+def _get_reference_attempt(exercise: Exercise, attempt_id) -> Attempt:
+    """Return a reference run of this exercise, or 404."""
+    return get_object_or_404(Attempt, id=attempt_id, exercise=exercise, is_reference=True)
+
+
+@login_required
+@require_GET
+def publish_status(request: HttpRequest, exercise_id: int, attempt_id) -> HttpResponse:
+    """The publish check while the reference runs; once it is final, the panel asks to finish."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    attempt = _get_reference_attempt(exercise, attempt_id)
+    return _publish_panel(request, exercise, check=attempt)
+
+
+@login_required
+@require_POST
+def finish_publish(request: HttpRequest, exercise_id: int, attempt_id) -> HttpResponse:
+    """Publish if the finished reference run passed and the rubric passes its self-test."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    attempt = _get_reference_attempt(exercise, attempt_id)
+    result = authoring.finish_publish(exercise, attempt)
+    if result.pending:
+        return _publish_panel(request, exercise, check=attempt)
+    status = 200 if result.published else 422
+    response = _publish_panel(
+        request,
+        exercise,
+        problems=result.problems,
+        reference=attempt,
+        just_published=result.published,
+    )
+    response.status_code = status
+    return response
+
+
+@login_required
+@require_POST
+def unpublish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """Back to draft: learners no longer see the exercise."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    exercise.status = Exercise.DRAFT
+    exercise.save(update_fields=["status"])
+    return _publish_panel(request, exercise)
+
+
+# ---------------------------------------------------------------------------------------------
+# Regrade
+
+
+@login_required
+@require_POST
+def regrade_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """Queue a regrade of every learner attempt from its stored outputs (no model calls)."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    with transaction.atomic():
+        regrade = Regrade.objects.create(exercise=exercise, requested_by=request.user)
+        regrade_task.delay_on_commit(regrade.pk)
+    if request.htmx:
+        return render(
+            request, "lessons/teach/rubric.html#regrade", {"regrade": regrade, "exercise": exercise}
+        )
+    return redirect(reverse("ls-teach-rubric", args=[exercise.pk]) + "#regrade")
+
+
+@login_required
+@require_GET
+def regrade_status(request: HttpRequest, exercise_id: int, regrade_id: int) -> HttpResponse:
+    """The regrade's progress; htmx polls it and stops once it is done."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    regrade = get_object_or_404(exercise.regrades, pk=regrade_id)
+    context = {"regrade": regrade, "exercise": exercise}
+    if request.htmx:
+        response = render(request, "lessons/teach/rubric.html#regrade", context)
+        if regrade.is_final:
+            return HttpResponseStopPolling(response.content)
+        return response
+    return redirect(reverse("ls-teach-rubric", args=[exercise.pk]) + "#regrade")

@@ -1,0 +1,75 @@
+"""GET/POST /teach/exercises/<id>/cases/: the test cases as editable rows."""
+
+from __future__ import annotations
+
+from lessons.models import Exercise
+from tests.conftest import make_exercise
+
+
+def url(exercise) -> str:
+    return f"/teach/exercises/{exercise.id}/cases/"
+
+
+def rows(*cases: dict) -> dict:
+    data = {
+        "cases-TOTAL_FORMS": str(len(cases)),
+        "cases-INITIAL_FORMS": str(sum(1 for c in cases if c.get("id"))),
+        "cases-MIN_NUM_FORMS": "0",
+        "cases-MAX_NUM_FORMS": "1000",
+    }
+    for i, case in enumerate(cases):
+        row = {"visibility": "show", "weight": "1", "reference": "", "expected": "", **case}
+        data.update({f"cases-{i}-{k}": v for k, v in row.items()})
+    return data
+
+
+def test_it_lists_the_cases_with_one_field_per_variable(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    html = ines_client.get(url(exercise)).content.decode()
+    assert 'name="cases-0-var_name"' in html
+    assert "Ada</textarea>" in html
+
+
+def test_it_edits_adds_and_deletes_cases(ines_client, instructor):
+    exercise = make_exercise(
+        status=Exercise.DRAFT,
+        cases=[{"name": "Ada", "variables": {"name": "Ada"}}, {"name": "Old"}],
+    )
+    ada, old = exercise.cases.all()
+    data = rows(
+        {"id": str(ada.pk), "name": "Ada L.", "var_name": "Ada", "visibility": "hide_if_pass"},
+        {"id": str(old.pk), "name": "Old", "var_name": "", "DELETE": "on"},
+        {
+            "name": "Secret",
+            "var_name": "Zed",
+            "visibility": "hide",
+            "reference": "Hi Zed",
+            "expected": "label: greeting",
+        },
+    )
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 302
+    cases = list(exercise.cases.all())
+    assert [(c.name, c.visibility) for c in cases] == [
+        ("Ada L.", "hide_if_pass"),
+        ("Secret", "hide"),
+    ]
+    assert cases[1].variables == {"name": "Zed"}
+    assert cases[1].expected == {"label": "greeting"}
+    assert cases[1].reference == "Hi Zed"
+
+
+def test_it_ignores_the_blank_row(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    ada = exercise.cases.get()
+    ines_client.post(
+        url(exercise), rows({"id": str(ada.pk), "name": "Ada", "var_name": "Ada"}, {"name": ""})
+    )
+    assert exercise.cases.count() == 1
+
+
+def test_a_case_with_values_needs_a_name(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    r = ines_client.post(url(exercise), rows({"name": "", "var_name": "Bo"}))
+    assert r.status_code == 422
+    assert "Give the test case a name." in r.content.decode()

@@ -1,0 +1,111 @@
+"""GET/POST /teach/exercises/<id>/: the exercise editor (task, prompt, inputs, model, hints,
+solution, stub rules)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lessons.models import Exercise
+from tests.conftest import make_exercise
+
+
+@pytest.fixture
+def exercise(instructor):
+    return make_exercise(status=Exercise.DRAFT)
+
+
+def url(exercise) -> str:
+    return f"/teach/exercises/{exercise.id}/"
+
+
+def form_data(**changes) -> dict:
+    data = {
+        "title": "Greet warmly",
+        "slug": "greet",
+        "instructions": "Make the model greet {name}.",
+        "editable": ["system", "user"],
+        "starter_system": "",
+        "starter_user": "Talk to {name}.",
+        "starter_prefill": "",
+        "slots": "",
+        "examples": "",
+        "variables": "name, {tone}",
+        "fixed_variables": "tone: |\n  warm\n  and kind\n",
+        "model": "stub:scripted",
+        "temperature": "0",
+        "max_tokens": "200",
+        "samples": "1",
+        "hints": "Say what to say.\n---\nUse the words 'say hello'.\n",
+        "solution_user": "Say hello to {name}.",
+        "solution_system": "",
+        "solution_prefill": "",
+        "solution_slots": "",
+        "known_bad": "- user: Talk to {name}.\n",
+        "stub": "rules:\n  - if: say hello\n    reply: Hello!\ndefault: Hmm.\n",
+    }
+    data.update(changes)
+    return data
+
+
+def test_it_shows_the_exercise_in_the_editor(ines_client, exercise):
+    html = ines_client.get(url(exercise)).content.decode()
+    assert 'value="Greet someone"' in html
+    assert "Talk to {name}." in html
+    assert 'aria-current="page">Task &amp; prompt' in html
+    assert "Draft" in html
+
+
+def test_it_saves_every_section(ines_client, exercise):
+    r = ines_client.post(url(exercise), form_data())
+    assert r.status_code == 302
+    exercise.refresh_from_db()
+    assert exercise.title == "Greet warmly"
+    assert exercise.variables == ["name", "tone"]
+    assert exercise.fixed_variables == {"tone": "warm\nand kind\n"}
+    assert exercise.hints == ["Say what to say.", "Use the words 'say hello'."]
+    assert exercise.solution == {"user": "Say hello to {name}."}
+    assert exercise.known_bad == [{"user": "Talk to {name}."}]
+    assert exercise.stub["default"] == "Hmm."
+    assert (exercise.backend, exercise.model_name, exercise.max_tokens) == ("stub", "scripted", 200)
+    assert exercise.status == Exercise.DRAFT
+
+
+def test_it_saves_named_slots_and_example_turns(ines_client, exercise):
+    slots = (
+        "- name: context\n  text: You help a shop.\n"
+        "- name: task\n  text: Greet {name}.\n  editable: true\n"
+    )
+    examples = (
+        "- role: user\n  text: Greet Bo\n- role: assistant\n  text: Hello Bo!\n  editable: true\n"
+    )
+    ines_client.post(url(exercise), form_data(slots=slots, examples=examples))
+    exercise.refresh_from_db()
+    assert exercise.slots[1] == {"name": "task", "text": "Greet {name}.", "editable": True}
+    assert exercise.examples[0] == {"role": "user", "text": "Greet Bo"}
+    assert exercise.render({}, None).user == "You help a shop.\n\nGreet {name}."
+
+
+def test_it_names_the_line_of_bad_yaml_and_saves_nothing(ines_client, exercise):
+    r = ines_client.post(url(exercise), form_data(stub="rules: [\n  - if: x\n", title="Changed"))
+    assert r.status_code == 422
+    assert "Stub rules is not valid YAML on line" in r.content.decode()
+    exercise.refresh_from_db()
+    assert exercise.title == "Greet someone"
+
+
+def test_it_refuses_a_stub_regex_re2_cannot_compile(ines_client, exercise):
+    r = ines_client.post(url(exercise), form_data(stub="rules:\n  - if: '(a)\\1'\n    reply: x\n"))
+    assert r.status_code == 422
+    assert "RE2 cannot compile" in r.content.decode()
+
+
+def test_it_offers_only_allowed_models(ines_client, exercise):
+    r = ines_client.post(url(exercise), form_data(model="openai:gpt-secret-preview"))
+    assert r.status_code == 422
+    assert "Select a valid choice" in r.content.decode()
+
+
+def test_it_refuses_bad_variable_names(ines_client, exercise):
+    r = ines_client.post(url(exercise), form_data(variables="name, 2fast"))
+    assert r.status_code == 422
+    assert "2fast: a variable name is" in r.content.decode()

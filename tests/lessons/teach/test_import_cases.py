@@ -1,0 +1,49 @@
+"""POST /teach/exercises/<id>/cases/import/: test cases from CSV, all or nothing."""
+
+from __future__ import annotations
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from lessons.models import Exercise
+from tests.conftest import make_exercise
+
+
+def url(exercise) -> str:
+    return f"/teach/exercises/{exercise.id}/cases/import/"
+
+
+def test_it_adds_the_rows_as_cases_and_the_criteria_to_the_rubric(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    csv = "name,__name,__visibility,__expected\nBo,Bo,hide,contains:Bo\nCy,,show,contains:Cy\n"
+    r = ines_client.post(url(exercise), {"csv_text": csv}, follow=True)
+    assert "Imported 2 test cases. The rubric now checks expect-contains" in r.content.decode()
+    names = list(exercise.cases.values_list("name", "visibility"))
+    assert names == [("Ada", "show"), ("Bo", "hide"), ("Case 2", "show")]
+    exercise.refresh_from_db()
+    assert exercise.rubric["criteria"][-1]["params"] == {"text": {"from_case": "expect-contains"}}
+
+
+def test_it_reads_an_uploaded_file_and_can_replace_the_cases(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    upload = SimpleUploadedFile("cases.csv", b"\xef\xbb\xbfname\nZoe\n", "text/csv")
+    ines_client.post(url(exercise), {"csv_file": upload, "replace": "on"})
+    assert list(exercise.cases.values_list("variables", flat=True)) == [{"name": "Zoe"}]
+
+
+def test_it_lists_every_bad_row_and_imports_nothing(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    csv = "name,__visibility,__expected\nBo,maybe,regex:(?=x)\nCy,show,\n"
+    r = ines_client.post(url(exercise), {"csv_text": csv})
+    html = r.content.decode()
+    assert r.status_code == 422
+    assert "Nothing was imported" in html
+    assert "Row 2, column &#x27;__visibility&#x27;" in html
+    assert "Row 2, column &#x27;__expected&#x27;" in html
+    assert exercise.cases.count() == 1
+
+
+def test_it_asks_for_some_csv(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    r = ines_client.post(url(exercise), {"csv_text": "  "})
+    assert r.status_code == 422
+    assert "Choose a CSV file or paste CSV text." in r.content.decode()

@@ -1,0 +1,548 @@
+"""Faults at class scale, with real parts: real worker and beat processes on a Redis of the
+test's own (killed and restarted at will), and the real OpenAI SDK against a local fake
+provider. Every test ends with no attempt left unfinished and none graded twice.
+
+The worker runs with small, still nested, limits: a 5-second soft limit inside a 6-second
+lease, a reconciler every second, and a stub that takes seconds to answer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+import uuid
+from decimal import Decimal
+from unittest.mock import patch
+
+import pytest
+from celery import Celery
+from django.contrib.auth.models import User
+from django.db import connection
+from django.db.models import Count, Sum
+from django.test import Client
+from django.utils.html import escape
+from kombu.exceptions import OperationalError
+
+from sandbox import calls, limits, runs
+from sandbox.models import Attempt, Run, UsageRecord
+from sandbox.processes import wait_until
+from sandbox.tasks import run_attempt
+from tests.conftest import make_attempt, make_exercise
+from tests.fakeprovider import FAKE_KEY, hang, status, success
+from tests.live import Stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+# Nested like production (see test_settings_invariants), only smaller.
+SMALL = {
+    "STUB_LATENCY_MS": "0",
+    "PROVIDER_TIMEOUT": "1",
+    "RETRY_BACKOFF_BASE": "0.05",
+    "RETRY_BACKOFF_MAX": "0.5",
+    "ATTEMPT_SOFT_TIME_LIMIT": "5",
+    "ATTEMPT_LEASE_SECONDS": "6",
+    "BROKER_VISIBILITY_TIMEOUT": "30",
+    "RECONCILE_QUEUED_AFTER": "1",
+    "RECONCILE_EVERY": "1",
+    "CELERY_WORKER_CONCURRENCY": "16",
+}
+TWO_CASES = [
+    {"name": "Ada", "variables": {"name": "Ada"}},
+    {"name": "Grace", "variables": {"name": "Grace"}},
+]
+
+
+def make_learner(username: str = "alice") -> User:
+    # No password: hashing one with the production hasher takes a second.
+    return User.objects.create(username=username)
+
+
+def fresh_prompt() -> str:
+    """A prompt no earlier test (or run) has cached: it passes the stub's 'say hello' rule."""
+    return f"Please say hello to {{name}}. ({uuid.uuid4().hex[:8]})"
+
+
+def assert_all_final_once(cases: int | None = None) -> None:
+    """No attempt is left unfinished; each finished one has one run per job, once."""
+    unfinished = Attempt.objects.exclude(status__in=Attempt.FINAL)
+    assert not unfinished.exists(), list(unfinished.values("id", "status"))
+    if cases is not None:
+        for attempt in Attempt.objects.filter(status=Attempt.GRADED):
+            positions = list(attempt.runs.values_list("position", flat=True))
+            assert sorted(positions) == list(range(cases)), (attempt.id, positions)
+
+
+def real_calls_per_attempt() -> dict:
+    rows = (
+        UsageRecord.objects.filter(cache_hit=False)
+        .values("attempt")
+        .annotate(n=Count("id"))
+        .values_list("attempt", "n")
+    )
+    return dict(rows)
+
+
+# Real processes
+
+
+@pytest.fixture
+def stack_for(tmp_path, private_redis):
+    """Build a Stack (worker, beat) on the private Redis with SMALL settings and overrides."""
+    stacks: list[Stack] = []
+
+    def build(**env: str) -> Stack:
+        stack = Stack(
+            workdir=tmp_path,
+            broker="redis",
+            extra_env={"REDIS_URL": private_redis.url, **SMALL, **env},
+        )
+        stacks.append(stack)
+        return stack
+
+    try:
+        yield build
+    finally:
+        for stack in stacks:
+            stack.stop()
+
+
+@pytest.fixture
+def publisher(private_redis):
+    """Publish run_attempt messages from this process, as the web process does."""
+    app = Celery("publisher", broker=private_redis.url)
+    app.conf.broker_connection_retry_on_startup = True
+    app.conf.broker_connection_max_retries = 3
+
+    def publish(attempt_id) -> None:
+        app.send_task("sandbox.run_attempt", args=[str(attempt_id)])
+
+    try:
+        yield publish
+    finally:
+        app.close()
+
+
+def queued_messages(private_redis) -> int:
+    import redis
+
+    return redis.Redis.from_url(private_redis.url).llen("celery")
+
+
+def kill_9(process) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def reconciled_total(log: str) -> int:
+    return sum(int(n) for n in re.findall(r"reconciled (\d+) attempts", log))
+
+
+def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for, publisher):
+    learner = make_learner()
+    exercise = make_exercise(cases=TWO_CASES)
+    stack = stack_for(STUB_LATENCY_MS="3000")
+    worker = stack.start_worker()
+    attempts = [make_attempt(learner, exercise, user_prompt=fresh_prompt()) for _ in range(10)]
+    for attempt in attempts:
+        publisher(attempt.id)
+    wait_until(
+        lambda: Attempt.objects.filter(status=Attempt.RUNNING).count() == 10,
+        15,
+        "all ten attempts to be running",
+    )
+
+    kill_9(worker)
+    killed_at = time.monotonic()
+    assert Attempt.objects.filter(status=Attempt.RUNNING).count() == 10
+    stack.start_worker()
+    stack.start_beat()
+
+    # The lease (6 s) runs out, the reconciler (every 1 s) republishes, the stub answers (3 s).
+    wait_until(
+        lambda: not Attempt.objects.exclude(status__in=Attempt.FINAL).exists(),
+        30,
+        "every attempt to finish after the kill",
+    )
+    recovered_in = time.monotonic() - killed_at
+    assert recovered_in < 30 + 1  # visibility timeout + reconciler interval
+    assert_all_final_once(cases=2)
+    assert set(Attempt.objects.values_list("status", flat=True)) == {Attempt.GRADED}
+    assert set(Attempt.objects.values_list("score", flat=True)) == {1.0}
+    assert Run.objects.count() == 20
+    calls = real_calls_per_attempt()
+    assert all(n <= 2 * 2 for n in calls.values()), calls
+    assert all(a.deliveries >= 2 for a in Attempt.objects.all())
+    assert "crashed" not in stack.log("worker").read_text()
+
+
+def test_a_message_delivered_twice_and_once_more_later_does_the_work_once(stack_for, publisher):
+    learner = make_learner()
+    exercise = make_exercise(cases=TWO_CASES)
+    stack = stack_for(STUB_LATENCY_MS="1500")
+    stack.start_worker()
+    attempt = make_attempt(learner, exercise, user_prompt=fresh_prompt())
+
+    publisher(attempt.id)
+    publisher(attempt.id)
+    wait_until(lambda: Attempt.objects.get(id=attempt.id).is_final, 15, "the attempt to finish")
+    finished = Attempt.objects.values().get(id=attempt.id)
+    publisher(attempt.id)
+    log = stack.log("worker")
+    wait_until(
+        lambda: (
+            log.read_text().count("Task sandbox.run_attempt") >= 3
+            and log.read_text().count("succeeded in") >= 3
+        ),
+        15,
+        "the late duplicate to be handled",
+    )
+
+    assert Attempt.objects.values().get(id=attempt.id) == finished
+    assert finished["status"] == Attempt.GRADED
+    assert finished["deliveries"] == 1
+    assert Run.objects.filter(attempt=attempt).count() == 2
+    assert real_calls_per_attempt() == {attempt.id: 2}  # one call per test case
+    assert log.read_text().count("another delivery has it") == 2
+    assert_all_final_once(cases=2)
+
+
+def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, private_redis):
+    learner = make_learner()
+    exercise = make_exercise(cases=TWO_CASES)
+    stack = stack_for(STUB_LATENCY_MS="100")
+    for _ in range(20):
+        publisher(make_attempt(learner, exercise, user_prompt=fresh_prompt()).id)
+    assert queued_messages(private_redis) == 20
+
+    # Redis restarts without persistence while no worker runs: the 20 messages are gone.
+    private_redis.restart()
+    assert queued_messages(private_redis) == 0
+    stack.start_worker()
+    stack.start_beat()
+
+    wait_until(
+        lambda: Attempt.objects.filter(status=Attempt.GRADED).count() == 20,
+        30,
+        "the twenty lost attempts to be graded",
+    )
+    assert_all_final_once(cases=2)
+    assert reconciled_total(stack.log("worker").read_text()) >= 20
+
+
+# The broker publish fails after commit (in this process, with the test client)
+
+
+@pytest.fixture
+def broker_down():
+    with patch.object(run_attempt, "apply_async", side_effect=OperationalError("Redis is down")):
+        yield
+
+
+PLAYGROUND_RUN = {
+    "user": "Say hello.",
+    "models": ["stub:echo"],
+    "temperature": "0.5",
+    "max_tokens": "32",
+}
+
+
+def test_an_attempt_whose_publish_failed_stays_queued_for_the_reconciler(broker_down, settings):
+    client = Client(raise_request_exception=False)
+    client.force_login(make_learner())
+    client.post("/playground/", PLAYGROUND_RUN)
+    attempt = Attempt.objects.get()
+    assert attempt.status == Attempt.QUEUED
+
+    settings.RECONCILE_QUEUED_AFTER = 0
+    published: list[str] = []
+    assert runs.reconcile(publish=published.append) == 1
+    assert published == [str(attempt.id)]
+    runs.execute_attempt(published[0])
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert_all_final_once()
+
+
+def test_the_learner_is_sent_to_the_saved_attempt_when_the_broker_is_down(broker_down):
+    # The attempt is saved and the reconciler will run it: a server error page would make
+    # the learner submit again, spending a second submission (and a second model call).
+    client = Client(raise_request_exception=False)
+    client.force_login(make_learner())
+    r = client.post("/playground/", PLAYGROUND_RUN)
+    attempt = Attempt.objects.get()
+    assert r.status_code == 302
+    assert r["Location"] == f"/attempts/{attempt.id}/"
+
+
+# The real OpenAI SDK against the fake provider (in this process: the retry layer is here)
+
+
+@pytest.fixture
+def provider(settings, fake_provider):
+    """Point the openai backend at the fake provider, with fast retries and a 1 s timeout.
+    Record when each request arrived."""
+    settings.OPENAI_API_KEY = FAKE_KEY
+    settings.OPENAI_BASE_URL = fake_provider.openai_url
+    settings.CASSETTE_MODE = "off"
+    settings.SANDBOX_MODELS = "openai:gpt-4o-mini:0.15:0.60"
+    settings.PROVIDER_TIMEOUT = 1
+    settings.PROVIDER_TRIES = 3
+    settings.RETRY_BACKOFF_BASE = 0.05
+    settings.RETRY_BACKOFF_MAX = 2
+    settings.STUB_LATENCY_MS = 0
+    fake_provider.arrivals = []
+    receive = fake_provider._next
+
+    def timed(received):
+        fake_provider.arrivals.append(time.monotonic())
+        return receive(received)
+
+    fake_provider._next = timed
+    return fake_provider
+
+
+@pytest.fixture
+def alice():
+    return make_learner()
+
+
+def openai_exercise(**fields):
+    fields.setdefault("backend", "openai")
+    fields.setdefault("model_name", "gpt-4o-mini")
+    fields.setdefault("slug", f"greet-{uuid.uuid4().hex[:6]}")
+    return make_exercise(**fields)
+
+
+def run(learner, exercise, **fields) -> Attempt:
+    fields.setdefault("user_prompt", fresh_prompt())
+    attempt = make_attempt(learner, exercise, **fields)
+    runs.execute_attempt(str(attempt.id))
+    attempt.refresh_from_db()
+    return attempt
+
+
+def test_rate_limited_calls_are_retried_after_the_retry_after(provider, alice):
+    provider.queue(
+        status(429, headers={"retry-after": "1"}),
+        status(429, headers={"retry-after": "1"}),
+        success("Hello there!"),
+    )
+    attempt = run(alice, openai_exercise())
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.score == 1.0
+    assert len(provider.calls()) == 3
+    first, second, third = provider.arrivals
+    assert second - first >= 1.0
+    assert third - second >= 1.0
+    assert_all_final_once(cases=1)
+
+
+@pytest.mark.parametrize("code", [500, 529])
+def test_server_errors_are_retried_until_the_call_succeeds(provider, alice, code):
+    provider.queue(status(code), status(code), success("Hello there!"))
+    attempt = run(alice, openai_exercise())
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert len(provider.calls()) == 3
+    assert_all_final_once(cases=1)
+
+
+def test_a_call_failing_every_try_fails_the_attempt_after_the_tries(provider, alice):
+    provider.queue(*[status(500)] * 5)
+    attempt = run(alice, openai_exercise())
+    assert attempt.status == Attempt.ERROR
+    assert attempt.error_code == "server_error"
+    assert attempt.error.startswith("The model failed: The provider had a temporary problem")
+    assert len(provider.calls()) == 3
+
+
+PERMANENT = [(400, "rejected"), (401, "auth"), (403, "auth"), (404, "not_found"), (422, "rejected")]
+# What a careless provider might echo back: the key itself.
+LEAKY_MESSAGE = f"Incorrect API key provided: {FAKE_KEY}. Bearer {FAKE_KEY}"
+
+
+@pytest.mark.parametrize("code, error_code", PERMANENT)
+def test_a_permanent_error_fails_the_attempt_after_exactly_one_call(
+    provider, alice, code, error_code
+):
+    provider.queue(status(code, message=LEAKY_MESSAGE), success("Hello there!"))
+    attempt = run(alice, openai_exercise())
+    assert attempt.status == Attempt.ERROR
+    assert attempt.error_code == error_code
+    assert attempt.error.startswith("The model refused the request: The provider")
+    assert len(provider.calls()) == 1
+    assert list(UsageRecord.objects.values_list("error_code", flat=True)) == [error_code]
+
+
+@pytest.mark.parametrize("code, error_code", PERMANENT)
+def test_a_permanent_error_is_explained_without_key_material(provider, alice, code, error_code):
+    provider.queue(status(code, message=LEAKY_MESSAGE))
+    attempt = run(alice, openai_exercise())
+    client = Client()
+    client.force_login(alice)
+    page = client.get(f"/attempts/{attempt.id}/").content.decode()
+    assert escape(attempt.error) in page
+    for text in (attempt.error, page, *Run.objects.values_list("error", flat=True)):
+        assert "sk-" not in text
+        assert FAKE_KEY not in text
+        assert "Traceback" not in text
+
+
+def test_a_hung_provider_times_out_on_every_try_and_fails_the_attempt(provider, alice):
+    provider.queue(hang(), hang(), hang())
+    started = time.monotonic()
+    attempt = run(alice, openai_exercise())
+    took = time.monotonic() - started
+    assert attempt.status == Attempt.ERROR
+    assert attempt.error_code == "timeout"
+    assert "did not answer within 1 seconds" in attempt.error
+    assert len(provider.calls()) == 3
+    # 3 tries of 1 s, two waits of at most 0.05 s plus jitter, and some slack.
+    assert 3 <= took < 3 + 2 * 0.1 + 1.5
+
+
+# L7: cost caps
+
+
+def test_no_request_asks_for_more_than_the_token_ceiling(provider, alice, settings):
+    settings.MAX_TOKENS_CEILING = 100
+    exercise = openai_exercise(max_tokens=4000, cases=TWO_CASES)
+    attempt = run(alice, exercise)
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert [r.body["max_tokens"] for r in provider.calls()] == [100, 100]
+
+
+def test_a_playground_request_never_asks_for_more_than_the_token_ceiling(provider, alice, settings):
+    settings.MAX_TOKENS_CEILING = 100
+    attempt = Attempt.objects.create(
+        learner=alice,
+        playground_models=["openai:gpt-4o-mini"],
+        user_prompt=fresh_prompt(),
+        temperature=0,
+        max_tokens=5000,
+    )
+    runs.execute_attempt(str(attempt.id))
+    assert [r.body["max_tokens"] for r in provider.calls()] == [100]
+
+
+def test_the_spend_cap_stops_attempts_before_any_provider_call(provider, alice, settings):
+    settings.GLOBAL_DAILY_SPEND_CAP_USD = 1.0
+    UsageRecord.objects.create(
+        learner=make_learner("carol"), backend="openai", model="gpt-4o-mini", cost_usd=Decimal(1)
+    )
+    attempt = run(alice, openai_exercise())
+    assert attempt.status == Attempt.ERROR
+    assert attempt.error_code == "budget"
+    assert "spending cap" in attempt.error
+    assert provider.calls() == []
+
+
+def test_a_model_outside_the_price_table_is_never_called(provider, alice):
+    # Unpriced, its calls would cost $0 in the ledger: no budget or cap could stop them.
+    attempt = run(alice, openai_exercise(model_name="gpt-4-32k"))
+    assert attempt.status == Attempt.ERROR
+    assert attempt.error_code == "config"
+    assert provider.calls() == []
+
+
+# L8: usage accounting
+
+
+def run_three_attempts_with_retries(provider, learner) -> None:
+    provider.queue(
+        success(input_tokens=1000, output_tokens=500, request_id="req_a"),
+        status(500),
+        success(input_tokens=2000, output_tokens=1000, request_id="req_b"),
+        status(429, headers={"retry-after": "0"}),
+        status(529),
+        success(input_tokens=4000, output_tokens=2000, request_id="req_c"),
+    )
+    exercise = openai_exercise()
+    for _ in range(3):
+        attempt = run(learner, exercise)
+        assert attempt.status == Attempt.GRADED, attempt.error
+
+
+def test_the_ledger_has_one_record_per_http_call(provider, alice):
+    run_three_attempts_with_retries(provider, alice)
+    records = UsageRecord.objects.filter(cache_hit=False).order_by("created_at", "id")
+    assert records.count() == len(provider.calls()) == 6
+    assert list(records.values_list("error_code", flat=True)) == [
+        "",
+        "server_error",
+        "",
+        "rate_limited",
+        "overloaded",
+        "",
+    ]
+    assert set(records.exclude(request_id="").values_list("request_id", flat=True)) == {
+        "req_a",
+        "req_b",
+        "req_c",
+    }
+
+
+def test_the_ledger_tokens_equal_what_the_provider_reported(provider, alice):
+    run_three_attempts_with_retries(provider, alice)
+    totals = UsageRecord.objects.aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
+    assert totals == {"i": 7000, "o": 3500}
+
+
+def test_the_ledger_cost_follows_the_price_table(provider, alice):
+    run_three_attempts_with_retries(provider, alice)
+    for record in UsageRecord.objects.all():
+        expected = record.input_tokens * Decimal("0.15") + record.output_tokens * Decimal("0.60")
+        assert record.cost_usd == expected / 1_000_000
+    # 7000 × $0.15 + 3500 × $0.60 per million tokens
+    assert limits.spent_today(learner=alice)["cost"] == Decimal("0.00315")
+
+
+# Identical temperature-0 submissions
+
+
+def test_identical_submissions_at_once_make_one_model_call_per_case(settings, alice):
+    settings.STUB_LATENCY_MS = 500
+    exercise = make_exercise(cases=TWO_CASES)
+    prompt = fresh_prompt()
+    attempts = [make_attempt(alice, exercise, user_prompt=prompt) for _ in range(20)]
+    barrier = threading.Barrier(len(attempts), timeout=10)
+
+    def execute(attempt: Attempt) -> None:
+        try:
+            barrier.wait()
+            runs.execute_attempt(str(attempt.id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=execute, args=(a,)) for a in attempts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert set(Attempt.objects.values_list("status", flat=True)) == {Attempt.GRADED}
+    assert UsageRecord.objects.filter(cache_hit=False).count() == 2
+    assert UsageRecord.objects.filter(cache_hit=True).count() == 38
+    assert_all_final_once(cases=2)
+
+
+def test_a_follower_of_a_leader_that_died_makes_the_call_itself_in_time(settings, alice):
+    # A worker killed mid-call keeps its single-flight lock until the lock expires, as long as
+    # a soft limit. An identical prompt submitted meanwhile (a class submitting the starter
+    # prompt together) must keep enough of its own time to make the call, not wait it all out.
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 3
+    settings.PROVIDER_TIMEOUT = 1
+    settings.PROVIDER_TRIES = 1
+    exercise = make_exercise()
+    prompt = fresh_prompt()
+    (job,) = runs.prepare(make_attempt(alice, exercise, user_prompt=prompt))
+    key = calls.cache_key(job.choice.backend, job.backend.cache_scope, job.request, job.sample)
+    assert calls.lead(key, settings.ATTEMPT_SOFT_TIME_LIMIT)  # ...and then its worker died
+
+    started = time.monotonic()
+    attempt = run(alice, exercise, user_prompt=prompt)
+    took = time.monotonic() - started
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert took < settings.ATTEMPT_SOFT_TIME_LIMIT - 0.4
