@@ -19,8 +19,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
-	$(PY) manage.py load_course $(STARTER)
+	$(PY) manage.py import_course $(STARTER)
 	@echo "Demo accounts (embedded default only):"
 	@$(PY) manage.py create_demo_accounts
 	$(PY) manage.py serve_embedded --port $(PORT)

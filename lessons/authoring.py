@@ -297,22 +297,6 @@ def problems_before_running(exercise: Exercise) -> list[str]:
     return problems
 
 
-def self_test(exercise: Exercise) -> graders.SelfTestReport:
-    """Return the rubric's verdict on its own samples, with the first test case as the base case
-    (so samples can use the case's expected values)."""
-    first = exercise.cases.first()
-    return graders.self_test(
-        graders.load_rubric(exercise.rubric),
-        case=first.as_grader_case() if first else None,
-        submission=graders.Submission(
-            fields=exercise.starter(),
-            starter=exercise.starter(),
-            editable=exercise.editable_parts(),
-            variables=tuple(exercise.variables),
-        ),
-    )
-
-
 def reference_failures(attempt: Attempt, limit: int = 4) -> list[str]:
     """Return one sentence per failing criterion of the reference run, naming the case."""
     failures = []
@@ -366,7 +350,7 @@ def finish_publish(exercise: Exercise, attempt: Attempt) -> PublishResult:
         problems.append(
             f"Reference solution: it scored {attempt.score_percent}% (needs {threshold}%){why}"
         )
-    report = self_test(exercise)
+    report = exercise.self_test()
     problems += [f"Self-test: {m}" for m in report.messages()]
     if problems:
         return PublishResult(False, problems)

@@ -1,17 +1,23 @@
-"""Course folders: YAML for structure, Markdown for prose, loaded all-or-nothing.
+"""Course folders: YAML for structure, Markdown for prose; imported all-or-nothing, exported
+back to the same shape.
 
     course.yaml              slug, title, description, lessons (in order)
     lessons/NN-slug.md       a lesson's body, named by course.yaml
     exercises/slug.yaml      one exercise each, named by course.yaml
 
-Every problem is reported with its file, line and field, and if there is any
-problem nothing in the database changes. Loading twice changes nothing the
-second time: rows are matched by slug (test cases by name) and updated in place.
+Import reads and checks every file before it writes anything, and reports every problem
+with its file, line and field ("exercises/tagline.yaml:41: rubric.criteria[1].kind: …");
+if there is any, nothing in the database changes. Importing twice changes nothing the second
+time: rows are matched by slug (test cases by name) and updated in place. A lesson or
+exercise the files no longer name is archived if learners have attempted it, and deleted if
+not; naming it again brings it back. The format is documented in docs/course-format.md and
+described by docs/course-format.schema.json.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,45 @@ from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
 from sandbox.prompting import PROMPT_FIELDS
 
-SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+SLUG = re.compile(r"^[a-z0-9_-]+$")
+
+# The keys each mapping may hold, in the order export writes them.
+COURSE_KEYS = ("slug", "title", "description", "position", "lessons")
+LESSON_KEYS = ("slug", "title", "file", "exercises")
+EXERCISE_KEYS = (
+    "slug",
+    "title",
+    "status",
+    "instructions",
+    "prompt",
+    "variables",
+    "fixed_variables",
+    "model",
+    "stub",
+    "cases",
+    "rubric",
+    "hints",
+    "solution",
+    "known_bad",
+)
+PROMPT_KEYS = ("editable", *PROMPT_FIELDS, "slots", "examples")
+MODEL_KEYS = ("backend", "name", "temperature", "max_tokens", "samples", "require_all_samples")
+CASE_KEYS = ("name", "visibility", "vars", "reference", "expected", "weight")
+SLOT_KEYS = ("name", "label", "text", "editable")
+EXAMPLE_KEYS = ("role", "text", "editable")
+PROMPT_VALUE_KEYS = (*PROMPT_FIELDS, "slots", "examples")
+
+# What an exercise file may leave out (the values the import then stores).
+DEFAULT_EDITABLE = ["user"]
+MODEL_DEFAULTS = {
+    "backend": "stub",
+    "name": "scripted",
+    "temperature": 0.0,
+    "max_tokens": 256,
+    "samples": 1,
+    "require_all_samples": False,
+}
+MAX_SAMPLES = 20
 
 
 @dataclass(frozen=True)
@@ -48,371 +92,83 @@ class CourseFilesInvalid(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+# Reading YAML with line numbers
+
+
 class LineMap(dict):
-    """A mapping read from YAML that remembers the line of each key."""
+    """A mapping read from YAML that remembers its own line and the line of each key."""
 
     lines: dict[str, int]
     line: int
 
 
+class LineList(list):
+    """A list read from YAML that remembers its own line and the line of each item."""
+
+    lines: list[int]
+    line: int
+
+
 class LineLoader(yaml.SafeLoader):
+    """A safe loader whose mappings and lists know their lines, and which records keys that
+    appear twice in one mapping (plain YAML would silently keep the last)."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, int]] = []
+
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         mapping = LineMap(super().construct_mapping(node, deep=True))
         mapping.line = node.start_mark.line + 1
-        mapping.lines = {
-            str(key.value): key.start_mark.line + 1
-            for key, _ in node.value
-            if hasattr(key, "value")
-        }
+        mapping.lines = {}
+        for key, _ in node.value:
+            if not hasattr(key, "value"):
+                continue
+            name = str(key.value)
+            if name in mapping.lines:
+                self.duplicates.append((name, key.start_mark.line + 1))
+            mapping.lines[name] = key.start_mark.line + 1
         return mapping
+
+    def construct_line_list(self, node):
+        items = LineList(self.construct_sequence(node, deep=True))
+        items.line = node.start_mark.line + 1
+        items.lines = [item.start_mark.line + 1 for item in node.value]
+        return items
 
 
 LineLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, LineLoader.construct_mapping
 )
+LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, LineLoader.construct_line_list
+)
+
+PATH_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
 
 
-PATH_PART = re.compile(r"\.?([A-Za-z_]+)|\[(\d+)\]")
+def line_of(data: Any, path: str) -> int:
+    """Return the line of the value at `path` in data read by LineLoader, or of the deepest
+    part of the path that exists (a missing key is reported at its mapping's line).
 
-
-def line_of(data: Any, key: str, inner: str = "") -> int:
-    """Return the line of data[key], or of the deepest part of `inner` found below it.
-
-    A path such as "rules[1].if" walks mappings by key and lists by index.
+    A path such as "stub.rules[1].if[0]" walks mappings by key and lists by index.
     """
-    if not isinstance(data, LineMap):
-        return 0
-    root = key.split(".")[0].split("[")[0]
-    line = data.lines.get(root, data.line)
-    node = data.get(root)
-    for name, index in PATH_PART.findall(inner):
+    line = getattr(data, "line", 0)
+    node = data
+    for name, index in PATH_PART.findall(path):
         if name and isinstance(node, LineMap) and name in node:
             line, node = node.lines.get(name, line), node[name]
-        elif index and isinstance(node, list) and int(index) < len(node):
-            node = node[int(index)]
-            line = node.line if isinstance(node, LineMap) else line
+        elif index and isinstance(node, LineList) and int(index) < len(node):
+            line, node = node.lines[int(index)], node[int(index)]
         else:
             break
     return line
 
 
-def rubric_path(rubric: Any, error: graders.RubricError) -> str:
-    """Return the path of the criterion a rubric error names, e.g. "criteria[2].params"."""
-    criteria = rubric.get("criteria") if isinstance(rubric, dict) else None
-    if not isinstance(criteria, list):
-        return error.field
-    top = error.criterion.split(".")[0]
-    for i, criterion in enumerate(criteria):
-        if isinstance(criterion, dict) and criterion.get("id") == top:
-            return f"criteria[{i}].{error.field}"
-    return error.field
-
-
-@dataclass
-class Reader:
-    """Collects problems while reading one course folder."""
-
-    root: Path
-    problems: list[Problem] = field(default_factory=list)
-
-    def problem(self, path: Path, data: Any, key: str, message: str, inner: str = "") -> None:
-        """Record a problem at the line of `key` in `data`, or deeper at `inner`, a path
-        such as "rules[1].if" within data[key]."""
-        self.problems.append(Problem(self.relative(path), line_of(data, key, inner), key, message))
-
-    def relative(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root.parent))
-        except ValueError:
-            return str(path)
-
-    def read_text(self, path: Path, owner: Path, data: Any, key: str) -> str | None:
-        if not path.is_file():
-            self.problem(owner, data, key, f"file {self.relative(path)} does not exist")
-            return None
-        return path.read_text(encoding="utf-8")
-
-    def read_yaml(self, path: Path, owner: Path | None = None, data: Any = None, key: str = ""):
-        text = self.read_text(path, owner or path, data, key) if owner else None
-        if owner is None:
-            if not path.is_file():
-                self.problems.append(Problem(self.relative(path), 0, "", "file does not exist"))
-                return None
-            text = path.read_text(encoding="utf-8")
-        if text is None:
-            return None
-        try:
-            value = yaml.load(text, Loader=LineLoader)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            self.problems.append(
-                Problem(
-                    self.relative(path), mark.line + 1 if mark else 0, "", f"not valid YAML: {e}"
-                )
-            )
-            return None
-        if not isinstance(value, dict):
-            self.problems.append(Problem(self.relative(path), 1, "", "must be a YAML mapping"))
-            return None
-        return value
-
-    def text_field(self, path, data, key, required=True, default="") -> str:
-        value = data.get(key, default)
-        if value is None:
-            value = default
-        if not isinstance(value, str) or (required and not value.strip()):
-            self.problem(path, data, key, "is required (text)" if required else "must be text")
-            return default
-        return value
-
-    def slug_field(self, path, data, key="slug") -> str:
-        value = self.text_field(path, data, key)
-        if value and not set(value) <= SLUG_CHARS:
-            self.problem(path, data, key, f"{value!r} may use only a-z, 0-9, - and _")
-        return value
-
-
-def read_course(root: Path) -> dict[str, Any]:
-    """Return the course folder as plain data ready to save, or raise CourseFilesInvalid."""
-    reader = Reader(root)
-    course_path = root / "course.yaml"
-    data = reader.read_yaml(course_path)
-    if data is None:
-        raise CourseFilesInvalid(reader.problems)
-    course = {
-        "slug": reader.slug_field(course_path, data),
-        "title": reader.text_field(course_path, data, "title"),
-        "description": reader.text_field(course_path, data, "description", required=False),
-        "lessons": [],
-    }
-    lessons = data.get("lessons")
-    if not isinstance(lessons, list) or not lessons:
-        reader.problem(course_path, data, "lessons", "needs a list of at least one lesson")
-        lessons = []
-    for i, lesson_data in enumerate(lessons):
-        key = f"lessons[{i}]"
-        if not isinstance(lesson_data, dict):
-            reader.problem(course_path, data, key, "must be a mapping with slug, title, file")
-            continue
-        lesson = {
-            "slug": reader.slug_field(course_path, lesson_data),
-            "title": reader.text_field(course_path, lesson_data, "title"),
-            "body": "",
-            "exercises": [],
-        }
-        body_name = reader.text_field(course_path, lesson_data, "file")
-        if body_name:
-            lesson["body"] = (
-                reader.read_text(root / body_name, course_path, lesson_data, "file") or ""
-            )
-        exercise_files = lesson_data.get("exercises", [])
-        if not isinstance(exercise_files, list):
-            reader.problem(course_path, lesson_data, "exercises", "must be a list of file names")
-            exercise_files = []
-        for j, name in enumerate(exercise_files):
-            if not isinstance(name, str):
-                reader.problem(course_path, lesson_data, f"exercises[{j}]", "must be a file name")
-                continue
-            path = root / name
-            exercise_data = reader.read_yaml(path, course_path, lesson_data, "exercises")
-            if exercise_data is not None:
-                lesson["exercises"].append(read_exercise(reader, path, exercise_data))
-        course["lessons"].append(lesson)
-    check_unique(reader, course_path, data, course)
-    if reader.problems:
-        raise CourseFilesInvalid(reader.problems)
-    return course
-
-
-def check_unique(reader: Reader, path: Path, data, course: dict) -> None:
-    seen: set[str] = set()
-    for lesson in course["lessons"]:
-        if lesson["slug"] in seen:
-            reader.problem(path, data, "lessons", f"lesson slug {lesson['slug']!r} is used twice")
-        seen.add(lesson["slug"])
-        slugs = [e["slug"] for e in lesson["exercises"]]
-        for slug in {s for s in slugs if slugs.count(s) > 1}:
-            reader.problem(
-                path, data, "lessons", f"exercise slug {slug!r} is used twice in {lesson['slug']}"
-            )
-
-
-def read_exercise(reader: Reader, path: Path, data: dict) -> dict[str, Any]:
-    exercise: dict[str, Any] = {
-        "slug": reader.slug_field(path, data),
-        "title": reader.text_field(path, data, "title"),
-        "instructions": reader.text_field(path, data, "instructions"),
-    }
-    prompt = data.get("prompt")
-    if not isinstance(prompt, dict):
-        reader.problem(path, data, "prompt", "needs a mapping with editable and starter text")
-        prompt = LineMap()
-    editable = prompt.get("editable", ["user"])
-    if not isinstance(editable, list) or not editable or not set(editable) <= set(PROMPT_FIELDS):
-        reader.problem(
-            path, prompt, "prompt.editable", f"must list some of {', '.join(PROMPT_FIELDS)}"
-        )
-        editable = ["user"]
-    exercise["editable_fields"] = editable
-    for name in PROMPT_FIELDS:
-        exercise[f"starter_{name}"] = reader.text_field(path, prompt, name, required=False)
-    exercise["slots"] = read_parts(reader, path, prompt, "slots", ("name", "text"))
-    exercise["examples"] = read_parts(reader, path, prompt, "examples", ("role", "text"))
-    for i, example in enumerate(exercise["examples"]):
-        if example["role"] not in ("user", "assistant"):
-            where = f"examples[{i}]"
-            reader.problem(path, prompt, "prompt.examples", "role must be user or assistant", where)
-    exercise["status"] = data.get("status", Exercise.PUBLISHED)
-    if exercise["status"] not in (Exercise.DRAFT, Exercise.PUBLISHED):
-        reader.problem(path, data, "status", "must be draft or published")
-
-    variables = data.get("variables", [])
-    if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
-        reader.problem(path, data, "variables", "must be a list of names")
-        variables = []
-    exercise["variables"] = variables
-    fixed = data.get("fixed_variables", {})
-    if not isinstance(fixed, dict) or not all(isinstance(v, str) for v in fixed.values()):
-        reader.problem(path, data, "fixed_variables", "must map names to text")
-        fixed = {}
-    exercise["fixed_variables"] = dict(fixed)
-
-    model = data.get("model", {})
-    if not isinstance(model, dict):
-        reader.problem(path, data, "model", "must be a mapping")
-        model = LineMap()
-    backend = model.get("backend", "stub")
-    if backend not in BACKENDS:
-        reader.problem(
-            path, model, "model.backend", f"{backend!r} is not one of {', '.join(BACKENDS)}"
-        )
-    exercise["backend"] = backend
-    exercise["model_name"] = reader.text_field(
-        path, model, "name", required=False, default="scripted"
-    )
-    exercise["temperature"] = number(reader, path, model, "temperature", 0.0, 0, 2)
-    exercise["max_tokens"] = int(number(reader, path, model, "max_tokens", 256, 1, 32000))
-
-    stub = data.get("stub", {})
-    try:
-        parse_script(stub)
-    except StubRuleError as e:
-        reader.problem(path, data, "stub", f"{e.field}: {e.message}", e.field.removeprefix("stub"))
-    exercise["stub"] = plain(stub)
-
-    exercise["rubric"] = plain(data.get("rubric"))
-    try:
-        graders.load_rubric(exercise["rubric"])
-    except graders.RubricError as e:
-        reader.problem(path, data, "rubric", str(e), rubric_path(exercise["rubric"], e))
-
-    exercise["cases"] = read_cases(reader, path, data, [v for v in variables if v not in fixed])
-    for key in ("hints",):
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            reader.problem(path, data, key, "must be a list of texts")
-            value = []
-        exercise[key] = list(value)
-    exercise["solution"] = prompt_fields(reader, path, data, "solution", data.get("solution"))
-    bad = data.get("known_bad", [])
-    if not isinstance(bad, list):
-        reader.problem(path, data, "known_bad", "must be a list of prompts")
-        bad = []
-    exercise["known_bad"] = [
-        prompt_fields(reader, path, data, f"known_bad[{i}]", b) for i, b in enumerate(bad)
-    ]
-    return exercise
-
-
-PROMPT_VALUE_KEYS = (*PROMPT_FIELDS, "slots", "examples")
-
-
-def prompt_fields(reader: Reader, path: Path, data, key: str, value: Any) -> dict:
-    """Return a prompt (some of system, user, prefill, slots {name: text}, examples
-    {index: text}) from the files, or report it."""
-    ok = isinstance(value, dict) and value and set(value) <= set(PROMPT_VALUE_KEYS)
-    if ok:
-        ok = all(isinstance(value[k], str) for k in PROMPT_FIELDS if k in value) and all(
-            isinstance(value.get(k, {}), dict) for k in ("slots", "examples")
-        )
-    if not ok:
-        reader.problem(path, data, key, f"must map some of {', '.join(PROMPT_VALUE_KEYS)}")
-        return {}
-    return plain(value)
-
-
-def read_parts(reader: Reader, path: Path, prompt, key: str, required: tuple[str, ...]) -> list:
-    """Return the prompt's slots or example turns: mappings with `required` keys as text."""
-    parts = prompt.get(key, [])
-    if not isinstance(parts, list):
-        reader.problem(path, prompt, f"prompt.{key}", "must be a list")
-        return []
-    result = []
-    for i, part in enumerate(parts):
-        if not isinstance(part, dict) or not all(isinstance(part.get(k), str) for k in required):
-            message = f"item {i + 1} needs {', '.join(required)} (text)"
-            reader.problem(path, prompt, f"prompt.{key}", message, f"{key}[{i}]")
-            continue
-        result.append({**plain(part), "editable": bool(part.get("editable", False))})
-    return result
-
-
-def read_cases(reader: Reader, path: Path, data, variables: list[str]) -> list[dict]:
-    cases = data.get("cases")
-    if not isinstance(cases, list) or not cases:
-        reader.problem(path, data, "cases", "needs a list of at least one test case")
-        return []
-    result, names = [], set()
-    for i, case in enumerate(cases):
-        key = f"cases[{i}]"
-        if not isinstance(case, dict):
-            reader.problem(path, data, key, "must be a mapping with name and vars")
-            continue
-        name = reader.text_field(path, case, "name")
-        if name in names:
-            reader.problem(path, case, "name", f"{key}: the name {name!r} is used twice")
-        names.add(name)
-        values = case.get("vars", {})
-        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-            reader.problem(path, case, "vars", f"{key}: must map variable names to text")
-            values = {}
-        missing = sorted(set(variables) - set(values))
-        if missing:
-            reader.problem(path, case, "vars", f"{key}: no value for {', '.join(missing)}")
-        undeclared = sorted(set(values) - set(variables))
-        if undeclared:
-            reader.problem(path, case, "vars", f"{key}: {', '.join(undeclared)} not in variables")
-        expected = case.get("expected", {})
-        if not isinstance(expected, dict):
-            reader.problem(path, case, "expected", f"{key}: must be a mapping")
-            expected = {}
-        result.append(
-            {
-                "name": name,
-                "variables": dict(values),
-                "visibility": visibility(reader, path, case),
-                "reference": reader.text_field(path, case, "reference", required=False),
-                "expected": plain(expected),
-                "weight": number(reader, path, case, "weight", 1.0, 0, 100),
-            }
-        )
-    return result
-
-
-def visibility(reader: Reader, path: Path, case) -> str:
-    value = case.get("visibility", "show")
-    if value not in graders.VISIBILITY:
-        reader.problem(path, case, "visibility", f"must be one of {', '.join(graders.VISIBILITY)}")
-        return "show"
-    return value
-
-
-def number(reader: Reader, path: Path, data, key: str, default: float, low: float, high: float):
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        reader.problem(path, data, key, f"must be a number from {low} to {high}, not {value!r}")
-        return default
-    return value
+def join(prefix: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"
+    return f"{prefix}.{key}" if prefix else key
 
 
 def plain(value: Any) -> Any:
@@ -424,13 +180,446 @@ def plain(value: Any) -> Any:
     return value
 
 
-def load_course(root: Path) -> Course:
-    """Read a course folder and save it: all of it, or (on any problem) nothing."""
+@dataclass
+class Reader:
+    """Collects problems while reading one course folder."""
+
+    root: Path
+    problems: list[Problem] = field(default_factory=list)
+
+    def relative(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root.parent))
+        except ValueError:
+            return str(path)
+
+    def read_yaml(self, path: Path) -> LineMap | None:
+        text = path.read_text(encoding="utf-8")
+        loader = LineLoader(text)
+        try:
+            value = loader.get_single_data()
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = mark.line + 1 if mark else 0
+            self.problems.append(Problem(self.relative(path), line, "", f"not valid YAML: {e}"))
+            return None
+        finally:
+            loader.dispose()
+        for key, line in loader.duplicates:
+            self.problems.append(
+                Problem(self.relative(path), line, key, "appears twice in the same mapping")
+            )
+        if not isinstance(value, LineMap):
+            self.problems.append(Problem(self.relative(path), 1, "", "must be a YAML mapping"))
+            return None
+        return value
+
+
+@dataclass
+class Source:
+    """One file being read: problems are reported at the line of the field they name."""
+
+    reader: Reader
+    path: Path
+    data: LineMap
+
+    def problem(self, where: str, message: str) -> None:
+        self.reader.problems.append(
+            Problem(self.reader.relative(self.path), line_of(self.data, where), where, message)
+        )
+
+    def known_keys(self, node: dict, prefix: str, allowed: Iterable[str]) -> None:
+        allowed = tuple(allowed)
+        for key in node:
+            if key not in allowed:
+                message = f"unknown field; allowed: {', '.join(allowed)}"
+                self.problem(join(prefix, str(key)), message)
+
+    def text(self, node: dict, prefix: str, key: str, required=True, max_length=0) -> str:
+        value = node.get(key)
+        if value is None:
+            value = ""
+        where = join(prefix, key)
+        if not isinstance(value, str):
+            self.problem(where, f"must be text, not {value!r}")
+            return ""
+        if required and not value.strip():
+            self.problem(where, "is required (text)")
+        elif max_length and len(value) > max_length:
+            self.problem(where, f"is {len(value)} characters; at most {max_length}")
+        return value
+
+    def slug(self, node: dict, prefix: str, key: str = "slug") -> str:
+        value = self.text(node, prefix, key, max_length=50)
+        if value and not SLUG.match(value):
+            self.problem(join(prefix, key), f"{value!r} may use only a-z, 0-9, - and _")
+        return value
+
+    def number(self, node: dict, prefix: str, key: str, default, low, high, whole=False):
+        value = node.get(key, default)
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            kind = "a whole number" if whole else "a number"
+            self.problem(join(prefix, key), f"must be {kind} from {low} to {high}, not {value!r}")
+            return default
+        return value
+
+    def flag(self, node: dict, prefix: str, key: str, default: bool) -> bool:
+        value = node.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(join(prefix, key), f"must be true or false, not {value!r}")
+            return default
+        return value
+
+    def texts(self, node: dict, prefix: str, key: str) -> list[str]:
+        value = node.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(join(prefix, key), "must be a list of texts")
+            return []
+        return list(value)
+
+    def mapping(self, node: dict, prefix: str, key: str, what: str = "a mapping") -> LineMap:
+        value = node.get(key)
+        if value is None:
+            return LineMap()
+        if not isinstance(value, dict):
+            self.problem(join(prefix, key), f"must be {what}")
+            return LineMap()
+        return value
+
+
+# Import: read and check
+
+
+def read_course(root: Path) -> dict[str, Any]:
+    """Return the course folder as plain data ready to save, or raise CourseFilesInvalid."""
+    reader = Reader(root)
+    course_path = root / "course.yaml"
+    if not course_path.is_file():
+        raise CourseFilesInvalid([Problem(reader.relative(course_path), 0, "", "does not exist")])
+    data = reader.read_yaml(course_path)
+    if data is None:
+        raise CourseFilesInvalid(reader.problems)
+    src = Source(reader, course_path, data)
+    src.known_keys(data, "", COURSE_KEYS)
+    course: dict[str, Any] = {
+        "slug": src.slug(data, ""),
+        "title": src.text(data, "", "title", max_length=200),
+        "description": src.text(data, "", "description", required=False),
+        "position": src.number(data, "", "position", 0, 0, 1_000_000, whole=True),
+        "lessons": [],
+    }
+    lessons = data.get("lessons")
+    if not isinstance(lessons, list) or not lessons:
+        src.problem("lessons", "needs a list of at least one lesson")
+        lessons = []
+    for i, lesson_data in enumerate(lessons):
+        where = join("lessons", i)
+        if not isinstance(lesson_data, dict):
+            src.problem(where, "must be a mapping with slug, title, file and exercises")
+            continue
+        lesson = read_lesson(src, lesson_data, where)
+        course["lessons"].append(lesson)
+    check_unique(src, course)
+    if reader.problems:
+        raise CourseFilesInvalid(reader.problems)
+    return course
+
+
+def read_lesson(src: Source, data: dict, where: str) -> dict[str, Any]:
+    reader, root = src.reader, src.reader.root
+    src.known_keys(data, where, LESSON_KEYS)
+    lesson: dict[str, Any] = {
+        "slug": src.slug(data, where),
+        "title": src.text(data, where, "title", max_length=200),
+        "body": "",
+        "exercises": [],
+        "where": where,
+    }
+    body_name = src.text(data, where, "file")
+    if body_name:
+        body_path = root / body_name
+        if body_path.is_file():
+            lesson["body"] = body_path.read_text(encoding="utf-8")
+        else:
+            src.problem(join(where, "file"), f"{reader.relative(body_path)} does not exist")
+    names = data.get("exercises") or []  # "exercises:" with nothing under it is none
+    if not isinstance(names, list):
+        src.problem(join(where, "exercises"), "must be a list of file names")
+        names = []
+    for j, name in enumerate(names):
+        at = join(join(where, "exercises"), j)
+        if not isinstance(name, str) or not name:
+            src.problem(at, "must be a file name, such as exercises/tagline.yaml")
+            continue
+        path = root / name
+        if not path.is_file():
+            src.problem(at, f"{reader.relative(path)} does not exist")
+            continue
+        exercise_data = reader.read_yaml(path)
+        if exercise_data is not None:
+            exercise = read_exercise(Source(reader, path, exercise_data))
+            exercise["where"] = at
+            lesson["exercises"].append(exercise)
+    return lesson
+
+
+def check_unique(src: Source, course: dict) -> None:
+    seen: set[str] = set()
+    for lesson in course["lessons"]:
+        if lesson["slug"] and lesson["slug"] in seen:
+            src.problem(join(lesson["where"], "slug"), f"{lesson['slug']!r} is used twice")
+        seen.add(lesson["slug"])
+        slugs: set[str] = set()
+        for exercise in lesson["exercises"]:
+            if exercise["slug"] and exercise["slug"] in slugs:
+                src.problem(
+                    exercise["where"],
+                    f"exercise slug {exercise['slug']!r} is used twice in {lesson['slug']}",
+                )
+            slugs.add(exercise["slug"])
+
+
+def read_exercise(src: Source) -> dict[str, Any]:
+    data = src.data
+    src.known_keys(data, "", EXERCISE_KEYS)
+    exercise: dict[str, Any] = {
+        "slug": src.slug(data, ""),
+        "title": src.text(data, "", "title", max_length=200),
+        "instructions": src.text(data, "", "instructions", required=False),
+        "status": data.get("status", Exercise.PUBLISHED),
+    }
+    if exercise["status"] not in (Exercise.DRAFT, Exercise.PUBLISHED):
+        src.problem("status", f"must be draft or published, not {exercise['status']!r}")
+    exercise.update(read_prompt(src))
+
+    variables = src.texts(data, "", "variables")
+    exercise["variables"] = variables
+    fixed = src.mapping(data, "", "fixed_variables", "a mapping of names to text")
+    for name, value in fixed.items():
+        if not isinstance(value, str):
+            src.problem(join("fixed_variables", str(name)), "must be text")
+        elif name not in variables:
+            src.problem(join("fixed_variables", str(name)), "is not listed in variables")
+    exercise["fixed_variables"] = plain(fixed)
+    exercise.update(read_model(src))
+
+    stub = data.get("stub") or {}
+    try:
+        parse_script(stub)
+    except StubRuleError as e:
+        src.problem(e.field, e.message)
+    exercise["stub"] = plain(stub)
+
+    exercise["rubric"] = plain(data.get("rubric"))
+    try:
+        graders.load_rubric(exercise["rubric"])
+    except graders.RubricError as e:
+        where = rubric_path(exercise["rubric"], e)
+        src.problem(where, f"criterion {e.criterion!r}: {e.message}" if e.criterion else e.message)
+
+    unshared = [v for v in variables if v not in fixed]
+    exercise["cases"] = read_cases(src, unshared)
+    exercise["hints"] = src.texts(data, "", "hints")
+    exercise["solution"] = prompt_value(src, "solution", data.get("solution"), required=False)
+    bad = data.get("known_bad", [])
+    if not isinstance(bad, list):
+        src.problem("known_bad", "must be a list of prompts")
+        bad = []
+    exercise["known_bad"] = [
+        prompt_value(src, join("known_bad", i), b, required=True) for i, b in enumerate(bad)
+    ]
+    return exercise
+
+
+def read_prompt(src: Source) -> dict[str, Any]:
+    prompt = src.mapping(src.data, "", "prompt", "a mapping with editable and starter text")
+    src.known_keys(prompt, "prompt", PROMPT_KEYS)
+    editable = prompt.get("editable", DEFAULT_EDITABLE)
+    if not isinstance(editable, list) or not set(editable) <= set(PROMPT_FIELDS):
+        src.problem("prompt.editable", f"must list some of {', '.join(PROMPT_FIELDS)}")
+        editable = DEFAULT_EDITABLE
+    result: dict[str, Any] = {"editable_fields": list(editable)}
+    for name in PROMPT_FIELDS:
+        result[f"starter_{name}"] = src.text(prompt, "prompt", name, required=False)
+    result["slots"] = read_parts(src, prompt, "slots", SLOT_KEYS, ("name", "text"))
+    names = [s["name"] for s in result["slots"]]
+    for i, name in enumerate(names):
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            src.problem(f"prompt.slots[{i}].name", "may use only letters, digits, - and _")
+        elif name in names[:i]:
+            src.problem(f"prompt.slots[{i}].name", f"{name!r} is used twice")
+    result["examples"] = read_parts(src, prompt, "examples", EXAMPLE_KEYS, ("role", "text"))
+    for i, example in enumerate(result["examples"]):
+        if example["role"] not in ("user", "assistant"):
+            src.problem(f"prompt.examples[{i}].role", "must be user or assistant")
+    return result
+
+
+def read_parts(src: Source, prompt, key: str, allowed: tuple, required: tuple) -> list[dict]:
+    """Return the prompt's slots or example turns, each with every key of `allowed`."""
+    parts = prompt.get(key, [])
+    where = join("prompt", key)
+    if not isinstance(parts, list):
+        src.problem(where, "must be a list")
+        return []
+    result = []
+    for i, part in enumerate(parts):
+        at = join(where, i)
+        if not isinstance(part, dict):
+            src.problem(at, f"must be a mapping with {', '.join(required)}")
+            continue
+        src.known_keys(part, at, allowed)
+        item: dict[str, Any] = {}
+        for name in allowed:
+            if name == "editable":
+                item[name] = src.flag(part, at, name, False)
+            else:
+                item[name] = src.text(part, at, name, required=name in required and name != "text")
+        result.append(item)
+    return result
+
+
+def read_model(src: Source) -> dict[str, Any]:
+    model = src.mapping(src.data, "", "model")
+    src.known_keys(model, "model", MODEL_KEYS)
+    backend = model.get("backend", MODEL_DEFAULTS["backend"])
+    if backend not in BACKENDS:
+        src.problem("model.backend", f"{backend!r} is not one of {', '.join(BACKENDS)}")
+    name = model.get("name", MODEL_DEFAULTS["name"])
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        src.problem("model.name", "must be a model name (text, at most 100 characters)")
+        name = MODEL_DEFAULTS["name"]
+    return {
+        "backend": backend,
+        "model_name": name,
+        "temperature": src.number(model, "model", "temperature", 0.0, 0, 2),
+        "max_tokens": src.number(model, "model", "max_tokens", 256, 1, 32000, whole=True),
+        "samples": src.number(model, "model", "samples", 1, 1, MAX_SAMPLES, whole=True),
+        "require_all_samples": src.flag(model, "model", "require_all_samples", False),
+    }
+
+
+def prompt_value(src: Source, where: str, value: Any, required: bool) -> dict:
+    """Return a prompt from the files (some of system, user, prefill; slots as {name: text};
+    examples as {index: text}), or report it."""
+    if value is None and not required:
+        return {}
+    ok = isinstance(value, dict) and value and set(value) <= set(PROMPT_VALUE_KEYS)
+    if ok:
+        ok = all(isinstance(value[k], str) for k in PROMPT_FIELDS if k in value) and all(
+            isinstance(value.get(k, {}), dict) for k in ("slots", "examples")
+        )
+    if not ok:
+        src.problem(where, f"must map some of {', '.join(PROMPT_VALUE_KEYS)} to text")
+        return {}
+    return plain(value)
+
+
+def rubric_path(rubric: Any, error: graders.RubricError) -> str:
+    """Return the path of the field a rubric error names, e.g. "rubric.criteria[2].params".
+
+    Sub-criteria are named "parent.child" by id (or by position from 1 when they have none).
+    """
+    path, node = "rubric", rubric
+    for name in error.criterion.split(".") if error.criterion else ():
+        criteria = node.get("criteria") if isinstance(node, dict) else None
+        if path != "rubric" and isinstance(node, dict):
+            criteria = (node.get("params") or {}).get("criteria")
+            path = join(path, "params")
+        if not isinstance(criteria, list):
+            break
+        for i, criterion in enumerate(criteria):
+            if isinstance(criterion, dict) and criterion.get("id", str(i + 1)) == name:
+                path, node = join(join(path, "criteria"), i), criterion
+                break
+        else:
+            break
+    return join(path, error.field) if error.field else path
+
+
+def read_cases(src: Source, variables: list[str]) -> list[dict]:
+    cases = src.data.get("cases")
+    if not isinstance(cases, list) or not cases:
+        src.problem("cases", "needs a list of at least one test case")
+        return []
+    result, names = [], set()
+    for i, case in enumerate(cases):
+        at = join("cases", i)
+        if not isinstance(case, dict):
+            src.problem(at, "must be a mapping with name and vars")
+            continue
+        src.known_keys(case, at, CASE_KEYS)
+        name = src.text(case, at, "name", max_length=100)
+        if name in names:
+            src.problem(join(at, "name"), f"{name!r} is used twice")
+        names.add(name)
+        values = case.get("vars") or {}
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            src.problem(join(at, "vars"), "must map variable names to text")
+            values = {}
+        missing = sorted(set(variables) - set(values))
+        if missing:
+            src.problem(join(at, "vars"), f"no value for {', '.join(missing)}")
+        for undeclared in sorted(set(values) - set(variables)):
+            src.problem(join(join(at, "vars"), undeclared), "is not a variable of this exercise")
+        visibility = case.get("visibility", "show")
+        if visibility not in graders.VISIBILITY:
+            src.problem(join(at, "visibility"), f"must be one of {', '.join(graders.VISIBILITY)}")
+            visibility = "show"
+        result.append(
+            {
+                "name": name,
+                "variables": plain(values),
+                "visibility": visibility,
+                "reference": src.text(case, at, "reference", required=False),
+                "expected": plain(src.mapping(case, at, "expected")),
+                "weight": src.number(case, at, "weight", 1.0, 0, 100),
+            }
+        )
+    return result
+
+
+# Import: write
+
+
+@dataclass
+class ImportReport:
+    course: Course
+    lessons: int = 0
+    exercises: int = 0
+    archived: list[str] = field(default_factory=list)  # "lesson/exercise" slugs
+    deleted: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"Imported {self.course.title!r}: {self.lessons} lessons, "
+        text += f"{self.exercises} exercises."
+        if self.archived:
+            text += f" Archived (gone from the files, attempted): {', '.join(self.archived)}."
+        if self.deleted:
+            text += f" Deleted (gone from the files, never attempted): {', '.join(self.deleted)}."
+        return text
+
+
+def import_course(root: Path) -> ImportReport:
+    """Read a course folder and save it: all of it, or (on any problem) nothing.
+
+    1. Read and check every file; any problem raises CourseFilesInvalid before a write.
+    2. In one transaction, update or create the course, its lessons, exercises and test
+       cases (matched by slug, and by name for cases), un-archiving any the files name.
+    3. Archive what the files no longer name if learners have attempted it; delete the rest.
+    """
     data = read_course(root)
     with transaction.atomic():
         course, _ = Course.objects.update_or_create(
-            slug=data["slug"], defaults={"title": data["title"], "description": data["description"]}
+            slug=data["slug"],
+            defaults={
+                "title": data["title"],
+                "description": data["description"],
+                "position": data["position"],
+            },
         )
+        report = ImportReport(course)
         kept_lessons = []
         for position, lesson_data in enumerate(data["lessons"]):
             lesson, _ = Lesson.objects.update_or_create(
@@ -440,20 +629,39 @@ def load_course(root: Path) -> Course:
                     "title": lesson_data["title"],
                     "body": lesson_data["body"],
                     "position": position,
+                    "archived": False,
                 },
             )
             kept_lessons.append(lesson.id)
-            save_exercises(lesson, lesson_data["exercises"])
-        remove_unused(Lesson.objects.filter(course=course).exclude(id__in=kept_lessons))
-    return course
+            save_exercises(lesson, lesson_data["exercises"], report)
+            report.lessons += 1
+            report.exercises += len(lesson_data["exercises"])
+        for lesson in Lesson.objects.filter(course=course).exclude(id__in=kept_lessons):
+            retire_exercises(lesson, Exercise.objects.filter(lesson=lesson), report)
+            if lesson.exercises.exists():
+                if not lesson.archived:
+                    lesson.archived = True
+                    lesson.save(update_fields=["archived"])
+                    report.archived.append(lesson.slug)
+            else:
+                lesson.delete()
+                report.deleted.append(lesson.slug)
+    return report
 
 
-def save_exercises(lesson: Lesson, exercises: list[dict]) -> None:
+def load_course(root: Path) -> Course:
+    """Import a course folder and return the course (see import_course)."""
+    return import_course(root).course
+
+
+def save_exercises(lesson: Lesson, exercises: list[dict], report: ImportReport) -> None:
     kept = []
     for position, data in enumerate(exercises):
-        fields = {k: v for k, v in data.items() if k not in ("slug", "cases")}
+        fields = {k: v for k, v in data.items() if k not in ("slug", "cases", "where")}
         exercise, _ = Exercise.objects.update_or_create(
-            lesson=lesson, slug=data["slug"], defaults={**fields, "position": position}
+            lesson=lesson,
+            slug=data["slug"],
+            defaults={**fields, "position": position, "archived": False},
         )
         kept.append(exercise.id)
         kept_cases = []
@@ -463,14 +671,298 @@ def save_exercises(lesson: Lesson, exercises: list[dict]) -> None:
             )
             kept_cases.append(row.id)
         Case.objects.filter(exercise=exercise).exclude(id__in=kept_cases).delete()
-    remove_unused(Exercise.objects.filter(lesson=lesson).exclude(id__in=kept))
+    retire_exercises(lesson, Exercise.objects.filter(lesson=lesson).exclude(id__in=kept), report)
 
 
-def remove_unused(queryset) -> None:
-    """Delete rows the files no longer name, unless learners have attempts on them."""
-    model = queryset.model
-    if model is Lesson:
-        queryset = queryset.exclude(exercises__attempts__isnull=False)
-    else:
-        queryset = queryset.exclude(attempts__isnull=False)
-    queryset.delete()
+def retire_exercises(lesson: Lesson, exercises, report: ImportReport) -> None:
+    """Archive exercises that learners have attempted; delete the others.
+
+    An instructor's reference runs (the publish check) do not count as attempts.
+    """
+    attempted = exercises.filter(attempts__is_reference=False).distinct()
+    for exercise in attempted.filter(archived=False):
+        report.archived.append(f"{lesson.slug}/{exercise.slug}")
+    attempted.filter(archived=False).update(archived=True)
+    unused = exercises.exclude(id__in=attempted.values("id"))
+    report.deleted += [f"{lesson.slug}/{slug}" for slug in unused.values_list("slug", flat=True)]
+    unused.delete()
+
+
+# Export
+
+
+class Flow(list):
+    """A short list written on one line: [a, b]."""
+
+
+class FlowMap(dict):
+    """A short mapping written on one line: {a: 1}."""
+
+
+class Dumper(yaml.SafeDumper):
+    """Readable YAML: block scalars for multi-line text, lists indented under their key."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
+def represent_text(dumper: Dumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+Dumper.add_representer(str, represent_text)
+Dumper.add_representer(
+    Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
+)
+Dumper.add_representer(
+    FlowMap, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True)
+)
+
+FLOW_WIDTH = 72
+
+
+def compact(value: Any) -> Any:
+    """Return value with short lists and mappings of one-line scalars marked to be written
+    on one line, the way a person would write `variables: [product]`."""
+    if isinstance(value, dict):
+        value = {k: compact(v) for k, v in value.items()}
+        if value and is_short(value.values(), extra=sum(len(str(k)) + 2 for k in value)):
+            return FlowMap(value)
+        return value
+    if isinstance(value, list):
+        value = [compact(v) for v in value]
+        if is_short(value):
+            return Flow(value)
+        return value
+    return value
+
+
+def is_short(items: Iterable[Any], extra: int = 0) -> bool:
+    items = list(items)
+    scalars = all(
+        isinstance(v, (int, float, bool)) or v is None or (isinstance(v, str) and "\n" not in v)
+        for v in items
+    )
+    return scalars and sum(len(str(v)) + 2 for v in items) + extra <= FLOW_WIDTH
+
+
+def dump(data: dict) -> str:
+    return yaml.dump(
+        data,
+        Dumper=Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=4096,
+        default_flow_style=False,
+    )
+
+
+def ordered(data: dict, keys: Iterable[str]) -> dict:
+    """Return data with `keys` first, in that order, then any others as they were."""
+    keys = [k for k in keys if k in data]
+    return {**{k: data[k] for k in keys}, **{k: v for k, v in data.items() if k not in keys}}
+
+
+RUBRIC_ORDER = (
+    "pass_threshold",
+    "require_all_cases",
+    "unavailable",
+    "with_prefill",
+    "criteria",
+    "samples",
+)
+CRITERION_ORDER = (
+    "id",
+    "kind",
+    "target",
+    "params",
+    "weight",
+    "negate",
+    "visible",
+    "strip",
+    "ignore_case",
+    "collapse_whitespace",
+    "with_prefill",
+    "feedback",
+)
+
+
+def ordered_criterion(criterion: Any) -> Any:
+    if not isinstance(criterion, dict):
+        return criterion
+    criterion = ordered(criterion, CRITERION_ORDER)
+    params = criterion.get("params")
+    if isinstance(params, dict) and isinstance(params.get("criteria"), list):
+        criterion["params"] = {
+            **params,
+            "criteria": [ordered_criterion(c) for c in params["criteria"]],
+        }
+    if isinstance(criterion.get("feedback"), dict):
+        criterion["feedback"] = ordered(criterion["feedback"], ("pass", "fail"))
+    return criterion
+
+
+def export_rubric(rubric: Any) -> Any:
+    if not isinstance(rubric, dict):
+        return rubric
+    rubric = ordered(rubric, RUBRIC_ORDER)
+    if isinstance(rubric.get("criteria"), list):
+        rubric["criteria"] = [ordered_criterion(c) for c in rubric["criteria"]]
+    if isinstance(rubric.get("samples"), dict):
+        rubric["samples"] = ordered(rubric["samples"], ("good", "bad"))
+    return rubric
+
+
+def export_stub(stub: dict) -> dict:
+    result = ordered(stub, ("rules", "default"))
+    if isinstance(result.get("rules"), list):
+        result["rules"] = [ordered(r, ("if", "unless", "reply")) for r in result["rules"]]
+    return result
+
+
+def export_parts(parts: list[dict], keys: tuple[str, ...], required: tuple[str, ...]) -> list:
+    result = []
+    for part in parts:
+        item = {k: part.get(k) for k in keys if k in required or part.get(k)}
+        result.append(ordered({**item, **{k: v for k, v in part.items() if k not in keys}}, keys))
+    return result
+
+
+def exercise_data(exercise: Exercise) -> dict[str, Any]:
+    """Return an exercise as the data of its file: only fields that differ from the
+    defaults, in a stable order a person would write them."""
+    data: dict[str, Any] = {"slug": exercise.slug, "title": exercise.title}
+    if exercise.status != Exercise.PUBLISHED:
+        data["status"] = exercise.status
+    if exercise.instructions:
+        data["instructions"] = exercise.instructions
+    prompt: dict[str, Any] = {}
+    if list(exercise.editable_fields) != DEFAULT_EDITABLE:
+        prompt["editable"] = list(exercise.editable_fields)
+    for name in PROMPT_FIELDS:
+        if getattr(exercise, f"starter_{name}"):
+            prompt[name] = getattr(exercise, f"starter_{name}")
+    if exercise.slots:
+        prompt["slots"] = export_parts(exercise.slots, SLOT_KEYS, ("name", "text"))
+    if exercise.examples:
+        prompt["examples"] = export_parts(exercise.examples, EXAMPLE_KEYS, ("role", "text"))
+    if prompt:
+        data["prompt"] = prompt
+    if exercise.variables:
+        data["variables"] = list(exercise.variables)
+    if exercise.fixed_variables:
+        data["fixed_variables"] = dict(exercise.fixed_variables)
+    model = {
+        "backend": exercise.backend,
+        "name": exercise.model_name,
+        "temperature": exercise.temperature,
+        "max_tokens": exercise.max_tokens,
+        "samples": exercise.samples,
+        "require_all_samples": exercise.require_all_samples,
+    }
+    model = {k: v for k, v in model.items() if v != MODEL_DEFAULTS[k]}
+    if model:
+        data["model"] = model
+    if exercise.stub:
+        data["stub"] = export_stub(exercise.stub)
+    data["cases"] = [case_data(case) for case in exercise.cases.all()]
+    data["rubric"] = export_rubric(exercise.rubric)
+    if exercise.hints:
+        data["hints"] = list(exercise.hints)
+    if exercise.solution:
+        data["solution"] = ordered(exercise.solution, PROMPT_VALUE_KEYS)
+    if exercise.known_bad:
+        data["known_bad"] = [ordered(p, PROMPT_VALUE_KEYS) for p in exercise.known_bad]
+    return data
+
+
+def case_data(case: Case) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": case.name}
+    if case.visibility != "show":
+        data["visibility"] = case.visibility
+    if case.variables:
+        data["vars"] = dict(case.variables)
+    if case.reference:
+        data["reference"] = case.reference
+    if case.expected:
+        data["expected"] = case.expected
+    if case.weight != 1:
+        data["weight"] = case.weight
+    return data
+
+
+def export_course(course: Course) -> dict[str, str]:
+    """Return the files of a course folder ({relative path: text}) that import_course reads
+    back into the same course. Archived lessons and exercises are left out: in files,
+    removal is how they came to be archived."""
+    lessons = list(course.lessons.filter(archived=False).order_by("position", "id"))
+    exercises = {
+        lesson.id: list(
+            lesson.exercises.filter(archived=False)
+            .order_by("position", "id")
+            .prefetch_related("cases")
+        )
+        for lesson in lessons
+    }
+    slug_count: dict[str, int] = {}
+    for items in exercises.values():
+        for exercise in items:
+            slug_count[exercise.slug] = slug_count.get(exercise.slug, 0) + 1
+
+    files: dict[str, str] = {}
+    lesson_entries = []
+    for number, lesson in enumerate(lessons, start=1):
+        body_name = f"lessons/{number:02d}-{lesson.slug}.md"
+        files[body_name] = lesson.body
+        names = []
+        for exercise in exercises[lesson.id]:
+            # Exercise slugs are unique per lesson; prefix the lesson when two lessons share one.
+            stem = exercise.slug
+            if slug_count[exercise.slug] > 1:
+                stem = f"{lesson.slug}.{exercise.slug}"
+            name = f"exercises/{stem}.yaml"
+            files[name] = dump(compact(exercise_data(exercise)))
+            names.append(name)
+        entry: dict[str, Any] = {"slug": lesson.slug, "title": lesson.title, "file": body_name}
+        if names:
+            entry["exercises"] = names
+        lesson_entries.append(entry)
+    course_data: dict[str, Any] = {"slug": course.slug, "title": course.title}
+    if course.description:
+        course_data["description"] = course.description
+    if course.position:
+        course_data["position"] = course.position
+    course_data["lessons"] = lesson_entries
+    files["course.yaml"] = dump(compact(course_data))
+    return files
+
+
+class ExportRefused(Exception):
+    pass
+
+
+def write_course(course: Course, folder: Path, replace: bool = False) -> list[str]:
+    """Write the course's files into folder and return the paths of stale files removed.
+
+    A folder that holds anything is refused unless `replace`; then the course's files are
+    rewritten and the lessons/*.md and exercises/*.yaml files it no longer has are removed,
+    so that a version-controlled copy shows deletions as deletions.
+    """
+    files = export_course(course)
+    if folder.exists() and any(folder.iterdir()) and not replace:
+        raise ExportRefused(f"{folder} is not empty; pass --replace to overwrite a course folder")
+    stale = []
+    if folder.exists():
+        for pattern in ("lessons/*.md", "exercises/*.yaml"):
+            for path in sorted(folder.glob(pattern)):
+                name = path.relative_to(folder).as_posix()
+                if name not in files:
+                    stale.append(name)
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for name in stale:
+        (folder / name).unlink()
+    return stale

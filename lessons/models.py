@@ -248,6 +248,28 @@ class Exercise(models.Model):
     def case_variables(self, case: Case | None) -> dict[str, str]:
         return {**self.fixed_variables, **(case.variables if case else {})}
 
+    def submission(self, values: Mapping[str, object], case: Case | None) -> graders.Submission:
+        """Return what prompt-side criteria read: these prompt values, rendered for a case."""
+        fields, _ = self.compose(values)
+        return graders.Submission(
+            fields=fields,
+            starter=self.starter(),
+            editable=self.editable_parts(),
+            variables=tuple(self.variables),
+            rendered=self.render(values, case).as_text(),
+        )
+
+    def self_test(self) -> graders.SelfTestReport:
+        """Return the rubric's verdict on its own known-good and known-bad samples, graded as
+        if the reference solution had produced them for the first test case (so prompt-side
+        criteria see a good prompt, and per-case expectations have a case)."""
+        case = self.cases.first()
+        return graders.self_test(
+            self.parsed_rubric,
+            case.as_grader_case() if case else None,
+            self.submission(self.solution, case),
+        )
+
     def render(self, values: Mapping[str, object], case: Case | None) -> RenderedPrompt:
         """Return the prompt the model receives for these values and this test case."""
         fields, examples = self.compose(values)

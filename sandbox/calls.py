@@ -14,7 +14,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
@@ -106,7 +106,9 @@ def call_budget() -> float:
 def cache_key(backend_name: str, scope: str, request: CompletionRequest, sample: int) -> str:
     """Return the cache key of a request: backend (and its scope, such as a stub's rules),
     model, parameters, messages and sample index."""
-    payload = json.dumps([backend_name, scope, asdict(request), sample], sort_keys=True)
+    r = request
+    fields = [r.model, r.system, r.messages, r.temperature, r.max_tokens, r.stop]
+    payload = json.dumps([backend_name, scope, fields, sample], sort_keys=True)
     return "completion:" + hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -119,8 +121,21 @@ def cached(key: str) -> Completion | None:
     return Completion(**value) if value else None
 
 
+def cached_many(keys: list[str]) -> dict[str, Completion]:
+    """Return the cached completions among these keys, in one round trip."""
+    return {key: Completion(**value) for key, value in cache.get_many(keys).items()}
+
+
 def store(key: str, completion: Completion) -> None:
-    cache.set(key, asdict(completion), CACHE_SECONDS)
+    finish_leading({key: completion})
+
+
+def finish_leading(results: dict[str, Completion | None]) -> None:
+    """Cache the leaders' completions (failures are not cached) and release their locks."""
+    cache.set_many(
+        {key: dict(vars(c)) for key, c in results.items() if c is not None}, CACHE_SECONDS
+    )
+    cache.delete_many([f"{key}:lock" for key in results])
 
 
 def lead(key: str, seconds: float) -> bool:

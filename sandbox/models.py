@@ -222,3 +222,18 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend}/{self.model} {self.input_tokens}+{self.output_tokens} tokens"
+
+
+class CacheEntry(models.Model):
+    """The table of Django's database cache, used when there is no Redis (the embedded
+    default). A model, so migrations create it everywhere instead of `createcachetable`."""
+
+    cache_key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "sandbox_cache"
+
+    def __str__(self) -> str:
+        return self.cache_key

@@ -170,16 +170,17 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
     """Fill every job's outcome: from the cache, from a leader's call, or by calling."""
     policy = calls.RetryPolicy.from_settings()
     lock_seconds = deadline - time.monotonic()
+    keyed = [job for job in jobs if calls.cacheable(job.request)]
     for job in jobs:
-        if not calls.cacheable(job.request):
-            job.leader = True
-            continue
+        job.leader = job not in keyed
+    for job in keyed:
         job.key = calls.cache_key(
             job.choice.backend, job.backend.cache_scope, job.request, job.sample
         )
-        hit = calls.cached(job.key)
-        if hit:
-            job.outcome = hit_outcome(hit)
+    hits = calls.cached_many([job.key for job in keyed])
+    for job in keyed:
+        if job.key in hits:
+            job.outcome = hit_outcome(hits[job.key])
         else:
             job.leader = calls.lead(job.key, lock_seconds)
 
@@ -189,11 +190,7 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
     try:
         in_parallel(call, [j for j in jobs if j.leader], deadline)
     finally:
-        for job in jobs:
-            if job.leader and job.key:
-                if job.outcome.completion:
-                    calls.store(job.key, job.outcome.completion)
-                calls.release(job.key)
+        calls.finish_leading({j.key: j.outcome.completion for j in jobs if j.leader and j.key})
     followers = [j for j in jobs if j.key and not j.leader and not j.outcome.cache_hit]
     for job in followers:
         # Stop waiting in time to make the call ourselves if the leader's worker died.

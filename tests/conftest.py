@@ -6,7 +6,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.db import connections
 
 from lessons.models import Case, Course, Exercise, Lesson
 from sandbox.models import Attempt, Run
@@ -151,3 +153,15 @@ def other_instructor(db) -> User:
 def ines_client(client, instructor):
     client.force_login(instructor)
     return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_connection_pools(request):
+    """On PostgreSQL the connections come from a pool that keeps one open; close it before
+    the test database is dropped, or the drop finds the database in use."""
+    if "pool" not in django_settings.DATABASES["default"].get("OPTIONS", {}):
+        yield
+        return
+    request.getfixturevalue("django_db_setup")
+    yield
+    connections["default"].close_pool()

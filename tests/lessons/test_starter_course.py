@@ -1,16 +1,22 @@
-"""The starter course works on the stub: every solution passes and every known-bad prompt fails.
+"""The starter course works on the stub: every solution passes, every known-bad prompt fails,
+and every rubric judges its own samples right.
 
 Each prompt runs as an attempt would (sandbox.runs.execute_attempt: render, call the
-stub, grade with graders.grade_case, total with graders.aggregate), without a worker.
+stub, grade with graders.grade_case, total with graders.aggregate), without a worker. The
+import does not run solutions (it does no publish check); this test is what guards the
+shipped course.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
+from django.utils.html import escape
 
 from lessons.coursefiles import load_course
-from lessons.models import Exercise
+from lessons.models import Exercise, Lesson
 from sandbox.models import Attempt
 from sandbox.runs import execute_attempt
 from tests.conftest import STARTER, make_attempt
@@ -19,18 +25,23 @@ COURSE = yaml.safe_load((STARTER / "course.yaml").read_text())
 EXERCISES = [
     yaml.safe_load((STARTER / name).read_text())["slug"]
     for lesson in COURSE["lessons"]
-    for name in lesson["exercises"]
+    for name in lesson.get("exercises", [])
 ]
+LESSONS = [lesson["slug"] for lesson in COURSE["lessons"]]
 
 
-def grade(learner, exercise: Exercise, prompt: dict[str, str]) -> Attempt:
-    fields = {**exercise.starter(), **prompt}
+def grade(learner, exercise: Exercise, prompt: dict) -> Attempt:
+    """Submit prompt (fields, slots by name, example turns by index) as the exercise page
+    would, and run it."""
+    fields, examples = exercise.compose(prompt)
     attempt = make_attempt(
         learner,
         exercise,
         system_prompt=fields["system"],
         user_prompt=fields["user"],
         prefill=fields["prefill"],
+        slots=prompt.get("slots", {}),
+        examples=examples,
     )
     execute_attempt(str(attempt.id))
     attempt.refresh_from_db()
@@ -52,8 +63,10 @@ def starter(db) -> None:
     load_course(STARTER)
 
 
-def test_the_course_has_exercises_to_check():
-    assert EXERCISES == ["tagline", "capital-format", "meeting-bullets", "invoice-json"]
+def test_the_course_has_enough_lessons_and_exercises():
+    assert len(LESSONS) >= 8
+    assert len(EXERCISES) >= 16
+    assert len(set(EXERCISES)) == len(EXERCISES)
 
 
 @pytest.mark.parametrize("slug", EXERCISES)
@@ -79,3 +92,37 @@ def test_every_known_bad_prompt_fails(starter, learner, slug):
 def test_the_starter_prompt_fails(starter, learner, slug):
     exercise = Exercise.objects.get(slug=slug)
     assert not grade(learner, exercise, {}).passed
+
+
+@pytest.mark.parametrize("slug", EXERCISES)
+def test_the_rubric_judges_its_samples_right(starter, slug):
+    """Good samples pass and bad ones fail, graded as if the reference solution had produced
+    them for the first test case (so prompt-side criteria see a good prompt)."""
+    exercise = Exercise.objects.get(slug=slug)
+    rubric = exercise.parsed_rubric
+    assert rubric.samples.get("good") and rubric.samples.get("bad")
+    report = exercise.self_test()
+    assert report.ok, report.messages()
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_every_lesson_has_a_worked_example(starter, slug):
+    """A "## Worked example" section that shows at least one prompt in a fenced block."""
+    body = Lesson.objects.get(slug=slug).body
+    section = body.split("## Worked example", 1)
+    assert len(section) == 2, f"{slug} has no '## Worked example' heading"
+    assert re.search(r"^```", section[1], re.M), f"{slug}'s worked example shows no prompt"
+
+
+@pytest.mark.parametrize("slug", LESSONS)
+def test_every_lesson_is_a_short_read(starter, slug):
+    words = len(Lesson.objects.get(slug=slug).body.split())
+    assert 150 <= words <= 1100, f"{slug} has {words} words"
+
+
+@pytest.mark.parametrize("slug", EXERCISES)
+def test_every_exercise_page_renders(starter, alice_client, slug):
+    exercise = Exercise.objects.get(slug=slug)
+    response = alice_client.get(exercise.get_absolute_url())
+    assert response.status_code == 200
+    assert escape(exercise.title) in response.content.decode()

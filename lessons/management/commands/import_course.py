@@ -1,0 +1,41 @@
+"""Import a course folder (YAML + Markdown) into the database, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from lessons.coursefiles import CourseFilesInvalid, import_course, read_course
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a course folder; importing again updates it in place. Any problem changes "
+        "nothing. Exercises removed from the files are archived if attempted, else deleted."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("folder", type=Path, help="the folder holding course.yaml")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="only read and check the files; write nothing (for a course repository's CI)",
+        )
+
+    def handle(self, folder: Path, check: bool = False, **options) -> None:
+        try:
+            if check:
+                course = read_course(folder.resolve())
+                lessons = course["lessons"]
+                exercises = sum(len(lesson["exercises"]) for lesson in lessons)
+                self.stdout.write(
+                    f"{folder}: no problems ({len(lessons)} lessons, {exercises} exercises)."
+                )
+                return
+            report = import_course(folder.resolve())
+        except CourseFilesInvalid as e:
+            raise CommandError(
+                f"{folder} has {len(e.problems)} problem(s); nothing was changed:\n{e}"
+            ) from None
+        self.stdout.write(report.summary())
