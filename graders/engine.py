@@ -408,7 +408,11 @@ CRITERIA: dict[str, Kind] = {
     "llm_judge": Kind(
         judge.llm_judge,
         (
-            Param("model", (str,), help="the judge model, as the backend names it"),
+            Param(
+                "model",
+                (str,),
+                help="the judge model: backend:model, or a model of the exercise's backend",
+            ),
             Param(
                 "items",
                 (list,),

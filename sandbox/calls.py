@@ -56,6 +56,9 @@ class CallLog:
     error_code: str = ""
     latency_ms: int = 0
     cache_hit: bool = False
+    # The model called, when it is not the job's own (a judge's call).
+    backend: str = ""
+    model: str = ""
 
 
 @dataclass

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,7 +17,7 @@ from django.utils import timezone
 import graders
 from lessons.models import Case, Exercise
 from sandbox import calls, limits
-from sandbox.backends import Backend, BackendError, CompletionRequest
+from sandbox.backends import BACKENDS, Backend, BackendError, CompletionRequest
 from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.prompting import RenderedPrompt, render_prompt
 from sandbox.providers import (
@@ -254,9 +254,45 @@ def grade_jobs(exercise: Exercise, attempt: Attempt, jobs: list[Job], deadline: 
                 variables=tuple(exercise.variables),
                 rendered=job.prompt.as_text(),
             ),
+            judge=functools.partial(call_judge, exercise, job, deadline),
         )
 
     in_parallel(grade, jobs, deadline)
+
+
+def call_judge(exercise: Exercise, job: Job, deadline: float, request: graders.JudgeRequest) -> str:
+    """Return the raw answer of the judge model an llm_judge criterion names.
+
+    The model is "backend:model", or a model of the exercise's own backend. The call goes
+    through the same retry layer, and onto the attempt's ledger. Raising tells the grader
+    the judge failed, which it reports as "needs review", never as a pass.
+    """
+    backend_name, _, model = request.model.partition(":")
+    if backend_name not in BACKENDS or not model:
+        backend_name, model = exercise.backend, request.model
+    reason = model_unavailable(backend_name, model)
+    if reason:
+        raise JudgeFailed(reason)
+    outcome = calls.call_with_retries(
+        make_backend(backend_name, exercise.stub_script),
+        CompletionRequest(
+            model=model,
+            system=request.system,
+            messages=({"role": "user", "content": request.prompt},),
+            temperature=0,
+            max_tokens=min(request.max_tokens, settings.MAX_TOKENS_CEILING),
+        ),
+        calls.RetryPolicy.from_settings(),
+        deadline,
+    )
+    job.outcome.log.extend(replace(e, backend=backend_name, model=model) for e in outcome.log)
+    if outcome.error:
+        raise JudgeFailed(outcome.error.message)
+    return outcome.completion.text
+
+
+class JudgeFailed(Exception):
+    pass
 
 
 def model_failure_message(error: BackendError) -> str:
@@ -335,16 +371,17 @@ def usage_row(attempt: Attempt, job: Job, entry: calls.CallLog) -> UsageRecord:
     completion = entry.completion
     tokens_in = completion.input_tokens if completion else 0
     tokens_out = completion.output_tokens if completion else 0
+    choice = model_choice(entry.backend, entry.model) if entry.backend else job.choice
     return UsageRecord(
         learner_id=attempt.learner_id,
         attempt=attempt,
-        backend=job.choice.backend,
-        model=job.choice.model,
+        backend=choice.backend,
+        model=choice.model,
         input_tokens=tokens_in,
         output_tokens=tokens_out,
         cached_tokens=completion.cached_tokens if completion else 0,
         reasoning_tokens=completion.reasoning_tokens if completion else 0,
-        cost_usd=0 if entry.cache_hit else job.choice.cost(tokens_in, tokens_out),
+        cost_usd=0 if entry.cache_hit else choice.cost(tokens_in, tokens_out),
         latency_ms=entry.latency_ms,
         cache_hit=entry.cache_hit,
         request_id=completion.request_id if completion else "",

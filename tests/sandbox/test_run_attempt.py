@@ -254,3 +254,47 @@ def test_the_task_passes_its_json_argument_to_execute_attempt():
     with patch("sandbox.tasks.runs.execute_attempt") as execute:
         run_attempt(*args)
     execute.assert_called_once_with(attempt_id)
+
+
+JUDGE_VERDICT = json.dumps(
+    {"items": [{"id": "c1", "verdict": "met", "score": 5, "evidence": "Hello there!"}]}
+)
+
+
+def judged_exercise(judge_model: str) -> Exercise:
+    """An exercise graded by an LLM judge that the stub plays: it finds the greeting."""
+    return make_exercise(
+        rubric={
+            "pass_threshold": 1.0,
+            "criteria": [
+                {
+                    "id": "friendly",
+                    "kind": "llm_judge",
+                    "params": {"model": judge_model, "items": ["The reply greets the reader."]},
+                }
+            ],
+        },
+        stub={
+            "rules": [
+                {"if": "one entry per rubric item", "reply": JUDGE_VERDICT},
+                {"if": "say hello", "reply": "Hello there!"},
+            ],
+            "default": "No.",
+        },
+    )
+
+
+def test_an_llm_judge_grades_through_the_model_the_rubric_names(learner):
+    attempt = run(make_attempt(learner, judged_exercise("stub:scripted")))
+    assert attempt.status == Attempt.GRADED and attempt.passed
+    assert attempt.runs.get().criteria[0]["status"] == "ok"
+    # The learner's call and the judge's call are both on the ledger.
+    assert attempt.usage_records.filter(cache_hit=False).count() == 2
+
+
+def test_an_unavailable_judge_means_needs_review_never_a_pass(learner, settings):
+    settings.OPENAI_API_KEY = ""
+    settings.OPENAI_BASE_URL = ""
+    attempt = run(make_attempt(learner, judged_exercise("openai:gpt-4o-mini")))
+    assert attempt.status == Attempt.GRADED and not attempt.passed
+    assert attempt.runs.get().criteria[0]["status"] == "needs_review"
