@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 import graders
@@ -135,6 +135,7 @@ def execute_attempt(attempt_id: str) -> None:
                 "so it was set aside. Your instructor can see it.",
             )
         jobs = prepare(attempt)
+        release_connection()
         run_jobs(jobs, deadline)
         if attempt.exercise:
             grade_jobs(attempt.exercise, attempt, jobs, deadline)
@@ -148,6 +149,15 @@ def execute_attempt(attempt_id: str) -> None:
             "internal", "Something went wrong while grading this attempt; it has been logged."
         )
         raise
+
+
+def release_connection() -> None:
+    """Give this thread's database connection back to the pool while the models answer: a
+    worker runs more threads than the pool holds connections, and a model call can take
+    seconds. (Without a pool, as on SQLite, the connection stays open.)"""
+    pooled = "pool" in connection.settings_dict.get("OPTIONS", {})
+    if pooled and not connection.in_atomic_block:
+        connection.close()
 
 
 def prepare(attempt: Attempt) -> list[Job]:
@@ -183,6 +193,14 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
             job.outcome = hit_outcome(hits[job.key])
         else:
             job.leader = calls.lead(job.key, lock_seconds)
+    # A leader may have stored its answer between our lookup and our lock: look again.
+    leading = [job for job in keyed if job.leader]
+    late = calls.cached_many([job.key for job in leading]) if leading else {}
+    for job in leading:
+        if job.key in late:
+            job.leader, job.outcome = False, hit_outcome(late[job.key])
+    if late:
+        calls.finish_leading({key: None for key in late})
 
     def call(job: Job) -> None:
         job.outcome = calls.call_with_retries(job.backend, job.request, policy, deadline)
