@@ -72,6 +72,8 @@ class Attempt(models.Model):
         indexes = [
             # A learner's attempts on one exercise, newest first (exercise page history).
             models.Index(fields=("learner", "exercise", "-created_at"), name="attempt_history"),
+            # A learner's submissions in the last minute (the rate limit, on every submit).
+            models.Index(fields=("learner", "created_at"), name="attempt_rate_limit"),
             # The reconciler's scan for attempts that are not final.
             models.Index(
                 fields=("status",),

@@ -164,10 +164,12 @@ class Browserless:
         with self.opener.open(self.base + path, timeout=10) as r:
             return r.status, r.geturl(), r.read().decode()
 
-    def post(self, path: str, data: dict[str, str]) -> tuple[int, str, str]:
+    def post(
+        self, path: str, data: dict[str, str], headers: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
         body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": self.csrf()}).encode()
         request = urllib.request.Request(
-            self.base + path, data=body, headers={"Referer": self.base + path}
+            self.base + path, data=body, headers={"Referer": self.base + path, **(headers or {})}
         )
         with self.opener.open(request, timeout=10) as r:
             return r.status, r.geturl(), r.read().decode()

@@ -76,7 +76,7 @@ def queue_attempt(request: HttpRequest, models: list[tuple[str, str]], **fields)
     """Save an attempt and queue it once committed, unless a limit or a model refuses it."""
     with transaction.atomic():
         # Lock the learner's row so concurrent submits queue up for the rate limit check.
-        User.objects.select_for_update().only("pk").get(pk=request.user.pk)
+        User.objects.select_for_update(no_key=True).only("pk").get(pk=request.user.pk)
         refused = next(filter(None, (model_unavailable(*m) for m in models)), "")
         refused = refused or limits.refusal(request.user)
         if refused:
