@@ -319,10 +319,9 @@ def model_failure_message(error: BackendError) -> str:
 
 
 def case_grades(exercise: Exercise, jobs: list[Job]) -> list[tuple[graders.CaseGrade, float]]:
-    """Return one grade per test case: the mean over its samples, with the case's weight.
-
-    With samples, a case passes when every sample passes (require_all_samples) or
-    when the mean score reaches the pass threshold.
+    """Return one grade per test case, with the case's weight: the mean over its samples,
+    passing when it reaches the threshold; or, when the exercise requires every sample to
+    pass, the worst sample's, passing only if every sample passed.
     """
     by_case: dict[int, list[Job]] = {}
     for job in jobs:
@@ -330,10 +329,10 @@ def case_grades(exercise: Exercise, jobs: list[Job]) -> list[tuple[graders.CaseG
     result = []
     for case_jobs in by_case.values():
         grades = [j.grade for j in case_jobs]
-        score = sum(g.score for g in grades) / len(grades)
         if exercise.require_all_samples:
-            passed = all(g.passed for g in grades)
+            score, passed = min(g.score for g in grades), all(g.passed for g in grades)
         else:
+            score = sum(g.score for g in grades) / len(grades)
             passed = score >= exercise.parsed_rubric.pass_threshold
         merged = graders.CaseGrade(score=score, passed=passed, criteria=grades[0].criteria)
         result.append((merged, case_jobs[0].case.weight))

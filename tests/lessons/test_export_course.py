@@ -251,3 +251,21 @@ def test_replace_removes_files_the_course_no_longer_has(db, tmp_path):
 def test_it_refuses_an_unknown_course(db, tmp_path):
     with pytest.raises(CommandError, match="There is no course 'nope'"):
         export("nope", tmp_path)
+
+
+def test_an_instructor_edits_an_exported_file_and_reimports_it(db, tmp_path, alice_client):
+    """The round trip an instructor makes with git: export, edit a YAML file, import."""
+    course = import_course(STARTER).course
+    learner = make_user("learner-with-history")
+    exercise = Exercise.objects.get(slug="tagline")
+    attempt = make_attempt(learner, exercise)
+    export(course.slug, tmp_path)
+    path = next(tmp_path.glob("exercises/*tagline*.yaml"))
+    path.write_text(path.read_text().replace("title: A tagline", "title: A crisp tagline", 1))
+
+    call_command("import_course", str(tmp_path), stdout=StringIO())
+
+    exercise.refresh_from_db()
+    assert exercise.title.startswith("A crisp tagline")
+    assert Exercise.objects.get(pk=exercise.pk).attempts.get() == attempt
+    assert "A crisp tagline" in alice_client.get(exercise.get_absolute_url()).content.decode()

@@ -17,6 +17,12 @@ from sandbox.models import Attempt, Run
 from sandbox.tasks import run_attempt
 from tests.conftest import make_attempt, make_exercise
 
+RUBRIC_GREETS = {
+    "criteria": [
+        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True}
+    ]
+}
+
 THREE_CASES = [
     {"name": "Ada", "variables": {"name": "Ada"}},
     {"name": "Grace", "variables": {"name": "Grace"}},
@@ -298,3 +304,31 @@ def test_an_unavailable_judge_means_needs_review_never_a_pass(learner, settings)
     attempt = run(make_attempt(learner, judged_exercise("openai:gpt-4o-mini")))
     assert attempt.status == Attempt.GRADED and not attempt.passed
     assert attempt.runs.get().criteria[0]["status"] == "needs_review"
+
+
+class Alternating(Backend):
+    """A model that answers well every other time: what sampling at temperature > 0 is for."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        with self.lock:
+            self.count += 1
+            good = self.count % 2
+        return Completion(text="Hello there!" if good else "Whatever.")
+
+
+@pytest.mark.parametrize(("require_all", "passed"), [(False, True), (True, False)])
+def test_samples_report_a_pass_rate(learner, alice_client, require_all, passed):
+    rubric = {**RUBRIC_GREETS, "pass_threshold": 0.5}
+    exercise = make_exercise(
+        rubric=rubric, temperature=0.7, samples=4, require_all_samples=require_all
+    )
+    with patch("sandbox.runs.make_backend", return_value=Alternating()):
+        attempt = run(make_attempt(learner, exercise))
+    assert attempt.runs.count() == 4
+    assert attempt.passed is passed
+    html = alice_client.get(f"/attempts/{attempt.id}/").content.decode()
+    assert "passes 2 of 4" in html
