@@ -1,0 +1,70 @@
+"""Checks on the whole code base: production settings pass Django's deploy checks, and no
+template or module marks HTML as safe except the one sanitizer."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SANITIZER = ROOT / "lessons" / "markdown.py"
+
+
+def test_production_settings_pass_the_deploy_checks():
+    env = {
+        **os.environ,
+        "DEBUG": "False",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "sandbox.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://sandbox.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_trust_the_proxy_for_https_only():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_PROXY_SSL_HEADER, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    )
+    env = {**os.environ, "DEBUG": "False", "SECRET_KEY": secrets.token_urlsafe(60)}
+    env["DJANGO_SETTINGS_MODULE"] = "sandbox.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.split() == ["('HTTP_X_FORWARDED_PROTO',", "'https')", "True", "True"]
+
+
+def test_no_template_turns_off_escaping():
+    unsafe = re.compile(r"\|\s*safe\b|autoescape\s+off|safeseq")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in ROOT.glob("*/templates/**/*.html")
+        if unsafe.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_only_the_sanitizer_marks_html_safe():
+    unsafe = re.compile(r"\bmark_safe\(|__html__|SafeString\(")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("sandbox", "lessons", "graders")
+        for path in (ROOT / folder).rglob("*.py")
+        if path != SANITIZER and unsafe.search(path.read_text())
+    ]
+    assert offenders == []
