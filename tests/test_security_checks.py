@@ -68,3 +68,12 @@ def test_only_the_sanitizer_marks_html_safe():
         if path != SANITIZER and unsafe.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_pages_carry_the_security_headers(client):
+    response = client.get("/accounts/login/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
