@@ -41,7 +41,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = UserCreationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("ls-courses")
     return render(request, "registration/signup.html", {"form": form})
 
