@@ -165,3 +165,48 @@ def close_connection_pools(request):
     request.getfixturevalue("django_db_setup")
     yield
     connections["default"].close_pool()
+
+
+# Debian's Chromium, with the flags that keep it off the (closed) network; no browser download.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def embedded_stack(tmp_path):
+    """A real web server and worker process on the embedded broker, as `make run` starts them."""
+    from tests.live import Stack
+
+    stack = Stack(workdir=tmp_path, broker="embedded")
+    try:
+        stack.start_worker()
+        stack.start_web()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """A page in real Chromium; page.dialogs lists any alert() that fired (none may)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # test makes around it are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.dialogs = dialogs
+        yield page
+        browser.close()

@@ -5,59 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from lessons.coursefiles import load_course
 from sandbox.models import Attempt
-from tests.conftest import PASSWORD, make_user
-from tests.live import ROOT, Stack
+from tests.conftest import PASSWORD, make_exercise, make_user
+from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = ROOT / "docs" / "images" / "exercise-graded.png"
 
 
-@pytest.fixture
-def stack(tmp_path):
-    stack = Stack(workdir=tmp_path, broker="embedded")
-    try:
-        stack.start_worker()
-        stack.start_web()
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture
-def page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # test makes around it are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.dialogs = dialogs
-        yield page
-        browser.close()
-
-
-def test_a_learner_submits_a_prompt_and_sees_the_score(stack, page):
+def test_a_learner_submits_a_prompt_and_sees_the_score(embedded_stack, page):
     load_course(ROOT / "lessons" / "starter" / "prompt-fundamentals")
     make_user("learner")
 
-    page.goto(f"{stack.url}/accounts/login/")
+    page.goto(f"{embedded_stack.url}/accounts/login/")
     page.get_by_label("Username").fill("learner")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
@@ -85,3 +49,27 @@ def test_a_learner_submits_a_prompt_and_sees_the_score(stack, page):
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert Path(SCREENSHOT).stat().st_size > 10_000
+
+
+XSS = (
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3)) "
+    '"><svg onload=alert(4)> <a href="data:text/html,<script>alert(5)</script>">y</a>'
+)
+
+
+def test_model_output_never_runs_in_the_learners_browser(embedded_stack, page):
+    make_user("learner")
+    exercise = make_exercise(stub={"default": XSS})
+
+    page.goto(f"{embedded_stack.url}/accounts/login/")
+    page.get_by_label("Username").fill("learner")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(embedded_stack.url + exercise.get_absolute_url())
+    page.get_by_role("button", name="Submit").click()
+
+    output = page.locator("#result .output").first
+    expect(output).to_contain_text("<script>alert(1)</script>", timeout=20_000)
+    page.reload()  # the stored result, rendered by the full page as well
+    expect(page.locator("#result .output").first).to_contain_text("onerror=alert(2)")
+    assert page.dialogs == []

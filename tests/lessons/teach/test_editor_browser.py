@@ -6,13 +6,12 @@ The reference solution runs on the real pipeline: a web process and a worker pro
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from lessons.models import Course, Exercise
 from sandbox.models import Attempt
 from tests.conftest import PASSWORD, make_user
-from tests.live import ROOT, Stack
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,31 +31,6 @@ PASSING = (
 )
 
 
-@pytest.fixture
-def stack(tmp_path):
-    stack = Stack(workdir=tmp_path, broker="embedded")
-    try:
-        stack.start_worker()
-        stack.start_web()
-        yield stack
-    finally:
-        stack.stop()
-
-
-@pytest.fixture
-def page(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 900})
-        page = context.new_page()
-        dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.dialogs = dialogs
-        yield page
-        browser.close()
-
-
 def publish_and_wait(page, outcome: str):
     page.get_by_role("button", name="Publish").or_(
         page.get_by_role("button", name="Check again and publish")
@@ -66,12 +40,12 @@ def publish_and_wait(page, outcome: str):
     return panel
 
 
-def test_an_instructor_authors_and_publishes_an_exercise(stack, page):
+def test_an_instructor_authors_and_publishes_an_exercise(embedded_stack, page):
     instructor = make_user("instructor", is_staff=True)
     course = Course.objects.create(slug="support", title="Support desk prompts")
     course.instructors.add(instructor)
 
-    page.goto(f"{stack.url}/accounts/login/")
+    page.goto(f"{embedded_stack.url}/accounts/login/")
     page.get_by_label("Username").fill("instructor")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
