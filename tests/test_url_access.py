@@ -1,0 +1,80 @@
+"""Every URL of the site is classified, so a new view cannot slip in without an access rule.
+
+Learner URLs: anonymous users are sent to log in; another learner's attempt and a draft
+exercise are 404 (never 403 or 200). The /teach/ URLs have their own matrix in
+tests/lessons/teach/test_authz_matrix.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from lessons.models import Exercise
+from tests.conftest import make_attempt, make_exercise
+
+PUBLIC = {"login", "logout", "signup"}
+# name -> how to call it: (method, path template)
+LEARNER = {
+    "ls-courses": ("get", "/"),
+    "ls-course": ("get", "/courses/basics/"),
+    "ls-lesson": ("get", "/courses/basics/first/"),
+    "ls-exercise": ("get", "/courses/basics/first/greet/"),
+    "sb-submit": ("post", "/exercises/{exercise}/submit/"),
+    "sb-preview": ("post", "/exercises/{exercise}/preview/"),
+    "sb-attempt": ("get", "/attempts/{attempt}/"),
+    "sb-playground": ("get", "/playground/"),
+}
+
+
+def url_names() -> set[str]:
+    def walk(patterns):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if str(p.pattern).startswith("admin/"):
+                    continue  # Django's admin: staff only, its own checks
+                yield from walk(p.url_patterns)
+            elif isinstance(p, URLPattern) and p.name:
+                yield p.name
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def test_every_url_is_classified():
+    unclassified = {n for n in url_names() - PUBLIC - set(LEARNER) if not n.startswith("ls-teach")}
+    assert unclassified == set()
+
+
+@pytest.fixture
+def paths(learner):
+    exercise = make_exercise()
+    attempt = make_attempt(learner, exercise)
+    return {
+        name: (method, path.format(exercise=exercise.id, attempt=attempt.id))
+        for name, (method, path) in LEARNER.items()
+    }
+
+
+def test_anonymous_users_are_sent_to_log_in(client, paths):
+    for name, (method, path) in paths.items():
+        response = getattr(client, method)(path)
+        assert response.status_code == 302, name
+        assert response["Location"].startswith("/accounts/login/"), name
+
+
+def test_another_learners_attempt_is_not_found(client, other_learner, paths):
+    client.force_login(other_learner)
+    assert client.get(paths["sb-attempt"][1]).status_code == 404
+
+
+def test_a_draft_exercise_is_not_found_by_learners(alice_client, paths):
+    Exercise.objects.update(status=Exercise.DRAFT)
+    for name in ("ls-exercise", "sb-submit", "sb-preview"):
+        method, path = paths[name]
+        assert getattr(alice_client, method)(path).status_code == 404, name
+
+
+def test_an_archived_exercise_is_not_found_by_learners(alice_client, paths):
+    Exercise.objects.update(archived=True)
+    method, path = paths["ls-exercise"]
+    assert alice_client.get(path).status_code == 404
