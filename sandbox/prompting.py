@@ -9,6 +9,7 @@ replaced, so other braces (a JSON example in the prompt) stay as written:
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -73,3 +74,29 @@ def render_prompt(
 def join_slots(texts: Sequence[str]) -> str:
     """Return the user prompt made of named slots: the non-empty ones, in order."""
     return "\n\n".join(t.strip("\n") for t in texts if t.strip())
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    name: str
+    lines: tuple[tuple[str, str], ...]  # (" " | "+" | "-", line)
+
+
+def prompt_diff(before: Mapping[str, str], after: Mapping[str, str]) -> list[FieldDiff]:
+    """Return, per prompt field that changed, its lines marked kept, added or removed.
+
+    >>> prompt_diff({"user": "Say hi.\nBe brief."}, {"user": "Say hello.\nBe brief."})[0].lines
+    (('-', 'Say hi.'), ('+', 'Say hello.'), (' ', 'Be brief.'))
+    """
+    diffs = []
+    for name in PROMPT_FIELDS:
+        old, new = before.get(name, ""), after.get(name, "")
+        if old == new:
+            continue
+        lines = tuple(
+            (line[0], line[2:])
+            for line in difflib.ndiff(old.splitlines(), new.splitlines())
+            if not line.startswith("?")
+        )
+        diffs.append(FieldDiff(name, lines))
+    return diffs

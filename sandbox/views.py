@@ -14,6 +14,7 @@ from lessons.models import Exercise
 from sandbox import limits
 from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
+from sandbox.prompting import prompt_diff
 from sandbox.providers import allowed_models, backend_unavailable, model_unavailable
 from sandbox.tasks import publish_on_commit
 
@@ -131,6 +132,19 @@ def attempt_detail(request: HttpRequest, attempt_id) -> HttpResponse:
             return response
         # Stop polling, and tell the page (history, hints) that an attempt has finished.
         return trigger_client_event(HttpResponseStopPolling(response.content), ATTEMPT_CHANGED)
+    previous = (
+        Attempt.objects.filter(
+            learner=attempt.learner_id,
+            exercise=attempt.exercise_id,
+            is_reference=attempt.is_reference,
+            created_at__lt=attempt.created_at,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if previous and attempt.exercise_id:
+        context["previous"] = previous
+        context["changes"] = prompt_diff(previous.fields(), attempt.fields())
     return render(request, "sandbox/attempt.html", context)
 
 

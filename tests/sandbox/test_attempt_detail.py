@@ -198,3 +198,12 @@ def test_it_says_a_hidden_case_failed(alice_client, learner, exercise):
     assert "the hidden output" not in html
     assert "hidden detail" not in html
     assert "Secret case" not in html
+
+
+def test_it_shows_what_changed_since_the_previous_attempt(alice_client, learner, exercise):
+    make_attempt(learner, exercise, user_prompt="Talk to {name}.")
+    latest = make_attempt(learner, exercise, user_prompt="Please say hello to {name}.")
+    html = alice_client.get(f"/attempts/{latest.id}/").content.decode()
+    assert "Changes since" in html
+    assert 'class="del"><span class="mark" aria-hidden="true">-</span>' in html
+    assert "Talk to {name}." in html

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sandbox.prompting import RenderedPrompt, render_prompt, render_template, variables_used
+from sandbox.prompting import (
+    RenderedPrompt,
+    prompt_diff,
+    render_prompt,
+    render_template,
+    variables_used,
+)
 
 
 def test_it_replaces_declared_variables():
@@ -69,3 +75,12 @@ def test_render_prompt_renders_every_field():
 
 def test_render_prompt_treats_missing_fields_as_empty():
     assert render_prompt({"user": "Hi"}, {}) == RenderedPrompt(system="", user="Hi", prefill="")
+
+
+def test_prompt_diff_marks_added_and_removed_lines_of_changed_fields_only():
+    diffs = prompt_diff(
+        {"system": "Be kind.", "user": "Say hi.\nBe brief."},
+        {"system": "Be kind.", "user": "Say hello.\nBe brief."},
+    )
+    assert [d.name for d in diffs] == ["user"]
+    assert diffs[0].lines == (("-", "Say hi."), ("+", "Say hello."), (" ", "Be brief."))
