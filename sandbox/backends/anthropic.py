@@ -7,71 +7,31 @@ a prefill; the learner then sees the provider's reason.
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import anthropic
 
-from sandbox.backends import errors
-from sandbox.backends.base import Backend, Completion, CompletionRequest
-
-# Compatible local servers ignore the key, but the SDK refuses to start without one.
-LOCAL_SERVER_KEY = "not-needed"
+from sandbox.backends.base import Completion, CompletionRequest
+from sandbox.backends.sdk import SdkBackend
 
 
-class AnthropicBackend(Backend):
+class AnthropicBackend(SdkBackend):
     label = "Anthropic"
+    sdk = anthropic
+    client_class = "Anthropic"
+    provider = "Anthropic"
 
-    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 30.0) -> None:
-        self.timeout = timeout
-        self._key = api_key
-        self._client: anthropic.Anthropic | None = None
-        if api_key or base_url:
-            self._client = anthropic.Anthropic(
-                api_key=api_key or LOCAL_SERVER_KEY,
-                base_url=base_url,
-                timeout=timeout,
-                # Retries live in one layer of ours (sandbox.runs), so one call is one request.
-                max_retries=0,
-            )
+    def send(self, client: anthropic.Anthropic, request: CompletionRequest) -> Any:
+        return client.messages.create(
+            model=request.model,
+            messages=messages(request),  # type: ignore[arg-type]
+            system=request.system or anthropic.omit,
+            max_tokens=request.max_tokens,
+            stop_sequences=list(request.stop) if request.stop else anthropic.omit,
+        )
 
-    def __repr__(self) -> str:
-        return f"AnthropicBackend(timeout={self.timeout})"
-
-    def complete(self, request: CompletionRequest) -> Completion:
-        if self._client is None:
-            raise errors.missing_key("Anthropic")
-        started = time.monotonic()
-        try:
-            response = self._client.messages.create(
-                model=request.model,
-                messages=messages(request),  # type: ignore[arg-type]
-                system=request.system or anthropic.omit,
-                max_tokens=request.max_tokens,
-                stop_sequences=list(request.stop) if request.stop else anthropic.omit,
-            )
-        except anthropic.APITimeoutError:
-            raise errors.timed_out(self.timeout) from None
-        except anthropic.APIConnectionError:
-            raise errors.connection_failed() from None
-        except anthropic.APIStatusError as e:
-            raise errors.for_status(
-                e.status_code,
-                e.response.headers,
-                body=e.body,
-                model=request.model,
-                secret=self._key,
-            ) from None
-        except (anthropic.APIResponseValidationError, json.JSONDecodeError, UnicodeDecodeError):
-            raise errors.bad_response() from None
-        latency_ms = int((time.monotonic() - started) * 1000)
-        try:
-            return parse(response, latency_ms)
-        except (AttributeError, IndexError, TypeError, ValueError):
-            # The SDK does not validate replies, so a body missing its fields
-            # (or not JSON at all, which comes back as a str) fails here.
-            raise errors.bad_response() from None
+    def parse(self, response: Any, latency_ms: int) -> Completion:
+        return parse(response, latency_ms)
 
 
 def messages(request: CompletionRequest) -> list[dict[str, str]]:

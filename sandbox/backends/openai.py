@@ -5,73 +5,33 @@
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import openai
 
-from sandbox.backends import errors
-from sandbox.backends.base import Backend, Completion, CompletionRequest
-
-# Local servers ignore the key, but the SDK refuses to start without one.
-LOCAL_SERVER_KEY = "not-needed"
+from sandbox.backends.base import Completion, CompletionRequest
+from sandbox.backends.sdk import SdkBackend
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(SdkBackend):
     label = "OpenAI (or compatible)"
+    sdk = openai
+    client_class = "OpenAI"
+    provider = "OpenAI"
 
-    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 30.0) -> None:
-        self.timeout = timeout
-        self._key = api_key
-        self._client: openai.OpenAI | None = None
-        if api_key or base_url:
-            self._client = openai.OpenAI(
-                api_key=api_key or LOCAL_SERVER_KEY,
-                base_url=base_url,
-                timeout=timeout,
-                # Retries live in one layer of ours (sandbox.runs), so one call is one request.
-                max_retries=0,
-            )
-
-    def __repr__(self) -> str:
-        return f"OpenAIBackend(timeout={self.timeout})"
-
-    def complete(self, request: CompletionRequest) -> Completion:
-        if self._client is None:
-            raise errors.missing_key("OpenAI")
+    def send(self, client: openai.OpenAI, request: CompletionRequest) -> Any:
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [{"role": m["role"], "content": m["content"]} for m in request.messages]
-        started = time.monotonic()
-        try:
-            response = self._client.chat.completions.create(
-                model=request.model,
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                stop=list(request.stop) if request.stop else openai.omit,
-            )
-        except openai.APITimeoutError:
-            raise errors.timed_out(self.timeout) from None
-        except openai.APIConnectionError:
-            raise errors.connection_failed() from None
-        except openai.APIStatusError as e:
-            raise errors.for_status(
-                e.status_code,
-                e.response.headers,
-                body=e.body,
-                model=request.model,
-                secret=self._key,
-            ) from None
-        except (openai.APIResponseValidationError, json.JSONDecodeError, UnicodeDecodeError):
-            raise errors.bad_response() from None
-        latency_ms = int((time.monotonic() - started) * 1000)
-        try:
-            return parse(response, latency_ms)
-        except (AttributeError, IndexError, TypeError, ValueError):
-            # The SDK does not validate replies, so a body missing its fields
-            # (or not JSON at all, which comes back as a str) fails here.
-            raise errors.bad_response() from None
+        return client.chat.completions.create(
+            model=request.model,
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=list(request.stop) if request.stop else openai.omit,
+        )
+
+    def parse(self, response: Any, latency_ms: int) -> Completion:
+        return parse(response, latency_ms)
 
 
 def parse(response: Any, latency_ms: int) -> Completion:

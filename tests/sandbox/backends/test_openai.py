@@ -9,7 +9,8 @@ from email.utils import formatdate
 import pytest
 
 from sandbox.backends import BackendError, CompletionRequest, backend_class
-from sandbox.backends.openai import LOCAL_SERVER_KEY, OpenAIBackend
+from sandbox.backends.openai import OpenAIBackend
+from sandbox.backends.sdk import LOCAL_SERVER_KEY
 from tests.fakeprovider import FAKE_KEY, OPENAI_PATH, FakeProvider, hang, raw, status, success
 
 REQUEST = CompletionRequest(
