@@ -157,13 +157,20 @@ def ines_client(client, instructor):
 
 @pytest.fixture(scope="session", autouse=True)
 def close_connection_pools(request):
-    """On PostgreSQL the connections come from a pool that keeps one open; close it before
-    the test database is dropped, or the drop finds the database in use."""
+    """On PostgreSQL the connections come from a pool that keeps one open; close them all
+    before the test database is dropped, or the drop finds the database in use."""
     if "pool" not in django_settings.DATABASES["default"].get("OPTIONS", {}):
         yield
         return
     request.getfixturevalue("django_db_setup")
+    blocker = request.getfixturevalue("django_db_blocker")
     yield
+    # Threads that used the ORM (concurrency tests) may still hold pooled connections.
+    with blocker.unblock(), connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     connections["default"].close_pool()
 
 
