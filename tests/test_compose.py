@@ -70,3 +70,10 @@ def test_every_setting_read_from_the_environment_is_in_env_example():
     read = set(re.findall(env_call, settings))
     example = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - {"DJANGO_SETTINGS_MODULE"} <= example, read - example
+
+
+def test_the_image_collects_static_files_as_production_serves_them():
+    # With DEBUG=False the pages link hashed file names from the manifest; a collect run
+    # under DEBUG=True would write no manifest, and every page would fail.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^RUN DEBUG=False .*collectstatic", dockerfile, re.M)
