@@ -30,8 +30,12 @@ from sandbox.providers import (
 
 log = logging.getLogger(__name__)
 
-# Calls of one attempt run at once; the pool holds this many threads per task thread.
-MAX_PARALLEL_CALLS = 4
+# The most model calls and gradings one worker process runs at once. The pool starts a
+# thread only when no idle one is free, so the bound costs nothing until a burst needs it;
+# it must not be lower than the worker's concurrency times the test cases of an attempt,
+# or calls that should overlap wait in line (a worker started with --concurrency 200 on
+# 3-case attempts needs 600).
+MAX_JOB_THREADS = 2048
 
 
 @dataclass
@@ -228,10 +232,7 @@ def hit_outcome(completion) -> calls.CallOutcome:
 def job_pool() -> ThreadPoolExecutor:
     """Return the worker process's pool for model calls and grading. Its threads are reused
     across attempts: starting fresh threads for every attempt cost more than a stub call."""
-    return ThreadPoolExecutor(
-        max_workers=settings.CELERY_WORKER_CONCURRENCY * MAX_PARALLEL_CALLS,
-        thread_name_prefix="attempt-job",
-    )
+    return ThreadPoolExecutor(max_workers=MAX_JOB_THREADS, thread_name_prefix="attempt-job")
 
 
 def in_parallel(fn, jobs: list[Job], deadline: float) -> None:
