@@ -116,7 +116,8 @@ def exercise_detail(
         slug=exercise_slug,
     )
     cases = list(exercise.cases.all())
-    case = next((c for c in cases if not c.hidden), None)
+    visible = [c for c in cases if not c.hidden]
+    case = visible[0] if visible else None
     attempts = Attempt.objects.by_learners().filter(learner=request.user, exercise=exercise)
     history = list(attempts.only("id", "status", "score", "passed", "created_at")[:20])
     latest = history[0] if history else None
@@ -128,8 +129,8 @@ def exercise_detail(
         "course": exercise.lesson.course,
         "form": AttemptForm(exercise),
         "backend_problem": model_unavailable(exercise.backend, exercise.model_name),
-        "visible_cases": [c for c in cases if not c.hidden],
-        "hidden_count": sum(1 for c in cases if c.hidden),
+        "visible_cases": visible,
+        "hidden_count": len(cases) - len(visible),
         "case": case,
         "prompt": exercise.render({}, case),
         "history": history,

@@ -129,10 +129,6 @@ def cached_many(keys: list[str]) -> dict[str, Completion]:
     return {key: Completion(**value) for key, value in cache.get_many(keys).items()}
 
 
-def store(key: str, completion: Completion) -> None:
-    finish_leading({key: completion})
-
-
 def finish_leading(results: dict[str, Completion | None]) -> None:
     """Cache the leaders' completions (failures are not cached) and release their locks."""
     cache.set_many(
@@ -144,10 +140,6 @@ def finish_leading(results: dict[str, Completion | None]) -> None:
 def lead(key: str, seconds: float) -> bool:
     """Take the single-flight lock for a key: True means this caller makes the model call."""
     return cache.add(f"{key}:lock", 1, timeout=max(1, int(seconds)))
-
-
-def release(key: str) -> None:
-    cache.delete(f"{key}:lock")
 
 
 def wait_for_leader(key: str, deadline: float, interval: float = 0.02) -> Completion | None:

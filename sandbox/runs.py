@@ -259,7 +259,7 @@ def grade_jobs(exercise: Exercise, attempt: Attempt, jobs: list[Job], deadline: 
     if failed:
         raise AttemptFailed(failed.code, model_failure_message(failed))
     rubric = exercise.parsed_rubric
-    fields = attempt.fields()
+    fields, starter, editable = attempt.fields(), exercise.starter(), exercise.editable_parts()
 
     def grade(job: Job) -> None:
         job.grade = graders.grade_case(
@@ -268,8 +268,8 @@ def grade_jobs(exercise: Exercise, attempt: Attempt, jobs: list[Job], deadline: 
             case=job.case.as_grader_case(),
             submission=graders.Submission(
                 fields=fields,
-                starter=exercise.starter(),
-                editable=exercise.editable_parts(),
+                starter=starter,
+                editable=editable,
                 variables=tuple(exercise.variables),
                 rendered=job.prompt.as_text(),
             ),

@@ -191,13 +191,8 @@ def embedded_stack(tmp_path):
     """A real web server and worker process on the embedded broker, as `make run` starts them."""
     from tests.live import Stack
 
-    stack = Stack(workdir=tmp_path, broker="embedded")
-    try:
-        stack.start_worker()
-        stack.start_web()
+    with Stack(workdir=tmp_path, broker="embedded").serving() as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

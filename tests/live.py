@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,3 +56,13 @@ class Stack(ProcessGroup):
             env["REDIS_URL"] = redis_url()
         env.update(self.extra_env)
         return env
+
+    @contextmanager
+    def serving(self) -> Iterator[Stack]:
+        """Run a worker and a web server for the length of the block."""
+        try:
+            self.start_worker()
+            self.start_web()
+            yield self
+        finally:
+            self.stop()

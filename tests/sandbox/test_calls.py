@@ -273,17 +273,16 @@ def fresh_key(db) -> str:
 def test_only_one_caller_leads_a_key(fresh_key):
     assert calls.lead(fresh_key, 10) is True
     assert calls.lead(fresh_key, 10) is False
-    calls.release(fresh_key)
+    calls.finish_leading({fresh_key: None})
     assert calls.lead(fresh_key, 10) is True
-    calls.release(fresh_key)
+    calls.finish_leading({fresh_key: None})
 
 
 def test_a_follower_gets_the_leaders_completion(fresh_key):
     calls.lead(fresh_key, 10)
-    calls.store(fresh_key, Completion(text="Hi", input_tokens=3, output_tokens=1))
+    calls.finish_leading({fresh_key: Completion(text="Hi", input_tokens=3, output_tokens=1)})
     completion = calls.wait_for_leader(fresh_key, time.monotonic() + 5)
     assert completion == Completion(text="Hi", input_tokens=3, output_tokens=1)
-    calls.release(fresh_key)
 
 
 def test_a_follower_stops_waiting_when_the_leader_fails(fresh_key):

@@ -19,12 +19,8 @@ def stack(request, tmp_path):
         import redis
 
         redis.Redis.from_url(stack.env()["REDIS_URL"]).flushdb()
-    try:
-        stack.start_worker()
-        stack.start_web()
+    with stack.serving():
         yield stack
-    finally:
-        stack.stop()
 
 
 def submit(stack: Stack, exercise, prompt: str) -> Attempt:
