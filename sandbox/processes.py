@@ -128,7 +128,11 @@ class ProcessGroup:
 
         def answers() -> bool:
             try:
-                urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=2)
+                # As a TLS proxy would ask: production settings redirect plain HTTP.
+                probe = urllib.request.Request(
+                    f"{self.url}/accounts/login/", headers={"X-Forwarded-Proto": "https"}
+                )
+                urllib.request.urlopen(probe, timeout=2)
                 return True
             except OSError:
                 return web.poll() is not None
@@ -150,18 +154,28 @@ class ProcessGroup:
 
 
 class Browserless:
-    """A tiny HTTP client with cookies and CSRF, for real requests without a browser."""
+    """A tiny HTTP client with cookies and CSRF, for real requests without a browser.
 
-    def __init__(self, base: str) -> None:
+    With tls_proxy, it speaks as a TLS-terminating proxy in front of production settings
+    would: it says the request came over HTTPS, and sends the secure cookies back.
+    """
+
+    def __init__(self, base: str, tls_proxy: bool = False) -> None:
         self.base = base
-        self.jar = http.cookiejar.CookieJar()
+        self.headers = {"X-Forwarded-Proto": "https"} if tls_proxy else {}
+        self.origin = base.replace("http://", "https://", 1) if tls_proxy else base
+        policy = http.cookiejar.DefaultCookiePolicy(
+            secure_protocols=("https", "wss", "http") if tls_proxy else ("https", "wss")
+        )
+        self.jar = http.cookiejar.CookieJar(policy)
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def csrf(self) -> str:
         return next(c.value for c in self.jar if c.name == "csrftoken")
 
     def get(self, path: str) -> tuple[int, str, str]:
-        with self.opener.open(self.base + path, timeout=10) as r:
+        request = urllib.request.Request(self.base + path, headers=self.headers)
+        with self.opener.open(request, timeout=10) as r:
             return r.status, r.geturl(), r.read().decode()
 
     def post(
@@ -169,7 +183,9 @@ class Browserless:
     ) -> tuple[int, str, str]:
         body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": self.csrf()}).encode()
         request = urllib.request.Request(
-            self.base + path, data=body, headers={"Referer": self.base + path, **(headers or {})}
+            self.base + path,
+            data=body,
+            headers={**self.headers, "Referer": self.origin + path, **(headers or {})},
         )
         with self.opener.open(request, timeout=10) as r:
             return r.status, r.geturl(), r.read().decode()
@@ -177,5 +193,5 @@ class Browserless:
     def login(self, username: str, password: str) -> None:
         self.get("/accounts/login/")
         _, url, _ = self.post("/accounts/login/", {"username": username, "password": password})
-        if url.rstrip("/") != self.base:
+        if urllib.parse.urlsplit(url).path != "/":
             raise AssertionError(f"login failed, landed on {url}")
