@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -22,6 +23,41 @@ class AttemptQuerySet(models.QuerySet):
     def by_learners(self) -> AttemptQuerySet:
         """Return learners' attempts on exercises (not reference runs, not the playground)."""
         return self.filter(is_reference=False, exercise__isnull=False)
+
+    def claim(self, ids: Sequence[str | uuid.UUID], lease_seconds: float) -> dict[str, Attempt]:
+        """Move these attempts queued → running with a lease, and return the ones claimed
+        by id (as a string), with their exercises. An attempt another delivery is running
+        is left alone; one whose lease has expired (its worker died) is claimed again.
+
+        One transaction for the lot: the rows are locked in id order (so two workers
+        claiming overlapping sets cannot deadlock), read, then updated.
+        """
+        now = timezone.now()
+        lease = now + timedelta(seconds=lease_seconds)
+        claimable = models.Q(status=Attempt.QUEUED) | models.Q(
+            status=Attempt.RUNNING, lease_expires_at__lt=now
+        )
+        with transaction.atomic():
+            attempts = list(
+                self.filter(claimable, id__in=ids)
+                .select_related("exercise")
+                .select_for_update(of=("self",), no_key=True)
+                .order_by("id")
+            )
+            self.filter(id__in=[a.id for a in attempts]).update(
+                status=Attempt.RUNNING,
+                started_at=now,
+                lease_expires_at=lease,
+                deliveries=models.F("deliveries") + 1,
+            )
+        for attempt in attempts:
+            attempt.status, attempt.started_at, attempt.lease_expires_at = (
+                Attempt.RUNNING,
+                now,
+                lease,
+            )
+            attempt.deliveries += 1
+        return {str(a.id): a for a in attempts}
 
 
 class Attempt(models.Model):
@@ -102,27 +138,6 @@ class Attempt(models.Model):
     @property
     def is_playground(self) -> bool:
         return self.exercise_id is None
-
-    def claim(self, lease_seconds: float) -> bool:
-        """Move queued → running with a lease. Return False when another delivery has it.
-
-        A running attempt whose lease has expired (its worker died) may be claimed again.
-        """
-        now = timezone.now()
-        lease = now + timedelta(seconds=lease_seconds)
-        claimable = models.Q(status=self.QUEUED) | models.Q(
-            status=self.RUNNING, lease_expires_at__lt=now
-        )
-        claimed = Attempt.objects.filter(claimable, id=self.id).update(
-            status=self.RUNNING,
-            started_at=now,
-            lease_expires_at=lease,
-            deliveries=models.F("deliveries") + 1,
-        )
-        if claimed:
-            self.status, self.started_at, self.lease_expires_at = self.RUNNING, now, lease
-            self.deliveries += 1
-        return bool(claimed)
 
     def finish(self, score: float | None, passed: bool | None) -> bool:
         """Move running → graded. Return False (and change nothing) if it was not running."""

@@ -5,19 +5,22 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 import graders
 from lessons.models import Case, Exercise
 from sandbox import calls, limits
 from sandbox.backends import BACKENDS, Backend, BackendError, CompletionRequest
+from sandbox.batching import Batcher
 from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.prompting import RenderedPrompt, render_prompt
 from sandbox.providers import (
@@ -120,14 +123,12 @@ def execute_attempt(attempt_id: str) -> None:
        at once (retrying transient errors), with no transaction open.
     3. Grade every output, then save the runs, the usage and the total in one
        transaction, or the error.
+
+    The claim and the save of a graded attempt go through the worker's batchers: the
+    attempts its threads claim, or finish, at the same moment share the statements.
     """
-    try:
-        attempt = Attempt.objects.select_related("exercise").get(id=attempt_id)
-    except Attempt.DoesNotExist:
-        log.warning("attempt %s is gone; nothing to run", attempt_id)
-        return
-    if not attempt.claim(settings.ATTEMPT_LEASE_SECONDS):
-        log.info("attempt %s is %s; another delivery has it", attempt_id, attempt.status)
+    attempt = claims().submit(attempt_id)
+    if attempt is None:
         return
     deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
     jobs: list[Job] = []
@@ -143,7 +144,7 @@ def execute_attempt(attempt_id: str) -> None:
         run_jobs(jobs, deadline)
         if attempt.exercise:
             grade_jobs(attempt.exercise, attempt, jobs, deadline)
-        save(attempt, jobs)
+        saves().submit((attempt, jobs))
     except AttemptFailed as e:
         save(attempt, jobs, failure=e)
     except Exception:
@@ -153,6 +154,35 @@ def execute_attempt(attempt_id: str) -> None:
             "internal", "Something went wrong while grading this attempt; it has been logged."
         )
         raise
+
+
+def claim_batch(attempt_ids: Sequence[str]) -> list[Attempt | None]:
+    """Claim these attempts; return each one claimed, with its exercise and test cases,
+    or None where another delivery has it or it is gone."""
+    keys = [str(uuid.UUID(str(i))) for i in attempt_ids]
+    claimed = Attempt.objects.claim(keys, settings.ATTEMPT_LEASE_SECONDS)
+    exercises = [a.exercise for a in claimed.values() if a.exercise]
+    prefetch_related_objects(exercises, "cases")
+    unclaimed = [key for key in keys if key not in claimed]
+    if unclaimed:
+        statuses = dict(Attempt.objects.filter(id__in=unclaimed).values_list("id", "status"))
+        for key in unclaimed:
+            status = statuses.get(uuid.UUID(key))
+            if status:
+                log.info("attempt %s is %s; another delivery has it", key, status)
+            else:
+                log.warning("attempt %s is gone; nothing to run", key)
+    return [claimed.get(key) for key in keys]
+
+
+@functools.cache
+def claims() -> Batcher[str, Attempt | None]:
+    return Batcher(claim_batch, lambda attempt_id: claim_batch([attempt_id])[0])
+
+
+@functools.cache
+def saves() -> Batcher[tuple[Attempt, list[Job]], None]:
+    return Batcher(save_graded, lambda item: save(*item))
 
 
 def release_connection() -> None:
@@ -340,23 +370,58 @@ def case_grades(exercise: Exercise, jobs: list[Job]) -> list[tuple[graders.CaseG
     return result
 
 
+def overall_grade(attempt: Attempt, jobs: list[Job]) -> tuple[float | None, bool | None]:
+    """Return an attempt's score and whether it passed (None for a playground run)."""
+    if not attempt.exercise:
+        return None, None
+    grade = graders.aggregate(attempt.exercise.parsed_rubric, case_grades(attempt.exercise, jobs))
+    return grade.score, grade.passed
+
+
 def save(attempt: Attempt, jobs: list[Job], failure: AttemptFailed | None = None) -> None:
     with transaction.atomic():
         if failure:
             saved = attempt.fail(failure.code, failure.reason)
-        elif attempt.exercise:
-            grade = graders.aggregate(
-                attempt.exercise.parsed_rubric, case_grades(attempt.exercise, jobs)
-            )
-            saved = attempt.finish(grade.score, grade.passed)
         else:
-            saved = attempt.finish(None, None)
-        if not saved:
-            return
-        Run.objects.bulk_create(run_row(attempt, job) for job in jobs)
-        UsageRecord.objects.bulk_create(
-            usage_row(attempt, job, entry) for job in jobs for entry in job.outcome.log
-        )
+            saved = attempt.finish(*overall_grade(attempt, jobs))
+        if saved:
+            insert_rows([(attempt, jobs)])
+
+
+def insert_rows(batch: Sequence[tuple[Attempt, list[Job]]]) -> None:
+    """Insert the attempts' runs and usage rows: one INSERT each for the whole batch."""
+    Run.objects.bulk_create(run_row(a, job) for a, jobs in batch for job in jobs)
+    UsageRecord.objects.bulk_create(
+        usage_row(a, job, entry) for a, jobs in batch for job in jobs for entry in job.outcome.log
+    )
+
+
+class NotAllRunning(Exception):
+    """Some attempt of a batch is no longer running: the batch is saved one by one."""
+
+
+def save_graded(batch: Sequence[tuple[Attempt, list[Job]]]) -> list[None]:
+    """Save graded attempts in one transaction: one UPDATE per distinct grade, then every
+    run and every usage row in two INSERTs. If any of them is no longer running (a
+    reconciled duplicate finished first), nothing is saved and NotAllRunning is raised,
+    so that the batcher saves them one by one, each with its own check."""
+    now = timezone.now()
+    by_grade: dict[tuple[float | None, bool | None], list[Attempt]] = {}
+    for attempt, jobs in batch:
+        by_grade.setdefault(overall_grade(attempt, jobs), []).append(attempt)
+    with transaction.atomic():
+        for (score, passed), attempts in by_grade.items():
+            finished = Attempt.objects.filter(
+                id__in=[a.id for a in attempts], status=Attempt.RUNNING
+            ).update(status=Attempt.GRADED, score=score, passed=passed, finished_at=now)
+            if finished != len(attempts):
+                raise NotAllRunning()
+        insert_rows(batch)
+    for (score, passed), attempts in by_grade.items():
+        for attempt in attempts:
+            attempt.status, attempt.score, attempt.passed = Attempt.GRADED, score, passed
+            attempt.finished_at = now
+    return [None] * len(batch)
 
 
 def run_row(attempt: Attempt, job: Job) -> Run:

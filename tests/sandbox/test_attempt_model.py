@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
@@ -17,60 +18,64 @@ def stored(attempt: Attempt) -> Attempt:
     return Attempt.objects.get(id=attempt.id)
 
 
-def test_claim_moves_a_queued_attempt_to_running(learner, exercise):
-    attempt = make_attempt(learner, exercise)
-    assert attempt.claim(LEASE) is True
-    assert attempt.status == Attempt.RUNNING
-    assert stored(attempt).status == Attempt.RUNNING
-    assert stored(attempt).started_at == attempt.started_at is not None
+def claim(*attempts: Attempt) -> dict[str, Attempt]:
+    return Attempt.objects.claim([a.id for a in attempts], LEASE)
 
 
-def test_claim_returns_false_to_the_second_delivery(learner, exercise):
-    first = make_attempt(learner, exercise)
-    second = stored(first)  # another worker's copy, loaded while the row was still queued
-    assert first.claim(LEASE) is True
-    started_at = stored(first).started_at
-    assert second.claim(LEASE) is False
-    assert second.status == Attempt.QUEUED  # its stale copy is left alone
-    assert stored(first).status == Attempt.RUNNING
-    assert stored(first).started_at == started_at
+def test_claim_moves_queued_attempts_to_running_and_returns_them(learner, exercise):
+    first, second = make_attempt(learner, exercise), make_attempt(learner, exercise)
+    claimed = claim(first, second)
+    assert set(claimed) == {str(first.id), str(second.id)}
+    for attempt in (first, second):
+        mine = claimed[str(attempt.id)]
+        assert mine.status == stored(attempt).status == Attempt.RUNNING
+        assert mine.started_at == stored(attempt).started_at is not None
+        assert mine.exercise == exercise
+
+
+def test_claim_leaves_out_what_another_delivery_has(learner, exercise):
+    taken, free = make_attempt(learner, exercise), make_attempt(learner, exercise)
+    assert str(taken.id) in claim(taken)
+    started_at = stored(taken).started_at
+    assert set(claim(taken, free)) == {str(free.id)}
+    assert stored(taken).started_at == started_at
+    assert stored(taken).deliveries == 1
 
 
 def test_claim_takes_a_lease_and_counts_the_delivery(learner, exercise):
     attempt = make_attempt(learner, exercise)
     before = timezone.now()
-    attempt.claim(LEASE)
+    mine = claim(attempt)[str(attempt.id)]
     row = stored(attempt)
-    assert row.deliveries == attempt.deliveries == 1
-    assert row.lease_expires_at >= before + timedelta(seconds=LEASE)
+    assert row.deliveries == mine.deliveries == 1
+    assert row.lease_expires_at == mine.lease_expires_at >= before + timedelta(seconds=LEASE)
 
 
 def test_claim_takes_over_a_running_attempt_whose_lease_has_expired(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    attempt.claim(LEASE)
+    claim(attempt)
     Attempt.objects.filter(id=attempt.id).update(lease_expires_at=timezone.now() - timedelta(1))
-    again = stored(attempt)
-    assert again.claim(LEASE) is True
+    assert str(attempt.id) in claim(attempt)
     assert stored(attempt).deliveries == 2
     assert stored(attempt).lease_expires_at > timezone.now()
 
 
 def test_claim_does_not_take_over_a_running_attempt_within_its_lease(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    attempt.claim(LEASE)
-    assert stored(attempt).claim(LEASE) is False
+    claim(attempt)
+    assert claim(attempt) == {}
     assert stored(attempt).deliveries == 1
 
 
-def test_claim_returns_false_for_a_final_attempt(learner, exercise):
+def test_claim_leaves_out_final_and_missing_attempts(learner, exercise):
     attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
-    assert attempt.claim(LEASE) is False
+    assert Attempt.objects.claim([attempt.id, uuid.uuid4()], LEASE) == {}
     assert stored(attempt).status == Attempt.GRADED
 
 
 def test_finish_moves_a_running_attempt_to_graded(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    attempt.claim(LEASE)
+    claim(attempt)
     assert attempt.finish(0.75, False) is True
     row = stored(attempt)
     assert (row.status, row.score, row.passed) == (Attempt.GRADED, 0.75, False)
@@ -90,7 +95,7 @@ def test_finish_changes_nothing_on_a_queued_attempt(learner, exercise):
 
 def test_finish_does_not_grade_twice(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    attempt.claim(LEASE)
+    claim(attempt)
     attempt.finish(0.5, False)
     late = stored(attempt)
     late.status = Attempt.RUNNING  # a stale copy that still believes it is running
@@ -101,7 +106,7 @@ def test_finish_does_not_grade_twice(learner, exercise):
 def test_fail_moves_a_queued_or_running_attempt_to_error(learner, exercise):
     queued = make_attempt(learner, exercise)
     running = make_attempt(learner, exercise)
-    running.claim(LEASE)
+    claim(running)
     for attempt in (queued, running):
         assert attempt.fail("provider", "The model failed.") is True
         row = stored(attempt)
@@ -113,7 +118,7 @@ def test_fail_moves_a_queued_or_running_attempt_to_error(learner, exercise):
 
 def test_fail_changes_nothing_on_a_graded_attempt(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    attempt.claim(LEASE)
+    claim(attempt)
     attempt.finish(1.0, True)
     assert attempt.fail("internal", "Too late.") is False
     row = stored(attempt)
@@ -132,7 +137,7 @@ def test_is_final_and_score_percent(learner, exercise):
     attempt = make_attempt(learner, exercise)
     assert not attempt.is_final
     assert attempt.score_percent is None
-    attempt.claim(LEASE)
+    claim(attempt)
     attempt.finish(2 / 3, False)
     assert attempt.is_final
     assert attempt.score_percent == 67

@@ -5,10 +5,13 @@ from __future__ import annotations
 import inspect
 import json
 import threading
+import time
 import uuid
 from unittest.mock import patch
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from lessons.models import Exercise
 from sandbox import runs
@@ -162,7 +165,7 @@ def test_it_does_nothing_when_the_message_is_delivered_again(learner, exercise, 
 
 def test_it_does_nothing_when_another_delivery_is_running_it(learner, exercise, backend_calls):
     attempt = make_attempt(learner, exercise)
-    assert attempt.claim(60)
+    assert Attempt.objects.claim([attempt.id], 60)
     runs.execute_attempt(str(attempt.id))
     attempt.refresh_from_db()
     assert attempt.status == Attempt.RUNNING
@@ -332,3 +335,59 @@ def test_samples_report_a_pass_rate(learner, alice_client, require_all, passed):
     assert attempt.passed is passed
     html = alice_client.get(f"/attempts/{attempt.id}/").content.decode()
     assert "passes 2 of 4" in html
+
+
+def graded_unsaved(attempt: Attempt) -> tuple[Attempt, list[runs.Job]]:
+    """Claim, run and grade an attempt, as a worker thread has it just before the save."""
+    claimed = runs.claim_batch([str(attempt.id)])[0]
+    deadline = time.monotonic() + 60
+    jobs = runs.prepare(claimed)
+    runs.run_jobs(jobs, deadline)
+    runs.grade_jobs(claimed.exercise, claimed, jobs, deadline)
+    return claimed, jobs
+
+
+def test_attempts_finishing_together_are_saved_with_the_same_statements(learner, exercise):
+    pair = [graded_unsaved(make_attempt(learner, exercise)) for _ in range(2)]
+    four = [graded_unsaved(make_attempt(learner, exercise)) for _ in range(4)]
+    with CaptureQueriesContext(connection) as pair_queries:
+        runs.save_graded(pair)
+    with CaptureQueriesContext(connection) as four_queries:
+        runs.save_graded(four)
+    assert len(four_queries) == len(pair_queries)
+    for attempt, _ in pair + four:
+        stored = Attempt.objects.get(id=attempt.id)
+        assert (stored.status, stored.score, stored.passed) == (Attempt.GRADED, 1.0, True)
+        assert stored.runs.count() == 1 and stored.usage_records.count() == 1
+
+
+def test_a_batch_saves_each_attempt_with_its_own_grade(learner, exercise):
+    good = graded_unsaved(make_attempt(learner, exercise))
+    poor = graded_unsaved(make_attempt(learner, exercise, user_prompt="Greet {name}."))
+    runs.save_graded([good, poor])
+    assert Attempt.objects.get(id=good[0].id).passed is True
+    assert Attempt.objects.get(id=poor[0].id).passed is False
+    assert Run.objects.get(attempt=poor[0].id).passed is False
+
+
+def test_a_batch_with_an_attempt_no_longer_running_saves_nothing(learner, exercise):
+    """The batcher then saves them one by one, each with its own check."""
+    done, running = (graded_unsaved(make_attempt(learner, exercise)) for _ in range(2))
+    done[0].fail("internal", "A duplicate delivery got there first.")
+    with pytest.raises(runs.NotAllRunning):
+        runs.save_graded([done, running])
+    assert Attempt.objects.get(id=running[0].id).status == Attempt.RUNNING
+    assert Run.objects.count() == 0
+    runs.saves().submit(running)
+    assert Attempt.objects.get(id=running[0].id).status == Attempt.GRADED
+
+
+def test_a_claim_batch_answers_none_for_what_it_cannot_claim(learner, exercise, caplog):
+    free, taken = make_attempt(learner, exercise), make_attempt(learner, exercise)
+    Attempt.objects.claim([taken.id], 60)
+    missing = str(uuid.uuid4())
+    claimed = runs.claim_batch([str(taken.id), str(free.id), missing])
+    assert claimed[0] is None and claimed[2] is None
+    assert claimed[1].id == free.id and claimed[1].status == Attempt.RUNNING
+    assert f"attempt {taken.id} is running; another delivery has it" in caplog.text
+    assert f"attempt {missing} is gone" in caplog.text
