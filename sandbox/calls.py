@@ -119,37 +119,45 @@ def cacheable(request: CompletionRequest) -> bool:
     return request.temperature == 0
 
 
-def cached(key: str) -> Completion | None:
-    value = cache.get(key)
-    return Completion(**value) if value else None
+# What a key holds while its leader makes the call: the single-flight lock and the cached
+# answer share the key, so storing the answer releases the lock in the same write.
+FETCHING = "fetching"
 
 
-def cached_many(keys: list[str]) -> dict[str, Completion]:
-    """Return the cached completions among these keys, in one round trip."""
-    return {key: Completion(**value) for key, value in cache.get_many(keys).items()}
-
-
-def finish_leading(results: dict[str, Completion | None]) -> None:
-    """Cache the leaders' completions (failures are not cached) and release their locks."""
-    cache.set_many(
-        {key: dict(vars(c)) for key, c in results.items() if c is not None}, CACHE_SECONDS
-    )
-    cache.delete_many([f"{key}:lock" for key in results])
+def lookup(keys: list[str]) -> dict[str, Completion | None]:
+    """Return what the cache holds for these keys, in one round trip: a completion, or
+    None where a leader is making the call. Keys nobody holds are left out."""
+    return {
+        key: None if value == FETCHING else Completion(**value)
+        for key, value in cache.get_many(keys).items()
+    }
 
 
 def lead(key: str, seconds: float) -> bool:
-    """Take the single-flight lock for a key: True means this caller makes the model call."""
-    return cache.add(f"{key}:lock", 1, timeout=max(1, int(seconds)))
+    """Take a key nobody holds: True means this caller makes the model call. The mark
+    expires after `seconds`, in case this caller's worker dies."""
+    return cache.add(key, FETCHING, timeout=max(1, int(seconds)))
+
+
+def finish_leading(results: dict[str, Completion | None]) -> None:
+    """Store the leaders' completions over their marks; drop the marks of failed calls
+    (failures are not cached), so that followers make the call themselves."""
+    cache.set_many(
+        {key: dict(vars(c)) for key, c in results.items() if c is not None}, CACHE_SECONDS
+    )
+    failed = [key for key, c in results.items() if c is None]
+    if failed:
+        cache.delete_many(failed)
 
 
 def wait_for_leader(key: str, deadline: float, interval: float = 0.02) -> Completion | None:
     """Wait while another worker makes the same call; return its completion, or None if it
-    failed (the lock was released with no value) or the deadline passed."""
+    failed (its mark is gone with no completion) or the deadline passed."""
     while time.monotonic() < deadline:
-        completion = cached(key)
-        if completion:
-            return completion
-        if cache.get(f"{key}:lock") is None:
-            return cached(key)
+        value = cache.get(key)
+        if value is None:
+            return None
+        if value != FETCHING:
+            return Completion(**value)
         time.sleep(interval)
     return None

@@ -262,7 +262,8 @@ def test_only_temperature_zero_requests_are_cached():
     assert not calls.cacheable(dataclasses.replace(REQUEST, temperature=0.2))
 
 
-# The single-flight lock (Django's cache: Redis when configured, the database otherwise)
+# Single flight: a key holds a leader's mark, then its completion (Django's cache: Redis
+# when configured, the database otherwise)
 
 
 @pytest.fixture
@@ -278,6 +279,26 @@ def test_only_one_caller_leads_a_key(fresh_key):
     calls.finish_leading({fresh_key: None})
 
 
+def test_a_key_that_holds_a_completion_cannot_be_led(fresh_key):
+    # A leader stored its answer between another caller's lookup and its attempt to lead:
+    # that caller follows, and finds the answer at once.
+    calls.lead(fresh_key, 10)
+    calls.finish_leading({fresh_key: Completion(text="Hi")})
+    assert calls.lead(fresh_key, 10) is False
+    assert calls.wait_for_leader(fresh_key, time.monotonic() + 5) == Completion(text="Hi")
+
+
+def test_a_lookup_tells_completions_from_calls_in_flight(fresh_key):
+    stored, in_flight, absent = f"{fresh_key}:a", f"{fresh_key}:b", f"{fresh_key}:c"
+    calls.lead(stored, 10)
+    calls.finish_leading({stored: Completion(text="Hi")})
+    calls.lead(in_flight, 10)
+    assert calls.lookup([stored, in_flight, absent]) == {
+        stored: Completion(text="Hi"),
+        in_flight: None,
+    }
+
+
 def test_a_follower_gets_the_leaders_completion(fresh_key):
     calls.lead(fresh_key, 10)
     calls.finish_leading({fresh_key: Completion(text="Hi", input_tokens=3, output_tokens=1)})
@@ -286,7 +307,8 @@ def test_a_follower_gets_the_leaders_completion(fresh_key):
 
 
 def test_a_follower_stops_waiting_when_the_leader_fails(fresh_key):
-    # The leader released the lock without storing a completion.
+    calls.lead(fresh_key, 10)
+    calls.finish_leading({fresh_key: None})  # the call failed: nothing stored
     started = time.monotonic()
     assert calls.wait_for_leader(fresh_key, started + 5) is None
     assert time.monotonic() - started < 1
