@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -33,9 +33,11 @@ def spent_today(**filters) -> dict:
 
 
 def spend_cap_reached() -> bool:
-    """Return whether today's spend across the site has reached the cap (re-read every few
-    seconds at most: summing the day's ledger on every call would grow with the day)."""
-    spent = cache.get_or_set(SPENT_KEY, lambda: str(spent_today()["cost"]), SPENT_SECONDS)
+    """Return whether today's spend across the site has reached the cap. Each process
+    re-reads the ledger every few seconds at most: summing the day's ledger on every call
+    would grow with the day, and asking a shared cache costs a round trip per attempt."""
+    local = caches["local"]
+    spent = local.get_or_set(SPENT_KEY, lambda: str(spent_today()["cost"]), SPENT_SECONDS)
     return Decimal(spent) >= Decimal(str(settings.GLOBAL_DAILY_SPEND_CAP_USD))
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -29,35 +29,25 @@ class AttemptQuerySet(models.QuerySet):
         by id (as a string), with their exercises. An attempt another delivery is running
         is left alone; one whose lease has expired (its worker died) is claimed again.
 
-        One transaction for the lot: the rows are locked in id order (so two workers
-        claiming overlapping sets cannot deadlock), read, then updated.
+        One conditional UPDATE claims them all; the claimed rows are then read back by
+        the start time it stamped on them (another claim of the same rows, in another
+        process, in the same microsecond, is the one way to mix them up; even then the
+        attempt would be graded once, as saving needs it still running).
         """
         now = timezone.now()
-        lease = now + timedelta(seconds=lease_seconds)
         claimable = models.Q(status=Attempt.QUEUED) | models.Q(
             status=Attempt.RUNNING, lease_expires_at__lt=now
         )
-        with transaction.atomic():
-            attempts = list(
-                self.filter(claimable, id__in=ids)
-                .select_related("exercise")
-                .select_for_update(of=("self",), no_key=True)
-                .order_by("id")
-            )
-            self.filter(id__in=[a.id for a in attempts]).update(
-                status=Attempt.RUNNING,
-                started_at=now,
-                lease_expires_at=lease,
-                deliveries=models.F("deliveries") + 1,
-            )
-        for attempt in attempts:
-            attempt.status, attempt.started_at, attempt.lease_expires_at = (
-                Attempt.RUNNING,
-                now,
-                lease,
-            )
-            attempt.deliveries += 1
-        return {str(a.id): a for a in attempts}
+        claimed = self.filter(claimable, id__in=ids).update(
+            status=Attempt.RUNNING,
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            deliveries=models.F("deliveries") + 1,
+        )
+        if not claimed:
+            return {}
+        mine = self.filter(id__in=ids, status=Attempt.RUNNING, started_at=now)
+        return {str(a.id): a for a in mine.select_related("exercise")}
 
 
 class Attempt(models.Model):

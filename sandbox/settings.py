@@ -302,6 +302,8 @@ else:
             "LOCATION": "sandbox_cache",
         }
     }
+# Each process's own memory, for values it may re-read every few seconds (the day's spend).
+CACHES["local"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

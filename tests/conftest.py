@@ -124,10 +124,11 @@ def isolated_cache(settings):
     spend total must not leak from one test into another (or across xdist workers, which
     would share a Redis cache). Processes a test starts use their own settings."""
     settings.CACHES = {
-        "default": {
+        alias: {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"test-{uuid.uuid4()}",
+            "LOCATION": f"test-{alias}-{uuid.uuid4()}",
         }
+        for alias in ("default", "local")
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from unittest.mock import patch
@@ -11,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sandbox import limits
@@ -209,3 +211,14 @@ def test_the_spend_cap_is_not_reached_below_it(learner):
     spend(make_user("carol"), tokens=10, cost="4.99")
     assert not limits.spend_cap_reached()
     assert limits.refusal(learner) == ""
+
+
+def test_each_process_reads_the_days_spend_at_most_every_few_seconds(learner):
+    spend(make_user("carol"), tokens=10, cost="4.99")
+    assert not limits.spend_cap_reached()
+    spend(make_user("dave"), tokens=10, cost="1.00")
+    with CaptureQueriesContext(connection) as queries:
+        assert not limits.spend_cap_reached()  # the total read a moment ago still stands
+    assert len(queries) == 0
+    with patch("time.time", return_value=time.time() + limits.SPENT_SECONDS + 1):
+        assert limits.spend_cap_reached()
