@@ -121,6 +121,17 @@ class Rubric:
             data["samples"] = {k: list(v) for k, v in self.samples.items()}
         return data
 
+    def calls_a_model(self) -> bool:
+        """Return whether grading with this rubric calls a model (an llm_judge criterion,
+        at any depth): then grading an output waits on the network, not on the CPU."""
+        pending = list(self.criteria)
+        while pending:
+            criterion = pending.pop()
+            if criterion.kind == "llm_judge":
+                return True
+            pending.extend(criterion.children)
+        return False
+
 
 def _number(value: Any, criterion: str, name: str, low: float, high: float | None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -305,7 +305,12 @@ def grade_jobs(exercise: Exercise, attempt: Attempt, jobs: list[Job], deadline: 
             judge=functools.partial(call_judge, exercise, job, deadline),
         )
 
-    in_parallel(grade, jobs, deadline)
+    if rubric.calls_a_model():
+        in_parallel(grade, jobs, deadline)
+    else:
+        # CPU work under the GIL: other threads would only add the cost of handing it over.
+        for job in jobs:
+            grade(job)
 
 
 def call_judge(exercise: Exercise, job: Job, deadline: float, request: graders.JudgeRequest) -> str:

@@ -245,3 +245,12 @@ def test_judge_params_are_validated():
         assert e.value.field == field
     with pytest.raises(RubricError, match="cannot be negated"):
         load_rubric({"criteria": [criterion("llm_judge", JUDGE, negate=True)]})
+
+
+def test_a_rubric_knows_whether_grading_calls_a_model():
+    judged = criterion("llm_judge", JUDGE)
+    nested = {"id": "both", "kind": "all_of", "params": {"criteria": [judged]}}
+    plain = {**criterion("contains", {"text": "hello"}), "id": "plain"}
+    assert load_rubric({"criteria": [plain, judged]}).calls_a_model()
+    assert load_rubric({"criteria": [nested]}).calls_a_model()
+    assert not load_rubric({"criteria": [plain]}).calls_a_model()
