@@ -421,10 +421,6 @@ def save_graded(batch: Sequence[tuple[Attempt, list[Job]]]) -> list[None]:
             if finished != len(attempts):
                 raise NotAllRunning()
         insert_rows(batch)
-    for (score, passed), attempts in by_grade.items():
-        for attempt in attempts:
-            attempt.status, attempt.score, attempt.passed = Attempt.GRADED, score, passed
-            attempt.finished_at = now
     return [None] * len(batch)
 
 
