@@ -1,27 +1,46 @@
-"""Django's Redis cache, with one Redis client per connection pool.
+"""Django's Redis cache, with one connection pool and one client per server for the
+whole process.
 
-Django builds a new redis.Redis object for every cache operation, and building
-one costs more than the round trip itself; a worker makes several cache calls per
-model call (lookup, single-flight lock, store), so the client is reused instead.
-redis.Redis is thread-safe.
+Django gives every thread its own cache backend, and each backend its own connection
+pool, so a worker running 200 attempts at once opened a connection to Redis for each of
+its threads, with its handshake, while the burst that needed them was arriving. And
+Django builds a new redis.Redis object for every cache operation, which costs more than
+the round trip itself. Here all threads share one pool, which opens only as many
+connections as are in use at once, and one client; both are thread-safe.
 """
 
 from __future__ import annotations
 
+import threading
+
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+_lock = threading.Lock()
+_shared: dict[tuple, tuple] = {}  # (server, pool class, pool options) → (pool, client)
 
 
 class SharedClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._clients: dict[int, object] = {}
+        self._by_index: dict[int, tuple] = {}
+
+    def _get_connection_pool(self, write):
+        return self._shared(write)[0]
 
     def get_client(self, key=None, *, write=False):
-        pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
-        if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
-        return client
+        return self._shared(write)[1]
+
+    def _shared(self, write) -> tuple:
+        index = self._get_connection_pool_index(write)
+        if index not in self._by_index:
+            server = self._servers[index]
+            key = (server, self._pool_class, repr(sorted(self._pool_options.items())))
+            with _lock:
+                if key not in _shared:
+                    pool = self._pool_class.from_url(server, **self._pool_options)
+                    _shared[key] = (pool, self._client(connection_pool=pool))
+            self._by_index[index] = _shared[key]
+        return self._by_index[index]
 
 
 class SharedClientRedisCache(RedisCache):
