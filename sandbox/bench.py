@@ -78,6 +78,8 @@ def configure(workdir: Path) -> dict[str, str]:
         "STATIC_ROOT": str(workdir / "static"),
         "SANDBOX_DATA_DIR": str(workdir),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        # A queue of the run's own: a worker left over from another run cannot take its tasks.
+        "CELERY_QUEUE": f"bench-{os.getpid()}",
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}"),
         "SUBMISSIONS_PER_MINUTE": "1000000",
         "DAILY_TOKEN_BUDGET": "1000000000",

@@ -280,6 +280,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "32")
+# The queue the web publishes to and the workers consume: sites (or benchmark runs)
+# sharing one Redis keep to their own.
+CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_QUEUE", "celery")
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 # The threads pool does not enforce Celery's time limits; sandbox.runs enforces
 # the soft limit itself and the reconciler recovers attempts past their lease.

@@ -131,6 +131,12 @@ def test_the_broker_is_redis_when_redis_url_is_set():
     assert values == {"CELERY_BROKER_URL": url}
 
 
+def test_web_and_workers_share_the_queue_celery_queue_names():
+    assert values_under({}, "CELERY_TASK_DEFAULT_QUEUE") == {"CELERY_TASK_DEFAULT_QUEUE": "celery"}
+    named = values_under({"CELERY_QUEUE": "site-b"}, "CELERY_TASK_DEFAULT_QUEUE")
+    assert named == {"CELERY_TASK_DEFAULT_QUEUE": "site-b"}
+
+
 def test_the_broker_is_the_filesystem_without_redis_url():
     values = values_under({}, "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS")
     assert values["CELERY_BROKER_URL"] == "filesystem://"
