@@ -12,6 +12,7 @@ from django.db import connections
 
 from lessons.models import Case, Course, Exercise, Lesson
 from sandbox.models import Attempt, Run
+from sandbox.runs import execute_attempt
 
 PASSWORD = "correct-horse-battery"
 
@@ -63,6 +64,23 @@ def make_exercise(**fields) -> Exercise:
 def make_attempt(learner: User, exercise: Exercise, **fields) -> Attempt:
     fields.setdefault("user_prompt", "Please say hello to {name}.")
     return Attempt.objects.create(learner=learner, exercise=exercise, **fields)
+
+
+def graded_with_a_hidden_case(learner: User) -> Attempt:
+    """Return an attempt graded on the echo model, whose second test case is hidden. The echo
+    model replies with the prompt, so the hidden case's output holds its input, "Zanzibar"."""
+    exercise = make_exercise(
+        model_name="echo",
+        cases=[
+            {"name": "Ada", "variables": {"name": "Ada"}},
+            {"name": "Secret case", "variables": {"name": "Zanzibar"}, "visibility": "hide"},
+        ],
+    )
+    attempt = make_attempt(learner, exercise, user_prompt="hello {name}")
+    execute_attempt(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED, attempt.error
+    return attempt
 
 
 @pytest.fixture

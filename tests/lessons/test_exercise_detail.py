@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 from sandbox.models import Attempt
-from sandbox.runs import execute_attempt
-from tests.conftest import make_attempt, make_exercise
+from tests.conftest import graded_with_a_hidden_case, make_attempt, make_exercise
 
 URL = "/courses/basics/first/greet/"
 HINT_1 = "Say what to say."
@@ -75,18 +74,7 @@ def test_it_renders_the_prompt_for_the_first_visible_case(alice_client):
 
 
 def test_it_never_shows_hidden_case_inputs(client, learner):
-    # The echo model replies with the prompt, so a hidden case's output holds its input.
-    exercise = make_exercise(
-        model_name="echo",
-        cases=[
-            {"name": "Ada", "variables": {"name": "Ada"}},
-            {"name": "Secret case", "variables": {"name": "Zanzibar"}, "visibility": "hide"},
-        ],
-    )
-    attempt = make_attempt(learner, exercise, user_prompt="hello {name}")
-    execute_attempt(str(attempt.id))
-    attempt.refresh_from_db()
-    assert attempt.status == Attempt.GRADED, attempt.error
+    graded_with_a_hidden_case(learner)
 
     client.force_login(learner)
     html = client.get(URL).content.decode()

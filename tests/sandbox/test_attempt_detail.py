@@ -6,7 +6,7 @@ import pytest
 
 from sandbox.models import Attempt
 from sandbox.runs import execute_attempt
-from tests.conftest import HTMX, make_attempt, make_exercise, make_run
+from tests.conftest import HTMX, graded_with_a_hidden_case, make_attempt, make_exercise, make_run
 
 XSS_PAYLOADS = [
     "<script>alert(1)</script>",
@@ -94,12 +94,27 @@ def test_it_stops_polling_a_graded_attempt_and_shows_the_feedback(alice_client, 
         score=0.5,
         passed=False,
         criteria=[
-            {"id": "greets", "passed": False, "visible": True,
-             "feedback": "Ask it to say hello.", "detail": "'hello' not found"},
-            {"id": "short", "passed": True, "visible": True,
-             "feedback": "Short enough.", "detail": "6 words, at most 5"},
-            {"id": "secret-check", "passed": False, "visible": False,
-             "feedback": "Invisible feedback.", "detail": "invisible detail"},
+            {
+                "id": "greets",
+                "passed": False,
+                "visible": True,
+                "feedback": "Ask it to say hello.",
+                "detail": "'hello' not found",
+            },
+            {
+                "id": "short",
+                "passed": True,
+                "visible": True,
+                "feedback": "Short enough.",
+                "detail": "6 words, at most 5",
+            },
+            {
+                "id": "secret-check",
+                "passed": False,
+                "visible": False,
+                "feedback": "Invisible feedback.",
+                "detail": "invisible detail",
+            },
         ],
     )
     r = alice_client.get(url(attempt), headers=HTMX)
@@ -158,18 +173,7 @@ def test_it_escapes_a_submitted_prompt(alice_client, learner, exercise):
 
 
 def test_it_shows_only_pass_or_fail_for_hidden_cases(client, learner):
-    # The echo model replies with the prompt itself, so a hidden case's output holds its inputs.
-    exercise = make_exercise(
-        model_name="echo",
-        cases=[
-            {"name": "Ada", "variables": {"name": "Ada"}},
-            {"name": "Secret case", "variables": {"name": "Zanzibar"}, "visibility": "hide"},
-        ],
-    )
-    attempt = make_attempt(learner, exercise, user_prompt="hello {name}")
-    execute_attempt(str(attempt.id))
-    attempt.refresh_from_db()
-    assert attempt.status == Attempt.GRADED, attempt.error
+    attempt = graded_with_a_hidden_case(learner)
     assert "Zanzibar" in attempt.runs.get(hidden=True).output
 
     client.force_login(learner)
@@ -190,8 +194,15 @@ def test_it_says_a_hidden_case_failed(alice_client, learner, exercise):
         output="the hidden output",
         score=0.0,
         passed=False,
-        criteria=[{"id": "greets", "passed": False, "visible": True,
-                   "feedback": "Ask it to say hello.", "detail": "hidden detail"}],
+        criteria=[
+            {
+                "id": "greets",
+                "passed": False,
+                "visible": True,
+                "feedback": "Ask it to say hello.",
+                "detail": "hidden detail",
+            }
+        ],
     )
     html = alice_client.get(url(attempt)).content.decode()
     assert "Hidden case 1: failed" in html
