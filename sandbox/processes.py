@@ -101,45 +101,42 @@ class ProcessGroup:
         self.processes.append(process)
         return process
 
+    def start(self, name: str, command: list[str], ready, what: str) -> subprocess.Popen:
+        """Spawn a process and wait until ready() says it is; fail with its log if it exits."""
+        process = self.spawn(name, command)
+        wait_until(lambda: process.poll() is not None or ready(), 30, what)
+        assert process.poll() is None, self.log(name).read_text()
+        return process
+
+    def logged(self, name: str, text: str) -> bool:
+        return text in self.log(name).read_text()
+
     def start_worker(self, concurrency: int | None = None, include: str = "") -> subprocess.Popen:
         extra = ["--include", include] if include else []
-        worker = self.spawn("worker", [*worker_command(concurrency), *extra])
-        wait_until(
-            lambda: " ready." in self.log("worker").read_text() or worker.poll() is not None,
-            30,
-            "the worker to be ready",
+        command = [*worker_command(concurrency), *extra]
+        return self.start(
+            "worker", command, lambda: self.logged("worker", " ready."), "the worker to be ready"
         )
-        assert worker.poll() is None, self.log("worker").read_text()
-        return worker
 
     def start_beat(self) -> subprocess.Popen:
-        beat = self.spawn("beat", beat_command())
-        wait_until(
-            lambda: "beat: Starting" in self.log("beat").read_text() or beat.poll() is not None,
-            30,
-            "the scheduler to start",
+        return self.start(
+            "beat", beat_command(), lambda: self.logged("beat", "beat: Starting"), "the scheduler"
         )
-        assert beat.poll() is None, self.log("beat").read_text()
-        return beat
 
     def start_web(self) -> subprocess.Popen:
         self.port = free_port()
-        web = self.spawn("web", web_command("127.0.0.1", self.port))
 
         def answers() -> bool:
             try:
                 # As a TLS proxy would ask: production settings redirect plain HTTP.
-                probe = urllib.request.Request(
-                    f"{self.url}/accounts/login/", headers={"X-Forwarded-Proto": "https"}
-                )
-                urllib.request.urlopen(probe, timeout=2)
+                Browserless(self.url, tls_proxy=True).get("/accounts/login/")
                 return True
             except OSError:
-                return web.poll() is not None
+                return False
 
-        wait_until(answers, 30, "the web server to answer")
-        assert web.poll() is None, self.log("web").read_text()
-        return web
+        return self.start(
+            "web", web_command("127.0.0.1", self.port), answers, "the web server to answer"
+        )
 
     def stop(self) -> None:
         for p in self.processes:
