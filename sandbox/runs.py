@@ -353,7 +353,9 @@ def model_failure_message(error: BackendError) -> str:
     return f"{prefix}: {error.message}"
 
 
-def case_grades(exercise: Exercise, jobs: list[Job]) -> list[tuple[graders.CaseGrade, float]]:
+def case_grades(
+    exercise: Exercise, rubric: graders.Rubric, jobs: list[Job]
+) -> list[tuple[graders.CaseGrade, float]]:
     """Return one grade per test case, with the case's weight: the mean over its samples,
     passing when it reaches the threshold; or, when the exercise requires every sample to
     pass, the worst sample's, passing only if every sample passed.
@@ -368,7 +370,7 @@ def case_grades(exercise: Exercise, jobs: list[Job]) -> list[tuple[graders.CaseG
             score, passed = min(g.score for g in grades), all(g.passed for g in grades)
         else:
             score = sum(g.score for g in grades) / len(grades)
-            passed = score >= exercise.parsed_rubric.pass_threshold
+            passed = score >= rubric.pass_threshold
         merged = graders.CaseGrade(score=score, passed=passed, criteria=grades[0].criteria)
         result.append((merged, case_jobs[0].case.weight))
     return result
@@ -378,7 +380,8 @@ def overall_grade(attempt: Attempt, jobs: list[Job]) -> tuple[float | None, bool
     """Return an attempt's score and whether it passed (None for a playground run)."""
     if not attempt.exercise:
         return None, None
-    grade = graders.aggregate(attempt.exercise.parsed_rubric, case_grades(attempt.exercise, jobs))
+    rubric = attempt.exercise.parsed_rubric  # parsed once: each read serializes the rubric
+    grade = graders.aggregate(rubric, case_grades(attempt.exercise, rubric, jobs))
     return grade.score, grade.passed
 
 
