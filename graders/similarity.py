@@ -9,8 +9,8 @@ import importlib
 import importlib.util
 import math
 import re
-from collections.abc import Mapping
-from functools import cache
+from collections.abc import Callable, Mapping
+from functools import cache, wraps
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
@@ -53,17 +53,25 @@ def levenshtein_similarity(a: str, b: str) -> float:
     return 1.0 - levenshtein_distance(a, b) / longest
 
 
-def too_long(text: str, reference: str) -> str:
-    if len(text) > MAX_SIMILARITY_CHARS or len(reference) > MAX_SIMILARITY_CHARS:
-        return f"the output or the reference is longer than {MAX_SIMILARITY_CHARS} characters"
-    return ""
+def against_reference(check: Callable[..., Check]) -> Callable[..., Check]:
+    """Give a similarity check, as its fourth argument, the reference it compares with;
+    fail texts too long to compare instead of calling it."""
+
+    @wraps(check)
+    def checked(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
+        reference = reference_of(params, ctx)
+        if len(text) > MAX_SIMILARITY_CHARS or len(reference) > MAX_SIMILARITY_CHARS:
+            return Check(
+                False,
+                f"the output or the reference is longer than {MAX_SIMILARITY_CHARS} characters",
+            )
+        return check(params, text, ctx, reference)
+
+    return checked
 
 
-def levenshtein(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
-    reference = reference_of(params, ctx)
-    problem = too_long(text, reference)
-    if problem:
-        return Check(False, problem)
+@against_reference
+def levenshtein(params: Mapping[str, Any], text: str, ctx: Context, reference: str) -> Check:
     threshold = params["threshold"]
     # Lengths alone bound the similarity from above: skip the work when they already fail.
     longest = max(len(text), len(reference)) or 1
@@ -121,11 +129,8 @@ def rouge_l_f1(text: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def rouge_l(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
-    reference = reference_of(params, ctx)
-    problem = too_long(text, reference)
-    if problem:
-        return Check(False, problem)
+@against_reference
+def rouge_l(params: Mapping[str, Any], text: str, ctx: Context, reference: str) -> Check:
     threshold = params["threshold"]
     f1 = rouge_l_f1(text, reference)
     ok = f1 >= threshold
@@ -151,12 +156,9 @@ def cosine(a: Any, b: Any) -> float:
     return dot / norm if norm else 0.0
 
 
-def semantic(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
+@against_reference
+def semantic(params: Mapping[str, Any], text: str, ctx: Context, reference: str) -> Check:
     """Compare meanings with a local embedding model, or report "unavailable" — never pass blind."""
-    reference = reference_of(params, ctx)
-    problem = too_long(text, reference)
-    if problem:
-        return Check(False, problem)
     if not embedding_available():
         return Check(
             False,
