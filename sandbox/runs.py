@@ -13,7 +13,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 import graders
@@ -161,8 +160,13 @@ def claim_batch(attempt_ids: Sequence[str]) -> list[Attempt | None]:
     or None where another delivery has it or it is gone."""
     keys = [str(uuid.UUID(str(i))) for i in attempt_ids]
     claimed = Attempt.objects.claim(keys, settings.ATTEMPT_LEASE_SECONDS)
-    exercises = [a.exercise for a in claimed.values() if a.exercise]
-    prefetch_related_objects(exercises, "cases")
+    # The attempts of one exercise share one Exercise, fetched once with its test cases.
+    exercises = Exercise.objects.prefetch_related("cases").in_bulk(
+        {a.exercise_id for a in claimed.values() if a.exercise_id}
+    )
+    for attempt in claimed.values():
+        if attempt.exercise_id:
+            attempt.exercise = exercises[attempt.exercise_id]
     unclaimed = [key for key in keys if key not in claimed]
     if unclaimed:
         statuses = dict(Attempt.objects.filter(id__in=unclaimed).values_list("id", "status"))
