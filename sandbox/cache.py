@@ -1,5 +1,5 @@
 """Django's Redis cache, with one connection pool and one client per server for the
-whole process.
+whole process, and add_or_get_many: the single-flight step in one round trip.
 
 Django gives every thread its own cache backend, and each backend its own connection
 pool, so a worker running 200 attempts at once opened a connection to Redis for each of
@@ -12,7 +12,10 @@ connections as are in use at once, and one client; both are thread-safe.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Any
 
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 _lock = threading.Lock()
@@ -42,8 +45,50 @@ class SharedClientRedisCacheClient(RedisCacheClient):
             self._by_index[index] = _shared[key]
         return self._by_index[index]
 
+    def set_many(self, data, timeout):
+        # Django sends MULTI, MSET, an EXPIRE per key and EXEC; a SET … EX per key stores
+        # each value with its expiry in one command, all in one round trip.
+        pipeline = self.get_client(write=True).pipeline(transaction=False)
+        for key, value in data.items():
+            pipeline.set(key, self._serializer.dumps(value), ex=timeout)
+        pipeline.execute()
+
+    def add_or_get_many(self, keys: Sequence[str], value, timeout) -> list:
+        pipeline = self.get_client(write=True).pipeline(transaction=False)
+        stored = self._serializer.dumps(value)
+        for key in keys:
+            pipeline.set(key, stored, ex=timeout, nx=True, get=True)
+        return [None if v is None else self._serializer.loads(v) for v in pipeline.execute()]
+
 
 class SharedClientRedisCache(RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
+
+    def add_or_get_many(self, keys: Sequence[str], value, timeout) -> list:
+        made = [self.make_and_validate_key(key) for key in keys]
+        return self._cache.add_or_get_many(made, value, self.get_backend_timeout(timeout))
+
+
+def add_or_get_many(cache: BaseCache, keys: Sequence[str], value, timeout: int) -> list[Any]:
+    """Store value under every key that holds nothing, for `timeout` seconds; return, for
+    each key in turn, None where this call stored it, or what the key held.
+
+    On the shared Redis cache that is one round trip (SET … NX GET, Redis 7 or later);
+    on any other cache, a get_many and then an add per key it lacked. A key repeated in
+    `keys` is stored by its first occurrence and found held by the others.
+    """
+    if hasattr(cache, "add_or_get_many"):  # django.core.cache.cache is a proxy to it
+        return cache.add_or_get_many(keys, value, timeout)
+    held = cache.get_many(keys)
+    result = []
+    for key in keys:
+        if key in held:
+            result.append(held[key])
+        elif cache.add(key, value, timeout):
+            held[key] = value
+            result.append(None)
+        else:  # taken since the get_many; if it is already gone again, say it is held
+            result.append(cache.get(key, value))
+    return result

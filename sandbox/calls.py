@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from sandbox.backends import Backend, BackendError, Completion, CompletionRequest
+from sandbox.cache import add_or_get_many
 
 CACHE_SECONDS = 7 * 24 * 3600
 
@@ -124,19 +125,20 @@ def cacheable(request: CompletionRequest) -> bool:
 FETCHING = "fetching"
 
 
-def lookup(keys: list[str]) -> dict[str, Completion | None]:
-    """Return what the cache holds for these keys, in one round trip: a completion, or
-    None where a leader is making the call. Keys nobody holds are left out."""
-    return {
-        key: None if value == FETCHING else Completion(**value)
-        for key, value in cache.get_many(keys).items()
-    }
+def lookup_or_lead(keys: list[str], seconds: float) -> list[tuple[bool, Completion | None]]:
+    """Take every key nobody holds, so that this caller makes its model call, in one
+    round trip. Return, for each key in turn, (leads, completion):
 
-
-def lead(key: str, seconds: float) -> bool:
-    """Take a key nobody holds: True means this caller makes the model call. The mark
-    expires after `seconds`, in case this caller's worker dies."""
-    return cache.add(key, FETCHING, timeout=max(1, int(seconds)))
+    - (True, None): this caller leads the key; its mark expires after `seconds`, in
+      case its worker dies;
+    - (False, completion): the cache holds the key's answer;
+    - (False, None): another leader is making the call.
+    """
+    held = add_or_get_many(cache, keys, FETCHING, timeout=max(1, int(seconds)))
+    return [
+        (value is None, None if value in (None, FETCHING) else Completion(**value))
+        for value in held
+    ]
 
 
 def finish_leading(results: dict[str, Completion | None]) -> None:

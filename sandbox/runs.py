@@ -225,14 +225,11 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
         job.key = calls.cache_key(
             job.choice.backend, job.backend.cache_scope, job.request, job.sample
         )
-    held = calls.lookup([job.key for job in keyed])
-    for job in keyed:
-        if held.get(job.key):
-            job.outcome = hit_outcome(held[job.key])
-        elif job.key not in held:
-            # Taking the key fails if another caller took it, or stored its answer, since
-            # the lookup: this job then follows, and finds the answer when it is there.
-            job.leader = calls.lead(job.key, lock_seconds)
+    taken = calls.lookup_or_lead([job.key for job in keyed], lock_seconds)
+    for job, (leads, completion) in zip(keyed, taken, strict=True):
+        job.leader = leads
+        if completion:
+            job.outcome = hit_outcome(completion)
 
     def call(job: Job) -> None:
         job.outcome = calls.call_with_retries(job.backend, job.request, policy, deadline)

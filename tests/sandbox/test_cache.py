@@ -1,4 +1,5 @@
-"""sandbox.cache: Django's Redis cache with one pool and one client per process (real Redis)."""
+"""sandbox.cache: Django's Redis cache with one pool and one client per process, and
+add_or_get_many on it and on any other cache (real Redis)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import threading
 import uuid
 
 import pytest
-from django.core.cache import caches
+from django.core.cache import cache, caches
 
-from sandbox.cache import SharedClientRedisCache
+from sandbox.cache import SharedClientRedisCache, add_or_get_many
 from tests.live import redis_url
 
 
@@ -46,8 +47,50 @@ def test_it_stores_and_adds_like_any_django_cache(redis_caches):
     cache.delete(key)
 
 
+def test_set_many_stores_every_value_with_its_expiry(redis_caches):
+    cache, key = redis_caches["redis"], f"test-{uuid.uuid4()}"
+    cache.set_many({f"{key}:a": {"text": "hi"}, f"{key}:b": 3}, 7)
+    assert cache.get_many([f"{key}:a", f"{key}:b"]) == {f"{key}:a": {"text": "hi"}, f"{key}:b": 3}
+    assert 0 < cache._cache.get_client().ttl(cache.make_key(f"{key}:b")) <= 7
+    cache.set_many({f"{key}:a": "forever"}, None)
+    assert cache._cache.get_client().ttl(cache.make_key(f"{key}:a")) == -1
+    cache.delete_many([f"{key}:a", f"{key}:b"])
+
+
 def test_servers_or_options_of_their_own_get_a_pool_of_their_own():
     a = SharedClientRedisCache(redis_url(), {})
     b = SharedClientRedisCache(redis_url(), {"OPTIONS": {"max_connections": 5}})
     assert a._cache.get_client() is SharedClientRedisCache(redis_url(), {})._cache.get_client()
     assert a._cache.get_client() is not b._cache.get_client()
+
+
+@pytest.mark.parametrize("alias", ["redis", "default"])
+def test_add_or_get_many_adds_what_is_free_and_returns_what_is_held(redis_caches, alias):
+    cache, key = redis_caches[alias], f"test-{uuid.uuid4()}"
+    held, free = f"{key}:held", f"{key}:free"
+    cache.set(held, {"text": "hi"}, 10)
+    assert add_or_get_many(cache, [held, free, free], "mark", 10) == [{"text": "hi"}, None, "mark"]
+    assert cache.get(free) == "mark"
+    assert cache.get(held) == {"text": "hi"}
+    cache.delete_many([held, free])
+
+
+def test_add_or_get_many_on_redis_sets_the_expiry(redis_caches):
+    cache, key = redis_caches["redis"], f"test-{uuid.uuid4()}"
+    add_or_get_many(cache, [key], "mark", 7)
+    assert 0 < cache._cache.get_client().ttl(cache.make_key(key)) <= 7
+    cache.delete(key)
+
+
+def test_add_or_get_many_through_djangos_cache_proxy_takes_the_one_round_trip(
+    settings, monkeypatch
+):
+    settings.CACHES = {
+        "default": {"BACKEND": "sandbox.cache.SharedClientRedisCache", "LOCATION": redis_url()}
+    }
+    client = caches["default"]._cache.get_client()
+    monkeypatch.setattr(client, "mget", lambda *a, **k: pytest.fail("took the get_many path"))
+    keys = [f"test-{uuid.uuid4()}" for _ in range(3)]
+    assert add_or_get_many(cache, keys, "mark", 10) == [None, None, None]
+    assert add_or_get_many(cache, keys, "other", 10) == ["mark", "mark", "mark"]
+    cache.delete_many(keys)

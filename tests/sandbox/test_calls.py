@@ -271,43 +271,48 @@ def fresh_key(db) -> str:
     return f"completion:test-{uuid.uuid4()}"
 
 
+def lead(key: str) -> bool:
+    ((leads, _),) = calls.lookup_or_lead([key], 10)
+    return leads
+
+
 def test_only_one_caller_leads_a_key(fresh_key):
-    assert calls.lead(fresh_key, 10) is True
-    assert calls.lead(fresh_key, 10) is False
+    assert lead(fresh_key) is True
+    assert lead(fresh_key) is False
     calls.finish_leading({fresh_key: None})
-    assert calls.lead(fresh_key, 10) is True
+    assert lead(fresh_key) is True
     calls.finish_leading({fresh_key: None})
 
 
 def test_a_key_that_holds_a_completion_cannot_be_led(fresh_key):
-    # A leader stored its answer between another caller's lookup and its attempt to lead:
-    # that caller follows, and finds the answer at once.
-    calls.lead(fresh_key, 10)
+    lead(fresh_key)
     calls.finish_leading({fresh_key: Completion(text="Hi")})
-    assert calls.lead(fresh_key, 10) is False
+    assert calls.lookup_or_lead([fresh_key], 10) == [(False, Completion(text="Hi"))]
     assert calls.wait_for_leader(fresh_key, time.monotonic() + 5) == Completion(text="Hi")
 
 
-def test_a_lookup_tells_completions_from_calls_in_flight(fresh_key):
-    stored, in_flight, absent = f"{fresh_key}:a", f"{fresh_key}:b", f"{fresh_key}:c"
-    calls.lead(stored, 10)
+def test_a_lookup_leads_free_keys_and_tells_completions_from_calls_in_flight(fresh_key):
+    stored, in_flight, free = f"{fresh_key}:a", f"{fresh_key}:b", f"{fresh_key}:c"
+    lead(stored)
     calls.finish_leading({stored: Completion(text="Hi")})
-    calls.lead(in_flight, 10)
-    assert calls.lookup([stored, in_flight, absent]) == {
-        stored: Completion(text="Hi"),
-        in_flight: None,
-    }
+    lead(in_flight)
+    assert calls.lookup_or_lead([stored, in_flight, free, free], 10) == [
+        (False, Completion(text="Hi")),
+        (False, None),
+        (True, None),
+        (False, None),  # the same request twice in one attempt: the second follows the first
+    ]
 
 
 def test_a_follower_gets_the_leaders_completion(fresh_key):
-    calls.lead(fresh_key, 10)
+    lead(fresh_key)
     calls.finish_leading({fresh_key: Completion(text="Hi", input_tokens=3, output_tokens=1)})
     completion = calls.wait_for_leader(fresh_key, time.monotonic() + 5)
     assert completion == Completion(text="Hi", input_tokens=3, output_tokens=1)
 
 
 def test_a_follower_stops_waiting_when_the_leader_fails(fresh_key):
-    calls.lead(fresh_key, 10)
+    lead(fresh_key)
     calls.finish_leading({fresh_key: None})  # the call failed: nothing stored
     started = time.monotonic()
     assert calls.wait_for_leader(fresh_key, started + 5) is None
