@@ -127,8 +127,11 @@ def test_settings_refuse_a_debug_value_that_is_not_true_or_false():
 
 def test_the_broker_is_redis_when_redis_url_is_set():
     url = "redis://redis.example:6379/0"
-    values = values_under({"REDIS_URL": url}, "CELERY_BROKER_URL")
-    assert values == {"CELERY_BROKER_URL": url}
+    values = values_under({"REDIS_URL": url}, "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT")
+    assert values == {
+        "CELERY_BROKER_URL": url,
+        "CELERY_BROKER_TRANSPORT": "sandbox.broker:Transport",
+    }
 
 
 def test_web_and_workers_share_the_queue_celery_queue_names():
