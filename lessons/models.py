@@ -170,6 +170,10 @@ class Exercise(models.Model):
     hints = models.JSONField(default=list, blank=True)
     solution = models.JSONField(default=dict, blank=True, help_text="The reference prompt fields")
     known_bad = models.JSONField(default=list, blank=True, help_text="Prompts that must fail")
+    # Raised by database triggers (migration 0003) on every change to this exercise or to
+    # its test cases, whatever makes it, bulk updates included: a worker keeps a copy of
+    # the definition for as long as its revision stands.
+    revision = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ExerciseQuerySet.as_manager()
 

@@ -26,8 +26,9 @@ class AttemptQuerySet(models.QuerySet):
 
     def claim(self, ids: Sequence[str | uuid.UUID], lease_seconds: float) -> dict[str, Attempt]:
         """Move these attempts queued → running with a lease, and return the ones claimed
-        by id (as a string). An attempt another delivery is running is left alone; one
-        whose lease has expired (its worker died) is claimed again.
+        by id (as a string), each with its exercise's current `exercise_revision`. An
+        attempt another delivery is running is left alone; one whose lease has expired
+        (its worker died) is claimed again.
 
         One UPDATE … RETURNING claims them and returns exactly the rows it changed. The
         ORM's update() cannot return rows, and this is the worker's hottest statement:
@@ -37,13 +38,15 @@ class AttemptQuerySet(models.QuerySet):
         ops, meta = connection.ops, Attempt._meta
         now = timezone.now()
         columns = ", ".join(ops.quote_name(f.column) for f in meta.concrete_fields)
+        exercises = ops.quote_name(meta.get_field("exercise").related_model._meta.db_table)
         sql = (
             f"UPDATE {ops.quote_name(meta.db_table)}"
             " SET status = %s, started_at = %s, lease_expires_at = %s,"
             " deliveries = deliveries + 1"
             f" WHERE id IN ({', '.join(['%s'] * len(ids))})"
             " AND (status = %s OR (status = %s AND lease_expires_at < %s))"
-            f" RETURNING {columns}"
+            f" RETURNING {columns}, (SELECT revision FROM {exercises}"
+            f" WHERE {exercises}.id = exercise_id) AS exercise_revision"
         )
 
         def db_value(field: str, value):

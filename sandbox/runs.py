@@ -160,9 +160,8 @@ def claim_batch(attempt_ids: Sequence[str]) -> list[Attempt | None]:
     or None where another delivery has it or it is gone."""
     keys = [str(uuid.UUID(str(i))) for i in attempt_ids]
     claimed = Attempt.objects.claim(keys, settings.ATTEMPT_LEASE_SECONDS)
-    # The attempts of one exercise share one Exercise, fetched once with its test cases.
-    exercises = Exercise.objects.prefetch_related("cases").in_bulk(
-        {a.exercise_id for a in claimed.values() if a.exercise_id}
+    exercises = definitions().current(
+        {a.exercise_id: a.exercise_revision for a in claimed.values() if a.exercise_id}
     )
     for attempt in claimed.values():
         if attempt.exercise_id:
@@ -177,6 +176,35 @@ def claim_batch(attempt_ids: Sequence[str]) -> list[Attempt | None]:
             else:
                 log.warning("attempt %s is gone; nothing to run", key)
     return [claimed.get(key) for key in keys]
+
+
+class Definitions:
+    """The worker's copies of the exercises its attempts run on, with their test cases,
+    each kept while its revision stands. The database raises an exercise's revision on
+    every change to it or to its cases, and a claim reads the revision with the attempt,
+    so an attempt never runs on an older definition than the one current when it was
+    claimed; a copy is fetched again only when it changed."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, Exercise] = {}
+
+    def current(self, revisions: dict[int, int]) -> dict[int, Exercise]:
+        """Return these exercises (id → revision read at the claim) by id."""
+        stale = [pk for pk, rev in revisions.items() if self.revision(pk) < rev]
+        if stale:
+            # Fetched now, a copy may be newer than its claim's revision: it is kept
+            # under its own, and used, as the claim would have read it a moment later.
+            self.held.update(Exercise.objects.prefetch_related("cases").in_bulk(stale))
+        return {pk: self.held[pk] for pk in revisions if pk in self.held}
+
+    def revision(self, pk: int) -> int:
+        held = self.held.get(pk)
+        return held.revision if held else -1
+
+
+@functools.cache
+def definitions() -> Definitions:
+    return Definitions()
 
 
 @functools.cache

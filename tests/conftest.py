@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.db import connections
 
 from lessons.models import Case, Course, Exercise, Lesson
+from sandbox import runs
 from sandbox.models import Attempt, Run
 from sandbox.runs import execute_attempt
 
@@ -148,6 +149,13 @@ def isolated_cache(settings):
         }
         for alias in ("default", "local")
     }
+
+
+@pytest.fixture(autouse=True)
+def isolated_definitions():
+    """Give every test a worker's empty store of exercise definitions: on SQLite, a rolled
+    back test frees its exercises' ids for the next test, at the same revision."""
+    runs.definitions.cache_clear()
 
 
 @pytest.fixture

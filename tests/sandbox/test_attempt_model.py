@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from lessons.models import Exercise
 from sandbox.models import Attempt
 from tests.conftest import make_attempt
 
@@ -31,6 +32,7 @@ def test_claim_moves_queued_attempts_to_running_and_returns_them(learner, exerci
         assert mine.status == stored(attempt).status == Attempt.RUNNING
         assert mine.started_at == stored(attempt).started_at is not None
         assert mine.exercise == exercise
+        assert mine.exercise_revision == Exercise.objects.get(pk=exercise.pk).revision
 
 
 def test_claim_leaves_out_what_another_delivery_has(learner, exercise):

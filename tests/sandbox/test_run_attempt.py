@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from lessons.models import Exercise
+from lessons.models import Case, Exercise
 from sandbox import runs
 from sandbox.backends import Backend, Completion, CompletionRequest
 from sandbox.models import Attempt, Run
@@ -391,3 +391,37 @@ def test_a_claim_batch_answers_none_for_what_it_cannot_claim(learner, exercise, 
     assert claimed[1].id == free.id and claimed[1].status == Attempt.RUNNING
     assert f"attempt {taken.id} is running; another delivery has it" in caplog.text
     assert f"attempt {missing} is gone" in caplog.text
+
+
+# The worker's copies of exercise definitions (runs.Definitions)
+
+
+def exercise_queries(queries: CaptureQueriesContext) -> list[str]:
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    return [sql for sql in reads if 'FROM "lessons_' in sql]
+
+
+def test_later_attempts_run_on_the_workers_copy_of_the_exercise(learner, exercise):
+    assert run(make_attempt(learner, exercise)).status == Attempt.GRADED
+    with CaptureQueriesContext(connection) as queries:
+        attempt = run(make_attempt(learner, exercise))
+    assert attempt.status == Attempt.GRADED and attempt.passed
+    assert exercise_queries(queries) == []
+
+
+def test_an_exercise_changed_behind_the_workers_back_is_fetched_again(learner, exercise):
+    assert run(make_attempt(learner, exercise)).passed
+    # No save(), no signal: a bulk update the application never sees.
+    Exercise.objects.filter(pk=exercise.pk).update(
+        rubric={"criteria": [{"id": "farewell", "kind": "contains", "params": {"text": "bye"}}]}
+    )
+    attempt = run(make_attempt(learner, exercise))
+    assert attempt.status == Attempt.GRADED and not attempt.passed
+    assert attempt.runs.get().criteria[0]["id"] == "farewell"
+
+
+def test_a_test_case_added_behind_the_workers_back_is_run(learner, exercise):
+    run(make_attempt(learner, exercise))
+    Case.objects.bulk_create([Case(exercise=exercise, name="Grace", variables={"name": "Grace"})])
+    attempt = run(make_attempt(learner, exercise))
+    assert sorted(attempt.runs.values_list("case_name", flat=True)) == ["Ada", "Grace"]
