@@ -38,15 +38,16 @@ class AttemptQuerySet(models.QuerySet):
         ops, meta = connection.ops, Attempt._meta
         now = timezone.now()
         columns = ", ".join(ops.quote_name(f.column) for f in meta.concrete_fields)
+        attempts = ops.quote_name(meta.db_table)
         exercises = ops.quote_name(meta.get_field("exercise").related_model._meta.db_table)
         sql = (
-            f"UPDATE {ops.quote_name(meta.db_table)}"
+            f"UPDATE {attempts}"
             " SET status = %s, started_at = %s, lease_expires_at = %s,"
             " deliveries = deliveries + 1"
             f" WHERE id IN ({', '.join(['%s'] * len(ids))})"
             " AND (status = %s OR (status = %s AND lease_expires_at < %s))"
             f" RETURNING {columns}, (SELECT revision FROM {exercises}"
-            f" WHERE {exercises}.id = exercise_id) AS exercise_revision"
+            f" WHERE {exercises}.id = {attempts}.exercise_id) AS exercise_revision"
         )
 
         def db_value(field: str, value):
