@@ -30,7 +30,7 @@ test: $(VENV)/.dev
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 bench: $(VENV)/.dev
-	$(PY) -m sandbox.bench
+	$(PY) -m sandbox.bench $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -5,10 +5,14 @@ It starts real worker (and web) processes against Redis (REDIS_URL, default
 127.0.0.1:6379 database 14, flushed) and a database of its own (DATABASE_URL
 if set, else a new SQLite file), and prints one JSON line per figure:
 {"name", "value", "unit", "baseline", "ratio"}. Progress goes to stderr.
+
+With --phases it prints instead where a worker's CPU goes: per no-op task, per attempt, and
+per attempt in each phase of the pipeline (sandbox.bench_phases).
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -92,13 +96,21 @@ def configure(workdir: Path) -> dict[str, str]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.bench", description=__doc__)
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="instead of the figures, the throughput run's worker CPU per attempt by phase",
+    )
+    phases = parser.parse_args().phases
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         workdir = Path(tmp)
         configure(workdir)
         import django
 
         django.setup()
-        Bench(workdir).run()
+        bench = Bench(workdir)
+        bench.phases() if phases else bench.run()
 
 
 class Bench:
@@ -131,9 +143,11 @@ class Bench:
         folder.mkdir()
         return BenchProcesses(folder, overrides=env)
 
-    def worker(self, name: str, concurrency: int = 32, **env: str) -> BenchProcesses:
+    def worker(
+        self, name: str, concurrency: int = 32, include: str = "sandbox.bench", **env: str
+    ) -> BenchProcesses:
         group = self.group(name, **env)
-        group.start_worker(concurrency, include="sandbox.bench")
+        group.start_worker(concurrency, include=include)
         return group
 
     def queue(self, cases: int, count: int, prompt: str, unique: bool = True) -> list[str]:
@@ -196,17 +210,20 @@ class Bench:
         group = self.worker("noop")
         try:
             progress(f"celery_noop_throughput: {NOOP_TASKS} no-op tasks")
-            counter = "bench:noop"
-            started = time.monotonic()
-            for _ in range(NOOP_TASKS):
-                noop.delay(counter)
-            while int(self.redis.get(counter) or 0) < NOOP_TASKS:
-                time.sleep(0.002)
-            value = NOOP_TASKS / (time.monotonic() - started)
+            value = self.run_noops("bench:noop")
         finally:
             group.stop()
         figure("celery_noop_throughput", value, "tasks/s", value)
         return value
+
+    def run_noops(self, counter: str) -> float:
+        """Publish NOOP_TASKS no-op tasks, wait until a worker ran them all; return tasks/s."""
+        started = time.monotonic()
+        for _ in range(NOOP_TASKS):
+            noop.delay(counter)
+        while int(self.redis.get(counter) or 0) < NOOP_TASKS:
+            time.sleep(0.002)
+        return NOOP_TASKS / (time.monotonic() - started)
 
     def pipeline_throughput(self, floor: float) -> None:
         group = self.worker("pipeline")
@@ -218,6 +235,41 @@ class Bench:
         finally:
             group.stop()
         figure("pipeline_throughput", PIPELINE_ATTEMPTS / (finished - started), "attempts/s", floor)
+
+    def phases(self) -> None:
+        """Where the worker's CPU goes: the floor's no-op tasks, then three times the
+        throughput figure's attempts (for steadier sums), each on a worker that times
+        itself (sandbox.bench_phases). Print the CPU per attempt, of the worker, of its
+        consumer thread and of each phase, against the worker's CPU per no-op task."""
+        progress(f"phases: {NOOP_TASKS} no-op tasks, the worker timing itself")
+        noop = self.timed_worker_run("phases-noop", lambda: self.run_noops("bench:noop-phases"))
+        count = 3 * PIPELINE_ATTEMPTS
+
+        def attempts() -> None:
+            progress(f"phases: {count} attempts, zero-latency stub, the worker timing its phases")
+            ids = self.queue(1, count, "Say phases")
+            self.publish(ids)
+            self.last_graded(ids, 600)
+
+        report = self.timed_worker_run("phases-pipeline", attempts)
+        floor = noop["process_ms"]
+        figure("worker_cpu_per_noop_task_ms", floor, "ms", floor)
+        figure("worker_cpu_per_attempt_ms", report["process_ms"], "ms", floor)
+        figure("consumer_thread_per_attempt_ms", report["consumer_ms"], "ms", floor)
+        for phase, ms in sorted(report["phases_ms"].items(), key=lambda item: -item[1]):
+            figure(f"phase_{phase}_ms", ms, "ms", floor)
+
+    def timed_worker_run(self, name: str, work) -> dict:
+        """Do `work` with a worker that times its phases; return its report."""
+        report_file = self.workdir / f"{name}.json"
+        group = self.worker(
+            name, include="sandbox.bench,sandbox.bench_phases", BENCH_PHASES_FILE=str(report_file)
+        )
+        try:
+            work()
+        finally:
+            group.stop()
+        return json.loads(report_file.read_text())
 
     def burst(self) -> None:
         group = self.worker("burst", concurrency=BURST_ATTEMPTS, STUB_LATENCY_MS="1000")

@@ -1,0 +1,36 @@
+"""sandbox.bench_phases: the bench worker's CPU time by phase."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sandbox import bench_phases, runs
+
+
+def burn(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_importing_it_without_a_report_file_changes_nothing():
+    assert not hasattr(runs.execute_attempt, "__wrapped__")
+
+
+def test_it_sums_a_phases_cpu_time_across_threads_per_unit():
+    clock = bench_phases.PhaseClock()
+    busy = clock.timed("busy", burn)
+    idle = clock.timed("idle", time.sleep)
+    threads = [threading.Thread(target=busy, args=(0.02,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    idle(0.05)  # waiting costs no CPU
+    for _ in range(3):
+        clock.count("task")
+    per_task = clock.milliseconds_per("task")
+    assert 19 <= per_task["busy"] < 40
+    assert per_task["idle"] < 5
+    assert clock.calls["busy"] == 3
