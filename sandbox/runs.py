@@ -183,23 +183,25 @@ class Definitions:
     each kept while its revision stands. The database raises an exercise's revision on
     every change to it or to its cases, and a claim reads the revision with the attempt,
     so an attempt never runs on an older definition than the one current when it was
-    claimed; a copy is fetched again only when it changed."""
+    claimed; a copy is fetched again when its revision differs from the claim's (newer,
+    or older, as after restoring a backup)."""
 
     def __init__(self) -> None:
         self.held: dict[int, Exercise] = {}
 
     def current(self, revisions: dict[int, int]) -> dict[int, Exercise]:
         """Return these exercises (id → revision read at the claim) by id."""
-        stale = [pk for pk, rev in revisions.items() if self.revision(pk) < rev]
+        stale = [pk for pk, rev in revisions.items() if self.revision(pk) != rev]
         if stale:
-            # Fetched now, a copy may be newer than its claim's revision: it is kept
-            # under its own, and used, as the claim would have read it a moment later.
+            # Fetched now, a copy may be newer than its claim's revision: it is used, as
+            # the claim would have read it a moment later, and the next claim fetches
+            # again unless it reads the same.
             self.held.update(Exercise.objects.prefetch_related("cases").in_bulk(stale))
         return {pk: self.held[pk] for pk in revisions if pk in self.held}
 
-    def revision(self, pk: int) -> int:
+    def revision(self, pk: int) -> int | None:
         held = self.held.get(pk)
-        return held.revision if held else -1
+        return held.revision if held else None
 
 
 @functools.cache

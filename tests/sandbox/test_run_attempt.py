@@ -425,3 +425,18 @@ def test_a_test_case_added_behind_the_workers_back_is_run(learner, exercise):
     Case.objects.bulk_create([Case(exercise=exercise, name="Grace", variables={"name": "Grace"})])
     attempt = run(make_attempt(learner, exercise))
     assert sorted(attempt.runs.values_list("case_name", flat=True)) == ["Ada", "Grace"]
+
+
+def test_an_exercise_whose_revision_went_back_is_fetched_again(learner, exercise):
+    # As after restoring a backup under a running worker: an older revision is another
+    # definition too.
+    run(make_attempt(learner, exercise))
+    with connection.cursor() as cursor:  # what a restore would write, past the triggers
+        cursor.execute(
+            "DROP TRIGGER lessons_exercise_revision"
+            + (" ON lessons_exercise" if connection.vendor == "postgresql" else "")
+        )
+    restored = {"criteria": [{"id": "restored", "kind": "contains", "params": {"text": "hi"}}]}
+    Exercise.objects.filter(pk=exercise.pk).update(revision=0, rubric=restored)
+    attempt = run(make_attempt(learner, exercise))
+    assert attempt.runs.get().criteria[0]["id"] == "restored"
