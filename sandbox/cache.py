@@ -15,6 +15,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import redis
+from django.core import checks
+from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
@@ -92,3 +95,30 @@ def add_or_get_many(cache: BaseCache, keys: Sequence[str], value, timeout: int) 
         else:  # taken since the get_many; if it is already gone again, say it is held
             result.append(cache.get(key, value))
     return result
+
+
+@checks.register(checks.Tags.caches)
+def check_redis_version(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Refuse a Redis older than 7.0, which would answer every attempt's single flight
+    (SET … NX GET) with a syntax error. `migrate` runs this check, so docker compose and
+    `make run` stop before starting a site that could grade nothing. A server that does
+    not answer is not judged here: the broker's own retries report it."""
+    problems = []
+    for alias in caches:
+        cache = caches[alias]
+        if not isinstance(cache, SharedClientRedisCache):
+            continue
+        try:
+            version = cache._cache.get_client().info("server")["redis_version"]
+        except redis.RedisError:
+            continue
+        if tuple(int(part) for part in version.split(".")[:2]) < (7, 0):
+            problems.append(
+                checks.Error(
+                    f"The cache {alias!r} is on Redis {version}; Prompt Sandbox needs Redis "
+                    "7.0 or later (its response cache sends SET with NX and GET together).",
+                    hint="Upgrade Redis, or point REDIS_URL at a Redis 7 server.",
+                    id="sandbox.E001",
+                )
+            )
+    return problems

@@ -1,5 +1,5 @@
-"""sandbox.cache: Django's Redis cache with one pool and one client per process, and
-add_or_get_many on it and on any other cache (real Redis)."""
+"""sandbox.cache: Django's Redis cache with one pool and one client per process,
+add_or_get_many on it and on any other cache, and the check for Redis 7 (real Redis)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.core.cache import cache, caches
 
-from sandbox.cache import SharedClientRedisCache, add_or_get_many
+from sandbox.cache import SharedClientRedisCache, add_or_get_many, check_redis_version
 from tests.live import redis_url
 
 
@@ -94,3 +94,26 @@ def test_add_or_get_many_through_djangos_cache_proxy_takes_the_one_round_trip(
     assert add_or_get_many(cache, keys, "mark", 10) == [None, None, None]
     assert add_or_get_many(cache, keys, "other", 10) == ["mark", "mark", "mark"]
     cache.delete_many(keys)
+
+
+def test_the_check_accepts_a_redis_7(redis_caches):
+    assert int(redis_caches["redis"]._cache.get_client().info()["redis_version"][0]) >= 7
+    assert check_redis_version() == []
+
+
+def test_the_check_refuses_a_redis_older_than_7(redis_caches, monkeypatch):
+    client = redis_caches["redis"]._cache.get_client()
+    monkeypatch.setattr(client, "info", lambda section=None: {"redis_version": "6.2.14"})
+    (error,) = check_redis_version()
+    assert error.id == "sandbox.E001"
+    assert "Redis 6.2.14" in error.msg and "7.0 or later" in error.msg
+
+
+def test_the_check_leaves_a_redis_that_does_not_answer_to_the_broker(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "sandbox.cache.SharedClientRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    assert check_redis_version() == []
