@@ -108,17 +108,22 @@ def check_redis_version(app_configs=None, **kwargs) -> list[checks.CheckMessage]
         cache = caches[alias]
         if not isinstance(cache, SharedClientRedisCache):
             continue
-        try:
-            version = cache._cache.get_client().info("server")["redis_version"]
-        except redis.RedisError:
-            continue
-        if tuple(int(part) for part in version.split(".")[:2]) < (7, 0):
-            problems.append(
-                checks.Error(
-                    f"The cache {alias!r} is on Redis {version}; Prompt Sandbox needs Redis "
-                    "7.0 or later (its response cache sends SET with NX and GET together).",
-                    hint="Upgrade Redis, or point REDIS_URL at a Redis 7 server.",
-                    id="sandbox.E001",
+        for server in cache._servers:
+            client = redis.Redis.from_url(server, socket_connect_timeout=2, socket_timeout=2)
+            try:
+                version = client.info("server")["redis_version"]
+            except redis.RedisError:
+                continue
+            finally:
+                client.close()
+            if tuple(int(part) for part in version.split(".")[:2]) < (7, 0):
+                problems.append(
+                    checks.Error(
+                        f"The cache {alias!r} is on Redis {version}; Prompt Sandbox needs "
+                        "Redis 7.0 or later (its response cache sends SET with NX and GET "
+                        "together).",
+                        hint="Upgrade Redis, or point REDIS_URL at a Redis 7 server.",
+                        id="sandbox.E001",
+                    )
                 )
-            )
     return problems

@@ -7,6 +7,7 @@ import threading
 import uuid
 
 import pytest
+import redis
 from django.core.cache import cache, caches
 
 from sandbox.cache import SharedClientRedisCache, add_or_get_many, check_redis_version
@@ -102,8 +103,7 @@ def test_the_check_accepts_a_redis_7(redis_caches):
 
 
 def test_the_check_refuses_a_redis_older_than_7(redis_caches, monkeypatch):
-    client = redis_caches["redis"]._cache.get_client()
-    monkeypatch.setattr(client, "info", lambda section=None: {"redis_version": "6.2.14"})
+    monkeypatch.setattr(redis.Redis, "info", lambda self, section=None: {"redis_version": "6.2.14"})
     (error,) = check_redis_version()
     assert error.id == "sandbox.E001"
     assert "Redis 6.2.14" in error.msg and "7.0 or later" in error.msg
