@@ -113,7 +113,9 @@ def test_fail_moves_a_queued_or_running_attempt_to_error(learner, exercise):
         assert attempt.fail("provider", "The model failed.") is True
         row = stored(attempt)
         assert (row.status, row.error_code, row.error) == (
-            Attempt.ERROR, "provider", "The model failed."
+            Attempt.ERROR,
+            "provider",
+            "The model failed.",
         )
         assert row.finished_at is not None
 

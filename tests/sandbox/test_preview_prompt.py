@@ -21,7 +21,8 @@ def test_it_renders_the_fields_with_the_first_visible_case(alice_client):
         ]
     )
     r = alice_client.post(
-        preview_url(exercise), {"system": "Greet {name} warmly.", "user": "Say hello to {name}."},
+        preview_url(exercise),
+        {"system": "Greet {name} warmly.", "user": "Say hello to {name}."},
         headers=HTMX,
     )
     html = r.content.decode()
