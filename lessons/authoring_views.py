@@ -352,6 +352,7 @@ def edit_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
     )
     if request.method == "POST" and formset.is_valid():
         with transaction.atomic():
+            Exercise.objects.lock_to_edit_cases(exercise)
             position = 0
             for form in formset:
                 data = form.cleaned_data

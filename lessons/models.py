@@ -117,6 +117,13 @@ class ExerciseQuerySet(models.QuerySet):
             live |= models.Q(lesson__course__instructors=user)
         return self.filter(live).distinct()
 
+    def lock_to_edit_cases(self, exercise: Exercise) -> None:
+        """Lock the exercise's row before its test cases change, in a transaction. A case's
+        trigger locks it too (to raise the revision), after the case's own row; taken first,
+        every transaction that edits an exercise and its cases locks them in one order, and
+        two of them cannot deadlock. (SQLite writes one transaction at a time anyway.)"""
+        list(self.select_for_update().filter(pk=exercise.pk).values_list("pk"))
+
 
 @functools.lru_cache(maxsize=512)
 def _parsed(parse, text: str):

@@ -9,7 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from lessons import authoring
 from lessons.models import Case, Exercise
 from tests.conftest import make_exercise
 from tests.live import ROOT
@@ -88,3 +91,52 @@ def test_a_fresh_sqlite_database_has_the_triggers(tmp_path):
         "lessons_case_revision_update",
         "lessons_case_revision_delete",
     }
+
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite writes one transaction at a time"
+)
+
+
+def first_lock(queries: CaptureQueriesContext) -> str:
+    """Return the first statement that locks a row: a SELECT … FOR UPDATE, or a write to a
+    test case."""
+    writes = ("UPDATE", "INSERT", "DELETE")
+    return next(
+        q["sql"]
+        for q in queries
+        if "FOR UPDATE" in q["sql"] or (q["sql"].startswith(writes) and "lessons_case" in q["sql"])
+    )
+
+
+@on_postgresql
+def test_editing_cases_locks_the_exercise_before_any_case(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT, cases=[{"name": "Ada"}])
+    (ada,) = exercise.cases.all()
+    with CaptureQueriesContext(connection) as queries:
+        ines_client.post(
+            f"/teach/exercises/{exercise.id}/cases/",
+            {
+                "cases-TOTAL_FORMS": "1",
+                "cases-INITIAL_FORMS": "1",
+                "cases-MIN_NUM_FORMS": "0",
+                "cases-MAX_NUM_FORMS": "1000",
+                "cases-0-id": str(ada.pk),
+                "cases-0-name": "Ada L.",
+                "cases-0-visibility": "show",
+                "cases-0-weight": "1",
+            },
+        )
+    assert exercise.cases.get().name == "Ada L."
+    assert first_lock(queries).startswith('SELECT "lessons_exercise"."id"')
+    assert "FOR UPDATE" in first_lock(queries)
+
+
+@on_postgresql
+def test_importing_cases_locks_the_exercise_before_any_case(exercise):
+    imported = authoring.parse_cases_csv("name\nGrace\n", ["name"])
+    with CaptureQueriesContext(connection) as queries:
+        authoring.save_imported_cases(exercise, imported, replace=True)
+    assert list(exercise.cases.values_list("variables", flat=True)) == [{"name": "Grace"}]
+    assert first_lock(queries).startswith('SELECT "lessons_exercise"."id"')
+    assert "FOR UPDATE" in first_lock(queries)
