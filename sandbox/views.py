@@ -132,7 +132,7 @@ def attempt_detail(request: HttpRequest, attempt_id) -> HttpResponse:
             return response
         # Stop polling, and tell the page (history, hints) that an attempt has finished.
         return trigger_client_event(HttpResponseStopPolling(response.content), ATTEMPT_CHANGED)
-    previous = (
+    previous = attempt.exercise_id and (
         Attempt.objects.filter(
             learner=attempt.learner_id,
             exercise=attempt.exercise_id,
@@ -142,7 +142,7 @@ def attempt_detail(request: HttpRequest, attempt_id) -> HttpResponse:
         .order_by("-created_at")
         .first()
     )
-    if previous and attempt.exercise_id:
+    if previous:
         context["previous"] = previous
         context["changes"] = prompt_diff(previous.fields(), attempt.fields())
     return render(request, "sandbox/attempt.html", context)
