@@ -18,7 +18,7 @@ from sandbox.backends.sdk import SdkBackend
 class AnthropicBackend(SdkBackend):
     label = "Anthropic"
     sdk = anthropic
-    client_class = "Anthropic"
+    client_class = anthropic.Anthropic
     provider = "Anthropic"
 
     def send(self, client: anthropic.Anthropic, request: CompletionRequest) -> Any:

@@ -16,7 +16,7 @@ from sandbox.backends.sdk import SdkBackend
 class OpenAIBackend(SdkBackend):
     label = "OpenAI (or compatible)"
     sdk = openai
-    client_class = "OpenAI"
+    client_class = openai.OpenAI
     provider = "OpenAI"
 
     def send(self, client: openai.OpenAI, request: CompletionRequest) -> Any:

@@ -20,8 +20,8 @@ LOCAL_SERVER_KEY = "not-needed"
 
 
 class SdkBackend(Backend):
-    sdk: ModuleType  # the SDK package: openai or anthropic
-    client_class = ""  # its client's class name
+    sdk: ModuleType  # the SDK package, openai or anthropic: its exceptions
+    client_class: type  # its client
     provider = ""  # the provider's name in messages
 
     def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 30.0) -> None:
@@ -29,7 +29,7 @@ class SdkBackend(Backend):
         self._key = api_key
         self._client: Any = None
         if api_key or base_url:
-            self._client = getattr(self.sdk, self.client_class)(
+            self._client = self.client_class(
                 api_key=api_key or LOCAL_SERVER_KEY,
                 base_url=base_url,
                 timeout=timeout,
