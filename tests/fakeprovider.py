@@ -21,10 +21,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from sandbox.backends import CompletionRequest
+
 OPENAI_PATH = "/v1/chat/completions"
 ANTHROPIC_PATH = "/v1/messages"
 # Shaped like a real key, so tests can search messages for it.
 FAKE_KEY = "sk-test-0123456789abcdefSECRET"
+# The request the backend tests send: a system prompt, one user turn, parameters to check.
+REQUEST = CompletionRequest(
+    model="test-model",
+    system="You are terse.",
+    messages=({"role": "user", "content": "Say hello."},),
+    temperature=0.3,
+    max_tokens=42,
+)
 # A hung request gives up after this long even if the test never stops the server.
 MAX_HANG_SECONDS = 60.0
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from sandbox.backends import BackendError, CompletionRequest, backend_class
 from sandbox.backends.anthropic import AnthropicBackend
+from tests import fakeprovider
 from tests.fakeprovider import ANTHROPIC_PATH, FAKE_KEY, FakeProvider, raw, status, success
 
-REQUEST = CompletionRequest(
-    model="claude-test",
-    system="You are terse.",
-    messages=({"role": "user", "content": "Say hello."},),
-    temperature=0.3,
-    max_tokens=42,
-)
+REQUEST = dataclasses.replace(fakeprovider.REQUEST, model="claude-test")
 
 
 def backend(fake: FakeProvider, key: str = FAKE_KEY, timeout: float = 5.0) -> AnthropicBackend:

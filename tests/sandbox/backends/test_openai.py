@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from email.utils import formatdate
@@ -11,15 +12,10 @@ import pytest
 from sandbox.backends import BackendError, CompletionRequest, backend_class
 from sandbox.backends.openai import OpenAIBackend
 from sandbox.backends.sdk import LOCAL_SERVER_KEY
+from tests import fakeprovider
 from tests.fakeprovider import FAKE_KEY, OPENAI_PATH, FakeProvider, raw, status, success
 
-REQUEST = CompletionRequest(
-    model="gpt-test",
-    system="You are terse.",
-    messages=({"role": "user", "content": "Say hello."},),
-    temperature=0.3,
-    max_tokens=42,
-)
+REQUEST = dataclasses.replace(fakeprovider.REQUEST, model="gpt-test")
 
 
 def backend(fake: FakeProvider, key: str = FAKE_KEY, timeout: float = 5.0) -> OpenAIBackend:

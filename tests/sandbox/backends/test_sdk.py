@@ -8,18 +8,10 @@ import time
 
 import pytest
 
-from sandbox.backends import BackendError, CompletionRequest
+from sandbox.backends import BackendError
 from sandbox.backends.anthropic import AnthropicBackend
 from sandbox.backends.openai import OpenAIBackend
-from tests.fakeprovider import FAKE_KEY, FakeProvider, hang, status, success
-
-REQUEST = CompletionRequest(
-    model="test-model",
-    system="You are terse.",
-    messages=({"role": "user", "content": "Say hello."},),
-    temperature=0.3,
-    max_tokens=42,
-)
+from tests.fakeprovider import FAKE_KEY, REQUEST, FakeProvider, hang, status, success
 
 
 @pytest.fixture(params=["openai", "anthropic"])
