@@ -37,7 +37,7 @@ from lessons.models import Case, Course, Exercise, Lesson, Regrade
 from lessons.tasks import regrade as regrade_task
 from sandbox.models import Attempt
 from sandbox.providers import reference_unavailable
-from sandbox.tasks import publish_on_commit
+from sandbox.tasks import wake_workers_on_commit
 
 # The rubric of a new exercise: valid, so the exercise saves; the author replaces it.
 STARTER_RUBRIC = {
@@ -562,7 +562,7 @@ def publish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
         attempt = Attempt.objects.create(
             learner=request.user, **authoring.reference_attempt_fields(exercise)
         )
-        publish_on_commit(str(attempt.id))
+        wake_workers_on_commit()
     if request.htmx:
         return _publish_panel(request, exercise, check=attempt)
     return redirect("ls-teach-publish-status", exercise.pk, attempt.id)

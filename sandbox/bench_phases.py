@@ -3,9 +3,10 @@ loads this module into its worker (with --include and BENCH_PHASES_FILE; the pro
 does, and without that variable importing it changes nothing).
 
 It wraps the pipeline's phase functions to sum the CPU time (`time.thread_time`) every
-thread spends in each, and at shutdown writes them, per task run, to BENCH_PHASES_FILE with
-the CPU of the whole process and of its consumer thread since the worker was ready. The
-phases nest: claim_batch and save_graded run inside some attempt's execute_attempt.
+thread spends in each, and at shutdown writes them to BENCH_PHASES_FILE with the CPU of the
+whole process and of its consumer thread since the worker was ready, and how many tasks
+and attempts ran. The phases nest: claim_next runs inside drain_queue, save_graded inside
+some attempt's execute_claimed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from celery.signals import task_postrun, worker_ready, worker_shutdown
 from sandbox import calls, runs
 
 PHASES = {
-    runs: ("execute_attempt", "claim_batch", "prepare", "run_jobs", "grade_jobs", "save_graded"),
+    runs: (
+        "drain_queue",
+        "claim_next",
+        "execute_claimed",
+        "prepare",
+        "run_jobs",
+        "grade_jobs",
+        "save_graded",
+    ),
     calls: ("lookup_or_lead", "finish_leading"),
 }
 
@@ -53,11 +62,6 @@ class PhaseClock:
     def count(self, name: str) -> None:
         with self.lock:
             self.calls[name] += 1
-
-    def milliseconds_per(self, unit: str) -> dict[str, float]:
-        """Return every phase's milliseconds per call of `unit`."""
-        count = self.calls[unit] or 1
-        return {name: 1000 * s / count for name, s in self.seconds.items()}
 
 
 def consumer_thread_seconds() -> float:
@@ -89,15 +93,14 @@ def install(report_file: Path) -> None:
 
     @worker_shutdown.connect(weak=False)
     def write_report(**kwargs) -> None:
-        tasks = clock.calls["task"] or 1
         report = {
             "tasks": clock.calls["task"],
-            "process_ms": 1000 * (process_seconds() - at_ready["process"]) / tasks,
-            "consumer_ms": 1000 * (consumer_thread_seconds() - at_ready["consumer"]) / tasks,
-            "phases_ms": clock.milliseconds_per("task"),
+            "attempts": clock.calls["execute_claimed"],
+            "process_s": process_seconds() - at_ready["process"],
+            "consumer_s": consumer_thread_seconds() - at_ready["consumer"],
+            "phases_s": dict(clock.seconds),
         }
         report_file.write_text(json.dumps(report))
-
 
 if os.environ.get("BENCH_PHASES_FILE"):
     install(Path(os.environ["BENCH_PHASES_FILE"]))

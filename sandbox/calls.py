@@ -1,7 +1,7 @@
 """Model calls: the one layer that retries, and the response cache.
 
 Retries live here and nowhere else: the SDKs are built with max_retries=0 and
-run_attempt has no Celery retries, so one model call costs at most
+drain_queue has no Celery retries, so one model call costs at most
 PROVIDER_TRIES HTTP calls. The functions that call a backend touch no database,
 so they can run in worker threads; cache reads and writes go through Django's
 cache (Redis when configured, the database otherwise) from the task's thread.

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,15 +23,15 @@ class AttemptQuerySet(models.QuerySet):
         """Return learners' attempts on exercises (not reference runs, not the playground)."""
         return self.filter(is_reference=False, exercise__isnull=False)
 
-    def claim(self, ids: Sequence[str | uuid.UUID], lease_seconds: float) -> dict[str, Attempt]:
-        """Move these attempts queued → running with a lease, and return the ones claimed
-        by id (as a string), each with its exercise's current `exercise_revision`. An
-        attempt another delivery is running is left alone; one whose lease has expired
-        (its worker died) is claimed again.
+    def claim_next(self, limit: int, lease_seconds: float) -> list[Attempt]:
+        """Move up to `limit` of the oldest runnable attempts to running with a lease, and
+        return them, each with its exercise's current `exercise_revision`. Runnable means
+        queued, or running past its lease (its worker died). Attempts another worker is
+        claiming at the same moment are skipped (SKIP LOCKED on PostgreSQL; SQLite runs one
+        write at a time), so two claims never return the same attempt.
 
         One UPDATE … RETURNING claims them and returns exactly the rows it changed. The
-        ORM's update() cannot return rows, and this is the worker's hottest statement:
-        building the ORM's UPDATE and its read-back cost more than running them.
+        ORM's update() cannot return rows, and this is the worker's hottest statement.
         """
         connection = connections[self.db]
         ops, meta = connection.ops, Attempt._meta
@@ -40,12 +39,15 @@ class AttemptQuerySet(models.QuerySet):
         columns = ", ".join(ops.quote_name(f.column) for f in meta.concrete_fields)
         attempts = ops.quote_name(meta.db_table)
         exercises = ops.quote_name(meta.get_field("exercise").related_model._meta.db_table)
+        skips_locked = connection.features.has_select_for_update_skip_locked
+        skip_locked = " FOR UPDATE SKIP LOCKED" if skips_locked else ""
         sql = (
             f"UPDATE {attempts}"
             " SET status = %s, started_at = %s, lease_expires_at = %s,"
             " deliveries = deliveries + 1"
-            f" WHERE id IN ({', '.join(['%s'] * len(ids))})"
-            " AND (status = %s OR (status = %s AND lease_expires_at < %s))"
+            f" WHERE id IN (SELECT id FROM {attempts}"
+            " WHERE status = %s OR (status = %s AND lease_expires_at < %s)"
+            f" ORDER BY created_at LIMIT %s{skip_locked})"
             f" RETURNING {columns}, (SELECT revision FROM {exercises}"
             f" WHERE {exercises}.id = {attempts}.exercise_id) AS exercise_revision"
         )
@@ -58,12 +60,12 @@ class AttemptQuerySet(models.QuerySet):
             Attempt.RUNNING,
             db_value("started_at", now),
             db_value("lease_expires_at", lease_end),
-            *(db_value("id", uuid.UUID(str(i))) for i in ids),
             Attempt.QUEUED,
             Attempt.RUNNING,
             db_value("lease_expires_at", now),
+            limit,
         ]
-        return {str(a.id): a for a in self.raw(sql, params)}
+        return sorted(self.raw(sql, params), key=lambda a: a.created_at)
 
 
 class Attempt(models.Model):
@@ -116,9 +118,12 @@ class Attempt(models.Model):
             models.Index(fields=("learner", "exercise", "-created_at"), name="attempt_history"),
             # A learner's submissions in the last minute (the rate limit, on every submit).
             models.Index(fields=("learner", "created_at"), name="attempt_rate_limit"),
-            # The reconciler's scan for attempts that are not final.
+            # The attempts that are not final, oldest first: what a drain claims (in
+            # order, so PostgreSQL walks the index and marks the entries of rows that
+            # were claimed and finished as dead as it passes them), and what the
+            # reconciler scans.
             models.Index(
-                fields=("status",),
+                fields=("created_at",),
                 condition=models.Q(status__in=("queued", "running")),
                 name="attempt_unfinished",
             ),

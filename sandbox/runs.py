@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -34,9 +34,8 @@ log = logging.getLogger(__name__)
 
 # The most model calls and gradings one worker process runs at once. The pool starts a
 # thread only when no idle one is free, so the bound costs nothing until a burst needs it;
-# it must not be lower than the worker's concurrency times the test cases of an attempt,
-# or calls that should overlap wait in line (a worker started with --concurrency 200 on
-# 3-case attempts needs 600).
+# calls beyond it wait in line. It should cover the attempts a worker runs at once times
+# their test cases (a burst of 200 learners on 3-case attempts needs 600).
 MAX_JOB_THREADS = 2048
 
 
@@ -113,23 +112,40 @@ def playground_jobs(attempt: Attempt) -> list[Job]:
     return jobs
 
 
-def execute_attempt(attempt_id: str) -> None:
-    """Run a queued attempt to the end.
+# The cache key a submission sets when it publishes drain_queue, and the drain clears when it
+# starts: while it is set, a drain is on its way, and a submission publishes nothing.
+DRAIN_PENDING = "sandbox:drain-pending"
 
-    1. Claim it (queued → running, with a lease); a redelivered message finds nothing
-       to claim. An attempt delivered MAX_DELIVERIES times without finishing is poison.
+
+def drain_queue(wake: Callable[[], object]) -> None:
+    """Run the oldest queued attempts, up to a batch, all at once (the work of a drain_queue
+    message).
+
+    It clears the pending mark before it claims, so an attempt saved after the claim
+    publishes a drain of its own; if it claims a full batch, more may be waiting, so it
+    calls `wake` to have another thread or worker take them while these run. An attempt
+    whose worker died (running past its lease) is claimed again like a queued one.
+    """
+    cache.delete(DRAIN_PENDING)
+    attempts = claim_next(settings.DRAIN_BATCH)
+    if len(attempts) == settings.DRAIN_BATCH:
+        wake()
+    deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
+    together(functools.partial(execute_claimed, deadline=deadline), attempts)
+
+
+def execute_claimed(attempt: Attempt, deadline: float) -> None:
+    """Run a claimed attempt to the end.
+
+    1. An attempt delivered MAX_DELIVERIES times without finishing is poison.
     2. Answer what the cache can; for the rest, call the backend for every test case
        at once (retrying transient errors), with no transaction open.
     3. Grade every output, then save the runs, the usage and the total in one
        transaction, or the error.
 
-    The claim and the save of a graded attempt go through the worker's batchers: the
-    attempts its threads claim, or finish, at the same moment share the statements.
+    The save of a graded attempt goes through the worker's batcher: the attempts its
+    threads finish at the same moment share the statements.
     """
-    attempt = claims().submit(attempt_id)
-    if attempt is None:
-        return
-    deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
     jobs: list[Job] = []
     try:
         if attempt.deliveries > settings.MAX_DELIVERIES:
@@ -148,34 +164,45 @@ def execute_attempt(attempt_id: str) -> None:
         save(attempt, jobs, failure=e)
     except Exception:
         # A bug must not leave the learner watching "running" forever.
-        log.exception("attempt %s crashed", attempt_id)
+        log.exception("attempt %s crashed", attempt.id)
         attempt.fail(
             "internal", "Something went wrong while grading this attempt; it has been logged."
         )
         raise
+    finally:
+        release_connection()
 
 
-def claim_batch(attempt_ids: Sequence[str]) -> list[Attempt | None]:
-    """Claim these attempts; return each one claimed, with its exercise and test cases,
-    or None where another delivery has it or it is gone."""
-    keys = [str(uuid.UUID(str(i))) for i in attempt_ids]
-    claimed = Attempt.objects.claim(keys, settings.ATTEMPT_LEASE_SECONDS)
+def claim_next(limit: int) -> list[Attempt]:
+    """Claim up to `limit` runnable attempts, each with its exercise and test cases."""
+    claimed = Attempt.objects.claim_next(limit, settings.ATTEMPT_LEASE_SECONDS)
     exercises = definitions().current(
-        {a.exercise_id: a.exercise_revision for a in claimed.values() if a.exercise_id}
+        {a.exercise_id: a.exercise_revision for a in claimed if a.exercise_id}
     )
-    for attempt in claimed.values():
+    for attempt in claimed:
         if attempt.exercise_id:
             attempt.exercise = exercises[attempt.exercise_id]
-    unclaimed = [key for key in keys if key not in claimed]
-    if unclaimed:
-        statuses = dict(Attempt.objects.filter(id__in=unclaimed).values_list("id", "status"))
-        for key in unclaimed:
-            status = statuses.get(uuid.UUID(key))
-            if status:
-                log.info("attempt %s is %s; another delivery has it", key, status)
-            else:
-                log.warning("attempt %s is gone; nothing to run", key)
-    return [claimed.get(key) for key in keys]
+        if attempt.deliveries > 1:
+            log.info("attempt %s is claimed again (delivery %d)", attempt.id, attempt.deliveries)
+    return claimed
+
+
+def together(fn: Callable[[Attempt], None], attempts: list[Attempt]) -> None:
+    """Run fn on every attempt at once: the first in this thread, the others in the attempt
+    pool; return when all are done, raising the first error (a bug) after that."""
+    if not attempts:
+        return
+    futures = [attempt_pool().submit(fn, attempt) for attempt in attempts[1:]]
+    errors = []
+    try:
+        fn(attempts[0])
+    except Exception as e:
+        errors.append(e)
+    for future in futures:
+        if future.exception():
+            errors.append(future.exception())
+    if errors:
+        raise errors[0]
 
 
 class Definitions:
@@ -207,11 +234,6 @@ class Definitions:
 @functools.cache
 def definitions() -> Definitions:
     return Definitions()
-
-
-@functools.cache
-def claims() -> Batcher[str, Attempt | None]:
-    return Batcher(claim_batch, lambda attempt_id: claim_batch([attempt_id])[0])
 
 
 @functools.cache
@@ -280,6 +302,17 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
 def hit_outcome(completion) -> calls.CallOutcome:
     return calls.CallOutcome(
         completion=completion, cache_hit=True, log=[calls.CallLog(completion, cache_hit=True)]
+    )
+
+
+@functools.cache
+def attempt_pool() -> ThreadPoolExecutor:
+    """Return the worker process's pool for the attempts of its drains. Every drain thread
+    may hold a batch, so the pool has a thread for each (started only when needed), and a
+    claimed attempt never waits in line while its lease runs."""
+    return ThreadPoolExecutor(
+        max_workers=settings.CELERY_WORKER_CONCURRENCY * settings.DRAIN_BATCH,
+        thread_name_prefix="attempt",
     )
 
 
@@ -506,13 +539,13 @@ def usage_row(attempt: Attempt, job: Job, entry: calls.CallLog) -> UsageRecord:
     )
 
 
-def reconcile(publish: Callable[[str], object]) -> int:
+def reconcile(wake: Callable[[], object]) -> int:
     """Recover attempts a lost message or a dead worker left behind; return how many.
 
-    - queued for longer than RECONCILE_QUEUED_AFTER: publish again (a duplicate
-      message is harmless: only one delivery can claim the attempt);
-    - running past its lease: publish again; the next claim takes it over, and
-      after MAX_DELIVERIES the attempt is failed as poison.
+    Attempts queued for longer than RECONCILE_QUEUED_AFTER (their drain message was lost)
+    and attempts running past their lease (their worker died) are runnable: if there are
+    any, `wake` publishes a drain, whose claims take them (after MAX_DELIVERIES an
+    attempt is failed as poison). A second drain is harmless: claims never overlap.
     """
     now = timezone.now()
     stale_queued = Attempt.objects.filter(
@@ -526,7 +559,6 @@ def reconcile(publish: Callable[[str], object]) -> int:
     if not ids:
         return 0
     Attempt.objects.filter(id__in=ids).update(published_at=now)
-    for attempt_id in ids:
-        publish(str(attempt_id))
+    wake()
     log.warning("reconciled %d attempts", len(ids))
     return len(ids)

@@ -235,7 +235,7 @@ GLOBAL_DAILY_SPEND_CAP_USD = envfloat("GLOBAL_DAILY_SPEND_CAP_USD", "50.00")  # 
 SUBMISSIONS_PER_MINUTE = envint("SUBMISSIONS_PER_MINUTE", "10")  # per learner
 
 # Retries live in one layer: sandbox.calls.call_with_retries. The SDKs' own
-# retries are off (max_retries=0) and Celery does not retry run_attempt, so a
+# retries are off (max_retries=0) and Celery does not retry drain_queue, so a
 # model call is sent at most PROVIDER_TRIES times.
 PROVIDER_TIMEOUT = envfloat("PROVIDER_TIMEOUT", "30")  # seconds per HTTP call
 PROVIDER_TRIES = envint("PROVIDER_TRIES", "3")
@@ -250,6 +250,11 @@ MAX_DELIVERIES = envint("MAX_DELIVERIES", "3")
 # The reconciler re-publishes attempts queued longer than this.
 RECONCILE_QUEUED_AFTER = envint("RECONCILE_QUEUED_AFTER", "60")
 RECONCILE_EVERY = envint("RECONCILE_EVERY", "30")
+# Attempts wait in the database; a drain_queue message makes a worker thread claim and run
+# up to DRAIN_BATCH of them at once. A submission publishes one unless a drain published
+# less than DRAIN_PENDING_SECONDS ago has not started yet.
+DRAIN_BATCH = envint("DRAIN_BATCH", "32")
+DRAIN_PENDING_SECONDS = envint("DRAIN_PENDING_SECONDS", "10")
 
 # Celery. Redis when REDIS_URL is set; otherwise kombu's filesystem transport,
 # which needs no server: messages are files under var/broker, shared by the
@@ -276,7 +281,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 # A task is acknowledged after it finishes, so a killed worker's attempt is
-# redelivered; run_attempt claims with a conditional UPDATE, so that is safe.
+# redelivered; drain_queue claims with a conditional UPDATE, so that is safe.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -298,7 +303,19 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # The response cache and single-flight locks: Redis when configured, so all
 # workers share them; the database otherwise.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "sandbox.cache.SharedClientRedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "sandbox.cache.SharedClientRedisCache",
+            "LOCATION": REDIS_URL,
+            # A worker may run hundreds of attempts at once: past the pool's connections,
+            # a thread waits for one to come free instead of failing its attempt.
+            "OPTIONS": {
+                "pool_class": "redis.BlockingConnectionPool",
+                "max_connections": envint("REDIS_POOL_SIZE", "50"),
+                "timeout": 20,
+            },
+        }
+    }
 else:
     CACHES = {
         "default": {

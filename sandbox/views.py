@@ -16,7 +16,7 @@ from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
 from sandbox.prompting import prompt_diff
 from sandbox.providers import allowed_models, backend_unavailable, model_unavailable
-from sandbox.tasks import publish_on_commit
+from sandbox.tasks import wake_workers_on_commit
 
 # The client event that refreshes the parts of a page that list attempts.
 ATTEMPT_CHANGED = "attempt-changed"
@@ -83,7 +83,7 @@ def queue_attempt(request: HttpRequest, models: list[tuple[str, str]], **fields)
         if refused:
             return refusal_response(request, refused)
         attempt = Attempt.objects.create(learner=request.user, **fields)
-        publish_on_commit(str(attempt.id))
+        wake_workers_on_commit()
     if request.htmx:
         response = render(request, "sandbox/attempt.html#status", {"attempt": attempt})
         return trigger_client_event(response, ATTEMPT_CHANGED)

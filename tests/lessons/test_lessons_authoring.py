@@ -9,8 +9,7 @@ import pytest
 from lessons import authoring
 from lessons.models import Exercise, Regrade
 from sandbox.models import Attempt
-from sandbox.runs import execute_attempt
-from tests.conftest import make_attempt, make_exercise
+from tests.conftest import make_attempt, make_exercise, run_queued
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +84,7 @@ def reference_run(exercise: Exercise, instructor) -> Attempt:
     attempt = Attempt.objects.create(
         learner=instructor, **authoring.reference_attempt_fields(exercise)
     )
-    execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     return attempt
 
@@ -150,7 +149,7 @@ def no_backend(*args, **kwargs):
 def test_regrade_grades_stored_outputs_again_without_calling_a_model(learner, instructor):
     exercise = make_exercise()
     attempt = make_attempt(learner, exercise, user_prompt="Please say hello to {name}.")
-    execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.passed  # "Hello there!" has hello, in under 5 words
     exercise.rubric = {

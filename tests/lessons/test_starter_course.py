@@ -18,8 +18,7 @@ from django.utils.html import escape
 from lessons.coursefiles import load_course
 from lessons.models import Exercise, Lesson
 from sandbox.models import Attempt
-from sandbox.runs import execute_attempt
-from tests.conftest import STARTER, make_attempt
+from tests.conftest import STARTER, make_attempt, run_queued
 
 COURSE = yaml.safe_load((STARTER / "course.yaml").read_text())
 EXERCISES = [
@@ -43,7 +42,7 @@ def grade(learner, exercise: Exercise, prompt: dict) -> Attempt:
         slots=prompt.get("slots", {}),
         examples=examples,
     )
-    execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.GRADED, attempt.error
     return attempt

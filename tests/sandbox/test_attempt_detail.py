@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from sandbox.models import Attempt
-from sandbox.runs import execute_attempt
-from tests.conftest import HTMX, graded_with_a_hidden_case, make_attempt, make_exercise, make_run
+from tests.conftest import (
+    HTMX,
+    graded_with_a_hidden_case,
+    make_attempt,
+    make_exercise,
+    make_run,
+    run_queued,
+)
 
 XSS_PAYLOADS = [
     "<script>alert(1)</script>",
@@ -150,7 +156,7 @@ def test_it_shows_a_passed_attempt(alice_client, learner, exercise):
 def test_it_escapes_model_output(client, learner, payload):
     exercise = make_exercise(stub={"default": payload})
     attempt = make_attempt(learner, exercise)
-    execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.GRADED, attempt.error
     assert attempt.runs.get().output == payload

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from django.contrib.auth.models import AnonymousUser
@@ -19,27 +18,35 @@ def stored(attempt: Attempt) -> Attempt:
     return Attempt.objects.get(id=attempt.id)
 
 
-def claim(*attempts: Attempt) -> dict[str, Attempt]:
-    return Attempt.objects.claim([a.id for a in attempts], LEASE)
+def claim(limit: int = 10) -> list[Attempt]:
+    return Attempt.objects.claim_next(limit, LEASE)
 
 
 def test_claim_moves_queued_attempts_to_running_and_returns_them(learner, exercise):
     first, second = make_attempt(learner, exercise), make_attempt(learner, exercise)
-    claimed = claim(first, second)
-    assert set(claimed) == {str(first.id), str(second.id)}
-    for attempt in (first, second):
-        mine = claimed[str(attempt.id)]
+    claimed = claim()
+    assert [a.id for a in claimed] == [first.id, second.id]
+    for attempt, mine in zip((first, second), claimed, strict=True):
         assert mine.status == stored(attempt).status == Attempt.RUNNING
         assert mine.started_at == stored(attempt).started_at is not None
         assert mine.exercise == exercise
         assert mine.exercise_revision == Exercise.objects.get(pk=exercise.pk).revision
 
 
-def test_claim_leaves_out_what_another_delivery_has(learner, exercise):
-    taken, free = make_attempt(learner, exercise), make_attempt(learner, exercise)
-    assert str(taken.id) in claim(taken)
+def test_claim_takes_the_oldest_first_up_to_the_limit(learner, exercise):
+    now = timezone.now()
+    newer = make_attempt(learner, exercise, created_at=now)
+    older = make_attempt(learner, exercise, created_at=now - timedelta(seconds=5))
+    assert [a.id for a in claim(1)] == [older.id]
+    assert stored(newer).status == Attempt.QUEUED
+
+
+def test_claim_leaves_out_what_another_claim_has(learner, exercise):
+    taken = make_attempt(learner, exercise)
+    assert [a.id for a in claim()] == [taken.id]
     started_at = stored(taken).started_at
-    assert set(claim(taken, free)) == {str(free.id)}
+    free = make_attempt(learner, exercise)
+    assert [a.id for a in claim()] == [free.id]
     assert stored(taken).started_at == started_at
     assert stored(taken).deliveries == 1
 
@@ -47,7 +54,7 @@ def test_claim_leaves_out_what_another_delivery_has(learner, exercise):
 def test_claim_takes_a_lease_and_counts_the_delivery(learner, exercise):
     attempt = make_attempt(learner, exercise)
     before = timezone.now()
-    mine = claim(attempt)[str(attempt.id)]
+    (mine,) = claim()
     row = stored(attempt)
     assert row.deliveries == mine.deliveries == 1
     assert row.lease_expires_at == mine.lease_expires_at >= before + timedelta(seconds=LEASE)
@@ -55,29 +62,31 @@ def test_claim_takes_a_lease_and_counts_the_delivery(learner, exercise):
 
 def test_claim_takes_over_a_running_attempt_whose_lease_has_expired(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    claim(attempt)
+    claim()
     Attempt.objects.filter(id=attempt.id).update(lease_expires_at=timezone.now() - timedelta(1))
-    assert str(attempt.id) in claim(attempt)
+    assert [a.id for a in claim()] == [attempt.id]
     assert stored(attempt).deliveries == 2
     assert stored(attempt).lease_expires_at > timezone.now()
 
 
 def test_claim_does_not_take_over_a_running_attempt_within_its_lease(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    claim(attempt)
-    assert claim(attempt) == {}
+    claim()
+    assert claim() == []
     assert stored(attempt).deliveries == 1
 
 
-def test_claim_leaves_out_final_and_missing_attempts(learner, exercise):
+def test_claim_leaves_out_final_attempts(learner, exercise):
     attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
-    assert Attempt.objects.claim([attempt.id, uuid.uuid4()], LEASE) == {}
+    failed = make_attempt(learner, exercise, status=Attempt.ERROR, error="Gave up.")
+    assert claim() == []
     assert stored(attempt).status == Attempt.GRADED
+    assert stored(failed).status == Attempt.ERROR
 
 
 def test_finish_moves_a_running_attempt_to_graded(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    claim(attempt)
+    claim()
     assert attempt.finish(0.75, False) is True
     row = stored(attempt)
     assert (row.status, row.score, row.passed) == (Attempt.GRADED, 0.75, False)
@@ -97,7 +106,7 @@ def test_finish_changes_nothing_on_a_queued_attempt(learner, exercise):
 
 def test_finish_does_not_grade_twice(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    claim(attempt)
+    claim()
     attempt.finish(0.5, False)
     late = stored(attempt)
     late.status = Attempt.RUNNING  # a stale copy that still believes it is running
@@ -106,9 +115,9 @@ def test_finish_does_not_grade_twice(learner, exercise):
 
 
 def test_fail_moves_a_queued_or_running_attempt_to_error(learner, exercise):
-    queued = make_attempt(learner, exercise)
     running = make_attempt(learner, exercise)
-    claim(running)
+    claim()
+    queued = make_attempt(learner, exercise)
     for attempt in (queued, running):
         assert attempt.fail("provider", "The model failed.") is True
         row = stored(attempt)
@@ -122,7 +131,7 @@ def test_fail_moves_a_queued_or_running_attempt_to_error(learner, exercise):
 
 def test_fail_changes_nothing_on_a_graded_attempt(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    claim(attempt)
+    claim()
     attempt.finish(1.0, True)
     assert attempt.fail("internal", "Too late.") is False
     row = stored(attempt)
@@ -141,7 +150,7 @@ def test_is_final_and_score_percent(learner, exercise):
     attempt = make_attempt(learner, exercise)
     assert not attempt.is_final
     assert attempt.score_percent is None
-    claim(attempt)
+    claim()
     attempt.finish(2 / 3, False)
     assert attempt.is_final
     assert attempt.score_percent == 67

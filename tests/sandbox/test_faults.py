@@ -20,6 +20,7 @@ from unittest.mock import patch
 import pytest
 from celery import Celery
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Sum
 from django.test import Client
@@ -29,8 +30,8 @@ from kombu.exceptions import OperationalError
 from sandbox import calls, limits, runs
 from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.processes import wait_until
-from sandbox.tasks import run_attempt
-from tests.conftest import make_attempt, make_exercise
+from sandbox.tasks import drain_queue, wake_workers
+from tests.conftest import make_attempt, make_exercise, run_queued
 from tests.fakeprovider import FAKE_KEY, hang, status, success
 from tests.live import Stack
 
@@ -111,13 +112,14 @@ def stack_for(tmp_path, private_redis):
 
 @pytest.fixture
 def publisher(private_redis):
-    """Publish run_attempt messages from this process, as the web process does."""
+    """Publish drain_queue messages from this process, as the web process does (without
+    its pending mark: each call publishes)."""
     app = Celery("publisher", broker=private_redis.url)
     app.conf.broker_connection_retry_on_startup = True
     app.conf.broker_connection_max_retries = 3
 
-    def publish(attempt_id) -> None:
-        app.send_task("sandbox.run_attempt", args=[str(attempt_id)])
+    def publish() -> None:
+        app.send_task("sandbox.drain_queue")
 
     try:
         yield publish
@@ -145,9 +147,9 @@ def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for,
     exercise = make_exercise(cases=TWO_CASES)
     stack = stack_for(STUB_LATENCY_MS="3000")
     worker = stack.start_worker()
-    attempts = [make_attempt(learner, exercise, user_prompt=fresh_prompt()) for _ in range(10)]
-    for attempt in attempts:
-        publisher(attempt.id)
+    for _ in range(10):
+        make_attempt(learner, exercise, user_prompt=fresh_prompt())
+    publisher()
     wait_until(
         lambda: Attempt.objects.filter(status=Attempt.RUNNING).count() == 10,
         15,
@@ -160,7 +162,8 @@ def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for,
     stack.start_worker()
     stack.start_beat()
 
-    # The lease (6 s) runs out, the reconciler (every 1 s) republishes, the stub answers (3 s).
+    # The lease (6 s) runs out, the reconciler (every 1 s) wakes a worker, whose drain claims
+    # them again, and the stub answers (3 s).
     wait_until(
         lambda: not Attempt.objects.exclude(status__in=Attempt.FINAL).exists(),
         30,
@@ -178,22 +181,22 @@ def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for,
     assert "crashed" not in stack.log("worker").read_text()
 
 
-def test_a_message_delivered_twice_and_once_more_later_does_the_work_once(stack_for, publisher):
+def test_drains_delivered_together_and_once_more_later_do_the_work_once(stack_for, publisher):
     learner = make_learner()
     exercise = make_exercise(cases=TWO_CASES)
     stack = stack_for(STUB_LATENCY_MS="1500")
     stack.start_worker()
     attempt = make_attempt(learner, exercise, user_prompt=fresh_prompt())
 
-    publisher(attempt.id)
-    publisher(attempt.id)
+    publisher()
+    publisher()
     wait_until(lambda: Attempt.objects.get(id=attempt.id).is_final, 15, "the attempt to finish")
     finished = Attempt.objects.values().get(id=attempt.id)
-    publisher(attempt.id)
+    publisher()
     log = stack.log("worker")
     wait_until(
         lambda: (
-            log.read_text().count("Task sandbox.run_attempt") >= 3
+            log.read_text().count("Task sandbox.drain_queue") >= 3
             and log.read_text().count("succeeded in") >= 3
         ),
         15,
@@ -205,7 +208,6 @@ def test_a_message_delivered_twice_and_once_more_later_does_the_work_once(stack_
     assert finished["deliveries"] == 1
     assert Run.objects.filter(attempt=attempt).count() == 2
     assert real_calls_per_attempt() == {attempt.id: 2}  # one call per test case
-    assert log.read_text().count("another delivery has it") == 2
     assert_all_final_once(cases=2)
 
 
@@ -214,7 +216,8 @@ def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, pr
     exercise = make_exercise(cases=TWO_CASES)
     stack = stack_for(STUB_LATENCY_MS="100")
     for _ in range(20):
-        publisher(make_attempt(learner, exercise, user_prompt=fresh_prompt()).id)
+        make_attempt(learner, exercise, user_prompt=fresh_prompt())
+        publisher()
     assert queued_messages(private_redis) == 20
 
     # Redis restarts without persistence while no worker runs: the 20 messages are gone.
@@ -237,7 +240,7 @@ def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, pr
 
 @pytest.fixture
 def broker_down():
-    with patch.object(run_attempt, "apply_async", side_effect=OperationalError("Redis is down")):
+    with patch.object(drain_queue, "apply_async", side_effect=OperationalError("Redis is down")):
         yield
 
 
@@ -256,11 +259,17 @@ def test_an_attempt_whose_publish_failed_stays_queued_for_the_reconciler(broker_
     attempt = Attempt.objects.get()
     assert attempt.status == Attempt.QUEUED
 
+    # The pending mark is taken back, so the next submission tries to publish again.
+    assert cache.get(runs.DRAIN_PENDING) is None
+    with pytest.raises(OperationalError):
+        wake_workers()
+    assert cache.get(runs.DRAIN_PENDING) is None
+
     settings.RECONCILE_QUEUED_AFTER = 0
-    published: list[str] = []
-    assert runs.reconcile(publish=published.append) == 1
-    assert published == [str(attempt.id)]
-    runs.execute_attempt(published[0])
+    woken: list[bool] = []
+    assert runs.reconcile(wake=lambda: woken.append(True)) == 1
+    assert woken == [True]
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.GRADED, attempt.error
     assert_all_final_once()
@@ -319,7 +328,7 @@ def openai_exercise(**fields):
 def run(learner, exercise, **fields) -> Attempt:
     fields.setdefault("user_prompt", fresh_prompt())
     attempt = make_attempt(learner, exercise, **fields)
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     return attempt
 
@@ -416,14 +425,14 @@ def test_no_request_asks_for_more_than_the_token_ceiling(provider, alice, settin
 
 def test_a_playground_request_never_asks_for_more_than_the_token_ceiling(provider, alice, settings):
     settings.MAX_TOKENS_CEILING = 100
-    attempt = Attempt.objects.create(
+    Attempt.objects.create(
         learner=alice,
         playground_models=["openai:gpt-4o-mini"],
         user_prompt=fresh_prompt(),
         temperature=0,
         max_tokens=5000,
     )
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
     assert [r.body["max_tokens"] for r in provider.calls()] == [100]
 
 
@@ -512,7 +521,7 @@ def test_identical_submissions_at_once_make_one_model_call_per_case(settings, al
     def execute(attempt: Attempt) -> None:
         try:
             barrier.wait()
-            runs.execute_attempt(str(attempt.id))
+            run_queued()
         finally:
             connection.close()
 

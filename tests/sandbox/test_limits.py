@@ -33,9 +33,9 @@ def small_limits(settings):
 
 @pytest.fixture
 def delay():
-    """The broker edge: what the view publishes, without a broker."""
-    with patch("sandbox.tasks.run_attempt.delay") as delay:
-        yield delay
+    """What the view queues: a wake-up of the workers after each saved attempt."""
+    with patch("sandbox.tasks.wake_workers") as wake:
+        yield wake
 
 
 def submissions(user, count: int, ago: timedelta = timedelta(seconds=5)) -> None:

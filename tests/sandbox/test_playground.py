@@ -9,9 +9,8 @@ from unittest.mock import patch
 import pytest
 from django.test import Client
 
-from sandbox import runs
 from sandbox.models import Attempt, Run, UsageRecord
-from tests.conftest import HTMX
+from tests.conftest import HTMX, run_queued
 
 URL = "/playground/"
 
@@ -36,7 +35,7 @@ def no_provider_keys(settings):
 @pytest.fixture
 def delay():
     """The broker edge: what the view publishes, without a broker."""
-    with patch("sandbox.tasks.run_attempt.delay") as delay:
+    with patch("sandbox.tasks.drain_queue.delay") as delay:
         yield delay
 
 
@@ -84,7 +83,7 @@ def test_it_queues_one_attempt_after_commit(
 
     assert len(callbacks) == 1
     callbacks[0]()
-    delay.assert_called_once_with(str(attempt.id))
+    delay.assert_called_once_with()
 
 
 def test_it_queues_one_attempt_for_two_models(
@@ -95,7 +94,7 @@ def test_it_queues_one_attempt_for_two_models(
     assert r.status_code == 302
     attempt = Attempt.objects.get()
     assert attempt.playground_models == ["stub:echo", "stub:scripted"]
-    delay.assert_called_once_with(str(attempt.id))
+    delay.assert_called_once_with()
 
 
 def test_it_refuses_three_models_with_a_form_error(alice_client, settings, delay):
@@ -249,7 +248,7 @@ def playground_attempt(learner, *models: str, **fields) -> Attempt:
 
 def test_a_playground_attempt_runs_once_per_model_and_has_no_score(learner):
     attempt = playground_attempt(learner, "stub:echo", "stub:scripted")
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.GRADED, attempt.error
     assert attempt.score is None
@@ -266,7 +265,7 @@ def test_a_playground_attempt_sends_its_system_prompt_and_parameters(learner):
     attempt = playground_attempt(
         learner, "stub:echo", system_prompt="Be brief.", max_tokens=4, temperature=0.7
     )
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
     run = Run.objects.get(attempt=attempt)
     # The echo stub repeats the prompt, cut at max_tokens words.
     assert run.output == "[system]\nBe brief.\n\n[user]"
@@ -275,7 +274,7 @@ def test_a_playground_attempt_sends_its_system_prompt_and_parameters(learner):
 
 def test_the_playground_result_page_shows_each_models_output(alice_client, learner):
     attempt = playground_attempt(learner, "stub:echo", "stub:scripted")
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
     page = alice_client.get(f"/attempts/{attempt.id}/").content.decode()
     assert "Playground run" in page
     assert "Offline stub · echo" in page
@@ -285,7 +284,7 @@ def test_the_playground_result_page_shows_each_models_output(alice_client, learn
 
 def test_a_playground_attempt_on_a_model_without_a_key_fails_with_a_reason(learner):
     attempt = playground_attempt(learner, "stub:echo", "openai:gpt-4o-mini")
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.ERROR
     assert attempt.error_code == "config"

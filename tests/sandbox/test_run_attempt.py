@@ -1,24 +1,24 @@
-"""sandbox.runs.execute_attempt, the logic of the run_attempt task, called as a plain function."""
+"""sandbox.runs.drain_queue and execute_claimed, the logic of the drain_queue task, called as
+plain functions."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import threading
 import time
-import uuid
+from datetime import timedelta
 from unittest.mock import patch
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from lessons.models import Case, Exercise
 from sandbox import runs
 from sandbox.backends import Backend, Completion, CompletionRequest
 from sandbox.models import Attempt, Run
-from sandbox.tasks import run_attempt
-from tests.conftest import make_attempt, make_exercise
+from tests.conftest import make_attempt, make_exercise, run_queued
 
 RUBRIC_GREETS = {
     "criteria": [
@@ -55,7 +55,7 @@ def backend_calls():
 
 
 def run(attempt: Attempt) -> Attempt:
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     return attempt
 
@@ -156,7 +156,7 @@ def test_it_does_nothing_when_the_message_is_delivered_again(learner, exercise, 
     assert len(backend_calls) == 1
     before = Attempt.objects.values().get(id=attempt.id)
 
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
 
     assert len(backend_calls) == 1
     assert Run.objects.filter(attempt=attempt).count() == 1
@@ -165,8 +165,8 @@ def test_it_does_nothing_when_the_message_is_delivered_again(learner, exercise, 
 
 def test_it_does_nothing_when_another_delivery_is_running_it(learner, exercise, backend_calls):
     attempt = make_attempt(learner, exercise)
-    assert Attempt.objects.claim([attempt.id], 60)
-    runs.execute_attempt(str(attempt.id))
+    assert Attempt.objects.claim_next(1, 60)
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.RUNNING
     assert backend_calls == []
@@ -176,17 +176,79 @@ def test_it_does_nothing_when_another_delivery_is_running_it(learner, exercise, 
 def test_it_does_nothing_for_an_attempt_in_error(learner, exercise, backend_calls):
     attempt = make_attempt(learner, exercise)
     attempt.fail("internal", "Gave up.")
-    runs.execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.ERROR
     assert attempt.error == "Gave up."
     assert backend_calls == []
 
 
-def test_it_treats_a_missing_attempt_as_done(db, backend_calls):
-    runs.execute_attempt(str(uuid.uuid4()))
+def test_a_drain_with_nothing_queued_does_nothing(db, backend_calls):
+    run_queued()
     assert backend_calls == []
     assert Run.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_runs_the_queued_attempts_together(learner):
+    exercise = make_exercise(cases=THREE_CASES[:1])
+
+    class BarrierBackend(Backend):
+        # Attempts run one after another would leave the first waiting alone.
+        barrier = threading.Barrier(parties=2, timeout=5)
+
+        def complete(self, request: CompletionRequest) -> Completion:
+            self.barrier.wait()
+            return Completion(text="Hello!", model=request.model)
+
+    # Different prompts: identical ones would share one call.
+    first = make_attempt(learner, exercise, user_prompt="Say hello to {name}.")
+    second = make_attempt(learner, exercise, user_prompt="Please say hello to {name}.")
+    with patch("sandbox.runs.make_backend", return_value=BarrierBackend()):
+        run_queued()
+    for attempt in (first, second):
+        attempt.refresh_from_db()
+        assert attempt.status == Attempt.GRADED, attempt.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_takes_a_batch_and_wakes_another_when_it_is_full(learner, exercise, settings):
+    settings.DRAIN_BATCH = 2
+    attempts = [make_attempt(learner, exercise) for _ in range(3)]
+    woken = []
+    runs.drain_queue(wake=lambda: woken.append(True))
+    assert woken == [True]
+    statuses = [Attempt.objects.get(id=a.id).status for a in attempts]
+    assert statuses == [Attempt.GRADED, Attempt.GRADED, Attempt.QUEUED]  # oldest first
+    runs.drain_queue(wake=lambda: woken.append(True))
+    assert woken == [True]
+    assert Attempt.objects.get(id=attempts[2].id).status == Attempt.GRADED
+
+
+def test_an_attempt_that_stopped_its_worker_too_often_is_set_aside(
+    learner, exercise, settings, backend_calls
+):
+    settings.MAX_DELIVERIES = 3
+    attempt = make_attempt(learner, exercise)
+    # Its third delivery stopped the worker too: the lease ran out while it was running.
+    Attempt.objects.filter(id=attempt.id).update(
+        status=Attempt.RUNNING, deliveries=3, lease_expires_at=timezone.now() - timedelta(1)
+    )
+    run_queued()
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.error_code, attempt.deliveries) == (Attempt.ERROR, "poison", 4)
+    assert "stopped its worker 3 times" in attempt.error
+    assert backend_calls == []
+
+
+def test_a_drain_takes_over_an_attempt_whose_worker_died(learner, exercise, caplog):
+    attempt = make_attempt(learner, exercise)
+    Attempt.objects.claim_next(1, 60)
+    Attempt.objects.filter(id=attempt.id).update(lease_expires_at=timezone.now() - timedelta(1))
+    run_queued()
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.deliveries) == (Attempt.GRADED, 2)
+    assert f"attempt {attempt.id} is claimed again (delivery 2)" in caplog.text
 
 
 def test_it_fails_with_a_readable_reason_for_an_unknown_model(learner):
@@ -241,28 +303,13 @@ def test_it_fails_the_attempt_when_a_bug_crashes_the_run(learner, exercise):
         pass
 
     with patch("sandbox.runs.make_backend", side_effect=Crash("db password is hunter2")):
+        make_attempt(learner, exercise)
         with pytest.raises(Crash):
-            runs.execute_attempt(str(make_attempt(learner, exercise).id))
+            run_queued()
     attempt = Attempt.objects.get()
     assert attempt.status == Attempt.ERROR
     assert "hunter2" not in attempt.error
     assert "has been logged" in attempt.error
-
-
-def test_the_task_is_named_and_acknowledged_late():
-    assert run_attempt.name == "sandbox.run_attempt"
-    assert run_attempt.acks_late is True
-    assert list(inspect.signature(run_attempt.run).parameters) == ["attempt_id"]
-
-
-def test_the_task_passes_its_json_argument_to_execute_attempt():
-    attempt_id = str(uuid.uuid4())
-    signature = run_attempt.s(attempt_id)
-    args = json.loads(json.dumps(signature.args))
-    assert args == [attempt_id]
-    with patch("sandbox.tasks.runs.execute_attempt") as execute:
-        run_attempt(*args)
-    execute.assert_called_once_with(attempt_id)
 
 
 JUDGE_VERDICT = json.dumps(
@@ -339,7 +386,8 @@ def test_samples_report_a_pass_rate(learner, alice_client, require_all, passed):
 
 def graded_unsaved(attempt: Attempt) -> tuple[Attempt, list[runs.Job]]:
     """Claim, run and grade an attempt, as a worker thread has it just before the save."""
-    claimed = runs.claim_batch([str(attempt.id)])[0]
+    (claimed,) = runs.claim_next(1)
+    assert claimed.id == attempt.id
     deadline = time.monotonic() + 60
     jobs = runs.prepare(claimed)
     runs.run_jobs(jobs, deadline)
@@ -380,17 +428,6 @@ def test_a_batch_with_an_attempt_no_longer_running_saves_nothing(learner, exerci
     assert Run.objects.count() == 0
     runs.saves().submit(running)
     assert Attempt.objects.get(id=running[0].id).status == Attempt.GRADED
-
-
-def test_a_claim_batch_answers_none_for_what_it_cannot_claim(learner, exercise, caplog):
-    free, taken = make_attempt(learner, exercise), make_attempt(learner, exercise)
-    Attempt.objects.claim([taken.id], 60)
-    missing = str(uuid.uuid4())
-    claimed = runs.claim_batch([str(taken.id), str(free.id), missing])
-    assert claimed[0] is None and claimed[2] is None
-    assert claimed[1].id == free.id and claimed[1].status == Attempt.RUNNING
-    assert f"attempt {taken.id} is running; another delivery has it" in caplog.text
-    assert f"attempt {missing} is gone" in caplog.text
 
 
 # The worker's copies of exercise definitions (runs.Definitions)

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 from sandbox.settings import BASE_DIR
-from sandbox.tasks import reconcile, run_attempt
+from sandbox.tasks import drain_queue, reconcile
 
 NAMES = (
     "PROVIDER_TIMEOUT",
@@ -151,17 +151,17 @@ def test_the_settings_of_this_test_run_nest_too():
 # One retry layer: the task never retries
 
 
-def test_run_attempt_does_not_retry_on_any_exception():
-    assert not getattr(run_attempt, "autoretry_for", ())
+def test_drain_queue_does_not_retry_on_any_exception():
+    assert not getattr(drain_queue, "autoretry_for", ())
     assert not getattr(reconcile, "autoretry_for", ())
 
 
-def test_run_attempt_is_acknowledged_late():
-    assert run_attempt.acks_late is True
+def test_drain_queue_is_acknowledged_late():
+    assert drain_queue.acks_late is True
 
 
-def test_a_crash_in_run_attempt_fails_the_task_instead_of_retrying_it():
-    with patch("sandbox.tasks.runs.execute_attempt", side_effect=ConnectionError("boom")) as run:
-        result = run_attempt.apply(args=["0b4bb1f4-37f5-4d26-a3c4-36b61d7b4f41"])
+def test_a_crash_in_drain_queue_fails_the_task_instead_of_retrying_it():
+    with patch("sandbox.tasks.runs.drain_queue", side_effect=ConnectionError("boom")) as run:
+        result = drain_queue.apply()
     assert result.state == "FAILURE"
     assert run.call_count == 1

@@ -9,14 +9,13 @@ import pytest
 
 from lessons.models import Exercise
 from sandbox.models import Attempt
-from sandbox.runs import execute_attempt
-from tests.conftest import HTMX, make_exercise
+from tests.conftest import HTMX, make_exercise, run_queued
 
 
 @pytest.fixture
 def delay():
     """The broker edge: what the view publishes, without a broker."""
-    with patch("sandbox.tasks.run_attempt.delay") as delay:
+    with patch("sandbox.tasks.drain_queue.delay") as delay:
         yield delay
 
 
@@ -38,14 +37,14 @@ def test_it_queues_a_reference_run_and_polls_it(
     attempt = Attempt.objects.get()
     assert attempt.is_reference and attempt.learner == instructor
     assert attempt.user_prompt == "Say hello to {name}."
-    delay.assert_called_once_with(str(attempt.id))
+    delay.assert_called_once_with()
     html = r.content.decode()
     assert f'hx-get="/teach/exercises/{exercise.id}/publish/{attempt.id}/"' in html
     assert 'hx-trigger="every 500ms"' in html
     # While it runs, the status stays "checking"; once final, the panel asks to finish.
     status = ines_client.get(f"/teach/exercises/{exercise.id}/publish/{attempt.id}/", headers=HTMX)
     assert 'data-publish="checking"' in status.content.decode()
-    execute_attempt(str(attempt.id))
+    run_queued()
     status = ines_client.get(f"/teach/exercises/{exercise.id}/publish/{attempt.id}/", headers=HTMX)
     assert f'hx-post="/teach/exercises/{exercise.id}/publish/{attempt.id}/finish/"' in (
         status.content.decode()
@@ -60,7 +59,7 @@ def test_it_publishes_when_the_reference_passes(
     exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
     start(ines_client, exercise, django_capture_on_commit_callbacks)
     attempt = Attempt.objects.get()
-    execute_attempt(str(attempt.id))
+    run_queued()
     r = finish(ines_client, exercise, attempt)
     assert r.status_code == 200
     assert 'data-publish="published"' in r.content.decode()
@@ -74,7 +73,7 @@ def test_it_refuses_while_the_reference_fails_and_says_which_check(
     exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Talk to {name}."})
     start(ines_client, exercise, django_capture_on_commit_callbacks)
     attempt = Attempt.objects.get()
-    execute_attempt(str(attempt.id))
+    run_queued()
     r = finish(ines_client, exercise, attempt)
     html = r.content.decode()
     assert r.status_code == 422
@@ -97,7 +96,7 @@ def test_it_refuses_when_the_self_test_fails(
     )
     start(ines_client, exercise, django_capture_on_commit_callbacks)
     attempt = Attempt.objects.get()
-    execute_attempt(str(attempt.id))
+    run_queued()
     html = finish(ines_client, exercise, attempt).content.decode()
     assert "Self-test: bad sample 1" in html and "should have failed" in html
     assert "Reference solution:" not in html
@@ -148,7 +147,7 @@ def test_without_the_backend_the_reference_runs_on_the_stub_rules(
     )
     start(ines_client, exercise, django_capture_on_commit_callbacks)
     attempt = Attempt.objects.get(is_reference=True)
-    execute_attempt(str(attempt.id))
+    run_queued()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.GRADED and attempt.passed
     assert attempt.runs.get().model_label == "Offline stub · scripted"

@@ -7,8 +7,7 @@ from unittest.mock import patch
 
 from lessons.models import Regrade
 from sandbox.models import Attempt
-from sandbox.runs import execute_attempt
-from tests.conftest import HTMX, make_attempt, make_exercise
+from tests.conftest import HTMX, make_attempt, make_exercise, run_queued
 
 
 def no_backend(*args, **kwargs):
@@ -35,8 +34,8 @@ def test_it_reports_progress_and_stops_polling_when_done(
 ):
     exercise = make_exercise()
     for _ in range(2):
-        attempt = make_attempt(learner, exercise)
-        execute_attempt(str(attempt.id))
+        make_attempt(learner, exercise)
+        run_queued()
     exercise.rubric = {"criteria": [{"id": "bye", "kind": "contains", "params": {"text": "bye"}}]}
     exercise.save()
     regrade = Regrade.objects.create(exercise=exercise, status=Regrade.RUNNING, total=2, done=1)
