@@ -18,7 +18,7 @@ from django.utils import timezone
 import graders
 from lessons.models import Case, Exercise
 from sandbox import calls, limits
-from sandbox.backends import BACKENDS, Backend, BackendError, CompletionRequest
+from sandbox.backends import BACKENDS, Backend, BackendError, Completion, CompletionRequest
 from sandbox.batching import Batcher
 from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.prompting import RenderedPrompt, render_prompt
@@ -241,6 +241,41 @@ def saves() -> Batcher[tuple[Attempt, list[Job]], None]:
     return Batcher(save_graded, lambda item: save(*item))
 
 
+# The attempts a worker's threads run at once share their round trips to the response
+# cache too: a batch of lookups (or of leaders' answers) is one pipeline.
+Lookup = tuple[list[str], int]  # cache keys, and seconds a leader's mark lasts
+Taken = list[tuple[bool, Completion | None]]
+
+
+@functools.cache
+def lookups() -> Batcher[Lookup, Taken]:
+    return Batcher(lookup_batch, lambda lookup: calls.lookup_or_lead(*lookup))
+
+
+@functools.cache
+def finishes() -> Batcher[dict, None]:
+    return Batcher(finish_batch, calls.finish_leading)
+
+
+def lookup_batch(batch: Sequence[Lookup]) -> list[Taken]:
+    """Look up every key of the batch in one round trip per mark duration (nearly always
+    one); return each lookup's answers. A key looked up twice is led by the first."""
+    answers: list[Taken] = [[] for _ in batch]
+    by_seconds: dict[int, list[int]] = {}
+    for index, (_, seconds) in enumerate(batch):
+        by_seconds.setdefault(seconds, []).append(index)
+    for seconds, indexes in by_seconds.items():
+        taken = iter(calls.lookup_or_lead([k for i in indexes for k in batch[i][0]], seconds))
+        for i in indexes:
+            answers[i] = [next(taken) for _ in batch[i][0]]
+    return answers
+
+
+def finish_batch(batch: Sequence[dict]) -> list[None]:
+    calls.finish_leading({key: c for led in batch for key, c in led.items()})
+    return [None] * len(batch)
+
+
 def release_connection() -> None:
     """Give this thread's database connection back to the pool while the models answer: a
     worker runs more threads than the pool holds connections, and a model call can take
@@ -277,7 +312,8 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
         job.key = calls.cache_key(
             job.choice.backend, job.backend.cache_scope, job.request, job.sample
         )
-    taken = calls.lookup_or_lead([job.key for job in keyed], lock_seconds)
+    lookup = ([job.key for job in keyed], max(1, int(lock_seconds)))
+    taken = lookups().submit(lookup) if keyed else []
     for job, (leads, completion) in zip(keyed, taken, strict=True):
         job.leader = leads
         if completion:
@@ -289,7 +325,9 @@ def run_jobs(jobs: list[Job], deadline: float) -> None:
     try:
         in_parallel(call, [j for j in jobs if j.leader], deadline)
     finally:
-        calls.finish_leading({j.key: j.outcome.completion for j in jobs if j.leader and j.key})
+        led = {j.key: j.outcome.completion for j in jobs if j.leader and j.key}
+        if led:
+            finishes().submit(led)
     followers = [j for j in jobs if j.key and not j.leader and not j.outcome.cache_hit]
     for job in followers:
         # Stop waiting in time to make the call ourselves if the leader's worker died.

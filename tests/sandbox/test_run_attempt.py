@@ -430,6 +430,25 @@ def test_a_batch_with_an_attempt_no_longer_running_saves_nothing(learner, exerci
     assert Attempt.objects.get(id=running[0].id).status == Attempt.GRADED
 
 
+def test_lookups_made_together_share_a_round_trip_and_keep_their_own_answers(db):
+    with patch("sandbox.runs.calls.lookup_or_lead", wraps=runs.calls.lookup_or_lead) as trip:
+        answers = runs.lookup_batch([(["a", "b"], 10), (["b", "c"], 10), (["d"], 20)])
+    assert answers == [
+        [(True, None), (True, None)],
+        [(False, None), (True, None)],  # "b" is led by the first lookup
+        [(True, None)],
+    ]
+    assert [c.args for c in trip.call_args_list] == [(["a", "b", "b", "c"], 10), (["d"], 20)]
+
+
+def test_leaders_finishing_together_store_their_answers_in_one_round_trip(db):
+    runs.lookup_batch([(["a", "b"], 10)])
+    with patch("sandbox.runs.calls.finish_leading", wraps=runs.calls.finish_leading) as trip:
+        assert runs.finish_batch([{"a": Completion(text="Hi")}, {"b": None}]) == [None, None]
+    assert trip.call_count == 1
+    assert runs.lookup_batch([(["a", "b"], 10)]) == [[(False, Completion(text="Hi")), (True, None)]]
+
+
 # The worker's copies of exercise definitions (runs.Definitions)
 
 
