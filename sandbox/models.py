@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -33,6 +33,16 @@ class AttemptQuerySet(models.QuerySet):
         One UPDATE … RETURNING claims them and returns exactly the rows it changed. The
         ORM's update() cannot return rows, and this is the worker's hottest statement.
         """
+        connection = connections[self.db]
+        sql, params = self.claim_statement(limit, lease_seconds)
+        with transaction.atomic(using=self.db):
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(WALK_UNFINISHED_IN_ORDER)
+            claimed = list(self.raw(sql, params))
+        return sorted(claimed, key=lambda a: a.created_at)
+
+    def claim_statement(self, limit: int, lease_seconds: float) -> tuple[str, list]:
         connection = connections[self.db]
         ops, meta = connection.ops, Attempt._meta
         now = timezone.now()
@@ -65,7 +75,17 @@ class AttemptQuerySet(models.QuerySet):
             db_value("lease_expires_at", now),
             limit,
         ]
-        return sorted(self.raw(sql, params), key=lambda a: a.created_at)
+        return sql, params
+
+
+# PostgreSQL keeps the index entries of rows a claim and a save have replaced until a vacuum
+# removes them: two per attempt, in the index of unfinished attempts. Walked in order, the
+# index marks them dead as the claim passes them, and later claims skip them; a bitmap scan
+# (which the planner picks when its statistics say few rows are queued) would read every one
+# of them again on every claim: 4 ms per claim after 33,000 attempts with autovacuum off, as
+# on the development machine, and as bad between two vacuums of a busy site. So the claim's
+# transaction lets the planner walk the index only.
+WALK_UNFINISHED_IN_ORDER = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
 
 
 class Attempt(models.Model):

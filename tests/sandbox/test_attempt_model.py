@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from lessons.models import Exercise
-from sandbox.models import Attempt
+from sandbox.models import WALK_UNFINISHED_IN_ORDER, Attempt
 from tests.conftest import make_attempt
 
 LEASE = 60  # seconds
@@ -82,6 +85,33 @@ def test_claim_leaves_out_final_attempts(learner, exercise):
     assert claim() == []
     assert stored(attempt).status == Attempt.GRADED
     assert stored(failed).status == Attempt.ERROR
+
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite keeps no dead index entries to skip"
+)
+
+
+@on_postgresql
+def test_the_claim_walks_the_index_of_unfinished_attempts_in_order(learner, exercise):
+    make_attempt(learner, exercise)
+    sql, params = Attempt.objects.claim_statement(32, LEASE)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(WALK_UNFINISHED_IN_ORDER)
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan using attempt_unfinished" in plan, plan
+    assert "Bitmap" not in plan and "Sort" not in plan, plan
+
+
+@on_postgresql
+def test_the_claim_runs_with_the_planner_told_so(learner, exercise):
+    make_attempt(learner, exercise)
+    with CaptureQueriesContext(connection) as queries:
+        assert len(claim()) == 1
+    statements = [q["sql"] for q in queries]
+    walk = statements.index(WALK_UNFINISHED_IN_ORDER)
+    assert statements[walk + 1].startswith('UPDATE "sandbox_attempt"')
 
 
 def test_finish_moves_a_running_attempt_to_graded(learner, exercise):
