@@ -112,9 +112,11 @@ def playground_jobs(attempt: Attempt) -> list[Job]:
     return jobs
 
 
-# The cache key a submission sets when it publishes drain_queue, and the drain clears when it
-# starts: while it is set, a drain is on its way, and a submission publishes nothing.
-DRAIN_PENDING = "sandbox:drain-pending"
+def drain_pending_key() -> str:
+    """Return the cache key a submission sets when it publishes drain_queue, and the drain
+    clears when it starts: while it is set, a drain is on its way, and a submission
+    publishes nothing. One per queue, as sites sharing a Redis keep to their own queues."""
+    return f"sandbox:drain-pending:{settings.CELERY_TASK_DEFAULT_QUEUE}"
 
 
 def drain_queue(wake: Callable[[], object]) -> None:
@@ -126,7 +128,7 @@ def drain_queue(wake: Callable[[], object]) -> None:
     calls `wake` to have another thread or worker take them while these run. An attempt
     whose worker died (running past its lease) is claimed again like a queued one.
     """
-    cache.delete(DRAIN_PENDING)
+    cache.delete(drain_pending_key())
     attempts = claim_next(settings.DRAIN_BATCH)
     if len(attempts) == settings.DRAIN_BATCH:
         wake()

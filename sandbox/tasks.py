@@ -28,12 +28,12 @@ def wake_workers() -> None:
     """Publish drain_queue, unless one published earlier has not started yet: that one
     will claim what is queued now. If the publish fails, the mark is taken back, so the
     next submission tries again (and the reconciler wakes the workers meanwhile)."""
-    if not cache.add(runs.DRAIN_PENDING, True, settings.DRAIN_PENDING_SECONDS):
+    if not cache.add(runs.drain_pending_key(), True, settings.DRAIN_PENDING_SECONDS):
         return
     try:
         drain_queue.delay()
     except BaseException:
-        cache.delete(runs.DRAIN_PENDING)
+        cache.delete(runs.drain_pending_key())
         raise
 
 

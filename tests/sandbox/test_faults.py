@@ -260,10 +260,10 @@ def test_an_attempt_whose_publish_failed_stays_queued_for_the_reconciler(broker_
     assert attempt.status == Attempt.QUEUED
 
     # The pending mark is taken back, so the next submission tries to publish again.
-    assert cache.get(runs.DRAIN_PENDING) is None
+    assert cache.get(runs.drain_pending_key()) is None
     with pytest.raises(OperationalError):
         wake_workers()
-    assert cache.get(runs.DRAIN_PENDING) is None
+    assert cache.get(runs.drain_pending_key()) is None
 
     settings.RECONCILE_QUEUED_AFTER = 0
     woken: list[bool] = []

@@ -35,7 +35,7 @@ def test_wakes_before_a_drain_starts_publish_one_message(delay):
     for _ in range(5):
         wake_workers()
     delay.assert_called_once_with()
-    assert cache.get(runs.DRAIN_PENDING) is True
+    assert cache.get(runs.drain_pending_key()) is True
 
 
 def test_a_drain_that_starts_lets_the_next_wake_publish_again(db, delay):
@@ -53,11 +53,19 @@ def test_the_pending_mark_expires_so_a_lost_message_holds_nothing_back(delay, se
     assert delay.call_count == 2
 
 
+def test_each_queue_has_its_own_mark(delay, settings):
+    # Sites sharing one Redis keep to their own queues: one's mark must not hold back another.
+    wake_workers()
+    settings.CELERY_TASK_DEFAULT_QUEUE = "another-site"
+    wake_workers()
+    assert delay.call_count == 2
+
+
 def test_a_failed_publish_takes_the_mark_back(delay):
     delay.side_effect = ConnectionError("the broker is down")
     with pytest.raises(ConnectionError):
         wake_workers()
-    assert cache.get(runs.DRAIN_PENDING) is None
+    assert cache.get(runs.drain_pending_key()) is None
     delay.side_effect = None
     wake_workers()
     assert delay.call_count == 2
