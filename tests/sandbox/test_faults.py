@@ -94,9 +94,10 @@ def stack_for(tmp_path, private_redis):
     """Build a Stack (worker, beat) on the private Redis with SMALL settings and overrides."""
     stacks: list[Stack] = []
 
-    def build(**env: str) -> Stack:
+    def build(folder: str = "", **env: str) -> Stack:
+        (tmp_path / folder).mkdir(exist_ok=True)
         stack = Stack(
-            workdir=tmp_path,
+            workdir=tmp_path / folder,
             broker="redis",
             extra_env={"REDIS_URL": private_redis.url, **SMALL, **env},
         )
@@ -209,6 +210,30 @@ def test_drains_delivered_together_and_once_more_later_do_the_work_once(stack_fo
     assert Run.objects.filter(attempt=attempt).count() == 2
     assert real_calls_per_attempt() == {attempt.id: 2}  # one call per test case
     assert_all_final_once(cases=2)
+
+
+def test_two_workers_draining_one_queue_run_each_attempt_once(stack_for, publisher):
+    learner = make_learner()
+    exercise = make_exercise(cases=TWO_CASES)
+    small_batches = {"STUB_LATENCY_MS": "300", "DRAIN_BATCH": "4"}
+    workers = [stack_for(folder=name, **small_batches) for name in ("first", "second")]
+    for stack in workers:
+        stack.start_worker()
+    for _ in range(40):
+        make_attempt(learner, exercise, user_prompt=fresh_prompt())
+
+    publisher()  # one wake-up: each full batch wakes the next drain, on either worker
+    wait_until(
+        lambda: Attempt.objects.filter(status=Attempt.GRADED).count() == 40,
+        30,
+        "the forty attempts to be graded",
+    )
+    assert_all_final_once(cases=2)
+    assert set(Attempt.objects.values_list("deliveries", flat=True)) == {1}
+    assert set(real_calls_per_attempt().values()) == {2}  # one call per test case
+    drains = [stack.log("worker").read_text().count("succeeded in") for stack in workers]
+    assert sum(drains) >= 10, drains
+    assert all(drains), drains  # both claimed at the same time, and never the same attempt
 
 
 def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, private_redis):
