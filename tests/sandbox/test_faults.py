@@ -236,6 +236,41 @@ def test_two_workers_draining_one_queue_run_each_attempt_once(stack_for, publish
     assert all(drains), drains  # both claimed at the same time, and never the same attempt
 
 
+def test_an_attempt_that_kills_its_worker_every_time_is_set_aside_as_poison(stack_for, publisher):
+    learner = make_learner()
+    exercise = make_exercise(cases=TWO_CASES)
+    stack = stack_for(MAX_DELIVERIES="2")
+    # tests/crashing_worker.py, loaded into the worker, stops it on this word.
+    poison = make_attempt(learner, exercise, user_prompt=f"CRASH-THE-WORKER {fresh_prompt()}")
+    worker = stack.start_worker(include="tests.crashing_worker")
+    stack.start_beat()
+    publisher()
+
+    crashes = 0
+    while not Attempt.objects.get(id=poison.id).is_final:
+        wait_until(
+            lambda w=worker: w.poll() is not None or Attempt.objects.get(id=poison.id).is_final,
+            30,
+            "the worker to crash or the attempt to be set aside",
+        )
+        if worker.poll() is not None:  # a supervisor restarts it; the lease runs out
+            crashes += 1
+            assert crashes <= 2, "the poison attempt ran more than MAX_DELIVERIES times"
+            worker = stack.start_worker(include="tests.crashing_worker")
+
+    poison.refresh_from_db()
+    assert (poison.status, poison.error_code, poison.deliveries) == (Attempt.ERROR, "poison", 3)
+    assert "stopped its worker 2 times" in poison.error
+    assert crashes == 2
+    # Other attempts keep flowing.
+    attempt = make_attempt(learner, exercise, user_prompt=fresh_prompt())
+    publisher()
+    wait_until(lambda: Attempt.objects.get(id=attempt.id).is_final, 15, "the next attempt")
+    assert Attempt.objects.get(id=attempt.id).status == Attempt.GRADED
+    assert worker.poll() is None
+    assert_all_final_once()
+
+
 def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, private_redis):
     learner = make_learner()
     exercise = make_exercise(cases=TWO_CASES)
