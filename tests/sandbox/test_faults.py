@@ -182,6 +182,29 @@ def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for,
     assert "crashed" not in stack.log("worker").read_text()
 
 
+def test_a_worker_stopped_for_a_deploy_finishes_its_attempts_first(stack_for, publisher):
+    learner = make_learner()
+    exercise = make_exercise(cases=TWO_CASES)
+    stack = stack_for(STUB_LATENCY_MS="2000")
+    worker = stack.start_worker()
+    for _ in range(10):
+        make_attempt(learner, exercise, user_prompt=fresh_prompt())
+    publisher()
+    wait_until(
+        lambda: Attempt.objects.filter(status=Attempt.RUNNING).count() == 10,
+        15,
+        "all ten attempts to be running",
+    )
+
+    stopped_at = time.monotonic()
+    worker.send_signal(signal.SIGTERM)  # as a deploy stops it: the drain waits for its batch
+    worker.wait(timeout=30)
+    assert time.monotonic() - stopped_at < 20 + 2  # soft shutdown timeout + one attempt
+    assert set(Attempt.objects.values_list("status", flat=True)) == {Attempt.GRADED}
+    assert set(Attempt.objects.values_list("deliveries", flat=True)) == {1}
+    assert_all_final_once(cases=2)
+
+
 def test_drains_delivered_together_and_once_more_later_do_the_work_once(stack_for, publisher):
     learner = make_learner()
     exercise = make_exercise(cases=TWO_CASES)
