@@ -143,10 +143,11 @@ def reconciled_total(log: str) -> int:
     return sum(int(n) for n in re.findall(r"reconciled (\d+) attempts", log))
 
 
-def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for, publisher):
+def ten_attempts_running(stack: Stack, publisher):
+    """Start the stack's worker, queue ten two-case attempts, wake it; return the worker
+    once all ten are running."""
     learner = make_learner()
     exercise = make_exercise(cases=TWO_CASES)
-    stack = stack_for(STUB_LATENCY_MS="3000")
     worker = stack.start_worker()
     for _ in range(10):
         make_attempt(learner, exercise, user_prompt=fresh_prompt())
@@ -156,6 +157,12 @@ def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for,
         15,
         "all ten attempts to be running",
     )
+    return worker
+
+
+def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for, publisher):
+    stack = stack_for(STUB_LATENCY_MS="3000")
+    worker = ten_attempts_running(stack, publisher)
 
     kill_9(worker)
     killed_at = time.monotonic()
@@ -183,18 +190,8 @@ def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for,
 
 
 def test_a_worker_stopped_for_a_deploy_finishes_its_attempts_first(stack_for, publisher):
-    learner = make_learner()
-    exercise = make_exercise(cases=TWO_CASES)
     stack = stack_for(STUB_LATENCY_MS="2000")
-    worker = stack.start_worker()
-    for _ in range(10):
-        make_attempt(learner, exercise, user_prompt=fresh_prompt())
-    publisher()
-    wait_until(
-        lambda: Attempt.objects.filter(status=Attempt.RUNNING).count() == 10,
-        15,
-        "all ten attempts to be running",
-    )
+    worker = ten_attempts_running(stack, publisher)
 
     stopped_at = time.monotonic()
     worker.send_signal(signal.SIGTERM)  # as a deploy stops it: the drain waits for its batch
