@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from django.conf import settings as django_settings
@@ -64,6 +65,13 @@ def make_exercise(**fields) -> Exercise:
 def make_attempt(learner: User, exercise: Exercise, **fields) -> Attempt:
     fields.setdefault("user_prompt", "Please say hello to {name}.")
     return Attempt.objects.create(learner=learner, exercise=exercise, **fields)
+
+
+@pytest.fixture
+def delay():
+    """The broker edge: the drain_queue messages published, without a broker."""
+    with patch("sandbox.tasks.drain_queue.delay") as delay:
+        yield delay
 
 
 def run_queued() -> None:

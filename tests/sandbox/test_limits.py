@@ -32,7 +32,7 @@ def small_limits(settings):
 
 
 @pytest.fixture
-def delay():
+def wakes():
     """What the view queues: a wake-up of the workers after each saved attempt."""
     with patch("sandbox.tasks.wake_workers") as wake:
         yield wake
@@ -83,7 +83,7 @@ def test_another_learners_submissions_do_not_count(learner, other_learner):
 
 
 def test_the_request_past_the_limit_gets_429_and_nothing_is_queued(
-    alice_client, delay, django_capture_on_commit_callbacks
+    alice_client, wakes, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
@@ -92,22 +92,22 @@ def test_the_request_past_the_limit_gets_429_and_nothing_is_queued(
     assert r.status_code == 429
     assert "You have submitted 3 times in the last minute" in r.content.decode()
     assert Attempt.objects.count() == 3
-    assert delay.call_count == 3
+    assert wakes.call_count == 3
 
 
 def test_a_second_learner_is_unaffected_by_the_first_learners_limit(
-    client, learner, other_learner, delay, django_capture_on_commit_callbacks
+    client, learner, other_learner, wakes, django_capture_on_commit_callbacks
 ):
     submissions(learner, 3)
     client.force_login(other_learner)
     with django_capture_on_commit_callbacks(execute=True):
         r = client.post(PLAYGROUND, RUN)
     assert r.status_code == 302
-    assert delay.call_count == 1
+    assert wakes.call_count == 1
 
 
 def test_a_spoofed_forwarded_for_header_does_not_reset_the_limit(
-    alice_client, learner, delay, django_capture_on_commit_callbacks
+    alice_client, learner, wakes, django_capture_on_commit_callbacks
 ):
     submissions(learner, 3)
     with django_capture_on_commit_callbacks(execute=True):
@@ -115,11 +115,11 @@ def test_a_spoofed_forwarded_for_header_does_not_reset_the_limit(
             PLAYGROUND, RUN, HTTP_X_FORWARDED_FOR="203.0.113.9", REMOTE_ADDR="203.0.113.9"
         )
     assert r.status_code == 429
-    delay.assert_not_called()
+    wakes.assert_not_called()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_submissions_cannot_pass_the_limit_together(delay):
+def test_concurrent_submissions_cannot_pass_the_limit_together(wakes):
     # Five requests at once, limit three: the check and the insert must not interleave.
     carol = User.objects.create(username="carol")
     barrier = threading.Barrier(5, timeout=10)
@@ -183,7 +183,7 @@ def test_another_learners_spending_does_not_count(learner, other_learner):
 
 
 def test_the_budget_refusal_is_a_429_and_nothing_is_queued(
-    alice_client, learner, delay, django_capture_on_commit_callbacks
+    alice_client, learner, wakes, django_capture_on_commit_callbacks
 ):
     spend(learner, tokens=1000)
     with django_capture_on_commit_callbacks(execute=True):
@@ -191,7 +191,7 @@ def test_the_budget_refusal_is_a_429_and_nothing_is_queued(
     assert r.status_code == 429
     assert "You have used your 1,000 tokens for today." in r.content.decode()
     assert Attempt.objects.count() == 0
-    delay.assert_not_called()
+    wakes.assert_not_called()
 
 
 # The site's spend cap

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from unittest.mock import patch
 
 import pytest
 from django.test import Client
@@ -30,13 +29,6 @@ def no_provider_keys(settings):
     settings.ANTHROPIC_BASE_URL = ""
     settings.CASSETTE_MODE = "off"
     settings.SANDBOX_MODELS = "openai:gpt-4o-mini:0.15:0.60"
-
-
-@pytest.fixture
-def delay():
-    """The broker edge: what the view publishes, without a broker."""
-    with patch("sandbox.tasks.drain_queue.delay") as delay:
-        yield delay
 
 
 def test_it_shows_the_form_with_the_allowed_models(alice_client):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from unittest.mock import patch
-
 import pytest
 from django.conf import settings
 from django.db import transaction
@@ -17,13 +15,6 @@ GOOD_PROMPT = "Please say hello to {name}."
 
 class Rollback(Exception):
     pass
-
-
-@pytest.fixture
-def delay():
-    """The broker edge: what the view publishes, without a broker."""
-    with patch("sandbox.tasks.drain_queue.delay") as delay:
-        yield delay
 
 
 def submit_url(exercise) -> str:

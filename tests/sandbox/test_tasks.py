@@ -13,12 +13,6 @@ from sandbox import runs
 from sandbox.tasks import drain_queue, wake_workers
 
 
-@pytest.fixture
-def delay():
-    with patch("sandbox.tasks.drain_queue.delay") as delay:
-        yield delay
-
-
 def test_the_task_is_named_acknowledged_late_and_takes_no_arguments():
     assert drain_queue.name == "sandbox.drain_queue"
     assert drain_queue.acks_late is True

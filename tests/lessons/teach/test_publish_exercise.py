@@ -3,20 +3,9 @@ check runs the reference solution through the real pipeline, then publishes or s
 
 from __future__ import annotations
 
-from unittest.mock import patch
-
-import pytest
-
 from lessons.models import Exercise
 from sandbox.models import Attempt
 from tests.conftest import HTMX, make_exercise, run_queued
-
-
-@pytest.fixture
-def delay():
-    """The broker edge: what the view publishes, without a broker."""
-    with patch("sandbox.tasks.drain_queue.delay") as delay:
-        yield delay
 
 
 def start(client, exercise, django_capture_on_commit_callbacks):
