@@ -43,6 +43,7 @@ class AttemptQuerySet(models.QuerySet):
         return sorted(claimed, key=lambda a: a.created_at)
 
     def claim_statement(self, limit: int, lease_seconds: float) -> tuple[str, list]:
+        """Return claim_next's SQL and its parameters (apart, so a test can read its plan)."""
         connection = connections[self.db]
         ops, meta = connection.ops, Attempt._meta
         now = timezone.now()

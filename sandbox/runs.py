@@ -588,17 +588,15 @@ def reconcile(wake: Callable[[], object]) -> int:
     attempt is failed as poison). A second drain is harmless: claims never overlap.
     """
     now = timezone.now()
+    # Marked as woken for, so that a queued attempt counts again only if it still waits
+    # RECONCILE_QUEUED_AFTER from now.
     stale_queued = Attempt.objects.filter(
         status=Attempt.QUEUED,
         published_at__lt=now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER),
-    )
-    expired = Attempt.objects.filter(status=Attempt.RUNNING, lease_expires_at__lt=now)
-    ids = list(stale_queued.values_list("id", flat=True)) + list(
-        expired.values_list("id", flat=True)
-    )
-    if not ids:
+    ).update(published_at=now)
+    expired = Attempt.objects.filter(status=Attempt.RUNNING, lease_expires_at__lt=now).count()
+    if not stale_queued + expired:
         return 0
-    Attempt.objects.filter(id__in=ids).update(published_at=now)
     wake()
-    log.warning("reconciled %d attempts", len(ids))
-    return len(ids)
+    log.warning("reconciled %d attempts", stale_queued + expired)
+    return stale_queued + expired

@@ -247,7 +247,7 @@ ATTEMPT_LEASE_SECONDS = envint("ATTEMPT_LEASE_SECONDS", "240")
 BROKER_VISIBILITY_TIMEOUT = envint("BROKER_VISIBILITY_TIMEOUT", "600")
 # An attempt delivered this many times without finishing is failed as poison.
 MAX_DELIVERIES = envint("MAX_DELIVERIES", "3")
-# The reconciler re-publishes attempts queued longer than this.
+# The reconciler wakes the workers for attempts queued longer than this.
 RECONCILE_QUEUED_AFTER = envint("RECONCILE_QUEUED_AFTER", "60")
 RECONCILE_EVERY = envint("RECONCILE_EVERY", "30")
 # Attempts wait in the database; a drain_queue message makes a worker thread claim and run
@@ -280,8 +280,9 @@ else:
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
-# A task is acknowledged after it finishes, so a killed worker's attempt is
-# redelivered; drain_queue claims with a conditional UPDATE, so that is safe.
+# A task is acknowledged after it finishes, so a killed worker's drain is redelivered;
+# it claims with a conditional UPDATE, so that is safe (the attempts the dead worker held
+# are claimed again once their lease expires).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -28,12 +28,13 @@ def wake_workers() -> None:
     """Publish drain_queue, unless one published earlier has not started yet: that one
     will claim what is queued now. If the publish fails, the mark is taken back, so the
     next submission tries again (and the reconciler wakes the workers meanwhile)."""
-    if not cache.add(runs.drain_pending_key(), True, settings.DRAIN_PENDING_SECONDS):
+    pending = runs.drain_pending_key()
+    if not cache.add(pending, True, settings.DRAIN_PENDING_SECONDS):
         return
     try:
         drain_queue.delay()
     except BaseException:
-        cache.delete(runs.drain_pending_key())
+        cache.delete(pending)
         raise
 
 
