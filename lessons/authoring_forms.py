@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -214,7 +214,7 @@ class ExerciseForm(forms.Form):
     def __init__(self, *args, exercise: Exercise, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.exercise = exercise
-        self.fields["model"].choices = model_choices()
+        cast(forms.ChoiceField, self.fields["model"]).choices = model_choices()
 
     @staticmethod
     def initial_for(exercise: Exercise) -> dict[str, Any]:
@@ -354,7 +354,7 @@ class CaseForm(forms.Form):
         return clean_yaml(self.cleaned_data["expected"], dict, "Expected values")
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())
         filled = any(data.get(f"var_{n}") for n in self.variables) or data.get("reference")
         if not data.get("name") and (filled or data.get("id")):
             self.add_error("name", "Give the test case a name.")
@@ -388,7 +388,7 @@ class ImportCasesForm(forms.Form):
     replace = forms.BooleanField(required=False, label="Replace the existing test cases")
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())
         upload = data.get("csv_file")
         if upload:
             if upload.size > 1_000_000:
@@ -426,7 +426,7 @@ class CriterionForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "— kind —")] + [
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", "— kind —")] + [
             (name, name) for name in sorted(graders.CRITERIA)
         ]
 
@@ -575,6 +575,6 @@ class TryRubricForm(forms.Form):
 
     def __init__(self, *args, exercise: Exercise, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["case"].choices = [("", "— no test case —")] + [
+        cast(forms.ChoiceField, self.fields["case"]).choices = [("", "— no test case —")] + [
             (c.pk, c.name) for c in exercise.cases.all()
         ]

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from django.db import transaction
@@ -117,7 +117,7 @@ class LineLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.duplicates: list[tuple[str, int]] = []
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+    def construct_mapping(self, node, deep=False):
         mapping = LineMap(super().construct_mapping(node, deep=True))
         mapping.line = node.start_mark.line + 1
         mapping.lines = {}
@@ -285,7 +285,7 @@ class Source:
         if not isinstance(value, dict):
             self.problem(join(prefix, key), f"must be {what}")
             return LineMap()
-        return value
+        return cast(LineMap, value)  # what LineLoader reads
 
 
 # Import: read and check

@@ -53,7 +53,8 @@ def visible_lessons(user, course: Course):
 def with_progress(user, exercises: list[Exercise]) -> list[Exercise]:
     statuses = exercise_statuses(user, exercises)
     for exercise in exercises:
-        exercise.progress = statuses.get(exercise.id)
+        # An attribute for the templates only, not a model field.
+        exercise.progress = statuses.get(exercise.id)  # type: ignore[attr-defined]
     return exercises
 
 
@@ -74,7 +75,7 @@ def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(visible_courses(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
     exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
-    passed = sum(1 for e in exercises if e.progress and e.progress["passes"])
+    passed = sum(1 for e in exercises if e.progress and e.progress["passes"])  # type: ignore[attr-defined, misc]
     context = {
         "course": course,
         "lessons": lessons,

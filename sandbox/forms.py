@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MaxValueValidator
@@ -70,7 +72,7 @@ class AttemptForm(forms.Form):
             )
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())
         if "user" in data and not data["user"].strip():
             self.add_error("user", "Write a user prompt before submitting.")
         editable = [n for n in self.fields if n in data]
@@ -115,10 +117,10 @@ class PlaygroundForm(forms.Form):
         super().__init__(*args, **kwargs)
         limit = settings.MAX_PROMPT_CHARS
         for name in ("system", "user"):
-            self.fields[name].max_length = limit
+            cast(forms.CharField, self.fields[name]).max_length = limit
             self.fields[name].validators.append(MaxLengthValidator(limit))
-        self.fields["models"].choices = choices
-        self.fields["max_tokens"].max_value = settings.MAX_TOKENS_CEILING
+        cast(forms.ChoiceField, self.fields["models"]).choices = choices
+        cast(forms.IntegerField, self.fields["max_tokens"]).max_value = settings.MAX_TOKENS_CEILING
         self.fields["max_tokens"].validators.append(MaxValueValidator(settings.MAX_TOKENS_CEILING))
 
     def clean_user(self) -> str:

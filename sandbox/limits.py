@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import caches
@@ -37,7 +38,9 @@ def spend_cap_reached() -> bool:
     re-reads the ledger every few seconds at most: summing the day's ledger on every call
     would grow with the day, and asking a shared cache costs a round trip per attempt."""
     local = caches["local"]
-    spent = local.get_or_set(SPENT_KEY, lambda: str(spent_today()["cost"]), SPENT_SECONDS)
+    spent = cast(
+        str, local.get_or_set(SPENT_KEY, lambda: str(spent_today()["cost"]), SPENT_SECONDS)
+    )
     return Decimal(spent) >= Decimal(str(settings.GLOBAL_DAILY_SPEND_CAP_USD))
 
 
@@ -50,6 +53,12 @@ def refusal(user) -> str:
             f"You have submitted {recent} times in the last minute, the most allowed. "
             "Wait a moment, then submit again."
         )
+    return budget_refusal(user)
+
+
+def budget_refusal(user) -> str:
+    """Return why model calls on this user's budget may not start now (the site's spending
+    cap, their daily tokens or cost), or "" when they may: an instructor's regrade asks this."""
     if spend_cap_reached():
         return "Model calls are paused: this site has reached its spending cap for today."
     spent = spent_today(learner=user)

@@ -13,6 +13,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -168,7 +169,7 @@ class Browserless:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def csrf(self) -> str:
-        return next(c.value for c in self.jar if c.name == "csrftoken")
+        return next(cast(str, c.value) for c in self.jar if c.name == "csrftoken")
 
     def get(self, path: str) -> tuple[int, str, str]:
         request = urllib.request.Request(self.base + path, headers=self.headers)

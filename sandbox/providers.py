@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from sandbox.backends import BACKENDS, Backend, backend_class
-from sandbox.backends.cassette import CassetteBackend
+from sandbox.backends.cassette import CassetteBackend, Mode
 from sandbox.backends.stub import MODELS as STUB_MODELS
 from sandbox.backends.stub import StubScript
 
@@ -140,7 +141,7 @@ def make_backend(backend: str, script: StubScript | None = None) -> Backend:
         key, base_url = provider_settings(backend)
         inner = cls(api_key=key, base_url=base_url or None, timeout=settings.PROVIDER_TIMEOUT)
     if settings.CASSETTE_MODE == "off":
+        assert inner is not None  # built above: "off" is not "replay"
         return inner
-    return CassetteBackend(
-        inner, settings.CASSETTE_DIR / backend, settings.CASSETTE_MODE, backend=backend
-    )
+    mode = cast(Mode, settings.CASSETTE_MODE)  # settings checked it is off, record or replay
+    return CassetteBackend(inner, settings.CASSETTE_DIR / backend, mode, backend=backend)

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget, trigger_client_event
+from django_htmx.middleware import HtmxDetails
 
 from lessons.models import Exercise
 from sandbox import limits
@@ -20,6 +21,14 @@ from sandbox.tasks import wake_workers_on_commit
 
 # The client event that refreshes the parts of a page that list attempts.
 ATTEMPT_CHANGED = "attempt-changed"
+
+
+class LearnerRequest(HttpRequest):
+    """The request a signed-in view gets, for the type checker only: django-htmx's middleware
+    adds .htmx, and login_required means .user is a User, never AnonymousUser."""
+
+    htmx: HtmxDetails
+    user: User
 
 
 def _get_attempt_for_user(request: HttpRequest, attempt_id) -> Attempt:
@@ -39,7 +48,8 @@ def _get_exercise(request: HttpRequest, exercise_id: int) -> Exercise:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    form = UserCreationForm(request.POST if request.method == "POST" else None)
+    data = request.POST if request.method == "POST" else None
+    form: UserCreationForm[User] = UserCreationForm(data)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -49,7 +59,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def submit_attempt(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """Save the attempt and queue it once the row is committed; then show its status."""
     exercise = _get_exercise(request, exercise_id)
     form = AttemptForm(exercise, request.POST)
@@ -73,7 +83,7 @@ def submit_attempt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     )
 
 
-def queue_attempt(request: HttpRequest, models: list[tuple[str, str]], **fields) -> HttpResponse:
+def queue_attempt(request: LearnerRequest, models: list[tuple[str, str]], **fields) -> HttpResponse:
     """Save an attempt and queue it once committed, unless a limit or a model refuses it."""
     with transaction.atomic():
         # Lock the learner's row so concurrent submits queue up for the rate limit check.
@@ -114,7 +124,7 @@ def result_rows(runs) -> list[dict]:
     return list(rows.values())
 
 
-def refusal_response(request: HttpRequest, message: str) -> HttpResponse:
+def refusal_response(request: LearnerRequest, message: str) -> HttpResponse:
     """Tell the learner why nothing was queued (429), in the result area or as a page."""
     template = "sandbox/_refusal.html" if request.htmx else "sandbox/refusal.html"
     return render(request, template, {"message": message}, status=429)
@@ -122,7 +132,7 @@ def refusal_response(request: HttpRequest, message: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def attempt_detail(request: HttpRequest, attempt_id) -> HttpResponse:
+def attempt_detail(request: LearnerRequest, attempt_id) -> HttpResponse:
     """The attempt page; with htmx, only its status block, which stops polling once final."""
     attempt = _get_attempt_for_user(request, attempt_id)
     context = attempt_context(attempt)
@@ -166,7 +176,7 @@ def preview_prompt(request: HttpRequest, exercise_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def playground(request: HttpRequest) -> HttpResponse:
+def playground(request: LearnerRequest) -> HttpResponse:
     """A free prompt on one or two allowed models, through the same queue, budget and limits."""
     models = allowed_models()
     available = [(key, m.label) for key, m in models.items() if not backend_unavailable(m.backend)]

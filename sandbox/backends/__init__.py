@@ -6,6 +6,7 @@ models; sandbox.runs builds backends from an exercise and the settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 
 from sandbox.backends.base import Backend, BackendError, Completion, CompletionRequest
@@ -19,7 +20,8 @@ BACKENDS: dict[str, tuple[str, str]] = {
 BACKEND_CHOICES = [(name, label) for name, (label, _) in BACKENDS.items()]
 
 
-def backend_class(name: str) -> type[Backend]:
+def backend_class(name: str) -> Callable[..., Backend]:
+    """Return the backend's class (its constructor's arguments differ from one to another)."""
     module, _, cls = BACKENDS[name][1].rpartition(".")
     return getattr(import_module(module), cls)
 

@@ -83,8 +83,12 @@ class Backend(ABC):
     """
 
     label = ""
-    # What else, besides the request, decides the reply (a stub's rules): part of the cache key.
-    cache_scope = ""
+
+    @property
+    def cache_scope(self) -> str:
+        """What else, besides the request, decides the reply (a stub's rules): part of the
+        cache key."""
+        return ""
 
     @abstractmethod
     def complete(self, request: CompletionRequest) -> Completion: ...
