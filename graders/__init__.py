@@ -3,8 +3,11 @@
 The public interface:
 
 - load_rubric(data) -> Rubric, raising RubricError(message, criterion, field)
-- grade_case(rubric, output, case, submission, *, judge=None) -> CaseGrade
-- aggregate(rubric, [(case_grade, weight), ...]) -> Grade
+- grade_attempt(rubric, [CaseOutputs(case, outputs, submission, previous), ...], *,
+  require_all_samples=False, judge=None, map=map) -> Grade: how every caller scores an attempt
+- grade_case(rubric, output, case, submission, *, judge=None, previous=None) -> CaseGrade
+- judge_calls_needed(rubric, [stored criteria by id, ...]) -> int
+- aggregate(rubric, [(case_grade, weight), ...]) -> Grade (the cases -> attempt step)
 - try_rubric(rubric_or_dict, output, ...) -> CaseGrade, and self_test(rubric) -> SelfTestReport
 - feedback_visible(visibility, passed) -> bool, with VISIBILITY the allowed values
 - CRITERIA: every criterion kind, name -> Kind (summary, params)
@@ -27,6 +30,7 @@ from graders.results import (
     feedback_visible,
 )
 from graders.rubric import Criterion, Rubric, RubricError, load_rubric
+from graders.scoring import CaseOutputs, grade_attempt, judge_calls_needed, score_case
 
 __all__ = (
     "CRITERIA",
@@ -34,6 +38,7 @@ __all__ = (
     "VISIBILITY",
     "Case",
     "CaseGrade",
+    "CaseOutputs",
     "Criterion",
     "CriterionResult",
     "Grade",
@@ -46,8 +51,11 @@ __all__ = (
     "Submission",
     "aggregate",
     "feedback_visible",
+    "grade_attempt",
     "grade_case",
+    "judge_calls_needed",
     "load_rubric",
+    "score_case",
     "self_test",
     "try_rubric",
 )

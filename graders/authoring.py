@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graders.context import Case, Submission
-from graders.engine import grade_case
 from graders.judge import Judge
 from graders.results import CaseGrade
 from graders.rubric import Rubric, load_rubric
+from graders.scoring import CaseOutputs, grade_attempt
+
+
+def grade_one_output(
+    rubric: Rubric, output: str, case: Case, submission: Submission, judge: Judge | None
+) -> CaseGrade:
+    """Return the grade of an output as the runner would give it: the case of a one-case,
+    one-sample attempt."""
+    grade = grade_attempt(rubric, [CaseOutputs(case, (output,), submission)], judge=judge)
+    return grade.cases[0]
 
 
 def try_rubric(
@@ -27,7 +36,7 @@ def try_rubric(
     Judge criteria report "unavailable" unless a judge callable is passed.
     """
     loaded = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
-    return grade_case(loaded, output, case, submission, judge=judge)
+    return grade_one_output(loaded, output, case or Case(), submission or Submission(), judge)
 
 
 @dataclass(frozen=True)
@@ -107,13 +116,16 @@ def self_test(
             output, sample_case_value, prefill = sample_case(sample, case)
             sample_submission = submission
             if prefill is not None:
-                sample_submission = Submission(
+                # The sample's prefill is the one the model received, as it received it.
+                rendered_fields = {
+                    **(submission.rendered_fields or submission.fields),
+                    "prefill": prefill,
+                }
+                sample_submission = replace(
+                    submission,
                     fields={**submission.fields, "prefill": prefill},
-                    starter=submission.starter,
-                    editable=submission.editable,
-                    variables=submission.variables,
-                    rendered=submission.rendered,
+                    rendered_fields=rendered_fields,
                 )
-            grade = grade_case(rubric, output, sample_case_value, sample_submission, judge=judge)
+            grade = grade_one_output(rubric, output, sample_case_value, sample_submission, judge)
             results.append(SampleResult(expected, index, output, grade))
     return SelfTestReport(tuple(results))

@@ -11,6 +11,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from graders.context import Case, Submission
@@ -70,7 +71,7 @@ def make_outputs(count: int, seed: int = 7) -> list[tuple[str, Case]]:
     return outputs
 
 
-def best_time(work, rounds: int) -> float:
+def best_time(work: Callable[[], object], rounds: int) -> float:
     """Return the fastest of several timed rounds: other processes only ever add time."""
     best = float("inf")
     for _ in range(rounds):

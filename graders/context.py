@@ -35,7 +35,10 @@ class Submission:
 
     `fields` and `starter` map "system", "user" and "prefill" to their template text
     (placeholders such as `{{ ticket }}` unrendered); `rendered` is the whole prompt with
-    this case's variables filled in.
+    this case's variables filled in, and `rendered_fields` the same three fields as the
+    model received them (empty: fall back to `fields`). `examples` are the example turns,
+    (role, template text), before the user message. `fixed_variables` holds the values
+    every test case shares (a long document), which Case.variables may not repeat.
     """
 
     fields: Mapping[str, str] = field(default_factory=dict)
@@ -43,6 +46,15 @@ class Submission:
     editable: tuple[str, ...] = ()
     variables: tuple[str, ...] = ()
     rendered: str = ""
+    rendered_fields: Mapping[str, str] = field(default_factory=dict)
+    examples: tuple[tuple[str, str], ...] = ()
+    fixed_variables: Mapping[str, str] = field(default_factory=dict)
+
+    def rendered_field(self, name: str) -> str:
+        """Return a field as the model received it: rendered, or else its template text."""
+        if self.rendered_fields:
+            return self.rendered_fields.get(name, "")
+        return self.fields.get(name, "")
 
 
 def identity(text: str) -> str:

@@ -1,17 +1,18 @@
 """Grade outputs against a rubric: one pure function per criterion kind, in one dict.
 
-A case's score is the weighted mean of its criteria; an attempt's score is the
-weighted mean of its cases. Pass thresholds apply to both.
+An output's score is the weighted mean of its criteria (grade_case). Samples are combined
+into a case, and cases into an attempt, in graders.scoring (grade_attempt), which uses
+aggregate below for the last step.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from graders import compose, judge, prompt, similarity, structure, text
+from graders import compose, judge, prompt, reuse, similarity, structure, text
 from graders.context import Case, Context, Submission, identity
 from graders.judge import Judge
 from graders.kinds import Kind, Param
@@ -503,7 +504,9 @@ def grade_criterion(
     return criterion_result(criterion, check, check.detail)
 
 
-def criterion_result(criterion: Criterion, check: Check, detail: str) -> CriterionResult:
+def criterion_result(
+    criterion: Criterion, check: Check, detail: str, fingerprint: str = ""
+) -> CriterionResult:
     return CriterionResult.build(
         id=criterion.id,
         kind=criterion.kind,
@@ -515,6 +518,7 @@ def criterion_result(criterion: Criterion, check: Check, detail: str) -> Criteri
         visible=criterion.visible,
         status=check.status,
         suspected_injection=check.suspected_injection,
+        fingerprint=fingerprint,
     )
 
 
@@ -535,7 +539,8 @@ def criterion_check(
             subject = submission.rendered
         else:
             prefill = criterion.with_prefill if criterion.with_prefill is not None else with_prefill
-            subject = submission.fields.get("prefill", "") + output if prefill else output
+            # The prefill as the model received it (rendered for this case), not its template.
+            subject = submission.rendered_field("prefill") + output if prefill else output
     return run_check(
         criterion, kind, subject, output, case, submission, judge, with_prefill, parsed
     )
@@ -677,25 +682,40 @@ def grade_case(
     submission: Submission | None = None,
     *,
     judge: Judge | None = None,
+    previous: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> CaseGrade:
     """Return the grade of one output: the weighted mean of its criteria, and pass or fail.
 
     A criterion whose status is "unavailable" counts as 0, or is left out of the mean when
     the rubric says `unavailable: skip`. One that "needs_review" always counts as 0 and
     marks the case for review.
+
+    `previous` holds the stored results (CriterionResult.to_dict()) of an earlier grading of
+    this same output, by criterion id: a criterion that calls a model is taken from it,
+    without a model call, when its fingerprint is unchanged and its status was "ok"
+    (graders.reuse).
     """
     case = case or Case()
     submission = submission or Submission()
     hide = reference_hider(case.reference).hide if len(case.reference) >= REFERENCE_WINDOW else None
     with_prefill = rubric.with_prefill
     parsed: dict[str, tuple[Any, str]] = {}  # the output's JSON, read once for every JSON kind
+    models = rubric.model_criteria  # usually empty: then nothing below looks at it
     results_list = []
     for criterion in rubric.criteria:
+        fingerprint = ""
+        model = models.get(criterion.id) if models else None
+        if model is not None:
+            fingerprint = reuse.fingerprint(model, output, case, submission)
+            stored = previous.get(criterion.id) if previous else None
+            if stored is not None and reuse.reusable(stored, fingerprint):
+                results_list.append(CriterionResult.from_dict(stored))
+                continue
         check = criterion_check(
             criterion, output, case, submission, judge, with_prefill, None, parsed
         )
         detail = check.detail if hide is None else hide(check.detail)
-        results_list.append(criterion_result(criterion, check, detail))
+        results_list.append(criterion_result(criterion, check, detail, fingerprint))
     results = tuple(results_list)
     skip = rubric.unavailable == "skip"
     score = weighted_mean(
@@ -712,7 +732,9 @@ def grade_case(
 
 
 def aggregate(rubric: Rubric, grades: Iterable[tuple[CaseGrade, float]]) -> Grade:
-    """Return the attempt's grade from (case grade, case weight) pairs."""
+    """Return the attempt's grade from (case grade, case weight) pairs: the weighted mean,
+    passing at the threshold (and, with require_all_cases, only if every case passed);
+    never passed when a case needs review. grade_attempt calls it: use that."""
     pairs = list(grades)
     score = weighted_mean((g.score, w) for g, w in pairs)
     passed = score >= rubric.pass_threshold

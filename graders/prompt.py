@@ -23,20 +23,53 @@ def placeholder(name: str) -> re.Pattern[str]:
     return re.compile(r"\{\{\s*" + escaped + r"\s*\}\}|\{" + escaped + r"\}")
 
 
+def template_texts(submission: Submission) -> list[str]:
+    """Return what the learner wrote: the three fields, then the example turns."""
+    return [
+        *(submission.fields.get(name, "") for name in ("system", "user", "prefill")),
+        *(text for _, text in submission.examples),
+    ]
+
+
 def template_text(submission: Submission) -> str:
-    return "\n".join(submission.fields.get(name, "") for name in ("system", "user", "prefill"))
+    return "\n".join(template_texts(submission))
+
+
+def variable_values(ctx: Context) -> dict[str, str]:
+    """Return this test case's variable values, the exercise's fixed ones included."""
+    return {**ctx.submission.fixed_variables, **ctx.case.variables}
+
+
+def is_fixed(name: str, ctx: Context) -> bool:
+    """Return whether a variable has the value every test case shares."""
+    fixed = ctx.submission.fixed_variables
+    return name in fixed and ctx.case.variables.get(name, fixed[name]) == fixed[name]
 
 
 def uses_variable(name: str, ctx: Context) -> bool:
-    """Return whether the prompt uses a variable: a placeholder, or its value rendered."""
+    """Return whether the prompt uses a variable: a placeholder, or its value rendered.
+
+    A value pasted in place of the placeholder is rendered only for its own test case, so it
+    fails on the others; but a fixed variable's value is the same in every case, so for it
+    only the placeholder counts.
+    """
     if placeholder(name).search(template_text(ctx.submission)):
         return True
+    if is_fixed(name, ctx):
+        return False
     value = ctx.case.variables.get(name, "")
     return bool(value) and value in ctx.submission.rendered
 
 
+def declared_variables(ctx: Context) -> list[str]:
+    """Return the exercise's variables, fixed ones included, or else the case's."""
+    names = list(ctx.submission.variables)
+    names += [n for n in ctx.submission.fixed_variables if n not in names]
+    return names or list(ctx.case.variables)
+
+
 def uses_variables(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
-    names = params["variables"] or list(ctx.submission.variables) or list(ctx.case.variables)
+    names = params["variables"] or declared_variables(ctx)
     if not names:
         return Check(True, "the exercise declares no variables")
     missing = [n for n in names if not uses_variable(n, ctx)]
@@ -156,11 +189,11 @@ def delimited_input(params: Mapping[str, Any], text: str, ctx: Context) -> Check
     """
     name, tag = params["variable"], params["tag"]
     spans: list[tuple[str, int, int]] = []
-    for field_text in ctx.submission.fields.values():
+    for field_text in template_texts(ctx.submission):
         spans.extend(
             (field_text, m.start(), m.end()) for m in placeholder(name).finditer(field_text)
         )
-    value = ctx.case.variables.get(name, "")
+    value = variable_values(ctx).get(name, "")
     if not spans and value:
         rendered = ctx.submission.rendered
         at = rendered.find(value)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # How far a criterion got. Only "ok" results can pass; the others always count as not passed.
@@ -60,9 +61,19 @@ class CriterionResult:
     visible: bool = True
     status: str = OK
     suspected_injection: bool = False
+    # For a criterion that calls a model: what its verdict was computed from (see
+    # graders.reuse), so a later grading of the same output may reuse it. "" otherwise.
+    fingerprint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CriterionResult:
+        """Return the result that to_dict() stored; fields it lacks (older data) get their
+        defaults, keys it does not know are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
     def build(
@@ -77,12 +88,13 @@ class CriterionResult:
         visible: bool,
         status: str,
         suspected_injection: bool,
+        fingerprint: str = "",
     ) -> CriterionResult:
         """Return the same result as the constructor, five times faster.
 
         A frozen dataclass's __init__ sets each field through object.__setattr__; grading
         builds one result per criterion per output, so this fills the instance dict at once.
-        Every field must be passed, in declaration order.
+        Every field but the fingerprint must be passed, in declaration order.
         """
         result = object.__new__(cls)
         result.__dict__.update(
@@ -96,36 +108,46 @@ class CriterionResult:
             visible=visible,
             status=status,
             suspected_injection=suspected_injection,
+            fingerprint=fingerprint,
         )
         return result
 
 
-def worst_status(statuses: list[str]) -> str:
+def worst_status(statuses: Iterable[str]) -> str:
     """Return the status that needs the most attention: needs_review, error, unavailable, ok."""
+    present = set(statuses)
     for status in (NEEDS_REVIEW, ERROR, UNAVAILABLE):
-        if status in statuses:
+        if status in present:
             return status
     return OK
 
 
 @dataclass(frozen=True)
 class CaseGrade:
-    """The grade of one model output (one test case) against a rubric."""
+    """The grade of one model output against a rubric, or of one test case's samples.
+
+    A case graded on several samples (scoring.score_case) keeps the criteria of its worst
+    sample, and every sample's own grade, in order, in `samples`.
+    """
 
     score: float
     passed: bool
     criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
     status: str = OK
     suspected_injection: bool = False
+    samples: tuple[CaseGrade, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "score": self.score,
             "passed": self.passed,
             "status": self.status,
             "suspected_injection": self.suspected_injection,
             "criteria": [c.to_dict() for c in self.criteria],
         }
+        if self.samples:
+            data["samples"] = [s.to_dict() for s in self.samples]
+        return data
 
 
 @dataclass(frozen=True)

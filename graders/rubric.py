@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graders.reuse import ModelCriterion
 
 TARGETS = ("output", "prompt")
 NORMALIZE_OPTIONS = ("strip", "ignore_case", "collapse_whitespace")
@@ -131,6 +134,14 @@ class Rubric:
                 return True
             pending.extend(criterion.children)
         return False
+
+    @cached_property
+    def model_criteria(self) -> dict[str, ModelCriterion]:
+        """Return, by id, the top-level criteria that call a model, with their definition's
+        fingerprint (graders.reuse); built once per rubric."""
+        from graders.reuse import model_criteria
+
+        return model_criteria(self)
 
 
 def _number(value: Any, criterion: str, name: str, low: float, high: float | None) -> float:

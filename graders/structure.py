@@ -121,8 +121,12 @@ def remote_refs(schema: Any) -> list[str]:
     return found
 
 
+# referencing's attrs classes declare their fields in a way mypy does not see: typed here.
+Registry: Callable[..., referencing.Registry[Any]] = referencing.Registry
+
+
 def refuse_retrieval(uri: str) -> referencing.Resource:
-    raise referencing.exceptions.NoSuchResource(ref=uri)
+    raise referencing.exceptions.NoSuchResource(uri)
 
 
 def check_schema(params: dict[str, Any]) -> None:
@@ -184,7 +188,7 @@ def compiled_schema(key: SchemaKey) -> CompiledSchema:
     schema = key.schema  # rubric params are never edited after loading
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     # An empty registry that refuses retrieval: no schema ever triggers a network fetch.
-    validator = cls(schema, registry=referencing.Registry(retrieve=refuse_retrieval))
+    validator = cls(schema, registry=Registry(retrieve=refuse_retrieval))
     try:
         quick = quick_test(schema) if cls is jsonschema.Draft202012Validator else None
     except RecursionError:
@@ -313,12 +317,12 @@ def quick_keyword(keyword: str, rule: Any, schema: dict[str, Any]) -> Callable[[
         known = known or frozenset()
         if rule is False:
             return lambda value: not isinstance(value, dict) or all(k in known for k in value)
-        test = quick_test(rule, root=False)
-        if test is None:
+        extra_test = quick_test(rule, root=False)
+        if extra_test is None:
             return None
         return lambda value: (
             not isinstance(value, dict)
-            or all(test(item) for k, item in value.items() if k not in known)
+            or all(extra_test(item) for k, item in value.items() if k not in known)
         )
     if keyword == "items":
         if "prefixItems" in schema:
@@ -346,7 +350,7 @@ NUMBER_BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
     "exclusiveMinimum": lambda value, bound: value > bound,
     "exclusiveMaximum": lambda value, bound: value < bound,
 }
-SIZE_BOUNDS: dict[str, tuple[type, Callable[[int, int], bool]]] = {
+SIZE_BOUNDS: dict[str, tuple[type[str] | type[list[Any]], Callable[[int, int], bool]]] = {
     "minLength": (str, lambda size, bound: size >= bound),
     "maxLength": (str, lambda size, bound: size <= bound),
     "minItems": (list, lambda size, bound: size >= bound),
@@ -476,7 +480,9 @@ def extract_tag(text: str, tag: str, occurrence: str) -> tuple[str | None, str]:
     """
     opening = re.compile(rf"<{re.escape(tag)}(?:\s[^<>]*)?>")
     closing = f"</{tag}>"
-    matches = list(opening.finditer(text)) if occurrence == "last" else [opening.search(text)]
+    matches: list[re.Match[str] | None] = (
+        list(opening.finditer(text)) if occurrence == "last" else [opening.search(text)]
+    )
     start = matches[-1] if matches else None
     if start is None:
         return None, f"expected a <{tag}> tag, found {excerpt(text)}"

@@ -1,0 +1,129 @@
+"""Verdict reuse: a criterion that calls a model is asked again only when what it read changed.
+
+Grading stored outputs again (a regrade after a rubric edit) should not pay for a judge
+call whose answer cannot have changed. Each top-level criterion that calls a model (an
+llm_judge, or a composite with one among its sub-criteria) gets a fingerprint,
+"<definition>:<inputs>":
+
+- definition: sha256 of the canonical JSON of the criterion as the rubric defines it (with
+  its sub-criteria, and the rubric's with_prefill, which it inherits);
+- inputs: sha256 of everything else its verdict was computed from: the output, the prefill
+  when it grades prefill + continuation, the test case's values when a sub-criterion reads
+  them (from_case params, the reference answer), and the prompt when one reads the prompt.
+
+A stored result is reused, as it was, when its fingerprint equals the new one and its
+status is "ok". A result stored without a fingerprint (older data) is never reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graders.context import Case, Submission
+from graders.results import OK
+from graders.rubric import Criterion, Rubric
+
+VERSION = 1  # raise when what a fingerprint covers changes: older ones then never match
+
+
+@dataclass(frozen=True)
+class ModelCriterion:
+    """A top-level criterion that calls a model, and what besides the output it reads."""
+
+    definition: str
+    reads_prefill: bool
+    reads_case: bool
+    reads_prompt: bool
+
+
+def canonical_hash(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def subtree(criterion: Criterion) -> list[Criterion]:
+    nodes, pending = [], [criterion]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        pending.extend(node.children)
+    return nodes
+
+
+def model_criteria(rubric: Rubric) -> dict[str, ModelCriterion]:
+    """Return, by id, the rubric's top-level criteria that call a model (usually none)."""
+    from graders.engine import CRITERIA, REFERENCE
+
+    found: dict[str, ModelCriterion] = {}
+    for criterion in rubric.criteria:
+        nodes = subtree(criterion)
+        if not any(node.kind == "llm_judge" for node in nodes):
+            continue
+        prefill = case = prompt = False
+        for node in nodes:
+            kind = CRITERIA[node.kind]
+            reads_prompt = kind.reads == "prompt" or node.target == "prompt"
+            prompt = prompt or reads_prompt
+            with_prefill = (
+                node.with_prefill if node.with_prefill is not None else rubric.with_prefill
+            )
+            prefill = prefill or (with_prefill and not reads_prompt)
+            case = case or bool(
+                node.case_params or (REFERENCE in kind.params and node.params["reference"] is None)
+            )
+        definition = canonical_hash(
+            {"v": VERSION, "criterion": criterion.to_dict(), "with_prefill": rubric.with_prefill}
+        )
+        found[criterion.id] = ModelCriterion(definition, prefill, case, prompt)
+    return found
+
+
+def fingerprint(model: ModelCriterion, output: str, case: Case, submission: Submission) -> str:
+    """Return the fingerprint of a model-calling criterion graded on this output."""
+    inputs: dict[str, Any] = {"output": output}
+    if model.reads_prefill:
+        inputs["prefill"] = submission.rendered_field("prefill")
+    if model.reads_case or model.reads_prompt:
+        inputs["case"] = {
+            "variables": dict(case.variables),
+            "reference": case.reference,
+            "expected": dict(case.expected),
+        }
+    if model.reads_prompt:
+        inputs["prompt"] = {
+            "fields": dict(submission.fields),
+            "rendered_fields": dict(submission.rendered_fields),
+            "starter": dict(submission.starter),
+            "editable": list(submission.editable),
+            "variables": list(submission.variables),
+            "rendered": submission.rendered,
+            "examples": [list(turn) for turn in submission.examples],
+            "fixed_variables": dict(submission.fixed_variables),
+        }
+    return f"{model.definition}:{canonical_hash(inputs)}"
+
+
+def reusable(stored: Mapping[str, Any] | None, fingerprint: str) -> bool:
+    """Return whether a stored result (CriterionResult.to_dict()) may stand for a new one."""
+    return (
+        stored is not None
+        and bool(fingerprint)
+        and stored.get("status") == OK
+        and stored.get("fingerprint") == fingerprint
+    )
+
+
+def same_definition(stored: Mapping[str, Any] | None, model: ModelCriterion) -> bool:
+    """Return whether a stored result was an "ok" verdict of this very criterion definition
+    (what judge_calls_needed can know without the outputs and test cases)."""
+    if stored is None or stored.get("status") != OK:
+        return False
+    stored_fingerprint = stored.get("fingerprint")
+    return (
+        isinstance(stored_fingerprint, str)
+        and stored_fingerprint.partition(":")[0] == model.definition
+    )

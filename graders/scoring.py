@@ -1,0 +1,131 @@
+"""Score an attempt: every sample of every test case graded, then combined. The one place
+where samples become a case grade and cases an attempt grade.
+
+- sample -> case (score_case): the mean of the sample scores, passing at the rubric's
+  threshold; with require_all_samples, the worst sample's score, passing only if every
+  sample passed. The case's status is its samples' worst; it needs review if any does,
+  and a case that needs review never passes.
+- case -> attempt (engine.aggregate): the mean weighted by case weight, passing at the
+  threshold (with require_all_cases, only if every case passed); never passed when a case
+  needs review.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graders.context import Case, Submission
+from graders.engine import aggregate, grade_case, weighted_mean
+from graders.judge import Judge
+from graders.results import NEEDS_REVIEW, CaseGrade, Grade, worst_status
+from graders.reuse import same_definition
+from graders.rubric import Rubric
+
+StoredCriteria = Mapping[str, Mapping[str, Any]]  # CriterionResult.to_dict() by criterion id
+
+
+@dataclass(frozen=True)
+class CaseOutputs:
+    """One test case of an attempt: its model outputs, one per sample, and the prompt.
+
+    `previous`, per sample (or empty), holds the stored criterion results of an earlier
+    grading of that output, by criterion id, so verdicts that cannot have changed are
+    reused rather than asked of the judge again (graders.reuse).
+    """
+
+    case: Case
+    outputs: tuple[str, ...]
+    submission: Submission
+    previous: tuple[StoredCriteria, ...] = ()
+
+
+Sample = tuple[CaseOutputs, int]
+Mapper = Callable[[Callable[[Sample], CaseGrade], Iterable[Sample]], Iterable[CaseGrade]]
+
+
+def score_case(
+    rubric: Rubric, samples: Sequence[CaseGrade], *, require_all_samples: bool = False
+) -> CaseGrade:
+    """Return one test case's grade from the grades of its samples, in order."""
+    if not samples:
+        raise ValueError("a test case needs at least one sample")
+    status = worst_status(s.status for s in samples)
+    if require_all_samples:
+        score = min(s.score for s in samples)
+        passed = all(s.passed for s in samples)
+    else:
+        score = weighted_mean((s.score, 1.0) for s in samples)
+        passed = score >= rubric.pass_threshold
+    # The first sample that failed with the lowest score: its criteria say what went wrong.
+    worst = min(samples, key=lambda s: (s.passed, s.score))
+    return CaseGrade(
+        score=score,
+        passed=passed and status != NEEDS_REVIEW,
+        criteria=worst.criteria,
+        status=status,
+        suspected_injection=any(s.suspected_injection for s in samples),
+        samples=tuple(samples),
+    )
+
+
+def grade_attempt(
+    rubric: Rubric,
+    cases: Sequence[CaseOutputs],
+    *,
+    require_all_samples: bool = False,
+    judge: Judge | None = None,
+    map: Mapper = builtins.map,
+) -> Grade:
+    """Return the grade of an attempt: each output graded by grade_case, each case scored
+    from its samples, the attempt from its cases (see the module's docstring).
+
+    Every (case, sample) output is graded through one call of `map(grade, samples)`: pass a
+    thread pool's map to run judge calls at once. The result's cases are in `cases` order.
+    """
+    samples: list[Sample] = []
+    for case_outputs in cases:
+        if not case_outputs.outputs:
+            raise ValueError(f"test case {case_outputs.case.name!r} has no output to grade")
+        samples.extend((case_outputs, i) for i in range(len(case_outputs.outputs)))
+
+    def grade(sample: Sample) -> CaseGrade:
+        case_outputs, index = sample
+        previous = case_outputs.previous
+        return grade_case(
+            rubric,
+            case_outputs.outputs[index],
+            case_outputs.case,
+            case_outputs.submission,
+            judge=judge,
+            previous=previous[index] if index < len(previous) else None,
+        )
+
+    grades = list(map(grade, samples))
+    pairs, at = [], 0
+    for case_outputs in cases:
+        count = len(case_outputs.outputs)
+        case_grade = score_case(
+            rubric, grades[at : at + count], require_all_samples=require_all_samples
+        )
+        pairs.append((case_grade, case_outputs.case.weight))
+        at += count
+    return aggregate(rubric, pairs)
+
+
+def judge_calls_needed(rubric: Rubric, previous: Sequence[StoredCriteria]) -> int:
+    """Return how many model-calling criteria grading these stored samples again would ask
+    a model: one per sample and criterion whose stored verdict cannot be reused (none
+    stored, stored without a fingerprint, another definition, or not "ok").
+
+    It assumes the outputs and test cases are those the results were stored for.
+    """
+    models = rubric.model_criteria
+    return sum(
+        1
+        for stored in previous
+        for criterion_id, model in models.items()
+        if not same_definition(stored.get(criterion_id), model)
+    )
