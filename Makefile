@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STARTER := lessons/starter/prompt-fundamentals
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench requirements
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,15 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# requirements.txt and requirements-dev.txt are written by pip-compile from the .in files:
+# edit those, then `make requirements`. It keeps today's pins where it can; to move one,
+# `make requirements UPGRADE="--upgrade-package NAME"` (or UPGRADE=--upgrade for all).
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet \
+	--strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host $(UPGRADE)
+requirements: $(VENV)/.dev
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
+
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py import_course $(STARTER)
@@ -24,9 +33,12 @@ run: $(VENV)/.runtime
 	@$(PY) manage.py create_demo_accounts
 	$(PY) manage.py serve_embedded --port $(PORT)
 
+# makemigrations --check gets an in-memory database: it compares models with migration files,
+# and with CI's DATABASE_URL (a database pytest has not created yet) it waited 30 s to connect.
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
-	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/mypy
+	DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 bench: $(VENV)/.dev
@@ -34,3 +46,4 @@ bench: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
