@@ -88,3 +88,55 @@ def test_single_brace_placeholders_count_too():
     assert grade_one(
         "delimited_input", "", {"variable": "ticket"}, submission=single, case=CASE
     ).passed
+
+
+POLICY = "Travel policy: hotels up to 180 a night."
+
+
+def policy_submission(user: str, examples: tuple[tuple[str, str], ...] = ()) -> Submission:
+    """An exercise whose policy is a fixed variable: the same value in every test case."""
+    rendered = user.replace("{policy}", POLICY).replace("{question}", "Hotel in London?")
+    return Submission(
+        fields={"system": "", "user": user, "prefill": ""},
+        variables=("question",),
+        rendered=rendered + "".join(t.replace("{policy}", POLICY) for _, t in examples),
+        examples=examples,
+        fixed_variables={"policy": POLICY},
+    )
+
+
+QUESTION = Case(variables={"question": "Hotel in London?"})
+
+
+def test_uses_variables_counts_the_fixed_variables():
+    # Before, a fixed variable the exercise did not also list was never checked.
+    assert grade_one(
+        "uses_variables", "", submission=policy_submission("<policy>{policy}</policy> {question}")
+    ).passed
+    result = grade_one("uses_variables", "", submission=policy_submission("{question}"))
+    assert not result.passed and "{{ policy }}" in result.detail
+
+
+def test_a_pasted_fixed_value_is_not_a_use_of_its_variable():
+    # The same in every test case, so a paste would pass each one: only {policy} counts,
+    # even when the case repeats the fixed values among its own.
+    pasted = policy_submission(f"{POLICY} {{question}}")
+    merged = Case(variables={"question": "Hotel in London?", "policy": POLICY})
+    for case in (QUESTION, merged):
+        assert not grade_one("uses_variables", "", submission=pasted, case=case).passed
+
+
+def test_a_placeholder_in_an_example_turn_is_a_use():
+    examples = (("user", "Policy: <policy>{policy}</policy>"), ("assistant", "Noted."))
+    submission = policy_submission("{question}", examples)
+    assert grade_one("uses_variables", "", submission=submission, case=QUESTION).passed
+    assert grade_one(
+        "delimited_input", "", {"variable": "policy"}, submission=submission, case=QUESTION
+    ).passed
+
+
+def test_delimited_input_finds_a_fixed_value_in_the_rendered_prompt():
+    pasted = policy_submission(f"<policy>{POLICY}</policy> {{question}}")
+    assert grade_one(
+        "delimited_input", "", {"variable": "policy"}, submission=pasted, case=QUESTION
+    ).passed
