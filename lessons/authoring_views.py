@@ -521,12 +521,8 @@ def try_rubric(request: HttpRequest, exercise_id: int) -> HttpResponse:
             exercise.rubric,
             form.cleaned_data["output"],
             case=case.as_grader_case() if case else None,
-            submission=graders.Submission(
-                fields=exercise.starter(),
-                starter=exercise.starter(),
-                editable=exercise.editable_parts(),
-                variables=tuple(exercise.variables),
-            ),
+            # The starter prompt, rendered for the chosen case, as the runner would build it.
+            submission=exercise.submission({}, case),
         )
     context = {"exercise": exercise, "try_form": form, "grade": grade}
     if request.htmx:

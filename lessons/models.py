@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -260,14 +260,37 @@ class Exercise(models.Model):
         return {**self.fixed_variables, **(case.variables if case else {})}
 
     def submission(self, values: Mapping[str, object], case: Case | None) -> graders.Submission:
-        """Return what prompt-side criteria read: these prompt values, rendered for a case."""
-        fields, _ = self.compose(values)
+        """Return what prompt-side criteria read: a learner's values (as compose() takes
+        them: the starter wherever a part is locked or not given), rendered for a case."""
+        fields, examples = self.compose(values)
+        return self.grader_submission(fields, examples, case)
+
+    def grader_submission(
+        self,
+        fields: Mapping[str, str],
+        examples: Sequence[Sequence[str]],
+        case: Case | None,
+    ) -> graders.Submission:
+        """Return what the graders read of a prompt as sent: its system/user/prefill and
+        example turns already composed (attempt.fields(), attempt.examples), rendered for a
+        test case exactly as the model receives it. The runner, regrade, self-test and
+        try-rubric all build the Submission here, so they grade alike."""
+        fields = {name: str(fields.get(name, "")) for name in PROMPT_FIELDS}
+        turns = tuple((str(role), str(text)) for role, text in examples)
+        prompt = render_prompt(fields, self.case_variables(case), turns)
         return graders.Submission(
             fields=fields,
             starter=self.starter(),
             editable=self.editable_parts(),
             variables=tuple(self.variables),
-            rendered=self.render(values, case).as_text(),
+            rendered=prompt.as_text(),
+            rendered_fields={
+                "system": prompt.system,
+                "user": prompt.user,
+                "prefill": prompt.prefill,
+            },
+            examples=turns,
+            fixed_variables=dict(self.fixed_variables),
         )
 
     def self_test(self) -> graders.SelfTestReport:

@@ -55,3 +55,20 @@ def test_without_htmx_it_shows_the_rubric_page_with_the_result(ines_client, inst
     r = ines_client.post(url(exercise), {"output": "hello"})
     html = r.content.decode()
     assert "<h1>Greet someone</h1>" in html and "Passes" in html
+
+
+def test_prompt_criteria_see_the_starter_rendered_for_the_chosen_case(ines_client, instructor):
+    rubric = {
+        "criteria": [
+            {
+                "id": "names",
+                "kind": "contains",
+                "target": "prompt",
+                "params": {"text": "Talk to Ada"},
+            }
+        ]
+    }
+    exercise = make_exercise(status=Exercise.DRAFT, rubric=rubric)
+    case = exercise.cases.get()
+    r = ines_client.post(url(exercise), {"output": "hi", "case": str(case.pk)}, headers=HTMX)
+    assert "Passes" in r.content.decode()
