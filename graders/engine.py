@@ -709,7 +709,7 @@ def grade_case(
             fingerprint = reuse.fingerprint(model, output, case, submission)
             stored = previous.get(criterion.id) if previous else None
             if stored is not None and reuse.reusable(stored, fingerprint):
-                results_list.append(CriterionResult.from_dict(stored))
+                results_list.append(reuse.reused(criterion, stored))
                 continue
         check = criterion_check(
             criterion, output, case, submission, judge, with_prefill, None, parsed

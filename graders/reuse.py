@@ -6,7 +6,9 @@ llm_judge, or a composite with one among its sub-criteria) gets a fingerprint,
 "<definition>:<inputs>":
 
 - definition: sha256 of the canonical JSON of the criterion as the rubric defines it (with
-  its sub-criteria, and the rubric's with_prefill, which it inherits);
+  its sub-criteria, and the rubric's with_prefill, which it inherits), less what does not
+  change its verdict: its weight, feedback and visibility, which a reused result takes from
+  the rubric as it now is;
 - inputs: sha256 of everything else its verdict was computed from: the output, the prefill
   when it grades prefill + continuation, the test case's values when a sub-criterion reads
   them (from_case params, the reference answer), and the prompt when one reads the prompt.
@@ -20,14 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graders.context import Case, Submission
-from graders.results import OK
+from graders.results import OK, CriterionResult
 from graders.rubric import Criterion, Rubric
 
 VERSION = 1  # raise when what a fingerprint covers changes: older ones then never match
+PRESENTATION = ("weight", "feedback", "visible")  # a criterion's fields its verdict ignores
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,9 @@ def model_criteria(rubric: Rubric) -> dict[str, ModelCriterion]:
             case = case or bool(
                 node.case_params or (REFERENCE in kind.params and node.params["reference"] is None)
             )
+        verdict = {k: v for k, v in criterion.to_dict().items() if k not in PRESENTATION}
         definition = canonical_hash(
-            {"v": VERSION, "criterion": criterion.to_dict(), "with_prefill": rubric.with_prefill}
+            {"v": VERSION, "criterion": verdict, "with_prefill": rubric.with_prefill}
         )
         found[criterion.id] = ModelCriterion(definition, prefill, case, prompt)
     return found
@@ -105,6 +109,17 @@ def fingerprint(model: ModelCriterion, output: str, case: Case, submission: Subm
             "fixed_variables": dict(submission.fixed_variables),
         }
     return f"{model.definition}:{canonical_hash(inputs)}"
+
+
+def reused(criterion: Criterion, stored: Mapping[str, Any]) -> CriterionResult:
+    """Return a stored verdict, with the weight, feedback and visibility the rubric now gives."""
+    result = CriterionResult.from_dict(stored)
+    return replace(
+        result,
+        weight=criterion.weight,
+        feedback=criterion.on_pass if result.passed else criterion.on_fail,
+        visible=criterion.visible,
+    )
 
 
 def reusable(stored: Mapping[str, Any] | None, fingerprint: str) -> bool:

@@ -197,6 +197,17 @@ def test_a_changed_criterion_or_output_asks_the_judge_again():
     assert judge_calls_needed(rubric(hello_edit, JUDGE), [stored(first)]) == 0
 
 
+def test_a_new_weight_or_feedback_reuses_the_verdict_and_takes_the_new_values():
+    first = grade_case(rubric(HELLO, JUDGE), "hello there", judge=met_judge)
+    reworded = {**JUDGE, "weight": 3, "feedback": {"pass": "Warm."}, "visible": False}
+    judge = CountingJudge()
+    again = grade_case(rubric(HELLO, reworded), "hello there", judge=judge, previous=stored(first))
+    assert judge.calls == 0 and judge_calls_needed(rubric(HELLO, reworded), [stored(first)]) == 0
+    result = again.criteria[1]
+    assert (result.weight, result.feedback, result.visible) == (3, "Warm.", False)
+    assert result.detail == first.criteria[1].detail and again.score == 1.0
+
+
 def test_verdicts_that_were_not_ok_or_have_no_fingerprint_are_not_reused():
     judged = rubric(JUDGE)
     needs_review = stored(grade_case(judged, "hello there", judge=bad_judge))
