@@ -37,7 +37,7 @@ from lessons.models import Case, Course, Exercise, Lesson, Regrade
 from lessons.tasks import regrade as regrade_task
 from sandbox.models import Attempt
 from sandbox.providers import reference_unavailable
-from sandbox.tasks import wake_workers_on_commit
+from sandbox.tasks import enqueue_attempt
 
 # The rubric of a new exercise: valid, so the exercise saves; the author replaces it.
 STARTER_RUBRIC = {
@@ -352,7 +352,6 @@ def edit_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
     )
     if request.method == "POST" and formset.is_valid():
         with transaction.atomic():
-            Exercise.objects.lock_to_edit_cases(exercise)
             position = 0
             for form in formset:
                 data = form.cleaned_data
@@ -558,7 +557,7 @@ def publish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
         attempt = Attempt.objects.create(
             learner=request.user, **authoring.reference_attempt_fields(exercise)
         )
-        wake_workers_on_commit()
+        enqueue_attempt(attempt)
     if request.htmx:
         return _publish_panel(request, exercise, check=attempt)
     return redirect("ls-teach-publish-status", exercise.pk, attempt.id)

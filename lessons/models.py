@@ -117,13 +117,6 @@ class ExerciseQuerySet(models.QuerySet):
             live |= models.Q(lesson__course__instructors=user)
         return self.filter(live).distinct()
 
-    def lock_to_edit_cases(self, exercise: Exercise) -> None:
-        """Lock the exercise's row before its test cases change, in a transaction. A case's
-        trigger locks it too (to raise the revision), after the case's own row; taken first,
-        every transaction that edits an exercise and its cases locks them in one order, and
-        two of them cannot deadlock. (SQLite writes one transaction at a time anyway.)"""
-        list(self.select_for_update().filter(pk=exercise.pk).values_list("pk"))
-
 
 @functools.lru_cache(maxsize=512)
 def _parsed(parse, text: str):
@@ -177,10 +170,6 @@ class Exercise(models.Model):
     hints = models.JSONField(default=list, blank=True)
     solution = models.JSONField(default=dict, blank=True, help_text="The reference prompt fields")
     known_bad = models.JSONField(default=list, blank=True, help_text="Prompts that must fail")
-    # Raised by database triggers (migration 0003) on every change to this exercise or to
-    # its test cases, whatever makes it, bulk updates included: a worker keeps a copy of
-    # the definition for as long as its revision stands.
-    revision = models.PositiveIntegerField(default=0, editable=False)
 
     objects = ExerciseQuerySet.as_manager()
 

@@ -9,7 +9,6 @@ class SandboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sandbox import cache  # noqa: F401  (registers its system check)
         from sandbox.celery import ensure_broker_folders
 
         ensure_broker_folders()

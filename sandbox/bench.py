@@ -5,9 +5,6 @@ It starts real worker (and web) processes against Redis (REDIS_URL, default
 127.0.0.1:6379 database 14, flushed) and a database of its own (DATABASE_URL
 if set, else a new SQLite file), and prints one JSON line per figure:
 {"name", "value", "unit", "baseline", "ratio"}. Progress goes to stderr.
-
-With --phases it prints instead where a worker's CPU goes: per no-op task, per attempt, and
-per attempt in each phase of the pipeline (sandbox.bench_phases).
 """
 
 from __future__ import annotations
@@ -98,19 +95,16 @@ def configure(workdir: Path) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox.bench", description=__doc__)
     parser.add_argument(
-        "--phases",
-        action="store_true",
-        help="instead of the figures, the throughput run's worker CPU per attempt by phase",
+        "--only", help="measure only these figures, comma-separated (e.g. burst,latency)"
     )
-    phases = parser.parse_args().phases
+    only = parser.parse_args().only
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         workdir = Path(tmp)
         configure(workdir)
         import django
 
         django.setup()
-        bench = Bench(workdir)
-        bench.phases() if phases else bench.run()
+        Bench(workdir).run(only.split(",") if only else None)
 
 
 class Bench:
@@ -165,12 +159,12 @@ class Bench:
         return [str(a.id) for a in attempts]
 
     def publish(self, ids: list[str]) -> float:
-        """Wake the workers once per attempt, as each submission does after it commits."""
-        from sandbox.tasks import wake_workers
+        """Publish run_attempt for each attempt, as each submission does after it commits."""
+        from sandbox.tasks import run_attempt
 
         started = time.time()
-        for _ in ids:
-            wake_workers()
+        for attempt_id in ids:
+            run_attempt.delay(attempt_id)
         return started
 
     def last_graded(self, ids: list[str], timeout: float) -> float:
@@ -200,12 +194,17 @@ class Bench:
         if failed.exists():
             raise SystemExit(f"bench: {failed.count()} attempts ended in error: {failed[0].error}")
 
-    def run(self) -> None:
-        floor = self.noop_throughput()
-        self.pipeline_throughput(floor)
-        self.burst()
-        self.latency()
-        self.identical_submissions()
+    def run(self, only: list[str] | None = None) -> None:
+        """Measure every figure, or those named (throughput includes its floor)."""
+        wanted = set(only or ("throughput", "burst", "latency", "identical"))
+        if "throughput" in wanted:
+            self.pipeline_throughput(self.noop_throughput())
+        if "burst" in wanted:
+            self.burst()
+        if "latency" in wanted:
+            self.latency()
+        if "identical" in wanted:
+            self.identical_submissions()
 
     def noop_throughput(self) -> float:
         group = self.worker("noop")
@@ -236,43 +235,6 @@ class Bench:
         finally:
             group.stop()
         figure("pipeline_throughput", PIPELINE_ATTEMPTS / (finished - started), "attempts/s", floor)
-
-    def phases(self) -> None:
-        """Where the worker's CPU goes: the floor's no-op tasks, then three times the
-        throughput figure's attempts (for steadier sums), each on a worker that times
-        itself (sandbox.bench_phases). Print the CPU per attempt, of the worker, of its
-        consumer thread and of each phase, against the worker's CPU per no-op task."""
-        progress(f"phases: {NOOP_TASKS} no-op tasks, the worker timing itself")
-        noop = self.timed_worker_run("phases-noop", lambda: self.run_noops("bench:noop-phases"))
-        count = 3 * PIPELINE_ATTEMPTS
-
-        def attempts() -> None:
-            progress(f"phases: {count} attempts, zero-latency stub, the worker timing its phases")
-            ids = self.queue(1, count, "Say phases")
-            self.publish(ids)
-            self.last_graded(ids, 600)
-
-        report = self.timed_worker_run("phases-pipeline", attempts)
-        floor = 1000 * noop["process_s"] / noop["tasks"]
-        per_attempt = 1000 / report["attempts"]
-        figure("worker_cpu_per_noop_task_ms", floor, "ms", floor)
-        figure("worker_cpu_per_attempt_ms", report["process_s"] * per_attempt, "ms", floor)
-        figure("consumer_thread_per_attempt_ms", report["consumer_s"] * per_attempt, "ms", floor)
-        figure("drain_tasks_per_attempt", report["tasks"] / report["attempts"], "tasks", 1)
-        for phase, seconds in sorted(report["phases_s"].items(), key=lambda item: -item[1]):
-            figure(f"phase_{phase}_ms", seconds * per_attempt, "ms", floor)
-
-    def timed_worker_run(self, name: str, work) -> dict:
-        """Do `work` with a worker that times its phases; return its report."""
-        report_file = self.workdir / f"{name}.json"
-        group = self.worker(
-            name, include="sandbox.bench,sandbox.bench_phases", BENCH_PHASES_FILE=str(report_file)
-        )
-        try:
-            work()
-        finally:
-            group.stop()
-        return json.loads(report_file.read_text())
 
     def burst(self) -> None:
         group = self.worker("burst", concurrency=BURST_ATTEMPTS, STUB_LATENCY_MS="1000")

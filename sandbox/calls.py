@@ -1,14 +1,14 @@
 """Model calls: the one layer that retries, and the response cache.
 
 Retries live here and nowhere else: the SDKs are built with max_retries=0 and
-drain_queue has no Celery retries, so one model call costs at most
-PROVIDER_TRIES HTTP calls. The functions that call a backend touch no database,
-so they can run in worker threads; cache reads and writes go through Django's
-cache (Redis when configured, the database otherwise) from the task's thread.
+run_attempt has no Celery retries, so one model call costs at most PROVIDER_TRIES
+HTTP calls. Nothing here touches the database, so calls run in the worker's pool
+threads; the cache is Django's (Redis when configured, the database otherwise).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -20,7 +20,6 @@ from django.conf import settings
 from django.core.cache import cache
 
 from sandbox.backends import Backend, BackendError, Completion, CompletionRequest
-from sandbox.cache import add_or_get_many
 
 CACHE_SECONDS = 7 * 24 * 3600
 
@@ -57,7 +56,6 @@ class CallLog:
     error_code: str = ""
     latency_ms: int = 0
     cache_hit: bool = False
-    # The model called, when it is not the job's own (a judge's call).
     backend: str = ""
     model: str = ""
 
@@ -70,23 +68,62 @@ class CallOutcome:
     log: list[CallLog] = field(default_factory=list)
 
 
+def complete(
+    backend: Backend,
+    request: CompletionRequest,
+    backend_name: str,
+    deadline: float,
+    sample: int = 0,
+    use_cache: bool = True,
+) -> CallOutcome:
+    """Answer a request. At temperature 0 the cache answers identical requests, and one
+    caller at a time makes the call (single flight): the others wait for its answer, or
+    make the call themselves if it fails or its worker dies."""
+    policy = RetryPolicy.from_settings()
+    call = functools.partial(
+        call_with_retries, backend, request, policy, deadline, backend_name=backend_name
+    )
+    if not (use_cache and cacheable(request)):
+        return call()
+    key = cache_key(backend_name, backend.cache_scope, request, sample)
+    held = cache.get(key)
+    lock_seconds = max(1, int(deadline - time.monotonic()))
+    if held is None and cache.add(key, FETCHING, lock_seconds):
+        outcome = call()
+        if outcome.completion:
+            # Stored over the mark: the answer releases the followers in the same write.
+            cache.set(key, dict(vars(outcome.completion)), CACHE_SECONDS)
+        else:
+            cache.delete(key)  # failures are not cached: followers call themselves
+        return outcome
+    completion = Completion(**held) if held not in (None, FETCHING) else None
+    # Stop waiting in time to make the call ourselves if the leader's worker died.
+    completion = completion or wait_for_leader(key, deadline - call_budget())
+    if completion:
+        entry = CallLog(completion, cache_hit=True, backend=backend_name, model=request.model)
+        return CallOutcome(completion=completion, cache_hit=True, log=[entry])
+    return call()
+
+
 def call_with_retries(
     backend: Backend,
     request: CompletionRequest,
     policy: RetryPolicy,
     deadline: float,
     sleep: Callable[[float], None] = time.sleep,
+    backend_name: str = "",
 ) -> CallOutcome:
     """Call the backend, retrying transient errors with backoff until the tries or the
     deadline (a time.monotonic() value) run out. Never raises BackendError: it is returned."""
     outcome = CallOutcome()
+    model = request.model
     for attempt_number in range(1, policy.tries + 1):
         started = time.monotonic()
         try:
             completion = backend.complete(request)
         except BackendError as e:
             latency = int((time.monotonic() - started) * 1000)
-            outcome.log.append(CallLog(None, e.code, latency))
+            outcome.log.append(CallLog(None, e.code, latency, backend=backend_name, model=model))
             outcome.error = e
             if e.permanent or attempt_number == policy.tries:
                 return outcome
@@ -95,7 +132,9 @@ def call_with_retries(
                 return outcome
             sleep(wait)
             continue
-        outcome.log.append(CallLog(completion, "", completion.latency_ms))
+        outcome.log.append(
+            CallLog(completion, "", completion.latency_ms, backend=backend_name, model=model)
+        )
         outcome.completion, outcome.error = completion, None
         return outcome
     return outcome
@@ -121,39 +160,12 @@ def cacheable(request: CompletionRequest) -> bool:
 
 
 # What a key holds while its leader makes the call: the single-flight lock and the cached
-# answer share the key, so storing the answer releases the lock in the same write.
+# answer share the key.
 FETCHING = "fetching"
 
 
-def lookup_or_lead(keys: list[str], seconds: float) -> list[tuple[bool, Completion | None]]:
-    """Take every key nobody holds, so that this caller makes its model call, in one
-    round trip. Return, for each key in turn, (leads, completion):
-
-    - (True, None): this caller leads the key; its mark expires after `seconds`, in
-      case its worker dies;
-    - (False, completion): the cache holds the key's answer;
-    - (False, None): another leader is making the call.
-    """
-    held = add_or_get_many(cache, keys, FETCHING, timeout=max(1, int(seconds)))
-    return [
-        (value is None, None if value in (None, FETCHING) else Completion(**value))
-        for value in held
-    ]
-
-
-def finish_leading(results: dict[str, Completion | None]) -> None:
-    """Store the leaders' completions over their marks; drop the marks of failed calls
-    (failures are not cached), so that followers make the call themselves."""
-    cache.set_many(
-        {key: dict(vars(c)) for key, c in results.items() if c is not None}, CACHE_SECONDS
-    )
-    failed = [key for key, c in results.items() if c is None]
-    if failed:
-        cache.delete_many(failed)
-
-
 def wait_for_leader(key: str, deadline: float, interval: float = 0.02) -> Completion | None:
-    """Wait while another worker makes the same call; return its completion, or None if it
+    """Wait while another caller makes the same call; return its completion, or None if it
     failed (its mark is gone with no completion) or the deadline passed."""
     while time.monotonic() < deadline:
         value = cache.get(key)

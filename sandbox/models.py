@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connections, models, transaction
+from django.db import models
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
 
 
 class AttemptQuerySet(models.QuerySet):
@@ -23,70 +26,30 @@ class AttemptQuerySet(models.QuerySet):
         """Return learners' attempts on exercises (not reference runs, not the playground)."""
         return self.filter(is_reference=False, exercise__isnull=False)
 
-    def claim_next(self, limit: int, lease_seconds: float) -> list[Attempt]:
-        """Move up to `limit` of the oldest runnable attempts to running with a lease, and
-        return them, each with its exercise's current `exercise_revision`. Runnable means
-        queued, or running past its lease (its worker died). Attempts another worker is
-        claiming at the same moment are skipped (SKIP LOCKED on PostgreSQL; SQLite runs one
-        write at a time), so two claims never return the same attempt.
-
-        One UPDATE … RETURNING claims them and returns exactly the rows it changed. The
-        ORM's update() cannot return rows, and this is the worker's hottest statement.
-        """
-        connection = connections[self.db]
-        sql, params = self.claim_statement(limit, lease_seconds)
-        with transaction.atomic(using=self.db):
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(WALK_UNFINISHED_IN_ORDER)
-            claimed = list(self.raw(sql, params))
-        return sorted(claimed, key=lambda a: a.created_at)
-
-    def claim_statement(self, limit: int, lease_seconds: float) -> tuple[str, list]:
-        """Return claim_next's SQL and its parameters (apart, so a test can read its plan)."""
-        connection = connections[self.db]
-        ops, meta = connection.ops, Attempt._meta
+    def claim(self, attempt_id: str, lease_seconds: float) -> Attempt | None:
+        """Move a runnable attempt to running with a lease and one more delivery, and
+        return it with its exercise; None if it is not runnable (another delivery holds
+        its lease, or it is final). Runnable means queued, or running past its lease (its
+        worker died). One conditional UPDATE, so two deliveries never both claim it."""
         now = timezone.now()
-        columns = ", ".join(ops.quote_name(f.column) for f in meta.concrete_fields)
-        attempts = ops.quote_name(meta.db_table)
-        exercises = ops.quote_name(meta.get_field("exercise").related_model._meta.db_table)
-        skips_locked = connection.features.has_select_for_update_skip_locked
-        skip_locked = " FOR UPDATE SKIP LOCKED" if skips_locked else ""
-        sql = (
-            f"UPDATE {attempts}"
-            " SET status = %s, started_at = %s, lease_expires_at = %s,"
-            " deliveries = deliveries + 1"
-            f" WHERE id IN (SELECT id FROM {attempts}"
-            " WHERE status = %s OR (status = %s AND lease_expires_at < %s)"
-            f" ORDER BY created_at LIMIT %s{skip_locked})"
-            f" RETURNING {columns}, (SELECT revision FROM {exercises}"
-            f" WHERE {exercises}.id = {attempts}.exercise_id) AS exercise_revision"
+        runnable = models.Q(status=Attempt.QUEUED) | models.Q(
+            status=Attempt.RUNNING, lease_expires_at__lt=now
         )
-
-        def db_value(field: str, value):
-            return meta.get_field(field).get_db_prep_value(value, connection)
-
-        lease_end = now + timedelta(seconds=lease_seconds)
-        params = [
-            Attempt.RUNNING,
-            db_value("started_at", now),
-            db_value("lease_expires_at", lease_end),
-            Attempt.QUEUED,
-            Attempt.RUNNING,
-            db_value("lease_expires_at", now),
-            limit,
-        ]
-        return sql, params
-
-
-# PostgreSQL keeps the index entries of rows a claim and a save have replaced until a vacuum
-# removes them: two per attempt, in the index of unfinished attempts. Walked in order, the
-# index marks them dead as the claim passes them, and later claims skip them; a bitmap scan
-# (which the planner picks when its statistics say few rows are queued) would read every one
-# of them again on every claim: 4 ms per claim after 33,000 attempts with autovacuum off, as
-# on the development machine, and as bad between two vacuums of a busy site. So the claim's
-# transaction lets the planner walk the index only.
-WALK_UNFINISHED_IN_ORDER = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
+        claimed = self.filter(runnable, id=attempt_id).update(
+            status=Attempt.RUNNING,
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            deliveries=models.F("deliveries") + 1,
+        )
+        if not claimed:
+            status = self.filter(id=attempt_id).values_list("status", flat=True).first()
+            why = "already final" if status in Attempt.FINAL else "lease held"
+            log.info("attempt %s not claimed: %s", attempt_id, why if status else "no such attempt")
+            return None
+        attempt = self.select_related("exercise").get(id=attempt_id)
+        if attempt.deliveries > 1:
+            log.info("attempt %s is claimed again (delivery %d)", attempt_id, attempt.deliveries)
+        return attempt
 
 
 class Attempt(models.Model):
@@ -139,10 +102,7 @@ class Attempt(models.Model):
             models.Index(fields=("learner", "exercise", "-created_at"), name="attempt_history"),
             # A learner's submissions in the last minute (the rate limit, on every submit).
             models.Index(fields=("learner", "created_at"), name="attempt_rate_limit"),
-            # The attempts that are not final, oldest first: what a drain claims (in
-            # order, so PostgreSQL walks the index and marks the entries of rows that
-            # were claimed and finished as dead as it passes them), and what the
-            # reconciler scans.
+            # The attempts that are not final: what the reconciler scans.
             models.Index(
                 fields=("created_at",),
                 condition=models.Q(status__in=("queued", "running")),
@@ -172,20 +132,21 @@ class Attempt(models.Model):
         return self.exercise_id is None
 
     def finish(self, score: float | None, passed: bool | None) -> bool:
-        """Move running → graded. Return False (and change nothing) if it was not running."""
+        """Move running → graded. Return False (and change nothing) unless it is still
+        running on this delivery (a later one claimed it after this one's lease expired)."""
         now = timezone.now()
-        done = Attempt.objects.filter(id=self.id, status=self.RUNNING).update(
-            status=self.GRADED, score=score, passed=passed, finished_at=now
-        )
+        held = Attempt.objects.filter(id=self.id, status=self.RUNNING, deliveries=self.deliveries)
+        done = held.update(status=self.GRADED, score=score, passed=passed, finished_at=now)
         if done:
             self.status, self.score, self.passed, self.finished_at = self.GRADED, score, passed, now
         return bool(done)
 
     def fail(self, code: str, reason: str) -> bool:
-        """Move a non-final attempt to error, with the reason the learner will read."""
+        """Move a non-final attempt to error, with the reason the learner will read, unless
+        a later delivery has claimed it since."""
         now = timezone.now()
         done = (
-            Attempt.objects.filter(id=self.id)
+            Attempt.objects.filter(id=self.id, deliveries=self.deliveries)
             .exclude(status__in=self.FINAL)
             .update(status=self.ERROR, error_code=code, error=reason, finished_at=now)
         )

@@ -235,7 +235,7 @@ GLOBAL_DAILY_SPEND_CAP_USD = envfloat("GLOBAL_DAILY_SPEND_CAP_USD", "50.00")  # 
 SUBMISSIONS_PER_MINUTE = envint("SUBMISSIONS_PER_MINUTE", "10")  # per learner
 
 # Retries live in one layer: sandbox.calls.call_with_retries. The SDKs' own
-# retries are off (max_retries=0) and Celery does not retry drain_queue, so a
+# retries are off (max_retries=0) and Celery does not retry run_attempt, so a
 # model call is sent at most PROVIDER_TRIES times.
 PROVIDER_TIMEOUT = envfloat("PROVIDER_TIMEOUT", "30")  # seconds per HTTP call
 PROVIDER_TRIES = envint("PROVIDER_TRIES", "3")
@@ -247,14 +247,15 @@ ATTEMPT_LEASE_SECONDS = envint("ATTEMPT_LEASE_SECONDS", "240")
 BROKER_VISIBILITY_TIMEOUT = envint("BROKER_VISIBILITY_TIMEOUT", "600")
 # An attempt delivered this many times without finishing is failed as poison.
 MAX_DELIVERIES = envint("MAX_DELIVERIES", "3")
-# The reconciler wakes the workers for attempts queued longer than this.
+# The reconciler publishes again attempts queued longer than this (their message was lost)
+# and attempts running past their lease (their worker died), at most RECONCILE_BATCH of
+# each per pass.
 RECONCILE_QUEUED_AFTER = envint("RECONCILE_QUEUED_AFTER", "60")
 RECONCILE_EVERY = envint("RECONCILE_EVERY", "30")
-# Attempts wait in the database; a drain_queue message makes a worker thread claim and run
-# up to DRAIN_BATCH of them at once. A submission publishes one unless a drain published
-# less than DRAIN_PENDING_SECONDS ago has not started yet.
-DRAIN_BATCH = envint("DRAIN_BATCH", "32")
-DRAIN_PENDING_SECONDS = envint("DRAIN_PENDING_SECONDS", "10")
+RECONCILE_BATCH = envint("RECONCILE_BATCH", "1000")
+# The most model calls (and judged gradings) one worker process runs at once, on one pool
+# of threads started as needed: a class burst of 200 attempts × 3 cases needs 600.
+MODEL_CALL_THREADS = envint("MODEL_CALL_THREADS", "1024")
 
 # Celery. Redis when REDIS_URL is set; otherwise kombu's filesystem transport,
 # which needs no server: messages are files under var/broker, shared by the
@@ -263,7 +264,6 @@ REDIS_URL = os.getenv("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT = "sandbox.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 else:
     CELERY_BROKER_URL = "filesystem://"
@@ -280,13 +280,15 @@ else:
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
-# A task is acknowledged after it finishes, so a killed worker's drain is redelivered;
+# A task is acknowledged after it finishes, so a killed worker's message is redelivered;
 # it claims with a conditional UPDATE, so that is safe (the attempts the dead worker held
 # are claimed again once their lease expires).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "32")
+# Threads: an attempt holds one while its model calls run, which takes seconds on a real
+# model, so a worker runs a class's submissions at once rather than 32 at a time.
+CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "200")
 # The queue the web publishes to and the workers consume: sites (or benchmark runs)
 # sharing one Redis keep to their own.
 CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_QUEUE", "celery")
@@ -298,6 +300,7 @@ CELERY_TASK_TIME_LIMIT = ATTEMPT_LEASE_SECONDS
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = envfloat("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", "20")
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "sandbox.reconcile", "schedule": float(RECONCILE_EVERY)},
+    "lessons-reconcile": {"task": "lessons.reconcile", "schedule": float(RECONCILE_EVERY)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -306,15 +309,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "sandbox.cache.SharedClientRedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # A worker may run hundreds of attempts at once: past the pool's connections,
-            # a thread waits for one to come free instead of failing its attempt.
-            "OPTIONS": {
-                "pool_class": "redis.BlockingConnectionPool",
-                "max_connections": envint("REDIS_POOL_SIZE", "50"),
-                "timeout": 20,
-            },
         }
     }
 else:

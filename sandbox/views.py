@@ -17,7 +17,7 @@ from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
 from sandbox.prompting import prompt_diff
 from sandbox.providers import allowed_models, backend_unavailable, model_unavailable
-from sandbox.tasks import wake_workers_on_commit
+from sandbox.tasks import enqueue_attempt
 
 # The client event that refreshes the parts of a page that list attempts.
 ATTEMPT_CHANGED = "attempt-changed"
@@ -93,7 +93,7 @@ def queue_attempt(request: LearnerRequest, models: list[tuple[str, str]], **fiel
         if refused:
             return refusal_response(request, refused)
         attempt = Attempt.objects.create(learner=request.user, **fields)
-        wake_workers_on_commit()
+        enqueue_attempt(attempt)
     if request.htmx:
         response = render(request, "sandbox/attempt.html#status", {"attempt": attempt})
         return trigger_client_event(response, ATTEMPT_CHANGED)

@@ -69,15 +69,16 @@ def make_attempt(learner: User, exercise: Exercise, **fields) -> Attempt:
 
 @pytest.fixture
 def delay():
-    """The broker edge: the drain_queue messages published, without a broker."""
-    with patch("sandbox.tasks.drain_queue.delay") as delay:
+    """The broker edge: the run_attempt messages published, without a broker."""
+    with patch("sandbox.tasks.run_attempt.delay") as delay:
         yield delay
 
 
 def run_queued() -> None:
-    """Run the queued attempts, as a worker thread woken by a submission does: one batch,
-    which in a test holds them all."""
-    runs.drain_queue(wake=lambda: None)
+    """Run every queued attempt, oldest first, as workers given their messages would."""
+    queued = Attempt.objects.filter(status=Attempt.QUEUED).order_by("created_at")
+    for attempt_id in list(queued.values_list("id", flat=True)):
+        runs.execute(str(attempt_id))
 
 
 def graded_with_a_hidden_case(learner: User) -> Attempt:
@@ -162,13 +163,6 @@ def isolated_cache(settings):
         }
         for alias in ("default", "local")
     }
-
-
-@pytest.fixture(autouse=True)
-def isolated_definitions():
-    """Give every test a worker's empty store of exercise definitions: on SQLite, a rolled
-    back test frees its exercises' ids for the next test, at the same revision."""
-    runs.definitions.cache_clear()
 
 
 @pytest.fixture

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from lessons.models import Exercise
-from sandbox.models import WALK_UNFINISHED_IN_ORDER, Attempt
+from sandbox.models import Attempt
 from tests.conftest import make_attempt
 
 LEASE = 60  # seconds
@@ -21,43 +17,23 @@ def stored(attempt: Attempt) -> Attempt:
     return Attempt.objects.get(id=attempt.id)
 
 
-def claim(limit: int = 10) -> list[Attempt]:
-    return Attempt.objects.claim_next(limit, LEASE)
+def claim(attempt: Attempt) -> Attempt | None:
+    return Attempt.objects.claim(attempt.id, LEASE)
 
 
-def test_claim_moves_queued_attempts_to_running_and_returns_them(learner, exercise):
-    first, second = make_attempt(learner, exercise), make_attempt(learner, exercise)
-    claimed = claim()
-    assert [a.id for a in claimed] == [first.id, second.id]
-    for attempt, mine in zip((first, second), claimed, strict=True):
-        assert mine.status == stored(attempt).status == Attempt.RUNNING
-        assert mine.started_at == stored(attempt).started_at is not None
-        assert mine.exercise == exercise
-        assert mine.exercise_revision == Exercise.objects.get(pk=exercise.pk).revision
-
-
-def test_claim_takes_the_oldest_first_up_to_the_limit(learner, exercise):
-    now = timezone.now()
-    newer = make_attempt(learner, exercise, created_at=now)
-    older = make_attempt(learner, exercise, created_at=now - timedelta(seconds=5))
-    assert [a.id for a in claim(1)] == [older.id]
-    assert stored(newer).status == Attempt.QUEUED
-
-
-def test_claim_leaves_out_what_another_claim_has(learner, exercise):
-    taken = make_attempt(learner, exercise)
-    assert [a.id for a in claim()] == [taken.id]
-    started_at = stored(taken).started_at
-    free = make_attempt(learner, exercise)
-    assert [a.id for a in claim()] == [free.id]
-    assert stored(taken).started_at == started_at
-    assert stored(taken).deliveries == 1
+def test_claim_moves_a_queued_attempt_to_running_and_returns_it(learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    mine = claim(attempt)
+    assert mine is not None
+    assert mine.status == stored(attempt).status == Attempt.RUNNING
+    assert mine.started_at == stored(attempt).started_at is not None
+    assert mine.exercise == exercise
 
 
 def test_claim_takes_a_lease_and_counts_the_delivery(learner, exercise):
     attempt = make_attempt(learner, exercise)
     before = timezone.now()
-    (mine,) = claim()
+    mine = claim(attempt)
     row = stored(attempt)
     assert row.deliveries == mine.deliveries == 1
     assert row.lease_expires_at == mine.lease_expires_at >= before + timedelta(seconds=LEASE)
@@ -65,58 +41,32 @@ def test_claim_takes_a_lease_and_counts_the_delivery(learner, exercise):
 
 def test_claim_takes_over_a_running_attempt_whose_lease_has_expired(learner, exercise):
     attempt = make_attempt(learner, exercise)
-    claim()
+    claim(attempt)
     Attempt.objects.filter(id=attempt.id).update(lease_expires_at=timezone.now() - timedelta(1))
-    assert [a.id for a in claim()] == [attempt.id]
+    assert claim(attempt) is not None
     assert stored(attempt).deliveries == 2
     assert stored(attempt).lease_expires_at > timezone.now()
 
 
-def test_claim_does_not_take_over_a_running_attempt_within_its_lease(learner, exercise):
+def test_claim_does_not_take_over_a_running_attempt_within_its_lease(learner, exercise, caplog):
     attempt = make_attempt(learner, exercise)
-    claim()
-    assert claim() == []
+    claim(attempt)
+    assert claim(attempt) is None
     assert stored(attempt).deliveries == 1
+    assert f"attempt {attempt.id} not claimed: lease held" in caplog.text
 
 
-def test_claim_leaves_out_final_attempts(learner, exercise):
-    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
+def test_claim_leaves_final_attempts_alone(learner, exercise, caplog):
+    graded = make_attempt(learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
     failed = make_attempt(learner, exercise, status=Attempt.ERROR, error="Gave up.")
-    assert claim() == []
-    assert stored(attempt).status == Attempt.GRADED
+    assert claim(graded) is None and claim(failed) is None
+    assert stored(graded).status == Attempt.GRADED
     assert stored(failed).status == Attempt.ERROR
-
-
-on_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="SQLite keeps no dead index entries to skip"
-)
-
-
-@on_postgresql
-def test_the_claim_walks_the_index_of_unfinished_attempts_in_order(learner, exercise):
-    make_attempt(learner, exercise)
-    sql, params = Attempt.objects.claim_statement(32, LEASE)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(WALK_UNFINISHED_IN_ORDER)
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Scan using attempt_unfinished" in plan, plan
-    assert "Bitmap" not in plan and "Sort" not in plan, plan
-
-
-@on_postgresql
-def test_the_claim_runs_with_the_planner_told_so(learner, exercise):
-    make_attempt(learner, exercise)
-    with CaptureQueriesContext(connection) as queries:
-        assert len(claim()) == 1
-    statements = [q["sql"] for q in queries]
-    walk = statements.index(WALK_UNFINISHED_IN_ORDER)
-    assert statements[walk + 1].startswith('UPDATE "sandbox_attempt"')
+    assert f"attempt {graded.id} not claimed: already final" in caplog.text
 
 
 def test_finish_moves_a_running_attempt_to_graded(learner, exercise):
-    attempt = make_attempt(learner, exercise)
-    claim()
+    attempt = claim(make_attempt(learner, exercise))
     assert attempt.finish(0.75, False) is True
     row = stored(attempt)
     assert (row.status, row.score, row.passed) == (Attempt.GRADED, 0.75, False)
@@ -135,8 +85,7 @@ def test_finish_changes_nothing_on_a_queued_attempt(learner, exercise):
 
 
 def test_finish_does_not_grade_twice(learner, exercise):
-    attempt = make_attempt(learner, exercise)
-    claim()
+    attempt = claim(make_attempt(learner, exercise))
     attempt.finish(0.5, False)
     late = stored(attempt)
     late.status = Attempt.RUNNING  # a stale copy that still believes it is running
@@ -145,8 +94,7 @@ def test_finish_does_not_grade_twice(learner, exercise):
 
 
 def test_fail_moves_a_queued_or_running_attempt_to_error(learner, exercise):
-    running = make_attempt(learner, exercise)
-    claim()
+    running = claim(make_attempt(learner, exercise))
     queued = make_attempt(learner, exercise)
     for attempt in (queued, running):
         assert attempt.fail("provider", "The model failed.") is True
@@ -160,8 +108,7 @@ def test_fail_moves_a_queued_or_running_attempt_to_error(learner, exercise):
 
 
 def test_fail_changes_nothing_on_a_graded_attempt(learner, exercise):
-    attempt = make_attempt(learner, exercise)
-    claim()
+    attempt = claim(make_attempt(learner, exercise))
     attempt.finish(1.0, True)
     assert attempt.fail("internal", "Too late.") is False
     row = stored(attempt)
@@ -180,7 +127,7 @@ def test_is_final_and_score_percent(learner, exercise):
     attempt = make_attempt(learner, exercise)
     assert not attempt.is_final
     assert attempt.score_percent is None
-    claim()
+    attempt = claim(attempt)
     attempt.finish(2 / 3, False)
     assert attempt.is_final
     assert attempt.score_percent == 67

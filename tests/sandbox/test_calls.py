@@ -6,8 +6,10 @@ import dataclasses
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.cache import cache
 
 from sandbox import calls
 from sandbox.backends import Backend, BackendError, Completion, CompletionRequest
@@ -262,58 +264,75 @@ def test_only_temperature_zero_requests_are_cached():
     assert not calls.cacheable(dataclasses.replace(REQUEST, temperature=0.2))
 
 
-# Single flight: a key holds a leader's mark, then its completion (Django's cache: Redis
-# when configured, the database otherwise)
+# Single flight: one caller at a time makes an identical temperature-0 call; the others get
+# its answer from the cache (Django's cache: Redis when configured, the database otherwise).
 
 
-@pytest.fixture
-def fresh_key(db) -> str:
-    return f"completion:test-{uuid.uuid4()}"
+def complete(backend: Backend, request: CompletionRequest = REQUEST, deadline: float = 0):
+    return calls.complete(backend, request, "openai", deadline or far_deadline())
 
 
-def lead(key: str) -> bool:
-    ((leads, _),) = calls.lookup_or_lead([key], 10)
-    return leads
-
-
-def test_only_one_caller_leads_a_key(fresh_key):
-    assert lead(fresh_key) is True
-    assert lead(fresh_key) is False
-    calls.finish_leading({fresh_key: None})
-    assert lead(fresh_key) is True
-    calls.finish_leading({fresh_key: None})
-
-
-def test_a_key_that_holds_a_completion_cannot_be_led(fresh_key):
-    lead(fresh_key)
-    calls.finish_leading({fresh_key: Completion(text="Hi")})
-    assert calls.lookup_or_lead([fresh_key], 10) == [(False, Completion(text="Hi"))]
-    assert calls.wait_for_leader(fresh_key, time.monotonic() + 5) == Completion(text="Hi")
-
-
-def test_a_lookup_leads_free_keys_and_tells_completions_from_calls_in_flight(fresh_key):
-    stored, in_flight, free = f"{fresh_key}:a", f"{fresh_key}:b", f"{fresh_key}:c"
-    lead(stored)
-    calls.finish_leading({stored: Completion(text="Hi")})
-    lead(in_flight)
-    assert calls.lookup_or_lead([stored, in_flight, free, free], 10) == [
-        (False, Completion(text="Hi")),
-        (False, None),
-        (True, None),
-        (False, None),  # the same request twice in one attempt: the second follows the first
+def test_an_identical_request_is_answered_from_the_cache(db):
+    backend = ScriptedBackend(Completion(text="Hi", input_tokens=3))
+    first, second = complete(backend), complete(backend)
+    assert len(backend.requests) == 1
+    assert (first.cache_hit, second.cache_hit) == (False, True)
+    assert second.completion == Completion(text="Hi", input_tokens=3)
+    assert [(e.backend, e.model, e.cache_hit) for e in second.log] == [
+        ("openai", "gpt-4o-mini", True)
     ]
 
 
-def test_a_follower_gets_the_leaders_completion(fresh_key):
-    lead(fresh_key)
-    calls.finish_leading({fresh_key: Completion(text="Hi", input_tokens=3, output_tokens=1)})
-    completion = calls.wait_for_leader(fresh_key, time.monotonic() + 5)
-    assert completion == Completion(text="Hi", input_tokens=3, output_tokens=1)
+def test_a_request_above_temperature_zero_is_always_sent(db):
+    warm = dataclasses.replace(REQUEST, temperature=0.7)
+    backend = ScriptedBackend(Completion(text="A"), Completion(text="B"))
+    assert [complete(backend, warm).completion.text for _ in range(2)] == ["A", "B"]
 
 
-def test_a_follower_stops_waiting_when_the_leader_fails(fresh_key):
-    lead(fresh_key)
-    calls.finish_leading({fresh_key: None})  # the call failed: nothing stored
+def test_a_failed_call_is_not_cached(db):
+    backend = ScriptedBackend(permanent(), Completion(text="Hi"))
+    assert complete(backend).error is not None
+    assert complete(backend).completion == Completion(text="Hi")
+
+
+class Slow(Backend):
+    """Answers after a pause, so that identical calls overlap."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        self.requests += 1
+        time.sleep(0.3)
+        return Completion(text="Hi")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_calls_at_once_make_one_call_and_share_its_answer():
+    backend = Slow()
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        outcomes = list(pool.map(lambda _: complete(backend), range(5)))
+    assert backend.requests == 1
+    assert [o.completion.text for o in outcomes] == ["Hi"] * 5
+    assert sorted(o.cache_hit for o in outcomes) == [False, True, True, True, True]
+
+
+def test_a_follower_stops_waiting_when_the_leader_fails(db):
+    key = f"completion:test-{uuid.uuid4()}"
+    cache.add(key, calls.FETCHING, 10)
+    cache.delete(key)  # the leader's call failed: its mark is gone, nothing stored
     started = time.monotonic()
-    assert calls.wait_for_leader(fresh_key, started + 5) is None
+    assert calls.wait_for_leader(key, started + 5) is None
+    assert time.monotonic() - started < 1
+
+
+def test_a_follower_of_a_leader_that_never_answers_calls_itself_in_time(db, settings):
+    settings.PROVIDER_TIMEOUT, settings.PROVIDER_TRIES, settings.RETRY_BACKOFF_MAX = 0.2, 1, 0
+    backend = ScriptedBackend(Completion(text="Hi"))
+    key = cache_key("openai", backend.cache_scope, REQUEST, 0)
+    cache.add(key, calls.FETCHING, 10)  # a leader whose worker died
+    started = time.monotonic()
+    outcome = complete(backend, deadline=started + 1)
+    assert outcome.completion == Completion(text="Hi")
+    assert outcome.cache_hit is False
     assert time.monotonic() - started < 1

@@ -2,7 +2,7 @@
 test's own (killed and restarted at will), and the real OpenAI SDK against a local fake
 provider. Every test ends with no attempt left unfinished and none graded twice.
 
-The worker runs with small, still nested, limits: a 5-second soft limit inside a 6-second
+The worker runs with small, still nested, limits: a 5-second soft limit inside an 8-second
 lease, a reconciler every second, and a stub that takes seconds to answer.
 """
 
@@ -30,7 +30,7 @@ from kombu.exceptions import OperationalError
 from sandbox import calls, limits, runs
 from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.processes import wait_until
-from sandbox.tasks import drain_queue, wake_workers
+from sandbox.tasks import run_attempt
 from tests.conftest import make_attempt, make_exercise, run_queued
 from tests.fakeprovider import FAKE_KEY, hang, status, success
 from tests.live import Stack
@@ -44,7 +44,7 @@ SMALL = {
     "RETRY_BACKOFF_BASE": "0.05",
     "RETRY_BACKOFF_MAX": "0.5",
     "ATTEMPT_SOFT_TIME_LIMIT": "5",
-    "ATTEMPT_LEASE_SECONDS": "6",
+    "ATTEMPT_LEASE_SECONDS": "8",
     "BROKER_VISIBILITY_TIMEOUT": "30",
     "RECONCILE_QUEUED_AFTER": "1",
     "RECONCILE_EVERY": "1",
@@ -113,14 +113,14 @@ def stack_for(tmp_path, private_redis):
 
 @pytest.fixture
 def publisher(private_redis):
-    """Publish drain_queue messages from this process, as the web process does (without
-    its pending mark: each call publishes)."""
+    """Publish run_attempt messages from this process, as the web process does."""
     app = Celery("publisher", broker=private_redis.url)
     app.conf.broker_connection_retry_on_startup = True
     app.conf.broker_connection_max_retries = 3
 
-    def publish() -> None:
-        app.send_task("sandbox.drain_queue")
+    def publish(*attempts: Attempt) -> None:
+        for attempt in attempts:
+            app.send_task("sandbox.run_attempt", args=[str(attempt.id)])
 
     try:
         yield publish
@@ -144,14 +144,12 @@ def reconciled_total(log: str) -> int:
 
 
 def ten_attempts_running(stack: Stack, publisher):
-    """Start the stack's worker, queue ten two-case attempts, wake it; return the worker
-    once all ten are running."""
+    """Start the stack's worker, queue ten two-case attempts; return the worker once all ten
+    are running."""
     learner = make_learner()
     exercise = make_exercise(cases=TWO_CASES)
     worker = stack.start_worker()
-    for _ in range(10):
-        make_attempt(learner, exercise, user_prompt=fresh_prompt())
-    publisher()
+    publisher(*(make_attempt(learner, exercise, user_prompt=fresh_prompt()) for _ in range(10)))
     wait_until(
         lambda: Attempt.objects.filter(status=Attempt.RUNNING).count() == 10,
         15,
@@ -170,8 +168,8 @@ def test_attempts_in_flight_when_the_worker_is_killed_all_finish_once(stack_for,
     stack.start_worker()
     stack.start_beat()
 
-    # The lease (6 s) runs out, the reconciler (every 1 s) wakes a worker, whose drain claims
-    # them again, and the stub answers (3 s).
+    # The lease (8 s) runs out, the reconciler (every 1 s) publishes them again, the new
+    # worker claims them, and the stub answers (3 s).
     wait_until(
         lambda: not Attempt.objects.exclude(status__in=Attempt.FINAL).exists(),
         30,
@@ -194,7 +192,7 @@ def test_a_worker_stopped_for_a_deploy_finishes_its_attempts_first(stack_for, pu
     worker = ten_attempts_running(stack, publisher)
 
     stopped_at = time.monotonic()
-    worker.send_signal(signal.SIGTERM)  # as a deploy stops it: the drain waits for its batch
+    worker.send_signal(signal.SIGTERM)  # as a deploy stops it: it finishes what it runs
     worker.wait(timeout=30)
     assert time.monotonic() - stopped_at < 20 + 2  # soft shutdown timeout + one attempt
     assert set(Attempt.objects.values_list("status", flat=True)) == {Attempt.GRADED}
@@ -202,22 +200,21 @@ def test_a_worker_stopped_for_a_deploy_finishes_its_attempts_first(stack_for, pu
     assert_all_final_once(cases=2)
 
 
-def test_drains_delivered_together_and_once_more_later_do_the_work_once(stack_for, publisher):
+def test_deliveries_together_and_once_more_later_do_the_work_once(stack_for, publisher):
     learner = make_learner()
     exercise = make_exercise(cases=TWO_CASES)
     stack = stack_for(STUB_LATENCY_MS="1500")
     stack.start_worker()
     attempt = make_attempt(learner, exercise, user_prompt=fresh_prompt())
 
-    publisher()
-    publisher()
+    publisher(attempt, attempt)
     wait_until(lambda: Attempt.objects.get(id=attempt.id).is_final, 15, "the attempt to finish")
     finished = Attempt.objects.values().get(id=attempt.id)
-    publisher()
+    publisher(attempt)
     log = stack.log("worker")
     wait_until(
         lambda: (
-            log.read_text().count("Task sandbox.drain_queue") >= 3
+            log.read_text().count("Task sandbox.run_attempt") >= 3
             and log.read_text().count("succeeded in") >= 3
         ),
         15,
@@ -229,20 +226,20 @@ def test_drains_delivered_together_and_once_more_later_do_the_work_once(stack_fo
     assert finished["deliveries"] == 1
     assert Run.objects.filter(attempt=attempt).count() == 2
     assert real_calls_per_attempt() == {attempt.id: 2}  # one call per test case
+    assert "not claimed: lease held" in log.read_text()
+    assert "not claimed: already final" in log.read_text()
     assert_all_final_once(cases=2)
 
 
-def test_two_workers_draining_one_queue_run_each_attempt_once(stack_for, publisher):
+def test_two_workers_on_one_queue_run_each_attempt_once(stack_for, publisher):
     learner = make_learner()
     exercise = make_exercise(cases=TWO_CASES)
-    small_batches = {"STUB_LATENCY_MS": "300", "DRAIN_BATCH": "4"}
-    workers = [stack_for(folder=name, **small_batches) for name in ("first", "second")]
+    slow = {"STUB_LATENCY_MS": "300", "CELERY_WORKER_CONCURRENCY": "4"}
+    workers = [stack_for(folder=name, **slow) for name in ("first", "second")]
     for stack in workers:
         stack.start_worker()
-    for _ in range(40):
-        make_attempt(learner, exercise, user_prompt=fresh_prompt())
-
-    publisher()  # one wake-up: each full batch wakes the next drain, on either worker
+    attempts = [make_attempt(learner, exercise, user_prompt=fresh_prompt()) for _ in range(40)]
+    publisher(*attempts, *attempts)  # every message twice, as after a redelivery
     wait_until(
         lambda: Attempt.objects.filter(status=Attempt.GRADED).count() == 40,
         30,
@@ -251,9 +248,9 @@ def test_two_workers_draining_one_queue_run_each_attempt_once(stack_for, publish
     assert_all_final_once(cases=2)
     assert set(Attempt.objects.values_list("deliveries", flat=True)) == {1}
     assert set(real_calls_per_attempt().values()) == {2}  # one call per test case
-    drains = [stack.log("worker").read_text().count("succeeded in") for stack in workers]
-    assert sum(drains) >= 10, drains
-    assert all(drains), drains  # both claimed at the same time, and never the same attempt
+    ran = [stack.log("worker").read_text().count("succeeded in") for stack in workers]
+    assert sum(ran) == 80, ran
+    assert all(ran), ran  # both claimed at the same time, and never the same attempt
 
 
 def test_an_attempt_that_kills_its_worker_every_time_is_set_aside_as_poison(stack_for, publisher):
@@ -264,7 +261,7 @@ def test_an_attempt_that_kills_its_worker_every_time_is_set_aside_as_poison(stac
     poison = make_attempt(learner, exercise, user_prompt=f"CRASH-THE-WORKER {fresh_prompt()}")
     worker = stack.start_worker(include="tests.crashing_worker")
     stack.start_beat()
-    publisher()
+    publisher(poison)
 
     crashes = 0
     while not Attempt.objects.get(id=poison.id).is_final:
@@ -284,7 +281,7 @@ def test_an_attempt_that_kills_its_worker_every_time_is_set_aside_as_poison(stac
     assert crashes == 2
     # Other attempts keep flowing.
     attempt = make_attempt(learner, exercise, user_prompt=fresh_prompt())
-    publisher()
+    publisher(attempt)
     wait_until(lambda: Attempt.objects.get(id=attempt.id).is_final, 15, "the next attempt")
     assert Attempt.objects.get(id=attempt.id).status == Attempt.GRADED
     assert worker.poll() is None
@@ -296,8 +293,7 @@ def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, pr
     exercise = make_exercise(cases=TWO_CASES)
     stack = stack_for(STUB_LATENCY_MS="100")
     for _ in range(20):
-        make_attempt(learner, exercise, user_prompt=fresh_prompt())
-        publisher()
+        publisher(make_attempt(learner, exercise, user_prompt=fresh_prompt()))
     assert queued_messages(private_redis) == 20
 
     # Redis restarts without persistence while no worker runs: the 20 messages are gone.
@@ -320,7 +316,7 @@ def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, pr
 
 @pytest.fixture
 def broker_down():
-    with patch.object(drain_queue, "apply_async", side_effect=OperationalError("Redis is down")):
+    with patch.object(run_attempt, "apply_async", side_effect=OperationalError("Redis is down")):
         yield
 
 
@@ -339,17 +335,11 @@ def test_an_attempt_whose_publish_failed_stays_queued_for_the_reconciler(broker_
     attempt = Attempt.objects.get()
     assert attempt.status == Attempt.QUEUED
 
-    # The pending mark is taken back, so the next submission tries to publish again.
-    assert cache.get(runs.drain_pending_key()) is None
-    with pytest.raises(OperationalError):
-        wake_workers()
-    assert cache.get(runs.drain_pending_key()) is None
-
     settings.RECONCILE_QUEUED_AFTER = 0
-    woken: list[bool] = []
-    assert runs.reconcile(wake=lambda: woken.append(True)) == 1
-    assert woken == [True]
-    run_queued()
+    published: list[str] = []
+    assert runs.reconcile(publish=published.append) == 1
+    assert published == [str(attempt.id)]
+    runs.execute(published[0])
     attempt.refresh_from_db()
     assert attempt.status == Attempt.GRADED, attempt.error
     assert_all_final_once()
@@ -408,7 +398,7 @@ def openai_exercise(**fields):
 def run(learner, exercise, **fields) -> Attempt:
     fields.setdefault("user_prompt", fresh_prompt())
     attempt = make_attempt(learner, exercise, **fields)
-    run_queued()
+    runs.execute(str(attempt.id))
     attempt.refresh_from_db()
     return attempt
 
@@ -601,7 +591,7 @@ def test_identical_submissions_at_once_make_one_model_call_per_case(settings, al
     def execute(attempt: Attempt) -> None:
         try:
             barrier.wait()
-            run_queued()
+            runs.execute(str(attempt.id))
         finally:
             connection.close()
 
@@ -629,7 +619,7 @@ def test_a_follower_of_a_leader_that_died_makes_the_call_itself_in_time(settings
     (job,) = runs.prepare(make_attempt(alice, exercise, user_prompt=prompt))
     key = calls.cache_key(job.choice.backend, job.backend.cache_scope, job.request, job.sample)
     # Another worker takes the key...
-    assert calls.lookup_or_lead([key], settings.ATTEMPT_SOFT_TIME_LIMIT) == [(True, None)]
+    assert cache.add(key, calls.FETCHING, settings.ATTEMPT_SOFT_TIME_LIMIT)
     # ...and then dies.
 
     started = time.monotonic()

@@ -32,10 +32,9 @@ def small_limits(settings):
 
 
 @pytest.fixture
-def wakes():
-    """What the view queues: a wake-up of the workers after each saved attempt."""
-    with patch("sandbox.tasks.wake_workers") as wake:
-        yield wake
+def wakes(delay):
+    """What the view queues: a run_attempt message after each saved attempt."""
+    return delay
 
 
 def submissions(user, count: int, ago: timedelta = timedelta(seconds=5)) -> None:

@@ -75,7 +75,7 @@ def test_it_queues_one_attempt_after_commit(
 
     assert len(callbacks) == 1
     callbacks[0]()
-    delay.assert_called_once_with()
+    delay.assert_called_once_with(str(attempt.id))
 
 
 def test_it_queues_one_attempt_for_two_models(
@@ -86,7 +86,7 @@ def test_it_queues_one_attempt_for_two_models(
     assert r.status_code == 302
     attempt = Attempt.objects.get()
     assert attempt.playground_models == ["stub:echo", "stub:scripted"]
-    delay.assert_called_once_with()
+    delay.assert_called_once_with(str(attempt.id))
 
 
 def test_it_refuses_three_models_with_a_form_error(alice_client, settings, delay):

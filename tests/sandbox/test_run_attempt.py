@@ -1,5 +1,4 @@
-"""sandbox.runs.drain_queue and execute_claimed, the logic of the drain_queue task, called as
-plain functions."""
+"""sandbox.runs.execute, the logic of the run_attempt task, called as a plain function."""
 
 from __future__ import annotations
 
@@ -10,11 +9,9 @@ from datetime import timedelta
 from unittest.mock import patch
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from lessons.models import Case, Exercise
+from lessons.models import Exercise
 from sandbox import runs
 from sandbox.backends import Backend, Completion, CompletionRequest
 from sandbox.models import Attempt, Run
@@ -165,8 +162,8 @@ def test_it_does_nothing_when_the_message_is_delivered_again(learner, exercise, 
 
 def test_it_does_nothing_when_another_delivery_is_running_it(learner, exercise, backend_calls):
     attempt = make_attempt(learner, exercise)
-    assert Attempt.objects.claim_next(1, 60)
-    run_queued()
+    assert Attempt.objects.claim(attempt.id, 60)
+    runs.execute(str(attempt.id))
     attempt.refresh_from_db()
     assert attempt.status == Attempt.RUNNING
     assert backend_calls == []
@@ -176,53 +173,11 @@ def test_it_does_nothing_when_another_delivery_is_running_it(learner, exercise, 
 def test_it_does_nothing_for_an_attempt_in_error(learner, exercise, backend_calls):
     attempt = make_attempt(learner, exercise)
     attempt.fail("internal", "Gave up.")
-    run_queued()
+    runs.execute(str(attempt.id))
     attempt.refresh_from_db()
     assert attempt.status == Attempt.ERROR
     assert attempt.error == "Gave up."
     assert backend_calls == []
-
-
-def test_a_drain_with_nothing_queued_does_nothing(db, backend_calls):
-    run_queued()
-    assert backend_calls == []
-    assert Run.objects.count() == 0
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_drain_runs_the_queued_attempts_together(learner):
-    exercise = make_exercise(cases=THREE_CASES[:1])
-
-    class BarrierBackend(Backend):
-        # Attempts run one after another would leave the first waiting alone.
-        barrier = threading.Barrier(parties=2, timeout=5)
-
-        def complete(self, request: CompletionRequest) -> Completion:
-            self.barrier.wait()
-            return Completion(text="Hello!", model=request.model)
-
-    # Different prompts: identical ones would share one call.
-    first = make_attempt(learner, exercise, user_prompt="Say hello to {name}.")
-    second = make_attempt(learner, exercise, user_prompt="Please say hello to {name}.")
-    with patch("sandbox.runs.make_backend", return_value=BarrierBackend()):
-        run_queued()
-    for attempt in (first, second):
-        attempt.refresh_from_db()
-        assert attempt.status == Attempt.GRADED, attempt.error
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_drain_takes_a_batch_and_wakes_another_when_it_is_full(learner, exercise, settings):
-    settings.DRAIN_BATCH = 2
-    attempts = [make_attempt(learner, exercise) for _ in range(3)]
-    woken = []
-    runs.drain_queue(wake=lambda: woken.append(True))
-    assert woken == [True]
-    statuses = [Attempt.objects.get(id=a.id).status for a in attempts]
-    assert statuses == [Attempt.GRADED, Attempt.GRADED, Attempt.QUEUED]  # oldest first
-    runs.drain_queue(wake=lambda: woken.append(True))
-    assert woken == [True]
-    assert Attempt.objects.get(id=attempts[2].id).status == Attempt.GRADED
 
 
 def test_an_attempt_that_stopped_its_worker_too_often_is_set_aside(
@@ -234,18 +189,18 @@ def test_an_attempt_that_stopped_its_worker_too_often_is_set_aside(
     Attempt.objects.filter(id=attempt.id).update(
         status=Attempt.RUNNING, deliveries=3, lease_expires_at=timezone.now() - timedelta(1)
     )
-    run_queued()
+    runs.execute(str(attempt.id))
     attempt.refresh_from_db()
     assert (attempt.status, attempt.error_code, attempt.deliveries) == (Attempt.ERROR, "poison", 4)
     assert "stopped its worker 3 times" in attempt.error
     assert backend_calls == []
 
 
-def test_a_drain_takes_over_an_attempt_whose_worker_died(learner, exercise, caplog):
+def test_a_delivery_takes_over_an_attempt_whose_worker_died(learner, exercise, caplog):
     attempt = make_attempt(learner, exercise)
-    Attempt.objects.claim_next(1, 60)
+    Attempt.objects.claim(attempt.id, 60)
     Attempt.objects.filter(id=attempt.id).update(lease_expires_at=timezone.now() - timedelta(1))
-    run_queued()
+    runs.execute(str(attempt.id))
     attempt.refresh_from_db()
     assert (attempt.status, attempt.deliveries) == (Attempt.GRADED, 2)
     assert f"attempt {attempt.id} is claimed again (delivery 2)" in caplog.text
@@ -384,115 +339,85 @@ def test_samples_report_a_pass_rate(learner, alice_client, require_all, passed):
     assert "passes 2 of 4" in html
 
 
-def graded_unsaved(attempt: Attempt) -> tuple[Attempt, list[runs.Job]]:
-    """Claim, run and grade an attempt, as a worker thread has it just before the save."""
-    (claimed,) = runs.claim_next(1)
-    assert claimed.id == attempt.id
-    deadline = time.monotonic() + 60
-    jobs = runs.prepare(claimed)
-    runs.run_jobs(jobs, deadline)
-    runs.grade_jobs(claimed.exercise, claimed, jobs, deadline)
-    return claimed, jobs
+class SlowForGrace(Backend):
+    """Answers at once, except for the case named Grace, which takes 1.5 s and is billed."""
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        if "Grace" in request.prompt_text():
+            time.sleep(1.5)
+            return Completion(text="Hello Grace!", input_tokens=7, output_tokens=3)
+        return Completion(text="Hello Ada!", input_tokens=5, output_tokens=2)
 
 
-def test_attempts_finishing_together_are_saved_with_the_same_statements(learner, exercise):
-    pair = [graded_unsaved(make_attempt(learner, exercise)) for _ in range(2)]
-    four = [graded_unsaved(make_attempt(learner, exercise)) for _ in range(4)]
-    with CaptureQueriesContext(connection) as pair_queries:
-        runs.save_graded(pair)
-    with CaptureQueriesContext(connection) as four_queries:
-        runs.save_graded(four)
-    assert len(four_queries) == len(pair_queries)
-    for attempt, _ in pair + four:
-        stored = Attempt.objects.get(id=attempt.id)
-        assert (stored.status, stored.score, stored.passed) == (Attempt.GRADED, 1.0, True)
-        assert stored.runs.count() == 1 and stored.usage_records.count() == 1
-
-
-def test_a_batch_saves_each_attempt_with_its_own_grade(learner, exercise):
-    good = graded_unsaved(make_attempt(learner, exercise))
-    poor = graded_unsaved(make_attempt(learner, exercise, user_prompt="Greet {name}."))
-    runs.save_graded([good, poor])
-    assert Attempt.objects.get(id=good[0].id).passed is True
-    assert Attempt.objects.get(id=poor[0].id).passed is False
-    assert Run.objects.get(attempt=poor[0].id).passed is False
-
-
-def test_a_batch_with_an_attempt_no_longer_running_saves_nothing(learner, exercise):
-    """The batcher then saves them one by one, each with its own check."""
-    done, running = (graded_unsaved(make_attempt(learner, exercise)) for _ in range(2))
-    done[0].fail("internal", "A duplicate delivery got there first.")
-    with pytest.raises(runs.NotAllRunning):
-        runs.save_graded([done, running])
-    assert Attempt.objects.get(id=running[0].id).status == Attempt.RUNNING
-    assert Run.objects.count() == 0
-    runs.saves().submit(running)
-    assert Attempt.objects.get(id=running[0].id).status == Attempt.GRADED
-
-
-def test_lookups_made_together_share_a_round_trip_and_keep_their_own_answers(db):
-    with patch("sandbox.runs.calls.lookup_or_lead", wraps=runs.calls.lookup_or_lead) as trip:
-        answers = runs.lookup_batch([(["a", "b"], 10), (["b", "c"], 10), (["d"], 20)])
-    assert answers == [
-        [(True, None), (True, None)],
-        [(False, None), (True, None)],  # "b" is led by the first lookup
-        [(True, None)],
-    ]
-    assert [c.args for c in trip.call_args_list] == [(["a", "b", "b", "c"], 10), (["d"], 20)]
-
-
-def test_leaders_finishing_together_store_their_answers_in_one_round_trip(db):
-    runs.lookup_batch([(["a", "b"], 10)])
-    with patch("sandbox.runs.calls.finish_leading", wraps=runs.calls.finish_leading) as trip:
-        assert runs.finish_batch([{"a": Completion(text="Hi")}, {"b": None}]) == [None, None]
-    assert trip.call_count == 1
-    assert runs.lookup_batch([(["a", "b"], 10)]) == [[(False, Completion(text="Hi")), (True, None)]]
-
-
-# The worker's copies of exercise definitions (runs.Definitions)
-
-
-def exercise_queries(queries: CaptureQueriesContext) -> list[str]:
-    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
-    return [sql for sql in reads if 'FROM "lessons_' in sql]
-
-
-def test_later_attempts_run_on_the_workers_copy_of_the_exercise(learner, exercise):
-    assert run(make_attempt(learner, exercise)).status == Attempt.GRADED
-    with CaptureQueriesContext(connection) as queries:
+@pytest.mark.django_db(transaction=True)
+def test_a_call_that_returns_after_the_soft_limit_is_still_on_the_ledger(learner, settings):
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 1
+    settings.PROVIDER_TIMEOUT = 2
+    exercise = make_exercise(cases=THREE_CASES[:2])
+    with patch("sandbox.runs.make_backend", return_value=SlowForGrace()):
         attempt = run(make_attempt(learner, exercise))
-    assert attempt.status == Attempt.GRADED and attempt.passed
-    assert exercise_queries(queries) == []
+    assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "time_limit")
+    usage = attempt.usage_records.order_by("input_tokens")
+    assert [(u.input_tokens, u.output_tokens) for u in usage] == [(5, 2), (7, 3)]
 
 
-def test_an_exercise_changed_behind_the_workers_back_is_fetched_again(learner, exercise):
-    assert run(make_attempt(learner, exercise)).passed
-    # No save(), no signal: a bulk update the application never sees.
-    Exercise.objects.filter(pk=exercise.pk).update(
-        rubric={"criteria": [{"id": "farewell", "kind": "contains", "params": {"text": "bye"}}]}
+def test_a_judge_that_needs_review_never_makes_the_attempt_pass(learner):
+    # Half the weight passes and the threshold is half, but the judge's answer is unusable.
+    exercise = make_exercise(
+        rubric={
+            "pass_threshold": 0.5,
+            "criteria": [
+                {"id": "greets", "kind": "contains", "params": {"text": "hello"}},
+                {
+                    "id": "friendly",
+                    "kind": "llm_judge",
+                    "params": {"model": "stub:scripted", "items": ["It greets the reader."]},
+                },
+            ],
+        },
+        stub={
+            "rules": [
+                {"if": "one entry per rubric item", "reply": "I would rather not say."},
+                {"if": "say hello", "reply": "hello there"},
+            ]
+        },
     )
     attempt = run(make_attempt(learner, exercise))
-    assert attempt.status == Attempt.GRADED and not attempt.passed
-    assert attempt.runs.get().criteria[0]["id"] == "farewell"
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.score == pytest.approx(0.5)
+    assert attempt.passed is False
+    r = attempt.runs.get()
+    assert r.passed is False
+    assert [c["status"] for c in r.criteria] == ["ok", "needs_review"]
 
 
-def test_a_test_case_added_behind_the_workers_back_is_run(learner, exercise):
-    run(make_attempt(learner, exercise))
-    Case.objects.bulk_create([Case(exercise=exercise, name="Grace", variables={"name": "Grace"})])
-    attempt = run(make_attempt(learner, exercise))
-    assert sorted(attempt.runs.values_list("case_name", flat=True)) == ["Ada", "Grace"]
+def test_with_prefill_grades_the_prefill_the_model_received(learner):
+    exercise = make_exercise(
+        editable_fields=["user", "prefill"],
+        rubric={
+            "with_prefill": True,
+            "criteria": [{"id": "tagged", "kind": "starts_with", "params": {"text": "<Ada>"}}],
+        },
+        stub={"default": " purr"},
+    )
+    attempt = run(make_attempt(learner, exercise, user_prompt="Name {name}.", prefill="<{name}>"))
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.passed is True, attempt.runs.get().criteria
 
 
-def test_an_exercise_whose_revision_went_back_is_fetched_again(learner, exercise):
-    # As after restoring a backup under a running worker: an older revision is another
-    # definition too.
-    run(make_attempt(learner, exercise))
-    with connection.cursor() as cursor:  # what a restore would write, past the triggers
-        cursor.execute(
-            "DROP TRIGGER lessons_exercise_revision"
-            + (" ON lessons_exercise" if connection.vendor == "postgresql" else "")
-        )
-    restored = {"criteria": [{"id": "restored", "kind": "contains", "params": {"text": "hi"}}]}
-    Exercise.objects.filter(pk=exercise.pk).update(revision=0, rubric=restored)
-    attempt = run(make_attempt(learner, exercise))
-    assert attempt.runs.get().criteria[0]["id"] == "restored"
+def test_two_deliveries_at_once_claim_the_attempt_once(learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    claims = [Attempt.objects.claim(attempt.id, 60), Attempt.objects.claim(attempt.id, 60)]
+    assert [c is not None for c in claims] == [True, False]
+    assert Attempt.objects.get(id=attempt.id).deliveries == 1
+
+
+def test_a_delivery_whose_lease_was_taken_over_saves_nothing(learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    first = Attempt.objects.claim(attempt.id, 60)
+    Attempt.objects.filter(id=attempt.id).update(lease_expires_at=timezone.now() - timedelta(1))
+    second = Attempt.objects.claim(attempt.id, 60)
+    assert first and second
+    assert first.finish(1.0, True) is False
+    assert first.fail("internal", "Late.") is False
+    assert second.finish(1.0, True) is True

@@ -127,10 +127,11 @@ def test_settings_refuse_a_debug_value_that_is_not_true_or_false():
 
 def test_the_broker_is_redis_when_redis_url_is_set():
     url = "redis://redis.example:6379/0"
-    values = values_under({"REDIS_URL": url}, "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT")
-    assert values == {
-        "CELERY_BROKER_URL": url,
-        "CELERY_BROKER_TRANSPORT": "sandbox.broker:Transport",
+    values = values_under({"REDIS_URL": url}, "CELERY_BROKER_URL", "CACHES")
+    assert values["CELERY_BROKER_URL"] == url
+    assert values["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
     }
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 from sandbox.settings import BASE_DIR
-from sandbox.tasks import drain_queue, reconcile
+from sandbox.tasks import reconcile, run_attempt
 
 NAMES = (
     "PROVIDER_TIMEOUT",
@@ -100,6 +100,12 @@ def test_the_soft_limit_ends_before_the_lease(prod):
     assert prod["ATTEMPT_SOFT_TIME_LIMIT"] < prod["ATTEMPT_LEASE_SECONDS"]
 
 
+def test_calls_still_running_at_the_soft_limit_are_waited_for_within_the_lease(prod):
+    # sandbox.runs.in_pool waits up to PROVIDER_TIMEOUT + 1 s for them, to bill their usage.
+    soft, timeout = prod["ATTEMPT_SOFT_TIME_LIMIT"], prod["PROVIDER_TIMEOUT"]
+    assert soft + timeout + 1 < prod["ATTEMPT_LEASE_SECONDS"]
+
+
 def test_the_lease_is_celerys_hard_time_limit(prod):
     assert prod["CELERY_TASK_TIME_LIMIT"] == prod["ATTEMPT_LEASE_SECONDS"]
     assert prod["CELERY_TASK_SOFT_TIME_LIMIT"] == prod["ATTEMPT_SOFT_TIME_LIMIT"]
@@ -145,23 +151,24 @@ def test_the_reconciler_runs_more_often_than_the_lease_lasts(prod):
 def test_the_settings_of_this_test_run_nest_too():
     s = {name: getattr(settings, name) for name in NAMES}
     assert worst_case_calls(s) < s["ATTEMPT_SOFT_TIME_LIMIT"] < s["ATTEMPT_LEASE_SECONDS"]
+    assert s["ATTEMPT_SOFT_TIME_LIMIT"] + s["PROVIDER_TIMEOUT"] + 1 < s["ATTEMPT_LEASE_SECONDS"]
     assert s["ATTEMPT_LEASE_SECONDS"] < s["BROKER_VISIBILITY_TIMEOUT"]
 
 
 # One retry layer: the task never retries
 
 
-def test_drain_queue_does_not_retry_on_any_exception():
-    assert not getattr(drain_queue, "autoretry_for", ())
+def test_run_attempt_does_not_retry_on_any_exception():
+    assert not getattr(run_attempt, "autoretry_for", ())
     assert not getattr(reconcile, "autoretry_for", ())
 
 
-def test_drain_queue_is_acknowledged_late():
-    assert drain_queue.acks_late is True
+def test_run_attempt_is_acknowledged_late():
+    assert run_attempt.acks_late is True
 
 
-def test_a_crash_in_drain_queue_fails_the_task_instead_of_retrying_it():
-    with patch("sandbox.tasks.runs.drain_queue", side_effect=ConnectionError("boom")) as run:
-        result = drain_queue.apply()
+def test_a_crash_in_run_attempt_fails_the_task_instead_of_retrying_it():
+    with patch("sandbox.tasks.runs.execute", side_effect=ConnectionError("boom")) as run:
+        result = run_attempt.apply(args=["an-id"])
     assert result.state == "FAILURE"
     assert run.call_count == 1

@@ -39,18 +39,7 @@ def test_it_saves_the_attempt_and_queues_it_after_commit(
 
     assert len(callbacks) == 1
     callbacks[0]()
-    delay.assert_called_once_with()
-
-
-def test_it_wakes_the_workers_once_for_submissions_made_before_they_start(
-    alice_client, exercise, delay, django_capture_on_commit_callbacks
-):
-    # The attempts wait in the database; one drain, when it starts, claims them all.
-    with django_capture_on_commit_callbacks(execute=True):
-        for _ in range(3):
-            alice_client.post(submit_url(exercise), {"user": GOOD_PROMPT})
-    assert Attempt.objects.filter(status=Attempt.QUEUED).count() == 3
-    delay.assert_called_once_with()
+    delay.assert_called_once_with(str(attempt.id))
 
 
 def test_it_publishes_nothing_when_the_transaction_rolls_back(
@@ -182,7 +171,7 @@ def test_it_returns_the_status_partial_to_htmx(
     assert f'hx-get="/attempts/{attempt.id}/"' in html
     assert 'hx-trigger="every' in html
     assert "<html" not in html
-    delay.assert_called_once_with()
+    delay.assert_called_once_with(str(attempt.id))
 
 
 def test_it_returns_the_form_partial_to_htmx_when_the_form_is_invalid(

@@ -1,65 +1,53 @@
-"""sandbox.tasks: the drain_queue task and how a saved attempt wakes the workers."""
+"""sandbox.tasks: the run_attempt task and how a saved attempt is queued."""
 
 from __future__ import annotations
 
 import inspect
-import time
 from unittest.mock import patch
 
-import pytest
-from django.core.cache import cache
+from django.db import transaction
 
-from sandbox import runs
-from sandbox.tasks import drain_queue, wake_workers
-
-
-def test_the_task_is_named_acknowledged_late_and_takes_no_arguments():
-    assert drain_queue.name == "sandbox.drain_queue"
-    assert drain_queue.acks_late is True
-    assert list(inspect.signature(drain_queue.run).parameters) == []
+from sandbox.tasks import enqueue_attempt, reconcile, run_attempt
+from tests.conftest import make_attempt
 
 
-def test_the_task_drains_and_wakes_the_workers_when_its_batch_is_full():
-    with patch("sandbox.tasks.runs.drain_queue") as drain:
-        drain_queue()
-    drain.assert_called_once_with(wake=wake_workers)
+def test_the_task_is_named_acknowledged_late_and_takes_the_attempt_id():
+    assert run_attempt.name == "sandbox.run_attempt"
+    assert run_attempt.acks_late is True
+    assert list(inspect.signature(run_attempt.run).parameters) == ["attempt_id"]
 
 
-def test_wakes_before_a_drain_starts_publish_one_message(delay):
-    for _ in range(5):
-        wake_workers()
-    delay.assert_called_once_with()
-    assert cache.get(runs.drain_pending_key()) is True
+def test_the_task_only_calls_the_runner():
+    with patch("sandbox.tasks.runs.execute") as execute:
+        run_attempt("an-id")
+    execute.assert_called_once_with("an-id")
 
 
-def test_a_drain_that_starts_lets_the_next_wake_publish_again(db, delay):
-    wake_workers()
-    runs.drain_queue(wake=wake_workers)  # nothing queued; it clears the mark all the same
-    wake_workers()
-    assert delay.call_count == 2
+def test_an_attempt_is_published_once_its_transaction_commits(
+    learner, exercise, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            attempt = make_attempt(learner, exercise)
+            enqueue_attempt(attempt)
+            delay.assert_not_called()
+    delay.assert_called_once_with(str(attempt.id))
 
 
-def test_the_pending_mark_expires_so_a_lost_message_holds_nothing_back(delay, settings):
-    settings.DRAIN_PENDING_SECONDS = 0.05
-    wake_workers()
-    time.sleep(0.1)
-    wake_workers()
-    assert delay.call_count == 2
+def test_an_attempt_rolled_back_is_never_published(learner, exercise, delay):
+    class Abort(Exception):
+        pass
+
+    try:
+        with transaction.atomic():
+            enqueue_attempt(make_attempt(learner, exercise))
+            raise Abort
+    except Abort:
+        pass
+    delay.assert_not_called()
 
 
-def test_each_queue_has_its_own_mark(delay, settings):
-    # Sites sharing one Redis keep to their own queues: one's mark must not hold back another.
-    wake_workers()
-    settings.CELERY_TASK_DEFAULT_QUEUE = "another-site"
-    wake_workers()
-    assert delay.call_count == 2
-
-
-def test_a_failed_publish_takes_the_mark_back(delay):
-    delay.side_effect = ConnectionError("the broker is down")
-    with pytest.raises(ConnectionError):
-        wake_workers()
-    assert cache.get(runs.drain_pending_key()) is None
-    delay.side_effect = None
-    wake_workers()
-    assert delay.call_count == 2
+def test_the_reconciler_publishes_through_the_task(delay):
+    with patch("sandbox.tasks.runs.reconcile", return_value=3) as reconciler:
+        assert reconcile() == 3
+    reconciler.assert_called_once_with(publish=run_attempt.delay)
