@@ -25,7 +25,7 @@ from pathlib import Path
 from celery import shared_task
 from django.db.models import Max
 
-from sandbox.processes import ProcessGroup
+from tests.live import ProcessGroup
 
 NOOP_TASKS = 2000
 PIPELINE_ATTEMPTS = 1000
@@ -251,7 +251,7 @@ class Bench:
         figure("burst_200x3_seconds", finished - started, "s", baseline)
 
     def latency(self) -> None:
-        from sandbox.processes import Browserless
+        from tests.live import Browserless
 
         group = self.group("latency")
         try:

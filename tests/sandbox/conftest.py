@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.processes import free_port, wait_until
 from tests.fakeprovider import FakeProvider
+from tests.live import free_port, wait_until
 
 
 @pytest.fixture

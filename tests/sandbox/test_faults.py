@@ -29,11 +29,10 @@ from kombu.exceptions import OperationalError
 
 from sandbox import calls, limits, runs
 from sandbox.models import Attempt, Run, UsageRecord
-from sandbox.processes import wait_until
 from sandbox.tasks import run_attempt
 from tests.conftest import make_attempt, make_exercise, run_queued
 from tests.fakeprovider import FAKE_KEY, hang, status, success
-from tests.live import Stack
+from tests.live import Stack, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox.models import Attempt
-from sandbox.processes import Browserless, wait_until
 from tests.conftest import PASSWORD, make_exercise, make_user
-from tests.live import Stack
+from tests.live import Browserless, Stack, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
