@@ -1,4 +1,4 @@
-"""Plain functions behind the instructor's pages: CSV test cases, publish checks, regrade.
+"""Plain functions behind the instructor's pages: YAML fields, CSV test cases, ordering.
 
 The views validate input and call these; nothing here reads a request.
 """
@@ -7,21 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from django.db import models, transaction
-from django.utils import timezone
 
 import graders
-from lessons.models import Case, Exercise, Regrade
-from sandbox.models import Attempt, Run
-
-log = logging.getLogger(__name__)
-
+from lessons.models import Case, Exercise
 
 # ---------------------------------------------------------------------------------------------
 # YAML in text areas
@@ -262,190 +256,3 @@ def move(items: Sequence[models.Model], item: models.Model, delta: int) -> None:
     for position, other in enumerate(ordered):
         other.position = position
     type(item).objects.bulk_update(ordered, ["position"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Publishing
-
-
-def reference_attempt_fields(exercise: Exercise) -> dict[str, Any]:
-    """Return the Attempt fields of a run of the exercise's reference solution."""
-    solution = exercise.solution or {}
-    fields, examples = exercise.compose(solution)
-    return {
-        "exercise": exercise,
-        "is_reference": True,
-        "system_prompt": fields["system"],
-        "user_prompt": fields["user"],
-        "prefill": fields["prefill"],
-        "slots": solution.get("slots") or {},
-        "examples": examples,
-    }
-
-
-def problems_before_running(exercise: Exercise) -> list[str]:
-    """Return why the reference solution cannot even be run (no solution, no cases, …)."""
-    problems = []
-    if not any(v for v in (exercise.solution or {}).values()):
-        problems.append("There is no reference solution: write one under “Reference solution”.")
-    if not exercise.cases.exists():
-        problems.append("There are no test cases: add at least one.")
-    try:
-        graders.load_rubric(exercise.rubric)
-    except graders.RubricError as e:
-        problems.append(f"The rubric is not valid: {e}")
-    return problems
-
-
-def reference_failures(attempt: Attempt, limit: int = 4) -> list[str]:
-    """Return one sentence per failing criterion of the reference run, naming the case."""
-    failures = []
-    cases = {run.case_name: n for n, run in enumerate(attempt.runs.all(), start=1)}
-    for run in attempt.runs.all():
-        if run.error:
-            failures.append(f"case {cases[run.case_name]} ({run.case_name!r}): {run.error}")
-            continue
-        for criterion in run.criteria:
-            if not criterion["passed"]:
-                failures.append(
-                    f"criterion {criterion['id']!r} failed on case {cases[run.case_name]} "
-                    f"({run.case_name!r}): {criterion['detail']}"
-                )
-    if len(failures) > limit:
-        failures = [*failures[:limit], f"and {len(failures) - limit} more"]
-    return failures
-
-
-@dataclass
-class PublishResult:
-    published: bool
-    problems: list[str] = field(default_factory=list)
-    pending: bool = False
-
-
-def finish_publish(exercise: Exercise, attempt: Attempt) -> PublishResult:
-    """Publish the exercise if its reference run passed and its rubric passes its self-test.
-
-    1. The reference attempt must be final; a queued or running one is still pending.
-    2. It must have run the solution the exercise has now (not one edited meanwhile).
-    3. It must have passed the rubric, and the rubric's self-test must pass.
-    Each failed check is one sentence of the result, naming what failed.
-    """
-    if not attempt.is_final:
-        return PublishResult(False, pending=True)
-    problems = []
-    expected = reference_attempt_fields(exercise)
-    if (attempt.system_prompt, attempt.user_prompt, attempt.prefill) != (
-        expected["system_prompt"],
-        expected["user_prompt"],
-        expected["prefill"],
-    ):
-        problems.append("The reference solution changed while it was being checked: publish again.")
-    elif attempt.status == Attempt.ERROR:
-        problems.append(f"Reference solution: it could not be run. {attempt.error}")
-    elif not attempt.passed:
-        threshold = round(graders.load_rubric(exercise.rubric).pass_threshold * 100)
-        failures = reference_failures(attempt)
-        why = ": " + "; ".join(failures) if failures else "."
-        problems.append(
-            f"Reference solution: it scored {attempt.score_percent}% (needs {threshold}%){why}"
-        )
-    report = exercise.self_test()
-    problems += [f"Self-test: {m}" for m in report.messages()]
-    if problems:
-        return PublishResult(False, problems)
-    Exercise.objects.filter(pk=exercise.pk).update(status=Exercise.PUBLISHED)
-    exercise.status = Exercise.PUBLISHED
-    return PublishResult(True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Regrade
-
-
-def rendered_text(messages: list[dict[str, str]]) -> str:
-    """Return the prompt text a run sent, as RenderedPrompt.as_text() wrote it."""
-    return "\n\n".join(
-        f"[{m['role']}]\n{m['content']}"
-        for m in messages
-        if not (m["role"] == "system" and not m["content"])
-    )
-
-
-def regrade_attempt(exercise: Exercise, rubric: graders.Rubric, attempt: Attempt) -> bool:
-    """Grade an attempt's stored outputs again with the exercise's current rubric (no model
-    call), save the runs and the total; return whether the attempt's score or pass changed."""
-    runs = list(attempt.runs.select_related("case"))
-    if not runs:
-        return False
-    starter = exercise.starter()
-    by_case: dict[object, list[tuple[Run, graders.CaseGrade]]] = {}
-    for run in runs:
-        case = run.case.as_grader_case() if run.case else graders.Case(name=run.case_name)
-        grade = graders.grade_case(
-            rubric,
-            run.output,
-            case=case,
-            submission=graders.Submission(
-                fields=attempt.fields(),
-                starter=starter,
-                editable=exercise.editable_parts(),
-                variables=tuple(exercise.variables),
-                rendered=rendered_text(run.messages),
-            ),
-        )
-        run.score, run.passed = grade.score, grade.passed
-        run.criteria = [c.to_dict() for c in grade.criteria]
-        run.hidden = bool(
-            run.case and not graders.feedback_visible(run.case.visibility, grade.passed)
-        )
-        by_case.setdefault(run.case_id or run.case_name, []).append((run, grade))
-    pairs = []
-    for samples in by_case.values():
-        score = sum(g.score for _, g in samples) / len(samples)
-        if exercise.require_all_samples:
-            passed = all(g.passed for _, g in samples)
-        else:
-            passed = score >= rubric.pass_threshold
-        first_run, first_grade = samples[0]
-        merged = graders.CaseGrade(score=score, passed=passed, criteria=first_grade.criteria)
-        pairs.append((merged, first_run.case.weight if first_run.case else 1.0))
-    total = graders.aggregate(rubric, pairs)
-    changed = (attempt.score, attempt.passed) != (total.score, total.passed)
-    with transaction.atomic():
-        Run.objects.bulk_update(runs, ["score", "passed", "criteria", "hidden"])
-        Attempt.objects.filter(pk=attempt.pk).update(score=total.score, passed=total.passed)
-    attempt.score, attempt.passed = total.score, total.passed
-    return changed
-
-
-def regrade_exercise(regrade_id: int) -> None:
-    """Run a queued regrade: every graded learner attempt of the exercise, counting progress.
-
-    Claimed with a conditional update, so a duplicate message does nothing.
-    """
-    now = timezone.now()
-    claimed = Regrade.objects.filter(pk=regrade_id, status=Regrade.QUEUED).update(
-        status=Regrade.RUNNING, started_at=now
-    )
-    if not claimed:
-        log.info("regrade %s is not queued; nothing to do", regrade_id)
-        return
-    regrade = Regrade.objects.select_related("exercise").get(pk=regrade_id)
-    exercise = regrade.exercise
-    try:
-        rubric = graders.load_rubric(exercise.rubric)
-        attempts = Attempt.objects.by_learners().filter(exercise=exercise, status=Attempt.GRADED)
-        Regrade.objects.filter(pk=regrade_id).update(total=attempts.count())
-        for attempt in list(attempts):
-            changed = regrade_attempt(exercise, rubric, attempt)
-            Regrade.objects.filter(pk=regrade_id).update(
-                done=models.F("done") + 1, changed=models.F("changed") + int(changed)
-            )
-    except Exception as e:
-        log.exception("regrade %s failed", regrade_id)
-        Regrade.objects.filter(pk=regrade_id).update(
-            status=Regrade.ERROR, error=str(e), finished_at=timezone.now()
-        )
-        return
-    Regrade.objects.filter(pk=regrade_id).update(status=Regrade.DONE, finished_at=timezone.now())

@@ -13,11 +13,12 @@ from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 import graders
-from lessons import authoring
+from lessons import authoring, publishing, regrading
 from lessons.authoring_forms import (
     CaseFormSet,
     CourseForm,
@@ -33,11 +34,9 @@ from lessons.authoring_forms import (
     error_field,
 )
 from lessons.markdown import render_markdown
-from lessons.models import Case, Course, Exercise, Lesson, Regrade
+from lessons.models import Case, Course, Exercise, Lesson, PublishCheck
 from lessons.tasks import regrade as regrade_task
 from sandbox.models import Attempt
-from sandbox.providers import reference_unavailable
-from sandbox.tasks import enqueue_attempt
 
 # The rubric of a new exercise: valid, so the exercise saves; the author replaces it.
 STARTER_RUBRIC = {
@@ -78,8 +77,17 @@ def _exercise_context(exercise: Exercise, **extra) -> dict:
         "lesson": exercise.lesson,
         "course": exercise.lesson.course,
         "case_count": exercise.cases.count(),
+        "check": exercise.publish_checks.first(),
         **extra,
     }
+
+
+def _save_and_recheck(request: HttpRequest, exercise: Exercise, **save) -> None:
+    """Save an edit of the exercise; if it is published and the edit touches what its
+    publish check depends on, the check runs again."""
+    with transaction.atomic():
+        exercise.save(**save)
+        publishing.recheck_if_changed(exercise, request.user)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,9 +110,12 @@ def teach_home(request: HttpRequest) -> HttpResponse:
     can_create = _can_create_courses(request.user)
     if not can_create and not courses:
         raise Http404("Nothing to teach")
-    return render(
-        request, "lessons/teach/home.html", {"courses": courses, "can_create": can_create}
-    )
+    context = {
+        "courses": courses,
+        "can_create": can_create,
+        "failing_checks": publishing.failing_checks(request.user),
+    }
+    return render(request, "lessons/teach/home.html", context)
 
 
 @login_required
@@ -295,7 +306,7 @@ def edit_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
             setattr(exercise, name, data[name])
         exercise.editable_fields = data["editable"]
         exercise.solution = form.solution()
-        exercise.save()
+        _save_and_recheck(request, exercise)
         messages.success(request, "Exercise saved.")
         return redirect("ls-teach-exercise", exercise.pk)
     context = _exercise_context(exercise, form=form, tab="exercise")
@@ -370,6 +381,7 @@ def edit_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
                 case.position = position
                 case.save()
                 position += 1
+            publishing.recheck_if_changed(exercise, request.user)
         messages.success(request, "Test cases saved.")
         return redirect("ls-teach-cases", exercise.pk)
     context = _exercise_context(
@@ -390,7 +402,11 @@ def import_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
         imported = authoring.parse_cases_csv(form.cleaned_data["csv_text"], exercise.variables)
         errors = imported.errors
         if not errors:
-            count = authoring.save_imported_cases(exercise, imported, form.cleaned_data["replace"])
+            with transaction.atomic():
+                count = authoring.save_imported_cases(
+                    exercise, imported, form.cleaned_data["replace"]
+                )
+                publishing.recheck_if_changed(exercise, request.user)
             added = ", ".join(c["id"] for c in imported.criteria)
             note = f" The rubric now checks {added} on every case." if added else ""
             messages.success(request, f"Imported {count} test case{'s' * (count != 1)}.{note}")
@@ -459,7 +475,7 @@ def edit_rubric(request: HttpRequest, exercise_id: int) -> HttpResponse:
             rubric_error = show_rubric_error(e, rows, settings_form)
         else:
             exercise.rubric = rubric
-            exercise.save(update_fields=["rubric"])
+            _save_and_recheck(request, exercise, update_fields=["rubric"])
             messages.success(request, "Rubric saved.")
             return redirect("ls-teach-rubric", exercise.pk)
     context = _rubric_context(exercise, request, formset=formset, settings_form=settings_form)
@@ -498,7 +514,7 @@ def edit_rubric_yaml(request: HttpRequest, exercise_id: int) -> HttpResponse:
     form = RubricYamlForm(request.POST)
     if form.is_valid():
         exercise.rubric = form.cleaned_data["rubric"]
-        exercise.save(update_fields=["rubric"])
+        _save_and_recheck(request, exercise, update_fields=["rubric"])
         messages.success(request, "Rubric saved.")
         return redirect("ls-teach-rubric", exercise.pk)
     context = _rubric_context(exercise, request, yaml_form=form)
@@ -545,57 +561,24 @@ def _publish_panel(request: HttpRequest, exercise: Exercise, **extra) -> HttpRes
 @login_required
 @require_POST
 def publish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
-    """Start the publish check: queue a run of the reference solution on the real pipeline."""
+    """Start the publish check: the reference solution runs on the real pipeline, and the
+    worker publishes the exercise if it passes, whether or not this page stays open. On a
+    published exercise it checks it again."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
-    problems = authoring.problems_before_running(exercise)
-    refused = reference_unavailable(exercise.backend, exercise.stub_script)
-    if refused:
-        problems.append(f"Reference solution: it cannot be run here. {refused}")
-    if problems:
-        return _publish_panel(request, exercise, problems=problems)
-    with transaction.atomic():
-        attempt = Attempt.objects.create(
-            learner=request.user, **authoring.reference_attempt_fields(exercise)
-        )
-        enqueue_attempt(attempt)
+    reason = PublishCheck.PUBLISH if exercise.status == Exercise.DRAFT else PublishCheck.RECHECK
+    check = publishing.start_check(exercise, request.user, reason)
     if request.htmx:
-        return _publish_panel(request, exercise, check=attempt)
-    return redirect("ls-teach-publish-status", exercise.pk, attempt.id)
-
-
-def _get_reference_attempt(exercise: Exercise, attempt_id) -> Attempt:
-    """Return a reference run of this exercise, or 404."""
-    return get_object_or_404(Attempt, id=attempt_id, exercise=exercise, is_reference=True)
+        return _publish_panel(request, exercise, check=check)
+    return redirect("ls-teach-publish-status", exercise.pk, check.pk)
 
 
 @login_required
 @require_GET
-def publish_status(request: HttpRequest, exercise_id: int, attempt_id) -> HttpResponse:
-    """The publish check while the reference runs; once it is final, the panel asks to finish."""
+def publish_status(request: HttpRequest, exercise_id: int, check_id: int) -> HttpResponse:
+    """The publish check while the reference runs, then its result; htmx polls it."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
-    attempt = _get_reference_attempt(exercise, attempt_id)
-    return _publish_panel(request, exercise, check=attempt)
-
-
-@login_required
-@require_POST
-def finish_publish(request: HttpRequest, exercise_id: int, attempt_id) -> HttpResponse:
-    """Publish if the finished reference run passed and the rubric passes its self-test."""
-    exercise = _get_exercise_for_instructor(request, exercise_id)
-    attempt = _get_reference_attempt(exercise, attempt_id)
-    result = authoring.finish_publish(exercise, attempt)
-    if result.pending:
-        return _publish_panel(request, exercise, check=attempt)
-    status = 200 if result.published else 422
-    response = _publish_panel(
-        request,
-        exercise,
-        problems=result.problems,
-        reference=attempt,
-        just_published=result.published,
-    )
-    response.status_code = status
-    return response
+    check = get_object_or_404(exercise.publish_checks, pk=check_id)
+    return _publish_panel(request, exercise, check=check, just_decided=check.is_final)
 
 
 @login_required
@@ -612,18 +595,36 @@ def unpublish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
 # Regrade
 
 
-@login_required
-@require_POST
-def regrade_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
-    """Queue a regrade of every learner attempt from its stored outputs (no model calls)."""
-    exercise = _get_exercise_for_instructor(request, exercise_id)
-    with transaction.atomic():
-        regrade = Regrade.objects.create(exercise=exercise, requested_by=request.user)
-        regrade_task.delay_on_commit(regrade.pk)
+def _regrade_panel(request: HttpRequest, exercise: Exercise, **context) -> HttpResponse:
     if request.htmx:
         return render(
-            request, "lessons/teach/rubric.html#regrade", {"regrade": regrade, "exercise": exercise}
+            request, "lessons/teach/rubric.html#regrade", {"exercise": exercise, **context}
         )
+    full = _rubric_context(exercise, request, **context)
+    return render(request, "lessons/teach/rubric.html", full)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def regrade_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+    """GET: say how many attempts and judge calls a regrade takes, with the button to start it.
+    POST: queue it, unless its judge calls would go over the instructor's budget."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    if request.method == "GET":
+        now = timezone.now()
+        return _regrade_panel(
+            request,
+            exercise,
+            confirm=True,
+            regrade_count=regrading.attempts_to_regrade(exercise, now).count(),
+            judge_calls=regrading.judge_calls_needed(exercise, now),
+        )
+    refused = regrading.refusal(exercise, request.user)
+    if refused:
+        return _regrade_panel(request, exercise, refused=refused)
+    regrade = regrading.start(exercise, request.user, publish=regrade_task.delay)
+    if request.htmx:
+        return _regrade_panel(request, exercise, regrade=regrade)
     return redirect(reverse("ls-teach-rubric", args=[exercise.pk]) + "#regrade")
 
 

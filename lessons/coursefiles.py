@@ -26,6 +26,7 @@ import yaml
 from django.db import transaction
 
 import graders
+from lessons import publishing
 from lessons.models import Case, Course, Exercise, Lesson
 from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
@@ -671,6 +672,7 @@ def save_exercises(lesson: Lesson, exercises: list[dict], report: ImportReport) 
             )
             kept_cases.append(row.id)
         Case.objects.filter(exercise=exercise).exclude(id__in=kept_cases).delete()
+        publishing.recheck_if_changed(exercise)
     retire_exercises(lesson, Exercise.objects.filter(lesson=lesson).exclude(id__in=kept), report)
 
 

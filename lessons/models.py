@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 import graders
 from sandbox.backends import BACKEND_CHOICES
@@ -282,7 +283,7 @@ class Exercise(models.Model):
             fixed_variables=dict(self.fixed_variables),
         )
 
-    def self_test(self) -> graders.SelfTestReport:
+    def self_test(self, judge: graders.Judge | None = None) -> graders.SelfTestReport:
         """Return the rubric's verdict on its own known-good and known-bad samples, graded as
         if the reference solution had produced them for the first test case (so prompt-side
         criteria see a good prompt, and per-case expectations have a case)."""
@@ -291,6 +292,7 @@ class Exercise(models.Model):
             self.parsed_rubric,
             case.as_grader_case() if case else None,
             self.submission(self.solution, case),
+            judge=judge,
         )
 
     def render(self, values: Mapping[str, object], case: Case | None) -> RenderedPrompt:
@@ -359,11 +361,16 @@ class Regrade(models.Model):
     changed = models.PositiveIntegerField(default=0, help_text="Attempts whose score changed")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # As an attempt's: when its message was last published, and the lease of the worker
+    # running it; the reconciler publishes it again when either is too old.
+    published_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ("-created_at",)
+        ordering = ("-created_at", "-id")
 
     def __str__(self) -> str:
         return f"Regrade of {self.exercise} ({self.status}, {self.done}/{self.total})"
@@ -375,3 +382,50 @@ class Regrade(models.Model):
     @property
     def percent(self) -> int:
         return round(100 * self.done / self.total) if self.total else 100
+
+
+class PublishCheck(models.Model):
+    """A run of the reference solution that decides whether an exercise may be published, or
+    (after an edit of a published exercise) whether it still passes its own rubric."""
+
+    PUBLISH, RECHECK = "publish", "recheck"
+    CHECKING, PASSED, FAILED = "checking", "passed", "failed"
+    STATUS_CHOICES = [(CHECKING, "Checking"), (PASSED, "Passed"), (FAILED, "Failed")]
+
+    exercise = models.ForeignKey(Exercise, models.CASCADE, related_name="publish_checks")
+    # The run of the reference solution; none when it could not even be run (the check
+    # failed at once, saying why).
+    reference = models.OneToOneField(
+        "sandbox.Attempt", models.CASCADE, null=True, blank=True, related_name="publish_check"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+"
+    )
+    reason = models.CharField(
+        max_length=10, choices=[(PUBLISH, "Publish"), (RECHECK, "Check of a published exercise")]
+    )
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=CHECKING)
+    # A digest of what the check depends on (prompt parts, cases, rubric, model settings,
+    # solution) when it started: an edit that leaves it alone starts no new check.
+    definition = models.CharField(max_length=64)
+    problems = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=("exercise", "-created_at"), name="publish_check_latest"),
+            models.Index(
+                fields=("created_at",),
+                condition=models.Q(status="checking"),
+                name="publish_check_unfinished",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} check of {self.exercise} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status != self.CHECKING

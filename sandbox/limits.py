@@ -53,6 +53,12 @@ def refusal(user) -> str:
             f"You have submitted {recent} times in the last minute, the most allowed. "
             "Wait a moment, then submit again."
         )
+    return budget_refusal(user)
+
+
+def budget_refusal(user) -> str:
+    """Return why model calls on this user's budget may not start now (the site's spending
+    cap, their daily tokens or cost), or "" when they may: an instructor's regrade asks this."""
     if spend_cap_reached():
         return "Model calls are paused: this site has reached its spending cap for today."
     spent = spent_today(learner=user)

@@ -189,8 +189,6 @@ def test_importing_twice_changes_nothing(db):
     for rows in (before, after):
         for row in rows["courses"]:
             row.pop("updated_at")
-        for row in rows["exercises"]:
-            row.pop("revision")  # it counts writes; an equal write counts too
     assert after == before
 
 

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from lessons import authoring
-from lessons.models import Course, Exercise, Regrade
+from lessons import publishing
+from lessons.models import Course, Exercise, PublishCheck, Regrade
 from sandbox.models import Attempt
 from tests.conftest import make_exercise
 
@@ -28,6 +28,7 @@ PAGES = {
     "ls-teach-rubric",
     "ls-teach-publish-status",
     "ls-teach-regrade-status",
+    "ls-teach-regrade",
 }
 ACTIONS = {
     "ls-teach-archive-course",
@@ -40,9 +41,7 @@ ACTIONS = {
     "ls-teach-rubric-yaml",
     "ls-teach-try-rubric",
     "ls-teach-publish",
-    "ls-teach-finish-publish",
     "ls-teach-unpublish",
-    "ls-teach-regrade",
 }
 # Not about one course: any staff user may open them.
 UNSCOPED = {"ls-teach", "ls-teach-create-course"}
@@ -63,14 +62,17 @@ def teach_url_names() -> set[str]:
 def objects(instructor):
     exercise = make_exercise(status=Exercise.DRAFT)
     attempt = Attempt.objects.create(
-        learner=instructor, **authoring.reference_attempt_fields(exercise)
+        learner=instructor, **publishing.reference_attempt_fields(exercise)
+    )
+    check = PublishCheck.objects.create(
+        exercise=exercise, reference=attempt, reason=PublishCheck.PUBLISH, definition=""
     )
     regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
     return {
         "course_slug": "basics",
         "lesson_id": exercise.lesson.pk,
         "exercise_id": exercise.pk,
-        "attempt_id": attempt.id,
+        "check_id": check.pk,
         "regrade_id": regrade.pk,
     }
 

@@ -1,10 +1,15 @@
-"""POST /teach/exercises/<id>/publish/, GET …/publish/<attempt>/, POST …/finish/: the publish
-check runs the reference solution through the real pipeline, then publishes or says why not."""
+"""POST /teach/exercises/<id>/publish/ and GET …/publish/<check>/: the publish check runs the
+reference solution through the real pipeline, and the worker publishes or says why not; the
+page only watches."""
 
 from __future__ import annotations
 
-from lessons.models import Exercise
+from unittest.mock import patch
+
+from lessons.models import Exercise, PublishCheck
+from lessons.tasks import reconcile
 from sandbox.models import Attempt
+from sandbox.signals import attempt_finished
 from tests.conftest import HTMX, make_exercise, run_queued
 
 
@@ -14,46 +19,40 @@ def start(client, exercise, django_capture_on_commit_callbacks):
     return r
 
 
-def finish(client, exercise, attempt):
-    return client.post(f"/teach/exercises/{exercise.id}/publish/{attempt.id}/finish/", headers=HTMX)
+def status(client, exercise, check):
+    return client.get(f"/teach/exercises/{exercise.id}/publish/{check.pk}/", headers=HTMX)
 
 
-def test_it_queues_a_reference_run_and_polls_it(
+def test_it_queues_a_reference_run_and_polls_the_check(
     ines_client, instructor, delay, django_capture_on_commit_callbacks
 ):
     exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
     r = start(ines_client, exercise, django_capture_on_commit_callbacks)
-    attempt = Attempt.objects.get()
+    check = PublishCheck.objects.get()
+    attempt = check.reference
     assert attempt.is_reference and attempt.learner == instructor
     assert attempt.user_prompt == "Say hello to {name}."
-    delay.assert_called_once_with()
+    assert (check.reason, check.status, check.requested_by) == ("publish", "checking", instructor)
+    delay.assert_called_once_with(str(attempt.id))
     html = r.content.decode()
-    assert f'hx-get="/teach/exercises/{exercise.id}/publish/{attempt.id}/"' in html
+    assert f'hx-get="/teach/exercises/{exercise.id}/publish/{check.pk}/"' in html
     assert 'hx-trigger="every 500ms"' in html
-    # While it runs, the status stays "checking"; once final, the panel asks to finish.
-    status = ines_client.get(f"/teach/exercises/{exercise.id}/publish/{attempt.id}/", headers=HTMX)
-    assert 'data-publish="checking"' in status.content.decode()
-    run_queued()
-    status = ines_client.get(f"/teach/exercises/{exercise.id}/publish/{attempt.id}/", headers=HTMX)
-    assert f'hx-post="/teach/exercises/{exercise.id}/publish/{attempt.id}/finish/"' in (
-        status.content.decode()
-    )
-    exercise.refresh_from_db()
-    assert exercise.status == Exercise.DRAFT  # a GET publishes nothing
+    assert 'data-publish="checking"' in status(ines_client, exercise, check).content.decode()
 
 
-def test_it_publishes_when_the_reference_passes(
+def test_the_worker_publishes_it_with_no_further_request(
     ines_client, delay, django_capture_on_commit_callbacks
 ):
     exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
     start(ines_client, exercise, django_capture_on_commit_callbacks)
-    attempt = Attempt.objects.get()
-    run_queued()
-    r = finish(ines_client, exercise, attempt)
-    assert r.status_code == 200
-    assert 'data-publish="published"' in r.content.decode()
+    run_queued()  # the worker; the instructor's tab may be closed
     exercise.refresh_from_db()
+    check = PublishCheck.objects.get()
     assert exercise.status == Exercise.PUBLISHED
+    assert (check.status, check.problems) == ("passed", [])
+    html = status(ines_client, exercise, check).content.decode()
+    assert 'data-publish="published"' in html
+    assert "every 500ms" not in html  # final: the polling stops
 
 
 def test_it_refuses_while_the_reference_fails_and_says_which_check(
@@ -61,16 +60,18 @@ def test_it_refuses_while_the_reference_fails_and_says_which_check(
 ):
     exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Talk to {name}."})
     start(ines_client, exercise, django_capture_on_commit_callbacks)
-    attempt = Attempt.objects.get()
     run_queued()
-    r = finish(ines_client, exercise, attempt)
-    html = r.content.decode()
-    assert r.status_code == 422
-    assert "Reference solution: it scored 0% (needs 100%)" in html
+    check = PublishCheck.objects.get()
+    html = status(ines_client, exercise, check).content.decode()
+    assert check.status == "failed"
+    assert html.count("Reference solution: it scored 0% (needs 100%)") == 1
     assert "criterion &#x27;greets&#x27; failed on case 1" in html
-    assert f'href="/attempts/{attempt.id}/"' in html
+    assert f'href="/attempts/{check.reference_id}/"' in html
     exercise.refresh_from_db()
     assert exercise.status == Exercise.DRAFT
+    # The editor shows the failed check too, until another check passes.
+    page = ines_client.get(f"/teach/exercises/{exercise.id}/").content.decode()
+    assert 'data-publish="refused"' in page and "it scored 0%" in page
 
 
 def test_it_refuses_when_the_self_test_fails(
@@ -84,11 +85,40 @@ def test_it_refuses_when_the_self_test_fails(
         status=Exercise.DRAFT, rubric=rubric, solution={"user": "Say hello to {name}."}
     )
     start(ines_client, exercise, django_capture_on_commit_callbacks)
-    attempt = Attempt.objects.get()
     run_queued()
-    html = finish(ines_client, exercise, attempt).content.decode()
+    html = status(ines_client, exercise, PublishCheck.objects.get()).content.decode()
     assert "Self-test: bad sample 1" in html and "should have failed" in html
     assert "Reference solution:" not in html
+
+
+def test_it_refuses_a_reference_run_of_an_exercise_edited_meanwhile(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    Exercise.objects.filter(pk=exercise.pk).update(solution={"user": "Say hello, {name}."})
+    run_queued()
+    check = PublishCheck.objects.get()
+    assert check.status == "failed"
+    assert "changed while it was being checked" in check.problems[0]
+    exercise.refresh_from_db()
+    assert exercise.status == Exercise.DRAFT
+
+
+def test_a_check_whose_worker_died_after_saving_the_run_is_decided_by_the_reconciler(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    with patch.object(attempt_finished, "send"):  # the worker dies right after its save
+        run_queued()
+    check = PublishCheck.objects.get()
+    assert check.reference.status == Attempt.GRADED and check.status == "checking"
+    assert reconcile.run() == 1
+    check.refresh_from_db()
+    exercise.refresh_from_db()
+    assert check.status == "passed" and exercise.status == Exercise.PUBLISHED
+    assert reconcile.run() == 0
 
 
 def test_it_refuses_at_once_without_a_solution_or_cases(
@@ -101,6 +131,7 @@ def test_it_refuses_at_once_without_a_solution_or_cases(
     assert "There are no test cases" in html
     assert not Attempt.objects.exists()
     delay.assert_not_called()
+    assert PublishCheck.objects.get().status == "failed"
 
 
 def test_it_refuses_at_once_when_the_backend_is_not_configured_and_nothing_can_stand_in(

@@ -1,0 +1,244 @@
+"""Publish checks: the reference solution, run on the real pipeline, decides whether an exercise
+may be published, and whether a published one still passes after an edit.
+
+A check is saved with its reference attempt in the transaction that starts it (the instructor's
+Publish, or any edit of a published exercise); the worker's attempt_finished signal decides it,
+and the lessons reconciler decides any whose signal was lost. Nothing waits on an open page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+import graders
+from lessons.models import Case, Exercise, PublishCheck
+from sandbox import runs
+from sandbox.calls import CallLog
+from sandbox.models import Attempt, UsageRecord
+from sandbox.providers import reference_unavailable
+from sandbox.tasks import enqueue_attempt
+
+log = logging.getLogger(__name__)
+
+# What a check depends on: a change to any of these in a published exercise checks it again.
+CHECKED_FIELDS = (
+    "editable_fields",
+    "starter_system",
+    "starter_user",
+    "starter_prefill",
+    "slots",
+    "examples",
+    "variables",
+    "fixed_variables",
+    "backend",
+    "model_name",
+    "temperature",
+    "max_tokens",
+    "samples",
+    "require_all_samples",
+    "stub",
+    "rubric",
+    "solution",
+)
+CHECKED_CASE_FIELDS = ("name", "variables", "visibility", "reference", "expected", "weight")
+
+
+def checked_definition(exercise: Exercise) -> str:
+    """Return a digest of the saved exercise's checked fields and test cases."""
+    fields = Exercise.objects.filter(pk=exercise.pk).values(*CHECKED_FIELDS).get()
+    cases = list(
+        Case.objects.filter(exercise_id=exercise.pk)
+        .order_by("position", "id")
+        .values(*CHECKED_CASE_FIELDS)
+    )
+    text = json.dumps([fields, cases], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reference_attempt_fields(exercise: Exercise) -> dict[str, Any]:
+    """Return the Attempt fields of a run of the exercise's reference solution."""
+    solution = exercise.solution or {}
+    fields, examples = exercise.compose(solution)
+    return {
+        "exercise": exercise,
+        "is_reference": True,
+        "system_prompt": fields["system"],
+        "user_prompt": fields["user"],
+        "prefill": fields["prefill"],
+        "slots": solution.get("slots") or {},
+        "examples": examples,
+    }
+
+
+def problems_before_running(exercise: Exercise) -> list[str]:
+    """Return why the reference solution cannot even be run (no solution, no cases, …)."""
+    problems = []
+    if not any(v for v in (exercise.solution or {}).values()):
+        problems.append("There is no reference solution: write one under “Reference solution”.")
+    if not exercise.cases.exists():
+        problems.append("There are no test cases: add at least one.")
+    try:
+        graders.load_rubric(exercise.rubric)
+    except graders.RubricError as e:
+        problems.append(f"The rubric is not valid: {e}")
+    refused = reference_unavailable(exercise.backend, exercise.stub_script)
+    if refused:
+        problems.append(f"Reference solution: it cannot be run here. {refused}")
+    return problems
+
+
+@transaction.atomic
+def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
+    """Save a check of the exercise with its reference attempt, queued once this commits.
+
+    A check to publish publishes the exercise if it passes; a recheck of a published one
+    says whether it still passes. One whose solution cannot even be run is saved failed at
+    once, saying why.
+    """
+    check = PublishCheck(
+        exercise=exercise,
+        requested_by=user,
+        reason=reason,
+        definition=checked_definition(exercise),
+        problems=problems_before_running(exercise),
+    )
+    if check.problems:
+        check.status, check.finished_at = PublishCheck.FAILED, timezone.now()
+    else:
+        check.reference = Attempt.objects.create(learner=user, **reference_attempt_fields(exercise))
+        enqueue_attempt(check.reference)
+    check.save()
+    return check
+
+
+def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
+    """Check a published exercise again if what its check depends on changed since its latest
+    check; every path that edits exercises calls this after saving, in its transaction.
+
+    The check runs as `user`, or (for a course import) as the course's first instructor.
+    """
+    if not Exercise.objects.filter(pk=exercise.pk, status=Exercise.PUBLISHED).exists():
+        return None
+    latest = exercise.publish_checks.first()
+    if latest and latest.definition == checked_definition(exercise):
+        return None
+    user = user or exercise.lesson.course.instructors.order_by("pk").first()
+    if user is None:
+        return None  # nobody teaches it yet: nobody to run it as, nor to tell
+    return start_check(exercise, user, PublishCheck.RECHECK)
+
+
+def reference_failures(attempt: Attempt, limit: int = 4) -> list[str]:
+    """Return one sentence per failing criterion of the reference run, naming the case."""
+    failures = []
+    cases = {run.case_name: n for n, run in enumerate(attempt.runs.all(), start=1)}
+    for run in attempt.runs.all():
+        if run.error:
+            failures.append(f"case {cases[run.case_name]} ({run.case_name!r}): {run.error}")
+            continue
+        for criterion in run.criteria:
+            if not criterion["passed"]:
+                failures.append(
+                    f"criterion {criterion['id']!r} failed on case {cases[run.case_name]} "
+                    f"({run.case_name!r}): {criterion['detail']}"
+                )
+    if len(failures) > limit:
+        failures = [*failures[:limit], f"and {len(failures) - limit} more"]
+    return failures
+
+
+def self_test(exercise: Exercise, attempt: Attempt) -> graders.SelfTestReport:
+    """Return the rubric's self-test, its judge calls on the reference attempt's ledger."""
+    judge_log: list[CallLog] = []
+    deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
+    report = exercise.self_test(judge=runs.make_judge(exercise, deadline, judge_log))
+    UsageRecord.objects.bulk_create(runs.ledger_rows(attempt.learner_id, attempt, judge_log))
+    return report
+
+
+def check_problems(check: PublishCheck) -> list[str]:
+    """Return why a check whose reference attempt is final fails, one sentence per check:
+
+    1. the exercise must be as it was when the check started (not edited meanwhile);
+    2. the reference attempt must have passed the rubric;
+    3. the rubric's self-test must pass.
+    """
+    exercise, attempt = check.exercise, check.reference
+    problems = []
+    if checked_definition(exercise) != check.definition:
+        problems.append("The exercise changed while it was being checked: check it again.")
+    elif attempt.status == Attempt.ERROR:
+        problems.append(f"Reference solution: it could not be run. {attempt.error}")
+    elif not attempt.passed:
+        threshold = round(exercise.parsed_rubric.pass_threshold * 100)
+        failures = reference_failures(attempt)
+        why = ": " + "; ".join(failures) if failures else "."
+        problems.append(
+            f"Reference solution: it scored {attempt.score_percent}% (needs {threshold}%){why}"
+        )
+    problems += [f"Self-test: {m}" for m in self_test(exercise, attempt).messages()]
+    return problems
+
+
+def finish_check(check: PublishCheck) -> None:
+    """Decide a check whose reference attempt is final, and publish the exercise if the check
+    was to publish it and passed. A check already decided is left as it is."""
+    problems = check_problems(check)
+    status = PublishCheck.FAILED if problems else PublishCheck.PASSED
+    with transaction.atomic():
+        decided = PublishCheck.objects.filter(pk=check.pk, status=PublishCheck.CHECKING).update(
+            status=status, problems=problems, finished_at=timezone.now()
+        )
+        if decided and status == PublishCheck.PASSED and check.reason == PublishCheck.PUBLISH:
+            Exercise.objects.filter(pk=check.exercise_id).update(status=Exercise.PUBLISHED)
+    if decided:
+        log.info("publish check %s %s", check.pk, status)
+
+
+def finish_check_of(sender, attempt: Attempt, **kwargs) -> None:
+    """On attempt_finished: decide the check a reference attempt was run for."""
+    if not attempt.is_reference:
+        return
+    check = (
+        PublishCheck.objects.select_related("exercise", "reference")
+        .filter(reference=attempt, status=PublishCheck.CHECKING)
+        .first()
+    )
+    if check:
+        finish_check(check)
+
+
+def finish_stranded_checks() -> int:
+    """Decide the checks whose reference attempt is final but which are not (the worker died
+    between saving the attempt and deciding the check); return how many."""
+    stranded = PublishCheck.objects.select_related("exercise", "reference").filter(
+        status=PublishCheck.CHECKING, reference__status__in=Attempt.FINAL
+    )
+    checks = list(stranded[: settings.RECONCILE_BATCH])
+    for check in checks:
+        finish_check(check)
+    if checks:
+        log.warning("decided %d stranded publish checks", len(checks))
+    return len(checks)
+
+
+def failing_checks(user) -> list[PublishCheck]:
+    """Return the failed latest checks of the published exercises this user teaches."""
+    latest = PublishCheck.objects.filter(exercise=OuterRef("pk")).order_by("-created_at", "-id")
+    exercises = Exercise.objects.filter(
+        status=Exercise.PUBLISHED, lesson__course__instructors=user
+    ).annotate(latest_check=Subquery(latest.values("pk")[:1]))
+    return list(
+        PublishCheck.objects.filter(
+            pk__in=exercises.values("latest_check"), status=PublishCheck.FAILED
+        ).select_related("exercise__lesson__course")
+    )

@@ -1,0 +1,237 @@
+"""Regrades: an exercise's graded learner attempts graded again from their stored outputs,
+through graders.grade_attempt, as the runner grades them.
+
+Judge verdicts whose criterion did not change are kept (the stored results go in as
+`previous`); the others ask the judge through the runner's retry layer, on the ledger of the
+instructor who asked. Like an attempt, a regrade is claimed with a lease, and the lessons
+reconciler publishes it again when its message was lost or its worker died.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+import graders
+from lessons.models import Exercise, Regrade
+from sandbox import limits, runs
+from sandbox.calls import CallLog
+from sandbox.models import Attempt, Run, UsageRecord
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[int], object]
+
+
+def attempts_to_regrade(exercise: Exercise, before) -> QuerySet[Attempt]:
+    """Return the learners' attempts graded before `before`, in the order a regrade takes
+    them (later ones were graded with the rubric it regrades with)."""
+    return (
+        Attempt.objects.by_learners()
+        .filter(exercise=exercise, status=Attempt.GRADED, finished_at__lte=before)
+        .order_by("finished_at", "id")
+    )
+
+
+def by_id(criteria: list[dict]) -> dict[str, dict]:
+    """Return a run's stored criterion results by criterion id, as `previous` holds them."""
+    return {criterion["id"]: criterion for criterion in criteria}
+
+
+def judge_calls_needed(exercise: Exercise, before) -> int:
+    """Return how many judge calls regrading the attempts graded before `before` would make."""
+    rubric = exercise.parsed_rubric
+    if not rubric.calls_a_model():
+        return 0
+    stored = Run.objects.filter(attempt__in=attempts_to_regrade(exercise, before))
+    previous = [
+        by_id(criteria) for criteria in stored.values_list("criteria", flat=True).iterator()
+    ]
+    return graders.judge_calls_needed(rubric, previous)
+
+
+def refusal(exercise: Exercise, user) -> str:
+    """Return why this instructor may not start a regrade now, or "": its judge calls go on
+    their budget."""
+    if judge_calls_needed(exercise, timezone.now()):
+        return limits.budget_refusal(user)
+    return ""
+
+
+def start(exercise: Exercise, user, publish: Publish) -> Regrade:
+    """Save a queued regrade, published once the transaction commits."""
+    with transaction.atomic():
+        regrade = Regrade.objects.create(exercise=exercise, requested_by=user)
+        transaction.on_commit(lambda: publish(regrade.pk), robust=True)
+    return regrade
+
+
+def regrade_attempt(
+    exercise: Exercise,
+    attempt: Attempt,
+    ledger_user_id: int | None,
+    held: QuerySet[Regrade],
+    deadline: float,
+) -> bool | None:
+    """Grade an attempt's stored outputs again with the exercise's current rubric and save
+    its runs and total, counting it in the regrade's progress and renewing its lease, in one
+    transaction; return whether its score or pass changed, or None if this delivery no
+    longer holds the regrade (nothing is saved then)."""
+    by_case: dict[object, list[Run]] = {}
+    for run in attempt.runs.all():
+        by_case.setdefault(run.case_id or run.case_name, []).append(run)
+    cases = [
+        graders.CaseOutputs(
+            case=group[0].case.as_grader_case()
+            if group[0].case
+            else graders.Case(name=group[0].case_name),
+            outputs=tuple(run.output for run in group),
+            submission=exercise.grader_submission(
+                attempt.fields(), attempt.examples, group[0].case
+            ),
+            previous=tuple(by_id(run.criteria) for run in group),
+        )
+        for group in by_case.values()
+    ]
+    judge_log: list[CallLog] = []
+    grade = graders.grade_attempt(
+        exercise.parsed_rubric,
+        cases,
+        require_all_samples=exercise.require_all_samples,
+        judge=runs.make_judge(exercise, deadline, judge_log),
+    )
+    for group, case_grade in zip(by_case.values(), grade.cases, strict=True):
+        for run, sample in zip(group, case_grade.samples, strict=True):
+            run.score, run.passed = sample.score, sample.passed
+            run.criteria = [c.to_dict() for c in sample.criteria]
+            run.hidden = bool(
+                run.case and not graders.feedback_visible(run.case.visibility, sample.passed)
+            )
+    changed = (attempt.score, attempt.passed) != (grade.score, grade.passed)
+    with transaction.atomic():
+        if not held.update(
+            done=F("done") + 1,
+            changed=F("changed") + int(changed),
+            lease_expires_at=lease_end(),
+        ):
+            return None
+        Run.objects.bulk_update(
+            [run for group in by_case.values() for run in group],
+            ["score", "passed", "criteria", "hidden"],
+        )
+        Attempt.objects.filter(pk=attempt.pk).update(score=grade.score, passed=grade.passed)
+        if ledger_user_id:
+            UsageRecord.objects.bulk_create(runs.ledger_rows(ledger_user_id, None, judge_log))
+    return changed
+
+
+def lease_end():
+    return timezone.now() + timedelta(seconds=settings.ATTEMPT_LEASE_SECONDS)
+
+
+def claim(regrade_id: int) -> Regrade | None:
+    """Move a queued regrade, or a running one past its lease (its worker died), to running
+    with a new lease; return it, or None if another delivery holds it or it is final."""
+    now = timezone.now()
+    claimable = Q(status=Regrade.QUEUED) | Q(status=Regrade.RUNNING, lease_expires_at__lt=now)
+    claimed = Regrade.objects.filter(claimable, pk=regrade_id).update(
+        status=Regrade.RUNNING,
+        started_at=now,
+        lease_expires_at=lease_end(),
+        deliveries=F("deliveries") + 1,
+    )
+    if not claimed:
+        return None
+    return Regrade.objects.select_related("exercise").get(pk=regrade_id)
+
+
+def run(regrade_id: int, publish: Publish) -> None:
+    """Run a regrade: every attempt it has not counted yet, in order, then done.
+
+    A delivery that has worked for half the task's soft time limit (after one attempt at
+    least) hands the rest to a fresh message, so a long regrade meets no time limit (the judge
+    calls of the attempt under way end by the limit, as a runner's do). One delivered
+    MAX_DELIVERIES times without handing over or finishing stopped its worker each time, and
+    is set aside.
+    """
+    regrade = claim(regrade_id)
+    if regrade is None:
+        log.info("regrade %s is not runnable; nothing to do", regrade_id)
+        return
+    # This delivery's hold: it saves progress only while no later claim replaced it.
+    held = Regrade.objects.filter(
+        pk=regrade.pk, status=Regrade.RUNNING, started_at=regrade.started_at
+    )
+    if regrade.deliveries > settings.MAX_DELIVERIES:
+        held.update(
+            status=Regrade.ERROR,
+            error=f"It stopped its worker {regrade.deliveries - 1} times, so it was set aside.",
+            finished_at=timezone.now(),
+        )
+        return
+    started = time.monotonic()
+    deadline = started + settings.ATTEMPT_SOFT_TIME_LIMIT
+    try:
+        pending = attempts_to_regrade(regrade.exercise, regrade.created_at)
+        if not regrade.done:
+            held.update(total=pending.count())
+        pending = pending.prefetch_related(
+            Prefetch("runs", Run.objects.select_related("case").order_by("position"))
+        )
+        for index, attempt in enumerate(pending[regrade.done :].iterator(chunk_size=100)):
+            if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
+                hand_over(held, regrade.pk, publish)
+                return
+            changed = regrade_attempt(
+                regrade.exercise, attempt, regrade.requested_by_id, held, deadline
+            )
+            if changed is None:
+                log.info("regrade %s was taken over by another delivery", regrade_id)
+                return
+    except Exception as e:
+        log.exception("regrade %s failed", regrade_id)
+        held.update(status=Regrade.ERROR, error=str(e), finished_at=timezone.now())
+        return
+    held.update(status=Regrade.DONE, finished_at=timezone.now())
+
+
+def hand_over(held: QuerySet[Regrade], regrade_id: int, publish: Publish) -> None:
+    """Queue the rest of a regrade for a fresh delivery, its count of deliveries reset."""
+    with transaction.atomic():
+        if held.update(
+            status=Regrade.QUEUED, deliveries=0, lease_expires_at=None, published_at=timezone.now()
+        ):
+            transaction.on_commit(lambda: publish(regrade_id), robust=True)
+
+
+def reconcile(publish: Publish) -> int:
+    """Publish again the regrades a lost message or a dead worker left behind; return how many.
+
+    Queued for longer than RECONCILE_QUEUED_AFTER: their message was lost. Running past
+    their lease: their worker died; the claim takes them up where they stopped.
+    """
+    now = timezone.now()
+    stale = Regrade.objects.filter(
+        status=Regrade.QUEUED,
+        published_at__lt=now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER),
+    )
+    expired = Regrade.objects.filter(status=Regrade.RUNNING, lease_expires_at__lt=now)
+    limit = settings.RECONCILE_BATCH
+    ids = [
+        *stale.values_list("id", flat=True)[:limit],
+        *expired.values_list("id", flat=True)[:limit],
+    ]
+    if not ids:
+        return 0
+    Regrade.objects.filter(id__in=ids, status=Regrade.QUEUED).update(published_at=now)
+    for regrade_id in ids:
+        publish(regrade_id)
+    log.warning("reconciled %d regrades", len(ids))
+    return len(ids)

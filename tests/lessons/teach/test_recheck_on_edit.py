@@ -1,0 +1,157 @@
+"""Every write path that changes what a published exercise's check depends on runs the check
+again, and a failing one is shown to its instructors on /teach/ and on the exercise's pages,
+while learners keep the exercise as it is now."""
+
+from __future__ import annotations
+
+import pytest
+
+from lessons import coursefiles, publishing
+from lessons.models import Exercise, PublishCheck
+from tests.conftest import HTMX, RUBRIC, make_exercise, run_queued
+from tests.lessons.teach.test_edit_cases import rows
+from tests.lessons.teach.test_edit_exercise import form_data
+from tests.lessons.teach.test_edit_rubric import criteria
+
+
+@pytest.fixture
+def exercise(instructor, delay, django_capture_on_commit_callbacks):
+    """Published, with a passing check of its current definition."""
+    exercise = make_exercise(solution={"user": "Say hello to {name}."})
+    with django_capture_on_commit_callbacks(execute=True):
+        publishing.start_check(exercise, instructor, PublishCheck.RECHECK)
+    run_queued()
+    assert PublishCheck.objects.get().status == "passed"
+    return exercise
+
+
+def latest_check(exercise) -> PublishCheck:
+    return exercise.publish_checks.select_related("reference").first()
+
+
+def edit_exercise(client, exercise, **changes):
+    data = {
+        "title": exercise.title,
+        "variables": "name",
+        "fixed_variables": "",
+        "hints": "",
+        "known_bad": "",
+        "stub": "rules:\n  - if: say hello\n    reply: Hello there!\ndefault: Hmm, a long reply.\n",
+        **changes,
+    }
+    data = form_data(**data)
+    return client.post(f"/teach/exercises/{exercise.id}/", data)
+
+
+def test_an_edit_of_nothing_checked_starts_no_check(ines_client, exercise):
+    edit_exercise(ines_client, exercise)  # settles the stub and fields the form writes
+    run_queued()
+    count = PublishCheck.objects.count()
+    r = edit_exercise(ines_client, exercise, title="Greet someone warmly")
+    assert r.status_code == 302
+    assert PublishCheck.objects.count() == count
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"starter_user": "Talk to {name}, please."},
+        {"temperature": "0.5"},
+        {"max_tokens": "100"},
+        {"samples": "2"},
+        {"solution_user": "Say hello to {name}, kindly."},
+    ],
+)
+def test_the_exercise_form_checks_it_again(ines_client, exercise, changes):
+    edit_exercise(ines_client, exercise, **changes)
+    check = latest_check(exercise)
+    assert (check.reason, check.status) == ("recheck", "checking")
+    run_queued()
+    assert latest_check(exercise).status == "passed"
+
+
+def test_the_cases_editor_checks_it_again(ines_client, exercise):
+    case = exercise.cases.get()
+    before = PublishCheck.objects.count()
+    ines_client.post(
+        f"/teach/exercises/{exercise.id}/cases/",
+        rows({"id": str(case.pk), "name": "Ada", "var_name": "Grace"}),
+    )
+    assert PublishCheck.objects.count() == before + 1
+
+
+def test_csv_import_checks_it_again(ines_client, exercise):
+    before = PublishCheck.objects.count()
+    ines_client.post(
+        f"/teach/exercises/{exercise.id}/cases/import/",
+        {"csv_text": "name,__name\nGrace,Grace\n", "replace": ""},
+    )
+    assert exercise.cases.count() == 2
+    assert PublishCheck.objects.count() == before + 1
+
+
+def test_a_rubric_that_the_reference_fails_is_reported_and_learners_keep_the_exercise(
+    ines_client, exercise
+):
+    ines_client.post(
+        f"/teach/exercises/{exercise.id}/rubric/",
+        criteria({"id": "bye", "kind": "contains", "params": "text: goodbye"}),
+    )
+    run_queued()
+    check = latest_check(exercise)
+    assert check.status == "failed" and check.problems[0].startswith("Reference solution")
+    exercise.refresh_from_db()
+    assert exercise.status == Exercise.PUBLISHED
+    home = ines_client.get("/teach/").content.decode()
+    assert "1 published exercise failed its reference check" in home
+    assert f'href="/teach/exercises/{exercise.id}/"' in home
+    assert home.count("Reference solution: it scored 0%") == 1
+    for page in ("", "cases/", "rubric/"):
+        html = ines_client.get(f"/teach/exercises/{exercise.id}/{page}").content.decode()
+        assert 'data-publish="failing"' in html and f'data-check="{check.pk}"' in html
+        assert html.count("Reference solution: it scored 0%") == 1
+    # Fixed: the check runs again, passes, and the banner goes.
+    ines_client.post(
+        f"/teach/exercises/{exercise.id}/rubric/yaml/",
+        {"rubric": "criteria:\n  - {id: greets, kind: contains, params: {text: Hello}}\n"},
+    )
+    run_queued()
+    assert latest_check(exercise).status == "passed"
+    assert "reference check" not in ines_client.get("/teach/").content.decode()
+
+
+def test_check_again_reruns_a_failed_check_on_request(ines_client, exercise, delay):
+    Exercise.objects.filter(pk=exercise.pk).update(stub={"default": "Nope."})
+    PublishCheck.objects.update(definition="")  # the edit above bypassed the write paths
+    publishing.recheck_if_changed(exercise)
+    run_queued()
+    assert latest_check(exercise).status == "failed"
+    r = ines_client.post(f"/teach/exercises/{exercise.id}/publish/", headers=HTMX)
+    assert 'data-publish="checking"' in r.content.decode()
+    assert latest_check(exercise).reason == "recheck"
+
+
+def test_course_import_checks_changed_published_exercises_as_an_instructor(
+    instructor, exercise, tmp_path
+):
+    folder = tmp_path / "basics"
+    coursefiles.write_course(exercise.lesson.course, folder)
+    before = PublishCheck.objects.count()
+    coursefiles.import_course(folder)
+    assert PublishCheck.objects.count() == before  # unchanged: nothing to check
+    exercise_file = next((folder / "exercises").glob("*greet*.yaml"))
+    text = exercise_file.read_text()
+    assert "max: 5" in text
+    exercise_file.write_text(text.replace("max: 5", "max: 1"))
+    coursefiles.import_course(folder)
+    check = latest_check(exercise)
+    assert PublishCheck.objects.count() == before + 1
+    assert check.reason == "recheck" and check.reference.learner == instructor
+    run_queued()
+    assert latest_check(exercise).status == "failed"
+
+
+def test_drafts_are_not_checked_on_edit(ines_client, instructor):
+    draft = make_exercise(status=Exercise.DRAFT, slug="draft", rubric=RUBRIC)
+    ines_client.post(f"/teach/exercises/{draft.id}/rubric/yaml/", {"rubric": "criteria: []\n"})
+    assert not PublishCheck.objects.filter(exercise=draft).exists()

@@ -1,0 +1,221 @@
+"""lessons.regrading: a regrade grades stored outputs as the runner does (one scoring path),
+keeps judge verdicts that cannot have changed, charges the instructor for the others, and
+is taken up again by the lessons reconciler when its message or its worker is lost."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from unittest.mock import Mock
+
+import pytest
+from django.utils import timezone
+
+from lessons import regrading
+from lessons.models import Exercise, Regrade
+from lessons.tasks import reconcile
+from sandbox.models import Attempt, UsageRecord
+from tests.conftest import HTMX, make_attempt, make_exercise, make_run, run_queued
+
+pytestmark = pytest.mark.django_db
+
+JUDGE_VERDICT = json.dumps(
+    {"items": [{"id": "c1", "verdict": "met", "score": 5, "evidence": "Hello there!"}]}
+)
+JUDGED_RUBRIC = {
+    "pass_threshold": 1.0,
+    "criteria": [
+        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True},
+        {
+            "id": "friendly",
+            "kind": "llm_judge",
+            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
+        },
+    ],
+}
+JUDGE_STUB = {
+    "rules": [
+        {"if": "one entry per rubric item", "reply": JUDGE_VERDICT},
+        {"if": "say hello", "reply": "Hello there!"},
+    ],
+    "default": "No.",
+}
+
+
+def run_regrade(exercise: Exercise, instructor) -> Regrade:
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    return regrade
+
+
+def judge_calls_on_ledger(user) -> int:
+    return UsageRecord.objects.filter(learner=user, attempt=None, cache_hit=False).count()
+
+
+def test_it_grades_stored_outputs_again_with_the_new_rubric(learner, instructor):
+    exercise = make_exercise()
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    exercise.rubric = {"criteria": [{"id": "bye", "kind": "contains", "params": {"text": "bye"}}]}
+    exercise.save()
+    regrade = run_regrade(exercise, instructor)
+    attempt.refresh_from_db()
+    assert (attempt.score, attempt.passed) == (0.0, False)
+    assert [c["id"] for c in attempt.runs.get().criteria] == ["bye"]
+    assert (regrade.status, regrade.total, regrade.done, regrade.changed) == ("done", 1, 1, 1)
+
+
+def test_with_every_sample_required_the_case_scores_its_worst_sample_not_the_mean(
+    learner, instructor
+):
+    exercise = make_exercise(samples=2, require_all_samples=True)
+    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, finished_at=timezone.now())
+    case = exercise.cases.get()
+    make_run(attempt, 0, case=case, case_name="Ada", sample=0, output="Hello there!")
+    make_run(attempt, 1, case=case, case_name="Ada", sample=1, output="Nope")
+    run_regrade(exercise, instructor)
+    attempt.refresh_from_db()
+    # "Nope" passes "short" only: 0.5. The mean of the samples would be 0.75.
+    assert attempt.score == pytest.approx(0.5) and attempt.passed is False
+    assert [r.score for r in attempt.runs.order_by("sample")] == [1.0, 0.5]
+
+
+def test_unchanged_judge_criteria_keep_their_verdicts_without_a_judge_call(learner, instructor):
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    attempt.refresh_from_db()
+    assert attempt.passed and attempt.score == 1.0
+    stored = attempt.runs.get().criteria
+    assert regrading.judge_calls_needed(exercise, timezone.now()) == 0
+    regrade = run_regrade(exercise, instructor)
+    attempt.refresh_from_db()
+    assert (attempt.score, attempt.passed) == (1.0, True)  # not "unavailable", not 50%
+    assert attempt.runs.get().criteria == stored
+    assert regrade.changed == 0 and judge_calls_on_ledger(instructor) == 0
+
+
+def test_changed_judge_criteria_ask_the_judge_on_the_instructors_ledger(learner, instructor):
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    make_attempt(learner, exercise)
+    run_queued()
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
+    exercise.rubric = rubric
+    exercise.save()
+    assert regrading.judge_calls_needed(exercise, timezone.now()) == 1
+    run_regrade(exercise, instructor)
+    assert judge_calls_on_ledger(instructor) == 1
+    assert regrading.judge_calls_needed(exercise, timezone.now()) == 0
+
+
+def test_the_page_says_how_many_judge_calls_before_it_starts(ines_client, learner):
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    for _ in range(3):
+        make_attempt(learner, exercise)
+    run_queued()
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
+    html = ines_client.get(f"/teach/exercises/{exercise.id}/regrade/", headers=HTMX)
+    text = html.content.decode()
+    assert "This regrade will grade 3 attempts again and make 3 judge calls." in text
+    assert f'hx-post="/teach/exercises/{exercise.id}/regrade/"' in text
+    assert not Regrade.objects.exists()
+
+
+def test_it_refuses_to_start_when_the_instructor_is_over_budget(
+    ines_client, instructor, learner, settings
+):
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    make_attempt(learner, exercise)
+    run_queued()
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
+    UsageRecord.objects.create(
+        learner=instructor, backend="stub", model="scripted", input_tokens=10**9
+    )
+    r = ines_client.post(f"/teach/exercises/{exercise.id}/regrade/", headers=HTMX)
+    assert "Not regraded: You have used your" in r.content.decode()
+    assert not Regrade.objects.exists()
+
+
+def test_a_regrade_whose_message_was_lost_is_published_again(ines_client, instructor, settings):
+    exercise = make_exercise()
+    old = timezone.now() - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER + 1)
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    Regrade.objects.filter(pk=regrade.pk).update(published_at=old)
+    published = Mock()
+    assert regrading.reconcile(publish=published) == 1
+    published.assert_called_once_with(regrade.pk)
+    assert regrading.reconcile(publish=published) == 0  # stamped: not again at once
+
+
+def test_a_regrade_whose_worker_died_is_taken_up_again_and_the_button_comes_back(
+    ines_client, learner, instructor, monkeypatch
+):
+    exercise = make_exercise()
+    for _ in range(2):
+        make_attempt(learner, exercise)
+    run_queued()
+    exercise.rubric = {"criteria": [{"id": "bye", "kind": "contains", "params": {"text": "bye"}}]}
+    exercise.save()
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    # A worker claimed it, regraded nothing, and died: running, its lease long gone.
+    regrading.claim(regrade.pk)
+    Regrade.objects.filter(pk=regrade.pk).update(lease_expires_at=timezone.now())
+    url = f"/teach/exercises/{exercise.id}/regrade/{regrade.pk}/"
+    assert ines_client.get(url, headers=HTMX).status_code == 200  # still polling
+    # The beat task publishes it again; the new delivery runs it to the end.
+    monkeypatch.setattr("lessons.tasks.regrade.delay", lambda pk: regrading.run(pk, Mock()))
+    assert reconcile.run() == 1
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.done, regrade.changed, regrade.deliveries) == ("done", 2, 2, 2)
+    r = ines_client.get(url, headers=HTMX)
+    assert r.status_code == 286  # htmx: stop polling
+    html = r.content.decode()
+    assert "2 attempts regraded, 2 changed" in html and "Regrade attempts" in html
+
+
+def test_a_regrade_that_kills_its_worker_every_time_is_set_aside(instructor, settings):
+    exercise = make_exercise()
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    for _ in range(settings.MAX_DELIVERIES):
+        regrading.claim(regrade.pk)
+        Regrade.objects.filter(pk=regrade.pk).update(lease_expires_at=timezone.now())
+    regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert regrade.status == Regrade.ERROR
+    assert "stopped its worker 3 times" in regrade.error
+
+
+def test_a_duplicate_message_does_nothing(instructor):
+    regrade = Regrade.objects.create(exercise=make_exercise(), status=Regrade.DONE)
+    regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert regrade.status == Regrade.DONE and regrade.started_at is None
+
+
+def test_a_long_regrade_hands_the_rest_to_a_fresh_message(learner, instructor, settings):
+    exercise = make_exercise()
+    for _ in range(2):
+        make_attempt(learner, exercise)
+    run_queued()
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 0  # every delivery is out of time after one attempt
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    published = Mock()
+    regrading.run(regrade.pk, publish=published)
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.done, regrade.deliveries) == ("queued", 1, 0)
+    regrading.run(regrade.pk, publish=published)
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.done, regrade.total) == ("done", 2, 2)
+
+
+def test_reference_runs_are_left_alone(instructor):
+    exercise = make_exercise(solution={"user": "Say hello to {name}."})
+    Attempt.objects.create(learner=instructor, exercise=exercise, is_reference=True)
+    run_queued()
+    assert run_regrade(exercise, instructor).total == 0
