@@ -1,4 +1,5 @@
-"""Plain functions behind the instructor's pages: YAML fields, CSV test cases, ordering.
+"""Plain functions behind the instructor's pages: YAML fields, CSV test cases, the judge on
+an instructor's ledger, ordering.
 
 The views validate input and call these; nothing here reads a request.
 """
@@ -7,15 +8,21 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.conf import settings
 from django.db import models, transaction
 
 import graders
 from lessons.models import Case, Exercise
+from sandbox import runs
+from sandbox.calls import CallLog
+from sandbox.models import Attempt, UsageRecord
 
 # ---------------------------------------------------------------------------------------------
 # YAML in text areas
@@ -240,6 +247,20 @@ def save_imported_cases(exercise: Exercise, imported: CsvImport, replace: bool) 
         exercise.rubric = merge_criteria(exercise.rubric, imported.criteria)
         exercise.save(update_fields=["rubric"])
     return len(imported.cases)
+
+
+# ---------------------------------------------------------------------------------------------
+# The judge, for an instructor
+
+
+@contextmanager
+def judge_on_ledger(exercise: Exercise, user_id: int, attempt: Attempt | None = None):
+    """Yield the runner's judge for this exercise (same model choice and retry layer); the
+    calls it made go on this user's ledger when the block ends."""
+    judge_log: list[CallLog] = []
+    deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
+    yield runs.make_judge(exercise, deadline, judge_log)
+    UsageRecord.objects.bulk_create(runs.ledger_rows(user_id, attempt, judge_log))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from lessons.authoring_forms import (
 from lessons.markdown import render_markdown
 from lessons.models import Case, Course, Exercise, Lesson, PublishCheck
 from lessons.tasks import regrade as regrade_task
+from sandbox import limits
 from sandbox.models import Attempt
 
 # The rubric of a new exercise: valid, so the exercise saves; the author replaces it.
@@ -525,25 +526,32 @@ def edit_rubric_yaml(request: HttpRequest, exercise_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def try_rubric(request: HttpRequest, exercise_id: int) -> HttpResponse:
-    """Grade a pasted output with the saved rubric, criterion by criterion; no model call."""
+    """Grade a pasted output with the saved rubric, criterion by criterion, as the worker
+    would: no model answers, but judge criteria ask the judge, on the instructor's budget."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     form = TryRubricForm(request.POST, exercise=exercise)
     grade = None
-    if form.is_valid():
+    refused = ""
+    if exercise.parsed_rubric.calls_a_model():
+        refused = limits.budget_refusal(request.user)
+    if form.is_valid() and not refused:
         case_id = form.cleaned_data["case"]
         case = exercise.cases.filter(pk=case_id).first() if case_id else None
-        grade = graders.try_rubric(
-            exercise.rubric,
-            form.cleaned_data["output"],
-            case=case.as_grader_case() if case else None,
-            # The starter prompt, rendered for the chosen case, as the runner would build it.
-            submission=exercise.submission({}, case),
-        )
-    context = {"exercise": exercise, "try_form": form, "grade": grade}
+        with authoring.judge_on_ledger(exercise, request.user.pk) as judge:
+            grade = graders.try_rubric(
+                exercise.parsed_rubric,
+                form.cleaned_data["output"],
+                case=case.as_grader_case() if case else None,
+                # The starter prompt, rendered for the chosen case, as the runner would build it.
+                submission=exercise.submission({}, case),
+                judge=judge,
+            )
+    context = {"exercise": exercise, "try_form": form, "grade": grade, "try_refused": refused}
     if request.htmx:
         return render(request, "lessons/teach/rubric.html#try_result", context)
     full = _rubric_context(exercise, request, try_form=form)
     full["grade"] = grade
+    full["try_refused"] = refused
     return render(request, "lessons/teach/rubric.html", full)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from typing import Any
 
 from django.conf import settings
@@ -20,10 +19,9 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 import graders
+from lessons.authoring import judge_on_ledger
 from lessons.models import Case, Exercise, PublishCheck
-from sandbox import runs
-from sandbox.calls import CallLog
-from sandbox.models import Attempt, UsageRecord
+from sandbox.models import Attempt
 from sandbox.providers import reference_unavailable
 from sandbox.tasks import enqueue_attempt
 
@@ -158,11 +156,8 @@ def reference_failures(attempt: Attempt, limit: int = 4) -> list[str]:
 
 def self_test(exercise: Exercise, attempt: Attempt) -> graders.SelfTestReport:
     """Return the rubric's self-test, its judge calls on the reference attempt's ledger."""
-    judge_log: list[CallLog] = []
-    deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
-    report = exercise.self_test(judge=runs.make_judge(exercise, deadline, judge_log))
-    UsageRecord.objects.bulk_create(runs.ledger_rows(attempt.learner_id, attempt, judge_log))
-    return report
+    with judge_on_ledger(exercise, attempt.learner_id, attempt) as judge:
+        return exercise.self_test(judge=judge)
 
 
 def check_problems(check: PublishCheck) -> list[str]:
