@@ -168,6 +168,7 @@ def check_problems(check: PublishCheck) -> list[str]:
     3. the rubric's self-test must pass.
     """
     exercise, attempt = check.exercise, check.reference
+    assert attempt is not None  # only a check failed at once has none, and it is decided
     problems = []
     if checked_definition(exercise) != check.definition:
         problems.append("The exercise changed while it was being checked: check it again.")
