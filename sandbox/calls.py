@@ -86,9 +86,8 @@ def complete(
     if not (use_cache and cacheable(request)):
         return call()
     key = cache_key(backend_name, backend.cache_scope, request, sample)
-    held = cache.get(key)
-    lock_seconds = max(1, int(deadline - time.monotonic()))
-    if held is None and cache.add(key, FETCHING, lock_seconds):
+    # Adding the mark first: a miss, the common case, costs one round trip less.
+    if cache.add(key, FETCHING, max(1, int(deadline - time.monotonic()))):
         outcome = call()
         if outcome.completion:
             # Stored over the mark: the answer releases the followers in the same write.
@@ -96,9 +95,9 @@ def complete(
         else:
             cache.delete(key)  # failures are not cached: followers call themselves
         return outcome
-    completion = Completion(**held) if held not in (None, FETCHING) else None
-    # Stop waiting in time to make the call ourselves if the leader's worker died.
-    completion = completion or wait_for_leader(key, deadline - call_budget())
+    # Held: answered already, or being called by another caller. Stop waiting in time to
+    # make the call ourselves if that caller's worker died.
+    completion = wait_for_leader(key, deadline - call_budget())
     if completion:
         entry = CallLog(completion, cache_hit=True, backend=backend_name, model=request.model)
         return CallOutcome(completion=completion, cache_hit=True, log=[entry])
