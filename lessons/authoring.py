@@ -20,7 +20,7 @@ from django.db import models, transaction
 
 import graders
 from lessons.models import Case, Exercise
-from sandbox import runs
+from sandbox import calls
 from sandbox.calls import CallLog
 from sandbox.models import Attempt, UsageRecord
 
@@ -259,8 +259,8 @@ def judge_on_ledger(exercise: Exercise, user_id: int, attempt: Attempt | None = 
     calls it made go on this user's ledger when the block ends."""
     judge_log: list[CallLog] = []
     deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
-    yield runs.make_judge(exercise, deadline, judge_log)
-    UsageRecord.objects.bulk_create(runs.ledger_rows(user_id, attempt, judge_log))
+    yield calls.make_judge(exercise, deadline, judge_log)
+    UsageRecord.objects.bulk_create(UsageRecord.for_calls(user_id, attempt, judge_log))
 
 
 # ---------------------------------------------------------------------------------------------

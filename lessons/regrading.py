@@ -21,7 +21,7 @@ from django.utils import timezone
 
 import graders
 from lessons.models import Exercise, Regrade
-from sandbox import limits, runs
+from sandbox import calls, limits
 from sandbox.calls import CallLog
 from sandbox.models import Attempt, Run, UsageRecord
 
@@ -105,7 +105,7 @@ def regrade_attempt(
         exercise.parsed_rubric,
         cases,
         require_all_samples=exercise.require_all_samples,
-        judge=runs.make_judge(exercise, deadline, judge_log),
+        judge=calls.make_judge(exercise, deadline, judge_log),
     )
     for group, case_grade in zip(by_case.values(), grade.cases, strict=True):
         for run, sample in zip(group, case_grade.samples, strict=True):
@@ -128,7 +128,7 @@ def regrade_attempt(
         )
         Attempt.objects.filter(pk=attempt.pk).update(score=grade.score, passed=grade.passed)
         if ledger_user_id:
-            UsageRecord.objects.bulk_create(runs.ledger_rows(ledger_user_id, None, judge_log))
+            UsageRecord.objects.bulk_create(UsageRecord.for_calls(ledger_user_id, None, judge_log))
     return changed
 
 

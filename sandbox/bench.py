@@ -266,7 +266,10 @@ class Bench:
                 sent = time.time()
                 # As the page does it: htmx gets the status partial back, not a redirect.
                 _, _, html = client.post(submit, {"user": f"Say latency {i} {{n}}"}, HTMX)
-                graded = self.last_graded([ATTEMPT_URL.search(html).group(1)], 30)
+                found = ATTEMPT_URL.search(html)
+                if not found:
+                    raise SystemExit(f"bench: the submit answered no attempt: {html[:300]}")
+                graded = self.last_graded([found.group(1)], 30)
                 if i >= 10:  # the first few warm up connections and caches
                     samples.append((graded - sent) * 1000)
             noop_samples = self.noop_latency()

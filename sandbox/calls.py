@@ -1,4 +1,4 @@
-"""Model calls: the one layer that retries, and the response cache.
+"""Model calls: the one layer that retries, the response cache, and the judge's calls.
 
 Retries live here and nowhere else: the SDKs are built with max_retries=0 and
 run_attempt has no Celery retries, so one model call costs at most PROVIDER_TRIES
@@ -15,11 +15,17 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
 
-from sandbox.backends import Backend, BackendError, Completion, CompletionRequest
+import graders
+from sandbox.backends import BACKENDS, Backend, BackendError, Completion, CompletionRequest
+from sandbox.providers import make_backend, model_unavailable
+
+if TYPE_CHECKING:
+    from lessons.models import Exercise
 
 CACHE_SECONDS = 7 * 24 * 3600
 
@@ -137,6 +143,40 @@ def call_with_retries(
         outcome.completion, outcome.error = completion, None
         return outcome
     return outcome
+
+
+class JudgeFailed(Exception):
+    """The judge model could not answer; the grader reports "needs review", never a pass."""
+
+
+def make_judge(exercise: Exercise, deadline: float, log: list[CallLog]) -> graders.Judge:
+    """Return the judge an llm_judge criterion calls: the model it names ("backend:model", or
+    a model of the exercise's backend), through the same retry layer. Every HTTP call it
+    makes is appended to `log`, for the ledger; a verdict is stored with its run, so it is
+    never looked up in the response cache."""
+
+    def judge(request: graders.JudgeRequest) -> str:
+        backend_name, _, model = request.model.partition(":")
+        if backend_name not in BACKENDS or not model:
+            backend_name, model = exercise.backend, request.model
+        reason = model_unavailable(backend_name, model)
+        if reason:
+            raise JudgeFailed(reason)
+        judged = CompletionRequest(
+            model=model,
+            system=request.system,
+            messages=({"role": "user", "content": request.prompt},),
+            temperature=0,
+            max_tokens=min(request.max_tokens, settings.MAX_TOKENS_CEILING),
+        )
+        backend = make_backend(backend_name, exercise.stub_script)
+        outcome = complete(backend, judged, backend_name, deadline, use_cache=False)
+        log.extend(outcome.log)
+        if not outcome.completion:
+            raise JudgeFailed(outcome.error.message if outcome.error else "no answer")
+        return outcome.completion.text
+
+    return judge
 
 
 def call_budget() -> float:

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +13,11 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+
+from sandbox.providers import model_choice
+
+if TYPE_CHECKING:
+    from sandbox.calls import CallLog
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +239,36 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend}/{self.model} {self.input_tokens}+{self.output_tokens} tokens"
+
+    @classmethod
+    def for_calls(
+        cls, user_id: int, attempt: Attempt | None, entries: Iterable[CallLog]
+    ) -> list[UsageRecord]:
+        """Return one unsaved row per HTTP call (or cache hit), priced from the allowlist."""
+        rows = []
+        for entry in entries:
+            completion = entry.completion
+            tokens_in = completion.input_tokens if completion else 0
+            tokens_out = completion.output_tokens if completion else 0
+            choice = model_choice(entry.backend, entry.model)
+            rows.append(
+                cls(
+                    learner_id=user_id,
+                    attempt=attempt,
+                    backend=entry.backend,
+                    model=entry.model,
+                    input_tokens=tokens_in,
+                    output_tokens=tokens_out,
+                    cached_tokens=completion.cached_tokens if completion else 0,
+                    reasoning_tokens=completion.reasoning_tokens if completion else 0,
+                    cost_usd=0 if entry.cache_hit else choice.cost(tokens_in, tokens_out),
+                    latency_ms=entry.latency_ms,
+                    cache_hit=entry.cache_hit,
+                    request_id=completion.request_id if completion else "",
+                    error_code=entry.error_code,
+                )
+            )
+        return rows
 
 
 class CacheEntry(models.Model):

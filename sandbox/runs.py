@@ -31,7 +31,7 @@ from django.utils import timezone
 import graders
 from lessons.models import Case, Exercise
 from sandbox import calls, limits
-from sandbox.backends import BACKENDS, Backend, BackendError, CompletionRequest
+from sandbox.backends import Backend, BackendError, CompletionRequest
 from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.prompting import RenderedPrompt, render_prompt
 from sandbox.providers import (
@@ -71,10 +71,6 @@ class AttemptFailed(Exception):
         self.reason = reason
 
 
-class JudgeFailed(Exception):
-    """The judge model could not answer; the grader reports "needs review", never a pass."""
-
-
 def execute(attempt_id: str) -> None:
     """Run an attempt to the end, if it can be claimed."""
     attempt = Attempt.objects.claim(attempt_id, settings.ATTEMPT_LEASE_SECONDS)
@@ -93,7 +89,8 @@ def execute(attempt_id: str) -> None:
         jobs = prepare(attempt)
         release_connection()
         in_pool(functools.partial(call_model, deadline=deadline), jobs, deadline)
-        grade = grade_jobs(attempt, jobs, judge_log, deadline) if attempt.exercise else None
+        exercise = attempt.exercise
+        grade = grade_jobs(attempt, exercise, jobs, judge_log, deadline) if exercise else None
         save(attempt, jobs, judge_log, grade=grade)
     except AttemptFailed as e:
         save(attempt, jobs, judge_log, failure=e)
@@ -135,7 +132,7 @@ def prepare(attempt: Attempt) -> list[Job]:
 
 def exercise_jobs(attempt: Attempt, exercise: Exercise) -> list[Job]:
     backend, choice = exercise_backend(attempt, exercise)
-    jobs = []
+    jobs: list[Job] = []
     for case in exercise.cases.all():
         prompt = render_prompt(attempt.fields(), exercise.case_variables(case), attempt.examples)
         request = build_request(choice, prompt, exercise.temperature, exercise.max_tokens)
@@ -146,7 +143,7 @@ def exercise_jobs(attempt: Attempt, exercise: Exercise) -> list[Job]:
 
 def playground_jobs(attempt: Attempt) -> list[Job]:
     prompt = render_prompt(attempt.fields(), {})
-    jobs = []
+    jobs: list[Job] = []
     for key in attempt.playground_models:
         backend_name, _, model = key.partition(":")
         choice = model_choice(backend_name, model)
@@ -218,29 +215,29 @@ def in_pool(fn: Callable[[Item], Result], items: Sequence[Item], deadline: float
 
 
 def grade_jobs(
-    attempt: Attempt, jobs: list[Job], judge_log: list[calls.CallLog], deadline: float
+    attempt: Attempt,
+    exercise: Exercise,
+    jobs: list[Job],
+    judge_log: list[calls.CallLog],
+    deadline: float,
 ) -> graders.Grade:
     failed = next((j.outcome.error for j in jobs if j.outcome.error), None)
     if failed:
         raise AttemptFailed(failed.code, model_failure_message(failed))
-    exercise = attempt.exercise
-    assert exercise is not None
     rubric = exercise.parsed_rubric
-    by_case: dict[int, list[Job]] = {}
+    by_case: dict[Case, list[Job]] = {}
     for job in jobs:
-        assert job.case is not None
-        by_case.setdefault(job.case.pk, []).append(job)
+        if job.case:
+            by_case.setdefault(job.case, []).append(job)
     cases = [
         graders.CaseOutputs(
-            case=case_jobs[0].case.as_grader_case(),
+            case=case.as_grader_case(),
             outputs=tuple(j.outcome.completion.text for j in case_jobs if j.outcome.completion),
-            submission=exercise.grader_submission(
-                attempt.fields(), attempt.examples, case_jobs[0].case
-            ),
+            submission=exercise.grader_submission(attempt.fields(), attempt.examples, case),
         )
-        for case_jobs in by_case.values()
+        for case, case_jobs in by_case.items()
     ]
-    judge = make_judge(exercise, deadline, judge_log)
+    judge = calls.make_judge(exercise, deadline, judge_log)
 
     def map_in_pool(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return in_pool(fn, list(items), deadline)
@@ -257,41 +254,6 @@ def grade_jobs(
         for job, sample_grade in zip(case_jobs, case_grade.samples, strict=True):
             job.grade = sample_grade
     return grade
-
-
-def make_judge(
-    exercise: Exercise, deadline: float, log: list[calls.CallLog]
-) -> Callable[[graders.JudgeRequest], str]:
-    """Return the judge an llm_judge criterion calls: the model it names ("backend:model", or
-    a model of the exercise's backend), through the same retry layer; every HTTP call it
-    makes is appended to `log`, for the ledger."""
-
-    def judge(request: graders.JudgeRequest) -> str:
-        backend_name, _, model = request.model.partition(":")
-        if backend_name not in BACKENDS or not model:
-            backend_name, model = exercise.backend, request.model
-        reason = model_unavailable(backend_name, model)
-        if reason:
-            raise JudgeFailed(reason)
-        outcome = calls.complete(
-            make_backend(backend_name, exercise.stub_script),
-            CompletionRequest(
-                model=model,
-                system=request.system,
-                messages=({"role": "user", "content": request.prompt},),
-                temperature=0,
-                max_tokens=min(request.max_tokens, settings.MAX_TOKENS_CEILING),
-            ),
-            backend_name,
-            deadline,
-            use_cache=False,  # a verdict is stored with its run; it is not looked up again
-        )
-        log.extend(outcome.log)
-        if outcome.error or not outcome.completion:
-            raise JudgeFailed(outcome.error.message if outcome.error else "no answer")
-        return outcome.completion.text
-
-    return judge
 
 
 def model_failure_message(error: BackendError) -> str:
@@ -316,7 +278,8 @@ def save(
         if saved:
             Run.objects.bulk_create(run_row(attempt, job) for job in jobs)
             entries = [entry for job in jobs for entry in job.outcome.log] + judge_log
-            UsageRecord.objects.bulk_create(ledger_rows(attempt.learner_id, attempt, entries))
+            rows = UsageRecord.for_calls(attempt.learner_id, attempt, entries)
+            UsageRecord.objects.bulk_create(rows)
     if saved:
         attempt_finished.send(sender=Attempt, attempt=attempt)
 
@@ -345,36 +308,6 @@ def run_row(attempt: Attempt, job: Job) -> Run:
         passed=grade.passed if grade else None,
         criteria=[c.to_dict() for c in grade.criteria] if grade else [],
     )
-
-
-def ledger_rows(
-    user_id: int, attempt: Attempt | None, entries: Iterable[calls.CallLog]
-) -> list[UsageRecord]:
-    """Return one usage row per HTTP call (or cache hit), priced from the allowlist."""
-    rows = []
-    for entry in entries:
-        completion = entry.completion
-        tokens_in = completion.input_tokens if completion else 0
-        tokens_out = completion.output_tokens if completion else 0
-        choice = model_choice(entry.backend, entry.model)
-        rows.append(
-            UsageRecord(
-                learner_id=user_id,
-                attempt=attempt,
-                backend=entry.backend,
-                model=entry.model,
-                input_tokens=tokens_in,
-                output_tokens=tokens_out,
-                cached_tokens=completion.cached_tokens if completion else 0,
-                reasoning_tokens=completion.reasoning_tokens if completion else 0,
-                cost_usd=0 if entry.cache_hit else choice.cost(tokens_in, tokens_out),
-                latency_ms=entry.latency_ms,
-                cache_hit=entry.cache_hit,
-                request_id=completion.request_id if completion else "",
-                error_code=entry.error_code,
-            )
-        )
-    return rows
 
 
 def reconcile(publish: Callable[[str], object]) -> int:
