@@ -9,17 +9,17 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from django.conf import settings
 from django.db import models, transaction
 
 import graders
-from lessons.models import Case, Exercise
+from lessons.models import Case, Exercise, Lesson
 from sandbox import calls
 from sandbox.calls import CallLog
 from sandbox.models import Attempt, UsageRecord
@@ -45,7 +45,10 @@ def load_yaml(text: str, expect: type, what: str) -> Any:
     if value is None:
         return expect()
     if not isinstance(value, expect):
-        wanted = {dict: "a mapping (key: value lines)", list: "a list (lines starting with -)"}
+        wanted: dict[type, str] = {
+            dict: "a mapping (key: value lines)",
+            list: "a list (lines starting with -)",
+        }
         raise ValueError(f"{what} must be {wanted.get(expect, expect.__name__)}")
     return value
 
@@ -266,8 +269,11 @@ def judge_on_ledger(exercise: Exercise, user_id: int, attempt: Attempt | None = 
 # ---------------------------------------------------------------------------------------------
 # Ordering
 
+# What the instructor reorders: siblings with a position field, saved through their manager.
+Ordered = TypeVar("Ordered", Lesson, Exercise)
 
-def move(items: Sequence[models.Model], item: models.Model, delta: int) -> None:
+
+def move(items: Iterable[Ordered], item: Ordered, delta: int) -> None:
     """Move item one place up (delta -1) or down (+1) among its siblings, renumbering them."""
     ordered = list(items)
     index = next(i for i, other in enumerate(ordered) if other.pk == item.pk)

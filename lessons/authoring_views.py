@@ -10,7 +10,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count, Max, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.forms import BaseFormSet
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +39,7 @@ from lessons.models import Case, Course, Exercise, Lesson, PublishCheck
 from lessons.tasks import regrade as regrade_task
 from sandbox import limits
 from sandbox.models import Attempt
+from sandbox.views import LearnerRequest
 
 # The rubric of a new exercise: valid, so the exercise saves; the author replaces it.
 STARTER_RUBRIC = {
@@ -51,18 +53,18 @@ def _can_create_courses(user) -> bool:
     return user.is_staff
 
 
-def _get_course_for_instructor(request: HttpRequest, course_slug: str) -> Course:
+def _get_course_for_instructor(request: LearnerRequest, course_slug: str) -> Course:
     """Return a course the user teaches, or 404."""
     return get_object_or_404(Course.objects.taught_by(request.user), slug=course_slug)
 
 
-def _get_lesson_for_instructor(request: HttpRequest, course_slug: str, lesson_id: int) -> Lesson:
+def _get_lesson_for_instructor(request: LearnerRequest, course_slug: str, lesson_id: int) -> Lesson:
     """Return a lesson of a course the user teaches, or 404."""
     course = _get_course_for_instructor(request, course_slug)
     return get_object_or_404(course.lessons.select_related("course"), pk=lesson_id)
 
 
-def _get_exercise_for_instructor(request: HttpRequest, exercise_id: int) -> Exercise:
+def _get_exercise_for_instructor(request: LearnerRequest, exercise_id: int) -> Exercise:
     """Return an exercise of a course the user teaches, or 404."""
     return get_object_or_404(
         Exercise.objects.select_related("lesson__course").filter(
@@ -83,7 +85,7 @@ def _exercise_context(exercise: Exercise, **extra) -> dict:
     }
 
 
-def _save_and_recheck(request: HttpRequest, exercise: Exercise, **save) -> None:
+def _save_and_recheck(request: LearnerRequest, exercise: Exercise, **save) -> None:
     """Save an edit of the exercise; if it is published and the edit touches what its
     publish check depends on, the check runs again."""
     with transaction.atomic():
@@ -97,7 +99,7 @@ def _save_and_recheck(request: HttpRequest, exercise: Exercise, **save) -> None:
 
 @login_required
 @require_GET
-def teach_home(request: HttpRequest) -> HttpResponse:
+def teach_home(request: LearnerRequest) -> HttpResponse:
     """The courses I teach, and a way to start one."""
     courses = Course.objects.taught_by(request.user).annotate(
         lesson_count=Count("lessons", distinct=True),
@@ -121,7 +123,7 @@ def teach_home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def create_course(request: HttpRequest) -> HttpResponse:
+def create_course(request: LearnerRequest) -> HttpResponse:
     if not _can_create_courses(request.user):
         raise Http404("Only staff users start courses")
     form = CourseForm(request.POST or None)
@@ -143,7 +145,7 @@ def create_course(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_course(request: HttpRequest, course_slug: str) -> HttpResponse:
+def edit_course(request: LearnerRequest, course_slug: str) -> HttpResponse:
     """The course's settings, and its lessons and exercises in order."""
     course = _get_course_for_instructor(request, course_slug)
     others = course.instructors.exclude(pk=request.user.pk)
@@ -173,7 +175,7 @@ def edit_course(request: HttpRequest, course_slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def archive_course(request: HttpRequest, course_slug: str) -> HttpResponse:
+def archive_course(request: LearnerRequest, course_slug: str) -> HttpResponse:
     """Archive the course (learners no longer see it), or bring it back."""
     course = _get_course_for_instructor(request, course_slug)
     course.archived = not course.archived
@@ -183,7 +185,7 @@ def archive_course(request: HttpRequest, course_slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def preview_markdown(request: HttpRequest, course_slug: str) -> HttpResponse:
+def preview_markdown(request: LearnerRequest, course_slug: str) -> HttpResponse:
     """Return markdown as the learner's page renders it: sanitized by the same function."""
     _get_course_for_instructor(request, course_slug)
     text = request.POST.get("body", request.POST.get("instructions", ""))
@@ -196,7 +198,7 @@ def preview_markdown(request: HttpRequest, course_slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def create_lesson(request: HttpRequest, course_slug: str) -> HttpResponse:
+def create_lesson(request: LearnerRequest, course_slug: str) -> HttpResponse:
     course = _get_course_for_instructor(request, course_slug)
     form = LessonForm(request.POST or None, course=course)
     if request.method == "POST" and form.is_valid():
@@ -211,7 +213,7 @@ def create_lesson(request: HttpRequest, course_slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+def edit_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
     initial = {"title": lesson.title, "slug": lesson.slug, "body": lesson.body}
     form = LessonForm(request.POST or None, initial=initial, course=lesson.course, lesson=lesson)
@@ -226,13 +228,13 @@ def edit_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpR
     return render(request, "lessons/teach/lesson.html", context, status=status)
 
 
-def _direction(request: HttpRequest) -> int:
+def _direction(request: LearnerRequest) -> int:
     return -1 if request.POST.get("direction") == "up" else 1
 
 
 @login_required
 @require_POST
-def move_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+def move_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
     authoring.move(lesson.course.lessons.all(), lesson, _direction(request))
     return redirect("ls-teach-course", lesson.course.slug)
@@ -240,7 +242,7 @@ def move_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpR
 
 @login_required
 @require_POST
-def archive_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+def archive_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
     lesson.archived = not lesson.archived
     lesson.save(update_fields=["archived"])
@@ -253,7 +255,7 @@ def archive_lesson(request: HttpRequest, course_slug: str, lesson_id: int) -> Ht
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def create_exercise(request: HttpRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+def create_exercise(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     """Start a draft exercise with a placeholder rubric; the editor does the rest."""
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
     form = NewExerciseForm(request.POST or None, lesson=lesson)
@@ -276,7 +278,7 @@ def create_exercise(request: HttpRequest, course_slug: str, lesson_id: int) -> H
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The exercise editor: task, prompt fields, variables, model, hints, solution, stub."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     form = ExerciseForm(
@@ -317,7 +319,7 @@ def edit_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def move_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def move_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     exercise = _get_exercise_for_instructor(request, exercise_id)
     authoring.move(exercise.lesson.exercises.all(), exercise, _direction(request))
     return redirect("ls-teach-course", exercise.lesson.course.slug)
@@ -325,7 +327,7 @@ def move_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def archive_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def archive_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     exercise = _get_exercise_for_instructor(request, exercise_id)
     exercise.archived = not exercise.archived
     exercise.save(update_fields=["archived"])
@@ -351,7 +353,7 @@ def _case_initial(case: Case, variables: list[str]) -> dict:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def edit_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The test cases as rows: edit, add one, delete; and bulk entry from CSV."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     variables = list(exercise.variables)
@@ -367,7 +369,7 @@ def edit_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
             position = 0
             for form in formset:
                 data = form.cleaned_data
-                case = cases.get(data.get("id")) if data.get("id") else None
+                case = cases.get(data["id"]) if data.get("id") else None
                 if data.get("DELETE"):
                     if case:
                         case.delete()
@@ -394,7 +396,7 @@ def edit_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def import_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def import_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """Add (or replace) test cases from CSV; all or nothing, every bad row named."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     form = ImportCasesForm(request.POST, request.FILES)
@@ -428,7 +430,7 @@ def import_cases(request: HttpRequest, exercise_id: int) -> HttpResponse:
 # Rubric
 
 
-def _criterion_formset(exercise: Exercise, data=None) -> CriterionFormSet:
+def _criterion_formset(exercise: Exercise, data=None) -> BaseFormSet[CriterionForm]:
     return CriterionFormSet(
         data,
         initial=[CriterionForm.initial_for(c) for c in exercise.rubric.get("criteria", [])],
@@ -436,7 +438,7 @@ def _criterion_formset(exercise: Exercise, data=None) -> CriterionFormSet:
     )
 
 
-def _rubric_context(exercise: Exercise, request: HttpRequest, **forms) -> dict:
+def _rubric_context(exercise: Exercise, request: LearnerRequest, **forms) -> dict:
     forms.setdefault("formset", _criterion_formset(exercise))
     forms.setdefault(
         "settings_form", RubricSettingsForm(initial=RubricSettingsForm.initial_for(exercise.rubric))
@@ -459,7 +461,7 @@ def _rubric_context(exercise: Exercise, request: HttpRequest, **forms) -> dict:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_rubric(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def edit_rubric(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The rubric, criterion by criterion; an invalid rubric shows its error on the row at fault."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     if request.method == "GET":
@@ -509,7 +511,7 @@ def show_rubric_error(error: graders.RubricError, rows, settings_form) -> str:
 
 @login_required
 @require_POST
-def edit_rubric_yaml(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def edit_rubric_yaml(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """Save the rubric written as YAML in one piece."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     form = RubricYamlForm(request.POST)
@@ -525,7 +527,7 @@ def edit_rubric_yaml(request: HttpRequest, exercise_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def try_rubric(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def try_rubric(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """Grade a pasted output with the saved rubric, criterion by criterion, as the worker
     would: no model answers, but judge criteria ask the judge, on the instructor's budget."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
@@ -559,7 +561,7 @@ def try_rubric(request: HttpRequest, exercise_id: int) -> HttpResponse:
 # Publishing
 
 
-def _publish_panel(request: HttpRequest, exercise: Exercise, **extra) -> HttpResponse:
+def _publish_panel(request: LearnerRequest, exercise: Exercise, **extra) -> HttpResponse:
     context = _exercise_context(exercise, **extra)
     if request.htmx:
         return render(request, "lessons/teach/_publish.html", context)
@@ -568,7 +570,7 @@ def _publish_panel(request: HttpRequest, exercise: Exercise, **extra) -> HttpRes
 
 @login_required
 @require_POST
-def publish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def publish_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """Start the publish check: the reference solution runs on the real pipeline, and the
     worker publishes the exercise if it passes, whether or not this page stays open. On a
     published exercise it checks it again."""
@@ -582,7 +584,7 @@ def publish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def publish_status(request: HttpRequest, exercise_id: int, check_id: int) -> HttpResponse:
+def publish_status(request: LearnerRequest, exercise_id: int, check_id: int) -> HttpResponse:
     """The publish check while the reference runs, then its result; htmx polls it."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     check = get_object_or_404(exercise.publish_checks, pk=check_id)
@@ -591,7 +593,7 @@ def publish_status(request: HttpRequest, exercise_id: int, check_id: int) -> Htt
 
 @login_required
 @require_POST
-def unpublish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def unpublish_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """Back to draft: learners no longer see the exercise."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     exercise.status = Exercise.DRAFT
@@ -603,7 +605,7 @@ def unpublish_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
 # Regrade
 
 
-def _regrade_panel(request: HttpRequest, exercise: Exercise, **context) -> HttpResponse:
+def _regrade_panel(request: LearnerRequest, exercise: Exercise, **context) -> HttpResponse:
     if request.htmx:
         return render(
             request, "lessons/teach/rubric.html#regrade", {"exercise": exercise, **context}
@@ -614,7 +616,7 @@ def _regrade_panel(request: HttpRequest, exercise: Exercise, **context) -> HttpR
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def regrade_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
+def regrade_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """GET: say how many attempts and judge calls a regrade takes, with the button to start it.
     POST: queue it, unless its judge calls would go over the instructor's budget."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
@@ -638,7 +640,7 @@ def regrade_exercise(request: HttpRequest, exercise_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def regrade_status(request: HttpRequest, exercise_id: int, regrade_id: int) -> HttpResponse:
+def regrade_status(request: LearnerRequest, exercise_id: int, regrade_id: int) -> HttpResponse:
     """The regrade's progress; htmx polls it and stops once it is done."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     regrade = get_object_or_404(exercise.regrades, pk=regrade_id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -108,6 +109,11 @@ def validate_editable(value: object) -> None:
         raise ValidationError(f"must be a list drawn from {', '.join(PROMPT_FIELDS)}")
 
 
+# A learner's values, in the shape Exercise.compose reads (see there). They come from a form's
+# cleaned data or a JSON field, so compose states each value's type where it reads it.
+PromptValues = Mapping[str, Any]
+
+
 class ExerciseQuerySet(models.QuerySet):
     def visible_to(self, user) -> ExerciseQuerySet:
         """Return the exercises this user may open: published ones, and any in courses they
@@ -211,7 +217,7 @@ class Exercise(models.Model):
     def starter(self) -> dict[str, str]:
         return self.compose({})[0]
 
-    def compose(self, values: Mapping[str, object]) -> tuple[dict[str, str], list[list[str]]]:
+    def compose(self, values: PromptValues) -> tuple[dict[str, str], list[list[str]]]:
         """Return (system/user/prefill, example turns) from a learner's values, keeping the
         starter text wherever a part is locked or no value is given.
 
@@ -222,8 +228,8 @@ class Exercise(models.Model):
         def value(name: str, starter: str) -> str:
             return str(values.get(name, starter)) if name in self.editable_fields else starter
 
-        slot_values = values.get("slots") or {}
-        example_values = values.get("examples") or {}
+        slot_values: Mapping[str, str] = values.get("slots") or {}
+        example_values: Mapping[int | str, str] = values.get("examples") or {}
         if self.slots:
             user = join_slots(
                 [
@@ -249,7 +255,7 @@ class Exercise(models.Model):
     def case_variables(self, case: Case | None) -> dict[str, str]:
         return {**self.fixed_variables, **(case.variables if case else {})}
 
-    def submission(self, values: Mapping[str, object], case: Case | None) -> graders.Submission:
+    def submission(self, values: PromptValues, case: Case | None) -> graders.Submission:
         """Return what prompt-side criteria read: a learner's values (as compose() takes
         them: the starter wherever a part is locked or not given), rendered for a case."""
         fields, examples = self.compose(values)
@@ -295,7 +301,7 @@ class Exercise(models.Model):
             judge=judge,
         )
 
-    def render(self, values: Mapping[str, object], case: Case | None) -> RenderedPrompt:
+    def render(self, values: PromptValues, case: Case | None) -> RenderedPrompt:
         """Return the prompt the model receives for these values and this test case."""
         fields, examples = self.compose(values)
         return render_prompt(fields, self.case_variables(case), examples)
