@@ -42,11 +42,7 @@ class RetryPolicy:
 
     def delay(self, failed_tries: int, retry_after: float | None, rng=random) -> float:
         """Return seconds to wait before the next try: exponential backoff with jitter,
-        and never less than the provider's retry-after.
-
-        >>> RetryPolicy(3, 1, 20).delay(2, None, random.Random(0)) <= 4
-        True
-        """
+        and never less than the provider's retry-after."""
         if retry_after is not None:
             # The provider said when; the attempt's deadline still bounds the wait.
             return retry_after + rng.uniform(0, self.base / 2)
@@ -198,9 +194,7 @@ def cacheable(request: CompletionRequest) -> bool:
     return request.temperature == 0
 
 
-# What a key holds while its leader makes the call: the single-flight lock and the cached
-# answer share the key.
-FETCHING = "fetching"
+FETCHING = "fetching"  # what a key holds while its leader makes the call
 
 
 def wait_for_leader(key: str, deadline: float, interval: float = 0.02) -> Completion | None:

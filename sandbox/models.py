@@ -141,30 +141,25 @@ class Attempt(models.Model):
     def finish(self, score: float | None, passed: bool | None) -> bool:
         """Move running → graded. Return False (and change nothing) unless it is still
         running on this delivery (a later one claimed it after this one's lease expired)."""
-        now = timezone.now()
         held = Attempt.objects.filter(id=self.id, status=self.RUNNING, deliveries=self.deliveries)
-        done = held.update(status=self.GRADED, score=score, passed=passed, finished_at=now)
-        if done:
-            self.status, self.score, self.passed, self.finished_at = self.GRADED, score, passed, now
-        return bool(done)
+        return self.finish_as(held, status=self.GRADED, score=score, passed=passed)
 
     def fail(self, code: str, reason: str) -> bool:
         """Move a non-final attempt to error, with the reason the learner will read, unless
         a later delivery has claimed it since."""
-        now = timezone.now()
-        done = (
-            Attempt.objects.filter(id=self.id, deliveries=self.deliveries)
-            .exclude(status__in=self.FINAL)
-            .update(status=self.ERROR, error_code=code, error=reason, finished_at=now)
-        )
-        if done:
-            self.status, self.error_code, self.error, self.finished_at = (
-                self.ERROR,
-                code,
-                reason,
-                now,
-            )
-        return bool(done)
+        held = Attempt.objects.filter(id=self.id, deliveries=self.deliveries)
+        held = held.exclude(status__in=self.FINAL)
+        return self.finish_as(held, status=self.ERROR, error_code=code, error=reason)
+
+    def finish_as(self, held: models.QuerySet[Attempt], **values: object) -> bool:
+        """Write these values and the finish time if `held` still finds this attempt, and
+        copy them onto it; return whether it did."""
+        values["finished_at"] = timezone.now()
+        if not held.update(**values):
+            return False
+        for name, value in values.items():
+            setattr(self, name, value)
+        return True
 
     def usage(self) -> dict:
         """Return this attempt's tokens and cost, summed over its model calls."""

@@ -189,18 +189,14 @@ def call_model(job: Job, deadline: float) -> None:
 
 @functools.cache
 def pool() -> ThreadPoolExecutor:
-    """The worker process's one pool for model calls (and judged grading): its threads are
-    started when needed and reused, as starting one per call costs more than a stub call."""
+    """The worker process's one pool for model calls (and judged grading), started lazily."""
     return ThreadPoolExecutor(max_workers=settings.MODEL_CALL_THREADS, thread_name_prefix="call")
 
 
 def in_pool(fn: Callable[[Item], Result], items: Sequence[Item], deadline: float) -> list[Result]:
-    """Run fn on every item at once on the pool; return the results in order.
-
-    Past the deadline (the soft limit) the attempt fails. The calls not started are
-    cancelled; the ones running are waited for, as each ends within its own timeout, so
-    what they were billed still reaches the ledger.
-    """
+    """Run fn on every item at once on the pool; return the results in order. Past the
+    deadline (the soft limit) the attempt fails: calls not started are cancelled, and those
+    running are waited for (each ends within its timeout), so their usage is recorded."""
     futures = [pool().submit(fn, item) for item in items]
     _, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     if pending:
@@ -268,8 +264,7 @@ def save(
     grade: graders.Grade | None = None,
     failure: AttemptFailed | None = None,
 ) -> None:
-    """Save the outcome, the runs and the usage in one transaction, unless this worker no
-    longer holds the attempt (another delivery claimed or finished it)."""
+    """Save the outcome, runs and usage in one transaction, if this delivery still holds it."""
     with transaction.atomic():
         if failure:
             saved = attempt.fail(failure.code, failure.reason)
@@ -311,12 +306,9 @@ def run_row(attempt: Attempt, job: Job) -> Run:
 
 
 def reconcile(publish: Callable[[str], object]) -> int:
-    """Publish again the attempts a lost message or a dead worker left behind; return how many.
-
-    Queued for longer than RECONCILE_QUEUED_AFTER: their message was lost (or never sent).
-    Running past their lease: their worker died. The claim makes a second message harmless,
-    and an attempt delivered more than MAX_DELIVERIES times is failed as poison.
-    """
+    """Publish again the attempts a lost message (queued past RECONCILE_QUEUED_AFTER) or a
+    dead worker (running past its lease) left behind; return how many. The claim makes a
+    second message harmless, and MAX_DELIVERIES ends a poison attempt."""
     now = timezone.now()
     stale = Attempt.objects.filter(
         status=Attempt.QUEUED,
