@@ -194,10 +194,9 @@ def pool() -> ThreadPoolExecutor:
 
 
 def in_pool(fn: Callable[[Item], Result], items: Sequence[Item], deadline: float) -> list[Result]:
-    """Run fn on every item at once: the first in this thread, which would only wait, the
-    others on the pool; return the results in order. Past the deadline (the soft limit) the
-    attempt fails: calls not started are cancelled, and those running are waited for (each
-    ends within its timeout, as the first does), so their usage is recorded."""
+    """Run fn on every item at once (the first in this thread, which would only wait) and
+    return the results in order. Past the deadline (the soft limit) the attempt fails; calls
+    still running are waited for (each ends within its timeout), so their usage is saved."""
     futures = [pool().submit(fn, item) for item in items[1:]]
     first = [fn(items[0])] if items else []
     _, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
