@@ -201,6 +201,7 @@ class Bench:
             self.pipeline_throughput(self.noop_throughput())
         if "burst" in wanted:
             self.burst()
+            self.burst(workers=2)
         if "latency" in wanted:
             self.latency()
         if "identical" in wanted:
@@ -236,19 +237,28 @@ class Bench:
             group.stop()
         figure("pipeline_throughput", PIPELINE_ATTEMPTS / (finished - started), "attempts/s", floor)
 
-    def burst(self) -> None:
-        group = self.worker("burst", concurrency=BURST_ATTEMPTS, STUB_LATENCY_MS="1000")
+    def burst(self, workers: int = 1) -> None:
+        """The class burst on `workers` worker processes sharing the 200 threads, as
+        `docker compose up --scale worker=N` would run them."""
+        name = "burst_200x3_seconds" + (f"_{workers}_workers" if workers > 1 else "")
+        groups = [
+            self.worker(
+                f"{name}-{n}", concurrency=BURST_ATTEMPTS // workers, STUB_LATENCY_MS="1000"
+            )
+            for n in range(workers)
+        ]
         try:
-            progress(f"burst_200x3_seconds: {BURST_ATTEMPTS} attempts x 3 cases, 1 s per call")
-            single = self.queue(3, 1, "Say single")
+            progress(f"{name}: {BURST_ATTEMPTS} attempts x 3 cases, 1 s per call")
+            single = self.queue(3, 1, f"Say single {workers}")
             started = self.publish(single)
             baseline = self.last_graded(single, 60) - started
-            ids = self.queue(3, BURST_ATTEMPTS, "Say burst")
+            ids = self.queue(3, BURST_ATTEMPTS, f"Say burst {workers}")
             started = self.publish(ids)
             finished = self.last_graded(ids, 120)
         finally:
-            group.stop()
-        figure("burst_200x3_seconds", finished - started, "s", baseline)
+            for group in groups:
+                group.stop()
+        figure(name, finished - started, "s", baseline)
 
     def latency(self) -> None:
         from tests.live import Browserless
