@@ -19,6 +19,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,12 +139,21 @@ class Bench:
         folder.mkdir()
         return BenchProcesses(folder, overrides=env)
 
-    def worker(
-        self, name: str, concurrency: int = 32, include: str = "sandbox.bench", **env: str
-    ) -> BenchProcesses:
-        group = self.group(name, **env)
-        group.start_worker(concurrency, include=include)
-        return group
+    @contextmanager
+    def workers(
+        self, name: str, count: int = 1, concurrency: int = 32, **env: str
+    ) -> Iterator[list[BenchProcesses]]:
+        """Run `count` worker processes for the block, each in a folder of its own."""
+        groups = []
+        try:
+            for n in range(count):
+                group = self.group(f"{name}-{n}", **env)
+                groups.append(group)
+                group.start_worker(concurrency, include="sandbox.bench")
+            yield groups
+        finally:
+            for group in groups:
+                group.stop()
 
     def queue(self, cases: int, count: int, prompt: str, unique: bool = True) -> list[str]:
         """Create `count` queued attempts (saved first, as a submit does) and return their ids."""
@@ -195,26 +206,26 @@ class Bench:
             raise SystemExit(f"bench: {failed.count()} attempts ended in error: {failed[0].error}")
 
     def run(self, only: list[str] | None = None) -> None:
-        """Measure every figure, or those named (throughput includes its floor)."""
+        """Measure every figure, or those named (throughput includes its floor). Throughput
+        and the burst are measured on one worker process, then on two, as
+        `docker compose up --scale worker=2` runs them."""
         wanted = set(only or ("throughput", "burst", "latency", "identical"))
-        if "throughput" in wanted:
-            self.pipeline_throughput(self.noop_throughput())
-        if "burst" in wanted:
-            self.burst()
-            self.burst(workers=2)
+        for workers in (1, 2):
+            if "throughput" in wanted:
+                self.pipeline_throughput(self.noop_throughput(workers), workers)
+            if "burst" in wanted:
+                self.burst(workers)
         if "latency" in wanted:
             self.latency()
         if "identical" in wanted:
             self.identical_submissions()
 
-    def noop_throughput(self) -> float:
-        group = self.worker("noop")
-        try:
-            progress(f"celery_noop_throughput: {NOOP_TASKS} no-op tasks")
-            value = self.run_noops("bench:noop")
-        finally:
-            group.stop()
-        figure("celery_noop_throughput", value, "tasks/s", value)
+    def noop_throughput(self, workers: int) -> float:
+        name = named("celery_noop_throughput", workers)
+        with self.workers(name, workers):
+            progress(f"{name}: {NOOP_TASKS} no-op tasks")
+            value = self.run_noops(f"bench:{name}")
+        figure(name, value, "tasks/s", value)
         return value
 
     def run_noops(self, counter: str) -> float:
@@ -226,38 +237,27 @@ class Bench:
             time.sleep(0.002)
         return NOOP_TASKS / (time.monotonic() - started)
 
-    def pipeline_throughput(self, floor: float) -> None:
-        group = self.worker("pipeline")
-        try:
-            progress(f"pipeline_throughput: {PIPELINE_ATTEMPTS} attempts, zero-latency stub")
-            ids = self.queue(1, PIPELINE_ATTEMPTS, "Say pipeline")
+    def pipeline_throughput(self, floor: float, workers: int) -> None:
+        name = named("pipeline_throughput", workers)
+        with self.workers(name, workers):
+            progress(f"{name}: {PIPELINE_ATTEMPTS} attempts, zero-latency stub")
+            ids = self.queue(1, PIPELINE_ATTEMPTS, f"Say {name}")
             started = self.publish(ids)
             finished = self.last_graded(ids, 300)
-        finally:
-            group.stop()
-        figure("pipeline_throughput", PIPELINE_ATTEMPTS / (finished - started), "attempts/s", floor)
+        figure(name, PIPELINE_ATTEMPTS / (finished - started), "attempts/s", floor)
 
-    def burst(self, workers: int = 1) -> None:
-        """The class burst on `workers` worker processes sharing the 200 threads, as
-        `docker compose up --scale worker=N` would run them."""
-        name = "burst_200x3_seconds" + (f"_{workers}_workers" if workers > 1 else "")
-        groups = [
-            self.worker(
-                f"{name}-{n}", concurrency=BURST_ATTEMPTS // workers, STUB_LATENCY_MS="1000"
-            )
-            for n in range(workers)
-        ]
-        try:
+    def burst(self, workers: int) -> None:
+        """The class burst, the 200 threads shared by the worker processes."""
+        name = named("burst_200x3_seconds", workers)
+        concurrency = BURST_ATTEMPTS // workers
+        with self.workers(name, workers, concurrency, STUB_LATENCY_MS="1000"):
             progress(f"{name}: {BURST_ATTEMPTS} attempts x 3 cases, 1 s per call")
-            single = self.queue(3, 1, f"Say single {workers}")
+            single = self.queue(3, 1, f"Say single {name}")
             started = self.publish(single)
             baseline = self.last_graded(single, 60) - started
-            ids = self.queue(3, BURST_ATTEMPTS, f"Say burst {workers}")
+            ids = self.queue(3, BURST_ATTEMPTS, f"Say {name}")
             started = self.publish(ids)
             finished = self.last_graded(ids, 120)
-        finally:
-            for group in groups:
-                group.stop()
         figure(name, finished - started, "s", baseline)
 
     def latency(self) -> None:
@@ -303,16 +303,17 @@ class Bench:
     def identical_submissions(self) -> None:
         from sandbox.models import UsageRecord
 
-        group = self.worker("identical", STUB_LATENCY_MS="300")
-        try:
+        with self.workers("identical", STUB_LATENCY_MS="300"):
             progress(f"identical_submissions: {IDENTICAL_SUBMISSIONS} identical prompts at once")
             ids = self.queue(1, IDENTICAL_SUBMISSIONS, "Say the same", unique=False)
             self.publish(ids)
             self.last_graded(ids, 120)
-        finally:
-            group.stop()
         calls = UsageRecord.objects.filter(attempt_id__in=ids, cache_hit=False).count()
         figure("identical_submissions_backend_calls", calls, "calls", IDENTICAL_SUBMISSIONS)
+
+
+def named(figure: str, workers: int) -> str:
+    return figure if workers == 1 else f"{figure}_{workers}_workers"
 
 
 def p95(samples: list[float]) -> float:
