@@ -156,8 +156,8 @@ def make_judge(exercise: Exercise, deadline: float, log: list[CallLog]) -> grade
         if backend_name not in BACKENDS or not model:
             backend_name, model = exercise.backend, request.model
         reason = model_unavailable(backend_name, model)
-        if reason:
-            raise JudgeFailed(reason)
+        if reason or time.monotonic() >= deadline:
+            raise JudgeFailed(reason or "The time for grading ran out.")
         judged = CompletionRequest(
             model=model,
             system=request.system,

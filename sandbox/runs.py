@@ -200,7 +200,7 @@ def in_pool(fn: Callable[[Item], Result], items: Sequence[Item], deadline: float
     futures = [pool().submit(fn, item) for item in items[1:]]
     first = [fn(items[0])] if items else []
     _, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-    if pending:
+    if pending or time.monotonic() > deadline:
         for future in pending:
             future.cancel()
         wait(pending, timeout=settings.PROVIDER_TIMEOUT + 1)
@@ -265,7 +265,9 @@ def save(
     grade: graders.Grade | None = None,
     failure: AttemptFailed | None = None,
 ) -> None:
-    """Save the outcome, runs and usage in one transaction, if this delivery still holds it."""
+    """Save the outcome and runs, if this delivery still holds the attempt, and the usage of
+    every call it made (billed either way), in one transaction."""
+    entries = [entry for job in jobs for entry in job.outcome.log] + judge_log
     with transaction.atomic():
         if failure:
             saved = attempt.fail(failure.code, failure.reason)
@@ -273,9 +275,7 @@ def save(
             saved = attempt.finish(grade.score if grade else None, grade.passed if grade else None)
         if saved:
             Run.objects.bulk_create(run_row(attempt, job) for job in jobs)
-            entries = [entry for job in jobs for entry in job.outcome.log] + judge_log
-            rows = UsageRecord.for_calls(attempt.learner_id, attempt, entries)
-            UsageRecord.objects.bulk_create(rows)
+        UsageRecord.objects.bulk_create(UsageRecord.for_calls(attempt.learner_id, attempt, entries))
     if saved:
         attempt_finished.send(sender=Attempt, attempt=attempt)
 

@@ -11,6 +11,7 @@ from unittest.mock import patch
 import pytest
 from django.utils import timezone
 
+import graders
 from lessons.models import Exercise
 from sandbox import runs
 from sandbox.backends import Backend, Completion, CompletionRequest
@@ -350,10 +351,14 @@ class SlowForGrace(Backend):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_call_that_returns_after_the_soft_limit_is_still_on_the_ledger(learner, settings):
+@pytest.mark.parametrize("slow_first", [False, True], ids=["slow-second", "slow-first"])
+def test_a_call_that_returns_after_the_soft_limit_is_still_on_the_ledger(
+    learner, settings, slow_first
+):
+    # The first call runs in the attempt's own thread, the others on the pool: either way.
     settings.ATTEMPT_SOFT_TIME_LIMIT = 1
     settings.PROVIDER_TIMEOUT = 2
-    exercise = make_exercise(cases=THREE_CASES[:2])
+    exercise = make_exercise(cases=THREE_CASES[:2][:: -1 if slow_first else 1])
     with patch("sandbox.runs.make_backend", return_value=SlowForGrace()):
         attempt = run(make_attempt(learner, exercise))
     assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "time_limit")
@@ -421,3 +426,24 @@ def test_a_delivery_whose_lease_was_taken_over_saves_nothing(learner, exercise):
     assert first.finish(1.0, True) is False
     assert first.fail("internal", "Late.") is False
     assert second.finish(1.0, True) is True
+
+
+def test_a_delivery_that_lost_its_attempt_still_records_the_calls_it_made(learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    first = Attempt.objects.claim(attempt.id, 60)
+    Attempt.objects.filter(id=attempt.id).update(lease_expires_at=timezone.now() - timedelta(1))
+    runs.execute(str(attempt.id))  # a later delivery takes over and grades it
+    jobs = runs.prepare(first)
+    runs.in_pool(lambda job: runs.call_model(job, time.monotonic() + 60), jobs, 1e12)
+    runs.save(first, jobs, [], grade=None)
+    assert Attempt.objects.get(id=attempt.id).runs.count() == 1  # its grade is not saved twice
+    assert attempt.usage_records.count() == 2  # but both deliveries' calls were billed
+
+
+def test_a_judge_asked_past_the_deadline_calls_no_model(learner):
+    exercise = judged_exercise("stub:scripted")
+    log: list = []
+    judge = runs.calls.make_judge(exercise, time.monotonic() - 1, log)
+    with pytest.raises(runs.calls.JudgeFailed, match="ran out"):
+        judge(graders.JudgeRequest("stub:scripted", "", "Grade this.", "d", (), 5))
+    assert log == []
