@@ -34,16 +34,20 @@ def test_an_attempt_is_published_once_its_transaction_commits(
     delay.assert_called_once_with(str(attempt.id))
 
 
-def test_an_attempt_rolled_back_is_never_published(learner, exercise, delay):
+def test_an_attempt_rolled_back_is_never_published(
+    learner, exercise, delay, django_capture_on_commit_callbacks
+):
     class Abort(Exception):
         pass
 
-    try:
-        with transaction.atomic():
-            enqueue_attempt(make_attempt(learner, exercise))
-            raise Abort
-    except Abort:
-        pass
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                enqueue_attempt(make_attempt(learner, exercise))
+                raise Abort
+        except Abort:
+            pass
+    assert callbacks == []
     delay.assert_not_called()
 
 
