@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from lessons.models import Exercise
 
 CACHE_SECONDS = 7 * 24 * 3600
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,16 @@ def complete(
         return call()
     key = cache_key(backend_name, backend.cache_scope, request, sample)
     # Adding the mark first: a miss, the common case, costs one round trip less.
-    if cache.add(key, FETCHING, max(1, int(deadline - time.monotonic()))):
+    leads = cached(cache.add, key, FETCHING, max(1, int(deadline - time.monotonic())))
+    if leads is None:  # no cache: an optimisation lost, not an attempt
+        return call()
+    if leads:
         outcome = call()
         if outcome.completion:
             # Stored over the mark: the answer releases the followers in the same write.
-            cache.set(key, dict(vars(outcome.completion)), CACHE_SECONDS)
+            cached(cache.set, key, dict(vars(outcome.completion)), CACHE_SECONDS)
         else:
-            cache.delete(key)  # failures are not cached: followers call themselves
+            cached(cache.delete, key)  # failures are not cached: followers call themselves
         return outcome
     # Held: answered already, or being called by another caller. Stop waiting in time to
     # make the call ourselves if that caller's worker died.
@@ -194,14 +199,23 @@ def cacheable(request: CompletionRequest) -> bool:
     return request.temperature == 0
 
 
+def cached(operation: Callable[..., Any], *args: Any) -> Any:
+    """Return what a cache operation returns, or None if the cache cannot be reached."""
+    try:
+        return operation(*args)
+    except Exception:  # Redis down or restarting, a database cache locked: call uncached
+        log.warning("the response cache failed; calling the model uncached", exc_info=True)
+        return None
+
+
 FETCHING = "fetching"  # what a key holds while its leader makes the call
 
 
 def wait_for_leader(key: str, deadline: float, interval: float = 0.02) -> Completion | None:
     """Wait while another caller makes the same call; return its completion, or None if it
-    failed (its mark is gone with no completion) or the deadline passed."""
+    failed (its mark is gone), the cache is unreachable or the deadline passed."""
     while time.monotonic() < deadline:
-        value = cache.get(key)
+        value = cached(cache.get, key)
         if value is None:
             return None
         if value != FETCHING:

@@ -12,34 +12,14 @@ BIN = Path(PYTHON).parent
 
 
 def web_command(host: str, port: int) -> list[str]:
-    return [
-        str(BIN / "gunicorn"),
-        "sandbox.wsgi",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        "2",
-        "--threads",
-        "4",
-        "--access-logfile",
-        "-",
-    ]
+    options = "--workers 2 --threads 4 --access-logfile -".split()
+    return [str(BIN / "gunicorn"), "sandbox.wsgi", "--bind", f"{host}:{port}", *options]
 
 
 def worker_command(concurrency: int | None = None) -> list[str]:
     # Threads, because a worker spends its time waiting on model HTTP calls.
-    command = [
-        str(BIN / "celery"),
-        "-A",
-        "sandbox",
-        "worker",
-        "--pool",
-        "threads",
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    options = "--pool threads --loglevel INFO --without-gossip --without-mingle".split()
+    command = [str(BIN / "celery"), "-A", "sandbox", "worker", *options]
     if concurrency:
         command += ["--concurrency", str(concurrency)]
     return command

@@ -336,3 +336,22 @@ def test_a_follower_of_a_leader_that_never_answers_calls_itself_in_time(db, sett
     assert outcome.completion == Completion(text="Hi")
     assert outcome.cache_hit is False
     assert time.monotonic() - started < 1
+
+
+@pytest.fixture
+def unreachable_cache(settings):
+    """The response cache on a Redis that is not there (stopped, restarting, unplugged)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        },
+    }
+
+
+def test_without_its_cache_a_call_is_made_uncached(unreachable_cache, caplog):
+    backend = ScriptedBackend(Completion(text="Hi"), Completion(text="Hi again"))
+    assert complete(backend).completion == Completion(text="Hi")
+    assert complete(backend).completion == Completion(text="Hi again")  # no cache, no hit
+    assert "the response cache failed; calling the model uncached" in caplog.text

@@ -447,3 +447,16 @@ def test_a_judge_asked_past_the_deadline_calls_no_model(learner):
     with pytest.raises(runs.calls.JudgeFailed, match="ran out"):
         judge(graders.JudgeRequest("stub:scripted", "", "Grade this.", "d", (), 5))
     assert log == []
+
+
+def test_an_attempt_is_graded_when_the_response_cache_is_down(learner, exercise, settings):
+    # The cache is an optimisation: Redis stopped or restarting must not fail an attempt.
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        },
+    }
+    attempt = run(make_attempt(learner, exercise, user_prompt="Please say hello to {name}."))
+    assert (attempt.status, attempt.passed) == (Attempt.GRADED, True), attempt.error
