@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,33 +22,35 @@ from django.utils import timezone
 import graders
 from lessons.authoring import judge_on_ledger
 from lessons.models import Case, Exercise, PublishCheck
+from sandbox import limits
 from sandbox.models import Attempt
 from sandbox.providers import reference_unavailable
 from sandbox.tasks import enqueue_attempt
 
 log = logging.getLogger(__name__)
 
-# What a check depends on: a change to any of these in a published exercise checks it again.
-CHECKED_FIELDS = (
-    "editable_fields",
-    "starter_system",
-    "starter_user",
-    "starter_prefill",
-    "slots",
-    "examples",
-    "variables",
-    "fixed_variables",
-    "backend",
-    "model_name",
-    "temperature",
-    "max_tokens",
-    "samples",
-    "require_all_samples",
-    "stub",
-    "rubric",
-    "solution",
+# The exercise's fields a check does not depend on: where it sits, what learners read, and
+# what the check does not run. Every other field (a new one too) is checked: a change to it
+# in a published exercise checks it again.
+UNCHECKED_FIELDS = frozenset(
+    {
+        "id",
+        "lesson",  # where it sits
+        "slug",
+        "position",
+        "status",  # set by the check itself, and by publish/unpublish
+        "archived",
+        "title",  # what learners read, not what grades them
+        "instructions",
+        "hints",
+        "known_bad",  # run by the starter course's test, not by the publish check
+    }
+)
+CHECKED_FIELDS = tuple(
+    f.attname for f in Exercise._meta.concrete_fields if f.name not in UNCHECKED_FIELDS
 )
 CHECKED_CASE_FIELDS = ("name", "variables", "visibility", "reference", "expected", "weight")
+CHANGED = "The exercise changed while it was being checked: check it again."
 
 
 def checked_definition(exercise: Exercise) -> str:
@@ -99,15 +102,19 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
     """Save a check of the exercise with its reference attempt, queued once this commits.
 
     A check to publish publishes the exercise if it passes; a recheck of a published one
-    says whether it still passes. One whose solution cannot even be run is saved failed at
-    once, saying why.
+    says whether it still passes. One whose solution cannot even be run, or whose model calls
+    the user's budget does not allow now, is saved failed at once, saying why.
     """
+    problems = problems_before_running(exercise)
+    refused = limits.budget_refusal(user)
+    if refused:
+        problems.append(refused)
     check = PublishCheck(
         exercise=exercise,
         requested_by=user,
         reason=reason,
         definition=checked_definition(exercise),
-        problems=problems_before_running(exercise),
+        problems=problems,
     )
     if check.problems:
         check.status, check.finished_at = PublishCheck.FAILED, timezone.now()
@@ -118,13 +125,26 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
     return check
 
 
+@transaction.atomic
 def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
     """Check a published exercise again if what its check depends on changed since its latest
-    check; every path that edits exercises calls this after saving, in its transaction.
+    check. Every path that edits an exercise or its test cases calls this after saving, in
+    its transaction: the instructor's editors, the CSV import, the course import and the
+    Django admin.
+
+    It locks the exercise's row first, as finish_check does before it publishes: an edit
+    committed while a check to publish is being decided is either seen by that check (which
+    then fails) or sees the exercise published (and checks it again).
 
     The check runs as `user`, or (for a course import) as the course's first instructor.
     """
-    if not Exercise.objects.filter(pk=exercise.pk, status=Exercise.PUBLISHED).exists():
+    status = (
+        Exercise.objects.select_for_update()
+        .filter(pk=exercise.pk)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if status != Exercise.PUBLISHED:
         return None
     latest = exercise.publish_checks.first()
     if latest and latest.definition == checked_definition(exercise):
@@ -171,7 +191,7 @@ def check_problems(check: PublishCheck) -> list[str]:
     assert attempt is not None  # only a check failed at once has none, and it is decided
     problems = []
     if checked_definition(exercise) != check.definition:
-        problems.append("The exercise changed while it was being checked: check it again.")
+        problems.append(CHANGED)
     elif attempt.status == Attempt.ERROR:
         problems.append(f"Reference solution: it could not be run. {attempt.error}")
     elif not attempt.passed:
@@ -187,10 +207,19 @@ def check_problems(check: PublishCheck) -> list[str]:
 
 def finish_check(check: PublishCheck) -> None:
     """Decide a check whose reference attempt is final, and publish the exercise if the check
-    was to publish it and passed. A check already decided is left as it is."""
+    was to publish it and passed. A check already decided is left as it is.
+
+    The self-test can take seconds (a judge): the exercise's row is locked and its definition
+    compared again in the transaction that decides, so an edit saved meanwhile fails the check
+    rather than being published unchecked.
+    """
     problems = check_problems(check)
-    status = PublishCheck.FAILED if problems else PublishCheck.PASSED
     with transaction.atomic():
+        locked = Exercise.objects.select_for_update().filter(pk=check.exercise_id)
+        list(locked.values_list("pk", flat=True))
+        if checked_definition(check.exercise) != check.definition and CHANGED not in problems:
+            problems.insert(0, CHANGED)
+        status = PublishCheck.FAILED if problems else PublishCheck.PASSED
         decided = PublishCheck.objects.filter(pk=check.pk, status=PublishCheck.CHECKING).update(
             status=status, problems=problems, finished_at=timezone.now()
         )
@@ -215,13 +244,25 @@ def finish_check_of(sender, attempt: Attempt, **kwargs) -> None:
 
 def finish_stranded_checks() -> int:
     """Decide the checks whose reference attempt is final but which are not (the worker died
-    between saving the attempt and deciding the check); return how many."""
+    between saving the attempt and deciding the check); return how many it tried.
+
+    Only those whose reference attempt finished more than RECONCILE_QUEUED_AFTER seconds ago:
+    a younger one is being decided by its attempt_finished handler right now, and deciding it
+    twice would call (and bill) its judge twice. One that raises is logged, and the others
+    are still decided.
+    """
+    finished_before = timezone.now() - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER)
     stranded = PublishCheck.objects.select_related("exercise", "reference").filter(
-        status=PublishCheck.CHECKING, reference__status__in=Attempt.FINAL
+        status=PublishCheck.CHECKING,
+        reference__status__in=Attempt.FINAL,
+        reference__finished_at__lt=finished_before,
     )
     checks = list(stranded[: settings.RECONCILE_BATCH])
     for check in checks:
-        finish_check(check)
+        try:
+            finish_check(check)
+        except Exception:
+            log.exception("publish check %s could not be decided", check.pk)
     if checks:
         log.warning("decided %d stranded publish checks", len(checks))
     return len(checks)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from lessons import publishing, regrading
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="lessons.regrade", acks_late=True, ignore_result=True)
@@ -14,5 +18,11 @@ def regrade(regrade_id: int) -> None:
 
 @shared_task(name="lessons.reconcile", ignore_result=True)
 def reconcile() -> int:
-    """Decide stranded publish checks and publish again stranded regrades."""
-    return publishing.finish_stranded_checks() + regrading.reconcile(publish=regrade.delay)
+    """Decide stranded publish checks and publish again stranded regrades; a failure of the
+    first does not keep the second from running."""
+    decided = 0
+    try:
+        decided = publishing.finish_stranded_checks()
+    except Exception:
+        log.exception("stranded publish checks could not be decided")
+    return decided + regrading.reconcile(publish=regrade.delay)

@@ -4,11 +4,15 @@ page only watches."""
 
 from __future__ import annotations
 
-from unittest.mock import patch
+from datetime import timedelta
+from unittest.mock import Mock, patch
 
+from django.utils import timezone
+
+from lessons import publishing
 from lessons.models import Exercise, PublishCheck
 from lessons.tasks import reconcile
-from sandbox.models import Attempt
+from sandbox.models import Attempt, UsageRecord
 from sandbox.signals import attempt_finished
 from tests.conftest import HTMX, make_exercise, run_queued
 
@@ -114,11 +118,109 @@ def test_a_check_whose_worker_died_after_saving_the_run_is_decided_by_the_reconc
         run_queued()
     check = PublishCheck.objects.get()
     assert check.reference.status == Attempt.GRADED and check.status == "checking"
+    finished_long_ago(check.reference)
     assert reconcile.run() == 1
     check.refresh_from_db()
     exercise.refresh_from_db()
     assert check.status == "passed" and exercise.status == Exercise.PUBLISHED
     assert reconcile.run() == 0
+
+
+def finished_long_ago(attempt: Attempt) -> None:
+    """Backdate an attempt's finish past RECONCILE_QUEUED_AFTER: its signal is long lost."""
+    from django.conf import settings
+
+    long_ago = timezone.now() - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER + 1)
+    Attempt.objects.filter(pk=attempt.pk).update(finished_at=long_ago)
+
+
+def test_the_reconciler_leaves_a_check_whose_reference_just_finished_to_its_signal(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    with patch.object(attempt_finished, "send"):  # its handler is deciding it right now
+        run_queued()
+    check = PublishCheck.objects.get()
+    with patch("lessons.publishing.check_problems") as check_problems:
+        assert publishing.finish_stranded_checks() == 0
+    check_problems.assert_not_called()  # no second self-test, no second judge bill
+    check.refresh_from_db()
+    assert check.status == "checking"
+    finished_long_ago(check.reference)
+    assert publishing.finish_stranded_checks() == 1
+    check.refresh_from_db()
+    assert check.status == "passed"
+
+
+def test_one_check_that_raises_stops_neither_the_other_checks_nor_the_regrades(
+    ines_client, instructor, delay, django_capture_on_commit_callbacks, monkeypatch
+):
+    first = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    second = make_exercise(
+        status=Exercise.DRAFT, slug="greet-2", solution={"user": "Say hello to {name}."}
+    )
+    for exercise in (first, second):
+        start(ines_client, exercise, django_capture_on_commit_callbacks)
+    with patch.object(attempt_finished, "send"):
+        run_queued()
+    for check in PublishCheck.objects.all():
+        finished_long_ago(check.reference)
+    real = publishing.check_problems
+
+    def broken_for_the_first(check):
+        if check.exercise_id == first.pk:
+            raise RuntimeError("the judge's backend blew up")
+        return real(check)
+
+    monkeypatch.setattr(publishing, "check_problems", broken_for_the_first)
+    assert publishing.finish_stranded_checks() == 2
+    statuses = dict(PublishCheck.objects.values_list("exercise_id", "status"))
+    assert statuses == {first.pk: "checking", second.pk: "passed"}
+    # The whole check recovery failing still leaves the regrades' recovery to run.
+    monkeypatch.setattr(publishing, "finish_stranded_checks", Mock(side_effect=RuntimeError))
+    regrades = Mock(return_value=3)
+    monkeypatch.setattr("lessons.tasks.regrading.reconcile", regrades)
+    assert reconcile.run() == 3
+    regrades.assert_called_once()
+
+
+def test_an_edit_saved_while_the_self_test_ran_is_not_published(
+    ines_client, delay, django_capture_on_commit_callbacks, monkeypatch
+):
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    real = publishing.self_test
+
+    def self_test_during_an_edit(exercise, attempt):
+        report = real(exercise, attempt)  # after check_problems compared the definitions
+        Exercise.objects.filter(pk=exercise.pk).update(rubric={"criteria": []})
+        return report
+
+    monkeypatch.setattr(publishing, "self_test", self_test_during_an_edit)
+    run_queued()
+    check = PublishCheck.objects.get()
+    exercise.refresh_from_db()
+    assert check.status == "failed" and exercise.status == Exercise.DRAFT
+    assert check.problems[0].startswith("The exercise changed while it was being checked: ")
+
+
+def test_it_refuses_at_once_when_the_instructor_is_over_budget(
+    ines_client, instructor, delay, django_capture_on_commit_callbacks
+):
+    UsageRecord.objects.create(
+        learner=instructor, backend="stub", model="scripted", input_tokens=10**9
+    )
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    html = start(ines_client, exercise, django_capture_on_commit_callbacks).content.decode()
+    check = PublishCheck.objects.get()
+    assert check.status == "failed" and check.reference is None
+    assert check.problems == [check.problems[0]] and "You have used your" in check.problems[0]
+    assert "You have used your" in html
+    assert not Attempt.objects.exists()
+    delay.assert_not_called()
+    exercise.refresh_from_db()
+    assert exercise.status == Exercise.DRAFT
 
 
 def test_it_refuses_at_once_without_a_solution_or_cases(
