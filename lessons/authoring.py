@@ -259,11 +259,14 @@ def save_imported_cases(exercise: Exercise, imported: CsvImport, replace: bool) 
 @contextmanager
 def judge_on_ledger(exercise: Exercise, user_id: int, attempt: Attempt | None = None):
     """Yield the runner's judge for this exercise (same model choice and retry layer); the
-    calls it made go on this user's ledger when the block ends."""
+    calls it made go on this user's ledger when the block ends, even if it raises (they
+    were billed)."""
     judge_log: list[CallLog] = []
     deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
-    yield calls.make_judge(exercise, deadline, judge_log)
-    UsageRecord.objects.bulk_create(UsageRecord.for_calls(user_id, attempt, judge_log))
+    try:
+        yield calls.make_judge(exercise, deadline, judge_log)
+    finally:
+        UsageRecord.objects.bulk_create(UsageRecord.for_calls(user_id, attempt, judge_log))
 
 
 # ---------------------------------------------------------------------------------------------

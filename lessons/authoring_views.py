@@ -627,7 +627,7 @@ def regrade_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
             exercise,
             confirm=True,
             regrade_count=regrading.attempts_to_regrade(exercise, now).count(),
-            judge_calls=regrading.judge_calls_needed(exercise, now),
+            judge_calls=regrading.judge_calls_at_most(exercise, now),
         )
     refused = regrading.refusal(exercise, request.user)
     if refused:

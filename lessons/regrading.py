@@ -20,6 +20,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 import graders
+from graders.reuse import same_definition
 from lessons.models import Exercise, Regrade
 from sandbox import calls, limits
 from sandbox.calls import CallLog
@@ -45,16 +46,48 @@ def by_id(criteria: list[dict]) -> dict[str, dict]:
     return {criterion["id"]: criterion for criterion in criteria}
 
 
+def stored_criteria(exercise: Exercise, before) -> list[dict[str, dict]]:
+    """Return the stored criterion results, by id, of every run a regrade would grade again."""
+    stored = Run.objects.filter(attempt__in=attempts_to_regrade(exercise, before))
+    return [by_id(criteria) for criteria in stored.values_list("criteria", flat=True).iterator()]
+
+
 def judge_calls_needed(exercise: Exercise, before) -> int:
-    """Return how many judge calls regrading the attempts graded before `before` would make."""
+    """Return how many judge calls regrading the attempts graded before `before` would make at
+    least: one per sample and criterion whose stored verdict cannot be reused."""
     rubric = exercise.parsed_rubric
     if not rubric.calls_a_model():
         return 0
-    stored = Run.objects.filter(attempt__in=attempts_to_regrade(exercise, before))
-    previous = [
-        by_id(criteria) for criteria in stored.values_list("criteria", flat=True).iterator()
-    ]
-    return graders.judge_calls_needed(rubric, previous)
+    return graders.judge_calls_needed(rubric, stored_criteria(exercise, before))
+
+
+def judge_tries(criterion: graders.Criterion) -> int:
+    """Return the most calls a criterion can make of the judge: each llm_judge in it asks once,
+    and again up to its `retries` times after a bad answer."""
+    tries, pending = 0, [criterion]
+    while pending:
+        node = pending.pop()
+        pending.extend(node.children)
+        if node.kind == "llm_judge":
+            tries += 1 + int(node.params.get("retries", 0))
+    return tries
+
+
+def judge_calls_at_most(exercise: Exercise, before) -> int:
+    """Return how many judge calls regrading the attempts graded before `before` can make at
+    most (what the instructor's budget may be charged): judge_calls_needed, with every
+    llm_judge retrying each bad answer as often as its `retries` allows."""
+    rubric = exercise.parsed_rubric
+    models = rubric.model_criteria
+    if not models:
+        return 0
+    tries = {c.id: judge_tries(c) for c in rubric.criteria if c.id in models}
+    return sum(
+        tries[criterion_id]
+        for stored in stored_criteria(exercise, before)
+        for criterion_id, model in models.items()
+        if not same_definition(stored.get(criterion_id), model)
+    )
 
 
 def refusal(exercise: Exercise, user) -> str:
@@ -83,7 +116,8 @@ def regrade_attempt(
     """Grade an attempt's stored outputs again with the exercise's current rubric and save
     its runs and total, counting it in the regrade's progress and renewing its lease, in one
     transaction; return whether its score or pass changed, or None if this delivery no
-    longer holds the regrade (nothing is saved then)."""
+    longer holds the regrade (its grade is not saved then; the judge calls it made, which
+    were billed, still go on the ledger)."""
     by_case: dict[object, list[Run]] = {}
     for run in attempt.runs.all():
         by_case.setdefault(run.case_id or run.case_name, []).append(run)
@@ -116,6 +150,8 @@ def regrade_attempt(
             )
     changed = (attempt.score, attempt.passed) != (grade.score, grade.passed)
     with transaction.atomic():
+        if ledger_user_id and judge_log:
+            UsageRecord.objects.bulk_create(UsageRecord.for_calls(ledger_user_id, None, judge_log))
         if not held.update(
             done=F("done") + 1,
             changed=F("changed") + int(changed),
@@ -127,9 +163,19 @@ def regrade_attempt(
             ["score", "passed", "criteria", "hidden"],
         )
         Attempt.objects.filter(pk=attempt.pk).update(score=grade.score, passed=grade.passed)
-        if ledger_user_id:
-            UsageRecord.objects.bulk_create(UsageRecord.for_calls(ledger_user_id, None, judge_log))
     return changed
+
+
+def budget_stop(regrade: Regrade, attempt: Attempt) -> str:
+    """Return why a regrade must stop before grading this attempt again, or "": it would call
+    the judge, and the instructor who asked is over their budget (limits.budget_refusal)."""
+    rubric = regrade.exercise.parsed_rubric
+    if regrade.requested_by is None or not rubric.calls_a_model():
+        return ""
+    previous = [by_id(run.criteria) for run in attempt.runs.all()]
+    if not graders.judge_calls_needed(rubric, previous):
+        return ""
+    return limits.budget_refusal(regrade.requested_by)
 
 
 def lease_end():
@@ -138,9 +184,11 @@ def lease_end():
 
 def claim(regrade_id: int) -> Regrade | None:
     """Move a queued regrade, or a running one past its lease (its worker died), to running
-    with a new lease; return it, or None if another delivery holds it or it is final."""
+    with a new lease; return it, or None if another delivery holds it or it is final.
+
+    A running one without a lease (claimed before regrades had leases) counts as expired."""
     now = timezone.now()
-    claimable = Q(status=Regrade.QUEUED) | Q(status=Regrade.RUNNING, lease_expires_at__lt=now)
+    claimable = Q(status=Regrade.QUEUED) | lease_expired(now)
     claimed = Regrade.objects.filter(claimable, pk=regrade_id).update(
         status=Regrade.RUNNING,
         started_at=now,
@@ -149,7 +197,14 @@ def claim(regrade_id: int) -> Regrade | None:
     )
     if not claimed:
         return None
-    return Regrade.objects.select_related("exercise").get(pk=regrade_id)
+    return Regrade.objects.select_related("exercise", "requested_by").get(pk=regrade_id)
+
+
+def lease_expired(now) -> Q:
+    """Return the running regrades whose worker died: past their lease, or without one."""
+    return Q(status=Regrade.RUNNING) & (
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
+    )
 
 
 def run(regrade_id: int, publish: Publish) -> None:
@@ -159,7 +214,8 @@ def run(regrade_id: int, publish: Publish) -> None:
     least) hands the rest to a fresh message, so a long regrade meets no time limit (the judge
     calls of the attempt under way end by the limit, as a runner's do). One delivered
     MAX_DELIVERIES times without handing over or finishing stopped its worker each time, and
-    is set aside.
+    is set aside. Before each attempt that calls the judge, the instructor's budget is checked:
+    over it, the regrade stops (an error saying why and how far it got).
     """
     regrade = claim(regrade_id)
     if regrade is None:
@@ -189,6 +245,16 @@ def run(regrade_id: int, publish: Publish) -> None:
             if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
                 hand_over(held, regrade.pk, publish)
                 return
+            refused = budget_stop(regrade, attempt)
+            if refused:
+                done = regrade.done + index
+                held.update(
+                    status=Regrade.ERROR,
+                    error=f"{done} attempt{'' if done == 1 else 's'} regraded, then it was "
+                    f"over the budget of the instructor who asked for it. {refused}",
+                    finished_at=timezone.now(),
+                )
+                return
             changed = regrade_attempt(
                 regrade.exercise, attempt, regrade.requested_by_id, held, deadline
             )
@@ -215,14 +281,15 @@ def reconcile(publish: Publish) -> int:
     """Publish again the regrades a lost message or a dead worker left behind; return how many.
 
     Queued for longer than RECONCILE_QUEUED_AFTER: their message was lost. Running past
-    their lease: their worker died; the claim takes them up where they stopped.
+    their lease (or without one, from before regrades had leases): their worker died; the
+    claim takes them up where they stopped.
     """
     now = timezone.now()
     stale = Regrade.objects.filter(
         status=Regrade.QUEUED,
         published_at__lt=now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER),
     )
-    expired = Regrade.objects.filter(status=Regrade.RUNNING, lease_expires_at__lt=now)
+    expired = Regrade.objects.filter(lease_expired(now))
     limit = settings.RECONCILE_BATCH
     ids = [
         *stale.values_list("id", flat=True)[:limit],

@@ -6,6 +6,15 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def lease_running_regrades(apps, schema_editor):
+    """Give the regrades left running before regrades had leases an expired one, so the
+    lessons reconciler takes them up (lease_expires_at__lt never matches NULL)."""
+    Regrade = apps.get_model("lessons", "Regrade")
+    Regrade.objects.filter(status="running", lease_expires_at__isnull=True).update(
+        lease_expires_at=django.utils.timezone.now()
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("lessons", "0004_drop_exercise_revision"),
@@ -108,4 +117,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.RunPython(lease_running_regrades, migrations.RunPython.noop),
     ]

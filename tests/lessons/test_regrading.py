@@ -4,11 +4,14 @@ is taken up again by the lessons reconciler when its message or its worker is lo
 
 from __future__ import annotations
 
+import importlib
 import json
+import time
 from datetime import timedelta
 from unittest.mock import Mock
 
 import pytest
+from django.apps import apps
 from django.utils import timezone
 
 from lessons import regrading
@@ -120,7 +123,9 @@ def test_the_page_says_how_many_judge_calls_before_it_starts(ines_client, learne
     Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
     html = ines_client.get(f"/teach/exercises/{exercise.id}/regrade/", headers=HTMX)
     text = html.content.decode()
-    assert "This regrade will grade 3 attempts again and make 3 judge calls." in text
+    # One call per attempt, and one more for each bad answer (the judge's default retries: 1).
+    assert "This regrade will grade 3 attempts again and make up to 6 judge calls" in text
+    assert regrading.judge_calls_needed(Exercise.objects.get(pk=exercise.pk), timezone.now()) == 3
     assert f'hx-post="/teach/exercises/{exercise.id}/regrade/"' in text
     assert not Regrade.objects.exists()
 
@@ -219,3 +224,113 @@ def test_reference_runs_are_left_alone(instructor):
     Attempt.objects.create(learner=instructor, exercise=exercise, is_reference=True)
     run_queued()
     assert run_regrade(exercise, instructor).total == 0
+
+
+def test_judge_calls_at_most_counts_every_retry_of_every_judge_in_a_criterion(learner):
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    for _ in range(2):
+        make_attempt(learner, exercise)
+    run_queued()
+    judge = {"kind": "llm_judge", "params": {"model": "stub:scripted", "items": ["Kind."]}}
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["retries"] = 3
+    rubric["criteria"].append(
+        {
+            "id": "both",
+            "kind": "all_of",
+            "params": {"criteria": [{"id": "a", **judge}, {"id": "b", **judge}]},
+        }
+    )
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
+    exercise.refresh_from_db()
+    # Per attempt: friendly 1 + 3, both 2 × (1 + 1).
+    assert regrading.judge_calls_at_most(exercise, timezone.now()) == 2 * (4 + 4)
+    assert regrading.judge_calls_needed(exercise, timezone.now()) == 2 * 2
+
+
+def test_a_regrade_stops_once_the_instructor_is_over_budget(learner, instructor, monkeypatch):
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    for _ in range(3):
+        make_attempt(learner, exercise)
+    run_queued()
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
+    refusals = iter(["", "You have used your tokens for today."])
+    asked = []
+
+    def budget_refusal(user):
+        asked.append(user)
+        return next(refusals)
+
+    monkeypatch.setattr(regrading.limits, "budget_refusal", budget_refusal)
+    regrade = run_regrade(exercise, instructor)
+    assert asked == [instructor, instructor]  # before each attempt, on the instructor's budget
+    assert (regrade.status, regrade.done, regrade.total) == ("error", 1, 3)
+    assert regrade.error == (
+        "1 attempt regraded, then it was over the budget of the instructor who asked for it. "
+        "You have used your tokens for today."
+    )
+    assert judge_calls_on_ledger(instructor) == 1
+
+
+def test_a_regrade_that_calls_no_judge_ignores_the_budget(learner, instructor):
+    exercise = make_exercise()
+    make_attempt(learner, exercise)
+    run_queued()
+    UsageRecord.objects.create(
+        learner=instructor, backend="stub", model="scripted", input_tokens=10**9
+    )
+    exercise.rubric = {"criteria": [{"id": "bye", "kind": "contains", "params": {"text": "bye"}}]}
+    exercise.save()
+    regrade = run_regrade(exercise, instructor)
+    assert (regrade.status, regrade.done) == ("done", 1)
+
+
+def test_judge_calls_of_a_delivery_that_lost_the_regrade_still_reach_the_ledger(
+    learner, instructor
+):
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    attempt.refresh_from_db()
+    stored = attempt.runs.get().criteria
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
+    exercise.refresh_from_db()
+    attempt = regrading.attempts_to_regrade(exercise, timezone.now()).get()
+    lost = Regrade.objects.none()  # another delivery claimed the regrade meanwhile
+    deadline = time.monotonic() + 60
+    assert regrading.regrade_attempt(exercise, attempt, instructor.pk, lost, deadline) is None
+    assert judge_calls_on_ledger(instructor) == 1
+    assert attempt.runs.get().criteria == stored  # the grade is not saved
+
+
+def test_a_regrade_left_running_without_a_lease_is_taken_up_again(instructor):
+    """Regrades claimed before they had leases: the migration gives them an expired one, and
+    the reconciler and the claim treat one still without a lease as expired."""
+    exercise = make_exercise()
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    Regrade.objects.filter(pk=regrade.pk).update(
+        status=Regrade.RUNNING, lease_expires_at=None, deliveries=1
+    )
+    published = Mock()
+    assert regrading.reconcile(publish=published) == 1
+    published.assert_called_once_with(regrade.pk)
+    assert regrading.claim(regrade.pk) is not None
+    regrade.refresh_from_db()
+    assert regrade.lease_expires_at is not None and regrade.deliveries == 2
+
+
+def test_the_migration_gives_leaseless_running_regrades_an_expired_lease(instructor):
+    migration = importlib.import_module("lessons.migrations.0005_publish_check_regrade_lease")
+    exercise = make_exercise()
+    running, queued = (
+        Regrade.objects.create(exercise=exercise, requested_by=instructor) for _ in range(2)
+    )
+    Regrade.objects.filter(pk=running.pk).update(status=Regrade.RUNNING, lease_expires_at=None)
+    migration.lease_running_regrades(apps, None)
+    running.refresh_from_db()
+    queued.refresh_from_db()
+    assert running.lease_expires_at <= timezone.now() and queued.lease_expires_at is None
