@@ -310,6 +310,34 @@ def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, pr
     assert reconciled_total(stack.log("worker").read_text()) >= 20
 
 
+def test_redis_killed_and_restarted_mid_burst_loses_no_attempt(stack_for, publisher, private_redis):
+    # Redis is broker and cache: the attempts running lose their cache writes and their
+    # acknowledgements, the queued ones their messages. None may fail or be lost.
+    learner = make_learner()
+    exercise = make_exercise(cases=TWO_CASES)
+    stack = stack_for(STUB_LATENCY_MS="2000", CELERY_WORKER_CONCURRENCY="8")
+    worker = stack.start_worker()
+    stack.start_beat()
+    publisher(*(make_attempt(learner, exercise, user_prompt=fresh_prompt()) for _ in range(30)))
+    wait_until(
+        lambda: Attempt.objects.filter(status=Attempt.RUNNING).count() == 8, 15, "a full worker"
+    )
+    private_redis.kill()
+    time.sleep(2)
+    private_redis.start()
+
+    wait_until(
+        lambda: not Attempt.objects.exclude(status__in=Attempt.FINAL).exists(),
+        60,
+        "every attempt to finish after Redis came back",
+    )
+    assert_all_final_once(cases=2)
+    errors = list(Attempt.objects.filter(status=Attempt.ERROR).values_list("error_code", "error"))
+    assert errors == []
+    assert worker.poll() is None, stack.log("worker").read_text()[-3000:]
+    assert reconciled_total(stack.log("worker").read_text()) >= 1
+
+
 # The broker publish fails after commit (in this process, with the test client)
 
 
