@@ -1,10 +1,14 @@
 """One scoring path: the same outputs graded by the runner, a regrade, the rubric self-test, the
 publish check's reference run and try-rubric get the same scores, statuses and per-criterion
-results, with a judge whose answer is malformed (needs review) and several samples per case."""
+results, with a judge whose answer is malformed (needs review), several samples per case, two
+test cases of different weights, and a criterion that reads the prefill rendered for the case
+(so the Submission each path builds is compared too)."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from contextlib import contextmanager
 from unittest.mock import Mock, patch
 
 import pytest
@@ -17,6 +21,11 @@ from tests.conftest import HTMX, make_attempt, make_exercise, run_queued
 pytestmark = pytest.mark.django_db
 
 PROMPT = "Please say hello to {name}."
+PREFILL = "Dear {name}, "
+CASES = [
+    {"name": "Ada", "variables": {"name": "Ada"}},
+    {"name": "Grace", "variables": {"name": "Grace"}, "weight": 2},
+]
 OUTPUTS = ("Hello there!", "Hello, here is a reply far too long for the word count.")
 RUBRIC = {
     "pass_threshold": 0.5,
@@ -28,37 +37,60 @@ RUBRIC = {
             "kind": "llm_judge",
             "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
         },
+        # Prefill + continuation: "Dear Ada, Hello…" passes for Ada only, if the prefill is
+        # rendered for the case ("Dear {name}, " would fail both).
+        {
+            "id": "to-ada",
+            "kind": "starts_with",
+            "params": {"text": "Dear Ada, Hello"},
+            "with_prefill": True,
+        },
     ],
     "samples": {"good": list(OUTPUTS)},
 }
 
 
 class Replay(Backend):
-    """Answers the learner's prompt with OUTPUTS in turn, and the judge with prose, which a
-    judge must not give (so every judged output needs review)."""
+    """Answers each test case's prompt with OUTPUTS in turn (so each case gets both, whatever
+    order its samples run in), and the judge with prose, which a judge must not give (so every
+    judged output needs review)."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.counts: Counter[str] = Counter()
+        self.judged = 0
         self.lock = threading.Lock()
 
     def complete(self, request: CompletionRequest) -> Completion:
-        if "one entry per rubric item" in request.prompt_text():
-            return Completion(text="It greets the reader, so I would say it passes.")
+        prompt = request.prompt_text()
         with self.lock:
-            self.count += 1
-            return Completion(text=OUTPUTS[self.count % 2])
+            if "one entry per rubric item" in prompt:
+                self.judged += 1
+                return Completion(text="It greets the reader, so I would say it passes.")
+            self.counts[prompt] += 1
+            return Completion(text=OUTPUTS[self.counts[prompt] % 2])
 
 
+@contextmanager
 def replayed():
-    return patch("sandbox.runs.make_backend", side_effect=lambda *a, **k: Replay())
+    """The runner's backend and the judge's (sandbox.calls.make_judge builds its own) are one
+    Replay; the judge must really have been asked."""
+    backend = Replay()
+    with (
+        patch("sandbox.runs.make_backend", return_value=backend),
+        patch("sandbox.calls.make_backend", return_value=backend),
+    ):
+        yield backend
+    assert backend.judged, "the judge was not asked"
 
 
 def graded(score, passed, criteria) -> tuple:
     return (round(score, 9), passed, [dict(c) for c in criteria])
 
 
-def by_output(attempt) -> dict[str, tuple]:
-    return {r.output: graded(r.score, r.passed, r.criteria) for r in attempt.runs.all()}
+def by_output(attempt) -> dict[tuple[str, str], tuple]:
+    return {
+        (r.case_name, r.output): graded(r.score, r.passed, r.criteria) for r in attempt.runs.all()
+    }
 
 
 @pytest.mark.parametrize("require_all_samples", [False, True])
@@ -71,17 +103,23 @@ def test_every_path_grades_the_same_outputs_alike(
         samples=2,
         temperature=0.7,
         require_all_samples=require_all_samples,
+        starter_prefill=PREFILL,
         solution={"user": PROMPT},
+        cases=CASES,
     )
-    attempt = make_attempt(learner, exercise, user_prompt=PROMPT)
+    attempt = make_attempt(learner, exercise, user_prompt=PROMPT, prefill=PREFILL)
     with replayed():
         run_queued()
     attempt.refresh_from_db()
     runner = by_output(attempt)
-    assert set(runner) == set(OUTPUTS)
+    assert set(runner) == {(case["name"], output) for case in CASES for output in OUTPUTS}
     assert {c["status"] for _, _, cs in runner.values() for c in cs if c["id"] == "friendly"} == {
         "needs_review"
     }
+    to_ada = {
+        key: c["passed"] for key, (_, _, cs) in runner.items() for c in cs if c["id"] == "to-ada"
+    }
+    assert to_ada == {key: key[0] == "Ada" for key in runner}  # the prefill rendered per case
     assert attempt.passed is False  # a case that needs review never passes
 
     # Regrade: the stored outputs graded again.
@@ -92,14 +130,15 @@ def test_every_path_grades_the_same_outputs_alike(
     assert by_output(regraded) == runner
     assert (regraded.score, regraded.passed) == (attempt.score, attempt.passed)
 
-    # Self-test: the outputs as the rubric's good samples.
+    # Self-test: the outputs as the rubric's good samples, graded for the first test case.
     with replayed():
         report = publishing.self_test(exercise, attempt)
+    assert len(report.results) == len(OUTPUTS)
     for result in report.results:
         grade = result.grade
         assert (
             graded(grade.score, grade.passed, [c.to_dict() for c in grade.criteria])
-            == (runner[result.output])
+            == (runner["Ada", result.output])
         )
 
     # The publish check: the reference solution (the same prompt) run by the worker.
@@ -111,16 +150,16 @@ def test_every_path_grades_the_same_outputs_alike(
     assert by_output(reference) == runner
     assert (reference.score, reference.passed) == (attempt.score, attempt.passed)
 
-    # Try this rubric, for the same test case (the full page, whose context the client keeps).
-    case = exercise.cases.get()
-    for output in OUTPUTS:
-        with replayed():
-            r = ines_client.post(
-                f"/teach/exercises/{exercise.id}/rubric/try/",
-                {"output": output, "case": case.pk},
+    # Try this rubric, for each test case (the full page, whose context the client keeps).
+    for case in exercise.cases.all():
+        for output in OUTPUTS:
+            with replayed():
+                r = ines_client.post(
+                    f"/teach/exercises/{exercise.id}/rubric/try/",
+                    {"output": output, "case": case.pk},
+                )
+            grade = r.context["grade"]
+            assert (
+                graded(grade.score, grade.passed, [c.to_dict() for c in grade.criteria])
+                == (runner[case.name, output])
             )
-        grade = r.context["grade"]
-        assert (
-            graded(grade.score, grade.passed, [c.to_dict() for c in grade.criteria])
-            == (runner[output])
-        )

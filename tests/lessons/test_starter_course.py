@@ -1,8 +1,8 @@
 """The starter course works on the stub: every solution passes, every known-bad prompt fails,
 and every rubric judges its own samples right.
 
-Each prompt runs as an attempt would (sandbox.runs.execute_attempt: render, call the
-stub, grade with graders.grade_case, total with graders.aggregate), without a worker. The
+Each prompt runs as an attempt would (sandbox.runs.execute: render, call the stub, grade
+and total with graders.grade_attempt), in the test's process rather than a worker. The
 import does not run solutions (it does no publish check); this test is what guards the
 shipped course.
 """

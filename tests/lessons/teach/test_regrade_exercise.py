@@ -48,7 +48,7 @@ def test_it_reports_progress_and_stops_polling_when_done(
     from lessons.tasks import regrade as task
 
     with (
-        patch("sandbox.providers.make_backend", no_backend),
+        patch("sandbox.calls.make_backend", no_backend),
         patch("sandbox.runs.make_backend", no_backend),
     ):
         task.run(regrade.pk)

@@ -18,7 +18,7 @@ def no_backend(*args, **kwargs):
 
 def test_it_shows_the_result_of_each_criterion(ines_client, instructor):
     exercise = make_exercise(status=Exercise.DRAFT)
-    with patch("sandbox.providers.make_backend", no_backend):
+    with patch("sandbox.calls.make_backend", no_backend):
         r = ines_client.post(
             url(exercise), {"output": "Hello there, dear friend of mine!"}, headers=HTMX
         )
