@@ -82,3 +82,17 @@ def test_move_swaps_neighbours_and_renumbers():
     second = make_exercise(slug="two")
     authoring.move(lesson.exercises.all(), second, -1)
     assert list(lesson.exercises.values_list("slug", flat=True)) == ["two", "greet"]
+
+
+def test_the_judges_calls_reach_the_ledger_even_when_the_block_raises(instructor):
+    from graders.judge import JudgeRequest
+    from sandbox.models import UsageRecord
+
+    exercise = make_exercise()
+    request = JudgeRequest(
+        model="stub:scripted", system="", prompt="Judge this.", delimiter="", items=(), scale=5
+    )
+    with pytest.raises(RuntimeError), authoring.judge_on_ledger(exercise, instructor.pk) as judge:
+        judge(request)
+        raise RuntimeError("the self-test blew up after its judge call")
+    assert UsageRecord.objects.filter(learner=instructor, attempt=None).count() == 1
