@@ -1,8 +1,5 @@
-"""Run the embedded default: the web server, a real Celery worker and the scheduler
-that runs the reconciler.
-
-Ctrl-C (or SIGTERM) stops them all; if one exits, the others are stopped too.
-"""
+"""Run the embedded default: the web server, a real Celery worker and the scheduler that
+runs the reconciler, supervised (one that exits is started again, and the log says so)."""
 
 from __future__ import annotations
 
@@ -15,44 +12,52 @@ from django.core.management.base import BaseCommand
 
 from sandbox.processes import beat_command, web_command, worker_command
 
+# A process that keeps dying is started again at most this often (seconds).
+RESTART_EVERY = 2.0
+
 
 def interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
-    help = "Start the web server and a Celery worker process; Ctrl-C stops both."
+    help = "Start the web server, a Celery worker and the scheduler; restart any that exits."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, host: str, port: int, **options) -> None:
-        broker = (
-            "Redis at " + settings.REDIS_URL
-            if settings.REDIS_URL
-            else (f"the filesystem broker in {settings.BROKER_DIR}")
-        )
-        processes = [
-            subprocess.Popen(worker_command()),
-            subprocess.Popen(beat_command()),
-            subprocess.Popen(web_command(host, port)),
-        ]
+        broker = settings.REDIS_URL or f"the filesystem broker in {settings.BROKER_DIR}"
+        commands = {
+            "worker": worker_command(),
+            "scheduler": beat_command(),
+            "web server": web_command(host, port),
+        }
+        processes = {name: subprocess.Popen(command) for name, command in commands.items()}
+        started = dict.fromkeys(commands, time.monotonic())
         self.stdout.write(
             self.style.SUCCESS(f"\nPrompt Sandbox is running: open http://{host}:{port}/\n")
             + f"Worker uses {broker}. Press Ctrl-C to stop.\n"
         )
         signal.signal(signal.SIGTERM, interrupt)
         try:
-            while all(p.poll() is None for p in processes):
+            while True:
                 time.sleep(0.5)
+                for name, process in processes.items():
+                    code = process.poll()
+                    if code is None or time.monotonic() - started[name] < RESTART_EVERY:
+                        continue
+                    self.stderr.write(f"The {name} stopped (exit code {code}); starting it again.")
+                    processes[name] = subprocess.Popen(commands[name])
+                    started[name] = time.monotonic()
         except KeyboardInterrupt:
             pass
         finally:
-            for p in processes:
+            for p in processes.values():
                 if p.poll() is None:
                     p.terminate()
-            for p in processes:
+            for p in processes.values():
                 try:
                     p.wait(timeout=15)
                 except subprocess.TimeoutExpired:
