@@ -13,41 +13,71 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jsonschema
+import re2
 import referencing
 import referencing.exceptions
+from jsonschema.exceptions import ValidationError
 
 from graders.context import Context
 from graders.kinds import ParamError, excerpt, short
 from graders.results import OK, Check, worst_status
+from graders.text import UNSUPPORTED_CONSTRUCTS, compile_pattern
 
 if TYPE_CHECKING:
     from graders.rubric import Criterion
 
 MAX_JSON_CHARS = 200_000
 MAX_SCHEMA_CHARS = 50_000
+# Nesting caps, in levels of arrays and objects (`[]` is 1 level, `[[1]]` 2). An output's JSON
+# deeper than MAX_JSON_DEPTH fails its criterion; a schema deeper than MAX_SCHEMA_DEPTH is
+# refused when the rubric loads. Both stay far below Python's recursion limit, so neither
+# json.loads nor jsonschema (several frames a level) can raise RecursionError under them.
+MAX_JSON_DEPTH = 100
+MAX_SCHEMA_DEPTH = 64
+DEEP_JSON = f"nested deeper than {MAX_JSON_DEPTH} levels"
 FENCE = "```"
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Return True when value has more than `limit` levels of lists and dicts (no recursion).
+
+    >>> nested_deeper_than([[1]], 2), nested_deeper_than([[[1]]], 2)
+    (False, True)
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def parse_json(text: str) -> tuple[Any, str]:
     """Return (value, "") for JSON text, or (None, reason) when it is not JSON.
 
-    Deep nesting is a reason, not a crash:
+    Deep nesting is a reason, not a crash (json.loads itself raises RecursionError at about
+    1,000 levels; MAX_JSON_DEPTH is the cap below that):
 
     >>> parse_json("[" * 100_000)[1]
-    'the JSON is nested too deeply to read'
+    'nested deeper than 100 levels'
     """
     if len(text) > MAX_JSON_CHARS:
         return None, f"the output is longer than {MAX_JSON_CHARS} characters"
     try:
-        return json.loads(text), ""
+        value = json.loads(text)
     except RecursionError:
-        return None, "the JSON is nested too deeply to read"
+        return None, DEEP_JSON
     except ValueError as e:
         msg = getattr(e, "msg", str(e))
         where = (
             f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         )
         return None, f"not valid JSON ({msg}{where})"
+    if nested_deeper_than(value, MAX_JSON_DEPTH):
+        return None, DEEP_JSON
+    return value, ""
 
 
 def fenced_block(text: str) -> str | None:
@@ -89,6 +119,8 @@ def load_output_json(params: Mapping[str, Any], ctx: Context) -> tuple[Any, str,
         if found is None:
             found = parsed[text] = parse_json(text)
         value, error = found
+    if error == DEEP_JSON:
+        return None, where, f"{where}'s JSON is {DEEP_JSON}"
     if error:
         return None, where, f"expected JSON in {where}, found {excerpt(text)}: {error}"
     return value, where, ""
@@ -131,6 +163,10 @@ def refuse_retrieval(uri: str) -> referencing.Resource:
 
 def check_schema(params: dict[str, Any]) -> None:
     schema = params["schema"]
+    if nested_deeper_than(schema, MAX_SCHEMA_DEPTH):
+        raise ParamError(
+            "schema", f"is nested deeper than {MAX_SCHEMA_DEPTH} levels of objects and lists"
+        )
     try:
         size = len(json.dumps(schema))
     except (TypeError, ValueError, RecursionError):
@@ -173,7 +209,155 @@ def schema_problem(key: SchemaKey) -> str:
     except jsonschema.SchemaError as e:
         path = "/".join(map(str, e.absolute_path)) or "(top)"
         return f"is not a valid JSON Schema at {path}: {e.message}"
+    return pattern_problem(schema)
+
+
+# JSON Schema patterns run on RE2 (linear time), never on Python's backtracking `re`: the
+# keywords of jsonschema that search with a pattern are replaced by RE2 ones below, and a
+# pattern RE2 cannot compile is refused when the rubric loads.
+DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})  # values, not schemas
+NAMED_SCHEMAS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
+)
+
+
+def pointer_step(name: str | int) -> str:
+    return "/" + str(name).replace("~", "~0").replace("/", "~1")
+
+
+def schema_patterns(schema: Any) -> tuple[list[tuple[str, str]], set[str]]:
+    """Return ([(pattern, its JSON pointer)], the keywords seen) for every schema in schema.
+
+    Walks schema positions only: `{"const": {"pattern": "…"}}` holds data, not a pattern.
+
+    >>> schema_patterns({"properties": {"x": {"pattern": "^a"}}})[0]
+    [('^a', '/properties/x/pattern')]
+    """
+    patterns: list[tuple[str, str]] = []
+    keywords: set[str] = set()
+    stack: list[tuple[Any, str]] = [(schema, "")]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, at + pointer_step(i)) for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            where = at + pointer_step(key)
+            keywords.add(key)
+            if key in DATA_KEYWORDS:
+                continue
+            if key == "pattern" and isinstance(value, str):
+                patterns.append((value, where))
+            elif key in NAMED_SCHEMAS and isinstance(value, dict):
+                for name, subschema in value.items():
+                    if key == "patternProperties":
+                        patterns.append((name, where + pointer_step(name)))
+                    stack.append((subschema, where + pointer_step(name)))
+            else:
+                stack.append((value, where))
+    return patterns, keywords
+
+
+def pattern_problem(schema: Any) -> str:
+    """Return why a schema's patterns cannot run on RE2, or ""."""
+    patterns, keywords = schema_patterns(schema)
+    for pattern, where in patterns:
+        try:
+            schema_regex(pattern)
+        except re2.error as e:
+            construct = next(
+                (name for found, name in UNSUPPORTED_CONSTRUCTS if found.search(pattern)), ""
+            )
+            if construct:
+                return (
+                    f"the pattern {pattern!r} at {where} uses {construct}, "
+                    "which RE2 does not support"
+                )
+            reason = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
+            return f"RE2 cannot compile the pattern {pattern!r} at {where}: {reason}"
+    if "patternProperties" in keywords and "unevaluatedProperties" in keywords:
+        # jsonschema decides which properties patternProperties evaluated with Python's re.
+        return (
+            "unevaluatedProperties cannot be used with patternProperties here (their check "
+            "would run the patterns on Python's backtracking re); use additionalProperties"
+        )
     return ""
+
+
+@lru_cache(maxsize=1024)
+def schema_regex(pattern: str) -> re2._Regexp:
+    return compile_pattern(pattern)
+
+
+def re2_search(pattern: str, text: str) -> bool:
+    return schema_regex(pattern).search(text) is not None
+
+
+# Mirrors of jsonschema 4.26's _keywords.pattern, patternProperties and additionalProperties
+# (find_additional_properties), with RE2 in place of re.search.
+def re2_pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not re2_search(patrn, instance):
+        yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+def re2_pattern_properties(
+    validator: Any, pattern_properties: Any, instance: Any, schema: Any
+) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for k, v in instance.items():
+            if re2_search(pattern, k):
+                yield from validator.descend(v, subschema, path=k, schema_path=pattern)
+
+
+def additional_properties(instance: Any, schema: Any) -> list[Any]:
+    properties = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    return [
+        name
+        for name in instance
+        if name not in properties and not any(re2_search(p, name) for p in patterns)
+    ]
+
+
+def re2_additional_properties(validator: Any, ap: Any, instance: Any, schema: Any) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    extras = set(additional_properties(instance, schema))
+    if validator.is_type(ap, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], ap, path=extra)
+    elif not ap and extras:
+        if "patternProperties" in schema:
+            verb = "does" if len(extras) == 1 else "do"
+            joined = ", ".join(repr(each) for each in sorted(extras))
+            patterns = ", ".join(repr(each) for each in sorted(schema["patternProperties"]))
+            yield ValidationError(f"{joined} {verb} not match any of the regexes: {patterns}")
+        else:
+            names = sorted(extras, key=str)
+            verb = "was" if len(names) == 1 else "were"
+            joined = ", ".join(repr(each) for each in names)
+            yield ValidationError(
+                f"Additional properties are not allowed ({joined} {verb} unexpected)"
+            )
+
+
+RE2_KEYWORDS = {
+    "pattern": re2_pattern,
+    "patternProperties": re2_pattern_properties,
+    "additionalProperties": re2_additional_properties,
+}
+# jsonschema.validators.extend is untyped in its stubs: typed here.
+extend_validator: Callable[..., Any] = jsonschema.validators.extend
+
+
+@lru_cache(maxsize=16)
+def re2_validator_class(cls: Any) -> Any:
+    """Return cls (a jsonschema dialect) with its pattern keywords running on RE2."""
+    return extend_validator(cls, {k: v for k, v in RE2_KEYWORDS.items() if k in cls.VALIDATORS})
 
 
 class CompiledSchema(NamedTuple):
@@ -188,7 +372,7 @@ def compiled_schema(key: SchemaKey) -> CompiledSchema:
     schema = key.schema  # rubric params are never edited after loading
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     # An empty registry that refuses retrieval: no schema ever triggers a network fetch.
-    validator = cls(schema, registry=Registry(retrieve=refuse_retrieval))
+    validator = re2_validator_class(cls)(schema, registry=Registry(retrieve=refuse_retrieval))
     try:
         quick = quick_test(schema) if cls is jsonschema.Draft202012Validator else None
     except RecursionError:
@@ -372,9 +556,14 @@ def json_schema(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
             return Check(True, f"{where} matches the schema")
         best = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except RecursionError:
-        return Check(False, f"{where} is nested too deeply to check against the schema")
+        # The output is at most MAX_JSON_DEPTH deep, so the schema's $refs loop or chain.
+        return Check(
+            False, f"checking {where} against the schema went too deep (a $ref that loops?)"
+        )
     except referencing.exceptions.Unresolvable as e:
         return Check(False, f"the schema refers to {e.ref!r}, which is not in the schema")
+    except re2.error:  # a pattern reached only through an odd $ref; never run on `re`
+        return Check(False, "the schema uses a pattern RE2 cannot compile")
     path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in best.absolute_path)
     return Check(False, f"expected {where} to match the schema; at {path}: {best.message[:200]}")
 

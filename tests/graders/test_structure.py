@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import itertools
+import json
 import time
 
 import pytest
 from grader_helpers import criterion, grade_one
 
 from graders import Case, RubricError, Submission, load_rubric
-from graders.structure import parse_path
+from graders.structure import MAX_JSON_DEPTH, MAX_SCHEMA_DEPTH, parse_path
 
 SCHEMA = {"type": "object", "required": ["label"], "properties": {"label": {"enum": ["a", "b"]}}}
 
@@ -20,17 +22,141 @@ def test_valid_json_whole_output_or_fenced_block():
     assert not result.passed and "line 1" in result.detail
 
 
+JSON_KINDS = [
+    ("valid_json", {}),
+    ("json_schema", {"schema": SCHEMA}),
+    ("json_schema", {"schema": {"$defs": {"n": {"anyOf": [{"items": {"$ref": "#/$defs/n"}}]}}}}),
+    ("json_path_exists", {"path": "$[0]"}),
+    ("json_path_equals", {"path": "$[0]", "value": []}),
+]
+
+
 def test_json_nested_100k_deep_is_a_failed_criterion_not_a_crash():
+    # json.loads itself raises RecursionError on this; the criterion reports the cap instead.
     deep = "[" * 100_000 + "]" * 100_000
     start = time.perf_counter()
-    for kind, params in [
-        ("valid_json", {}),
-        ("json_schema", {"schema": SCHEMA}),
-        ("json_path_exists", {"path": "$[0]"}),
-    ]:
+    for kind, params in JSON_KINDS:
         result = grade_one(kind, deep, params)
-        assert not result.passed and "nested too deeply" in result.detail
+        assert not result.passed, kind
+        assert result.detail == f"the output's JSON is nested deeper than {MAX_JSON_DEPTH} levels"
     assert time.perf_counter() - start < 1
+
+
+def test_json_deeper_than_the_cap_fails_even_where_json_loads_could_read_it():
+    at_cap = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    over = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
+    assert grade_one("valid_json", at_cap).passed
+    recursive = {"$defs": {"n": {"anyOf": [{"items": {"$ref": "#/$defs/n"}}]}}, "$ref": "#/$defs/n"}
+    assert grade_one("json_schema", at_cap, {"schema": recursive}).passed
+    for kind, params in JSON_KINDS:
+        result = grade_one(kind, over, params)
+        assert not result.passed and f"deeper than {MAX_JSON_DEPTH} levels" in result.detail, kind
+    fenced = grade_one("valid_json", f"```json\n{over}\n```", {"allow_fence": True})
+    assert fenced.detail == f"the fenced block's JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+def test_a_schema_nested_3000_deep_is_refused_when_the_rubric_loads():
+    # 200 deep raised RecursionError from the metaschema check; 3,000 deep from json.dumps.
+    wraps = (lambda s: {"items": s}, lambda s: {"properties": {"a": s}}, lambda s: [s])
+    for wrap, depth in itertools.product(wraps, (200, 3000)):
+        schema: object = {}
+        for _ in range(depth):
+            schema = wrap(schema)
+        schema = {"allOf": schema} if isinstance(schema, list) else schema
+        with pytest.raises(RubricError, match=f"nested deeper than {MAX_SCHEMA_DEPTH} levels") as e:
+            load_rubric({"criteria": [criterion("json_schema", {"schema": schema})]})
+        assert e.value.field == "params.schema"
+    at_cap: dict[str, object] = {}
+    for _ in range(MAX_SCHEMA_DEPTH - 1):
+        at_cap = {"items": at_cap}
+    assert grade_one("json_schema", "[[1]]", {"schema": at_cap}).passed
+
+
+def test_a_schema_ref_loop_is_a_failed_criterion_not_a_crash():
+    loop = {"$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"}
+    result = grade_one("json_schema", "[1]", {"schema": loop})
+    assert not result.passed and "went too deep" in result.detail
+
+
+CATASTROPHIC = "(a+)+$"
+EVIL = "a" * 100_000 + "!"
+
+
+@pytest.mark.parametrize(
+    ("schema", "output", "passes"),
+    [
+        ({"type": "string", "pattern": CATASTROPHIC}, json.dumps(EVIL), False),
+        ({"properties": {"x": {"pattern": CATASTROPHIC}}}, json.dumps({"x": EVIL}), False),
+        ({"patternProperties": {CATASTROPHIC: False}}, json.dumps({EVIL: 1}), True),
+        (
+            {"patternProperties": {CATASTROPHIC: {}}, "additionalProperties": False},
+            json.dumps({EVIL: 1}),
+            False,
+        ),
+        ({"propertyNames": {"pattern": CATASTROPHIC}}, json.dumps({EVIL: 1}), False),
+        (
+            {"$schema": "http://json-schema.org/draft-07/schema#", "pattern": CATASTROPHIC},
+            json.dumps(EVIL),
+            False,
+        ),
+    ],
+)
+def test_json_schema_patterns_run_on_re2_in_linear_time(schema, output, passes):
+    # On Python's re, `(a+)+$` takes 16 s on 28 characters; on RE2 this is milliseconds.
+    start = time.perf_counter()
+    result = grade_one("json_schema", output, {"schema": schema})
+    assert time.perf_counter() - start < 1
+    assert result.passed is passes, result.detail
+
+
+def test_json_schema_patterns_still_match_as_before():
+    schema = {
+        "type": "object",
+        "properties": {"code": {"pattern": "^[A-Z]{2}\\d{3}$"}},
+        "patternProperties": {"^x-": {"type": "string"}},
+        "additionalProperties": False,
+    }
+    assert grade_one("json_schema", '{"code": "AB123", "x-note": "hi"}', {"schema": schema}).passed
+    bad_code = grade_one("json_schema", '{"code": "ab123"}', {"schema": schema})
+    assert (
+        not bad_code.passed and "$.code" in bad_code.detail and "does not match" in bad_code.detail
+    )
+    extra = grade_one("json_schema", '{"code": "AB123", "other": 1}', {"schema": schema})
+    assert not extra.passed and "'other' does not match any of the regexes" in extra.detail
+    typed = grade_one("json_schema", '{"x-note": 3}', {"schema": schema})
+    assert not typed.passed and "$.x-note" in typed.detail
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        (
+            {"properties": {"x": {"pattern": "(\\w)\\1"}}},
+            "the pattern '(\\\\w)\\\\1' at /properties/x/pattern uses backreferences",
+        ),
+        ({"patternProperties": {"(?=x)": {}}}, "at /patternProperties/(?=x) uses lookaround"),
+        (
+            {"$schema": "http://json-schema.org/draft-04/schema#", "items": [{"pattern": "(?>a)"}]},
+            "at /items/0/pattern uses atomic groups",
+        ),
+        (
+            {"patternProperties": {"^x": {}}, "unevaluatedProperties": False},
+            "unevaluatedProperties cannot be used with patternProperties",
+        ),
+    ],
+)
+def test_json_schema_patterns_re2_cannot_run_are_refused_at_load(schema, message):
+    with pytest.raises(RubricError) as e:
+        load_rubric({"criteria": [criterion("json_schema", {"schema": schema})]})
+    assert e.value.criterion == "c" and e.value.field == "params.schema"
+    assert message in e.value.message
+    if "uses" in message:
+        assert "which RE2 does not support" in e.value.message
+
+
+def test_a_pattern_inside_schema_data_is_not_a_pattern():
+    schema = {"const": {"pattern": "(\\w)\\1"}, "examples": [{"pattern": "(?=x)"}]}
+    assert grade_one("json_schema", '{"pattern": "(\\\\w)\\\\1"}', {"schema": schema}).passed
 
 
 def test_json_schema_names_where_the_output_fails():
@@ -43,6 +169,8 @@ def test_json_schema_refuses_remote_refs_and_bad_schemas_at_validation():
     for schema in [
         {"$ref": "https://example.com/s.json"},
         {"properties": {"a": {"$ref": "other.json#/x"}}},
+        {"allOf": [{"items": {"$ref": "http://127.0.0.1:1/s.json"}}]},
+        {"$dynamicRef": "file:///etc/passwd"},
     ]:
         with pytest.raises(RubricError, match="remote \\$ref") as e:
             load_rubric({"criteria": [criterion("json_schema", {"schema": schema})]})
