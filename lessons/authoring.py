@@ -28,15 +28,109 @@ from sandbox.models import Attempt, UsageRecord
 # YAML in text areas
 
 
+class YamlRefused(yaml.YAMLError):
+    """YAML past a cap: too big, nested too deep, or too many values once aliases are
+    expanded. `line` is 1-based (0 when the whole text is refused)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+class CappedLoader(yaml.SafeLoader):
+    """yaml.SafeLoader within caps, for course files and the editor's text areas alike.
+
+    The text is refused if it is over MAX_COURSE_FILE_BYTES; composing stops at
+    MAX_YAML_DEPTH levels of nesting (PyYAML composes recursively) and at MAX_YAML_NODES
+    nodes; then the node graph is walked, iteratively, as construction would expand it (an
+    alias counts again each time it is used, so a "billion laughs" stops at the cap), and only
+    a graph within both caps is constructed.
+    """
+
+    def __init__(self, stream: str) -> None:
+        limit = settings.MAX_COURSE_FILE_BYTES
+        if len(stream) > limit or len(stream.encode("utf-8", "surrogatepass")) > limit:
+            size = len(stream.encode("utf-8", "surrogatepass"))
+            raise YamlRefused(f"it is {size} bytes; at most {limit} (MAX_COURSE_FILE_BYTES)")
+        super().__init__(stream)
+        self.depth = 0
+        self.composed = 0
+        self.max_depth = min(settings.MAX_YAML_DEPTH, MAX_YAML_DEPTH_CEILING)
+        self.max_nodes = settings.MAX_YAML_NODES
+
+    def too_deep(self, mark) -> YamlRefused:
+        return YamlRefused(
+            f"it is nested more than {self.max_depth} levels deep (MAX_YAML_DEPTH)",
+            mark.line + 1 if mark else 0,
+        )
+
+    def too_many(self, mark) -> YamlRefused:
+        return YamlRefused(
+            f"it has more than {self.max_nodes} values once its aliases are expanded "
+            "(MAX_YAML_NODES)",
+            mark.line + 1 if mark else 0,
+        )
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        self.composed += 1
+        try:
+            if self.depth > self.max_depth:
+                raise self.too_deep(self.peek_event().start_mark)
+            if self.composed > self.max_nodes:
+                raise self.too_many(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def check_expansion(self, root: yaml.Node) -> None:
+        """Walk the node graph as construction expands it, without recursion; raise
+        YamlRefused past the depth or node cap (a recursive alias reaches one of them)."""
+        stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+        count = 0
+        while stack:
+            node, depth = stack.pop()
+            count += 1
+            if count > self.max_nodes:
+                raise self.too_many(node.start_mark)
+            if depth > self.max_depth:
+                raise self.too_deep(node.start_mark)
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    stack += ((key, depth + 1), (value, depth + 1))
+            elif isinstance(node, yaml.SequenceNode):
+                stack += ((item, depth + 1) for item in node.value)
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        self.check_expansion(node)
+        return self.construct_document(node)
+
+
+# Python's recursion limit bounds how deep PyYAML can compose and construct.
+MAX_YAML_DEPTH_CEILING = 200
+
+
+def safe_load(text: str) -> Any:
+    """Return the value of one YAML document read by CappedLoader (see it for the caps)."""
+    return yaml.load(text, Loader=CappedLoader)  # a SafeLoader
+
+
 def load_yaml(text: str, expect: type, what: str) -> Any:
     """Return the YAML value of a text area, or raise ValueError naming the line.
 
-    An empty text gives the empty value of the expected type.
+    An empty text gives the empty value of the expected type. The text goes through the same
+    capped loader as course files (size, nesting depth, alias expansion).
     """
     if not text.strip():
         return expect()
     try:
-        value = yaml.safe_load(text)
+        value = safe_load(text)
+    except YamlRefused as e:
+        where = f" on line {e.line}" if e.line else ""
+        raise ValueError(f"{what} is refused{where}: {e.message}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" on line {mark.line + 1}" if mark else ""

@@ -51,7 +51,11 @@ def clean_yaml(value: str, expect: type, what: str) -> Any:
 class CourseForm(forms.Form):
     title = forms.CharField(max_length=200)
     slug = forms.SlugField(max_length=50, help_text="Part of the course's address.")
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(
+        required=False,
+        max_length=settings.MAX_MARKDOWN_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     instructors = forms.CharField(
         required=False,
         label="Co-instructors",
@@ -91,6 +95,7 @@ class LessonForm(forms.Form):
         label="Lesson text",
         required=False,
         strip=False,
+        max_length=settings.MAX_MARKDOWN_CHARS,
         help_text="Markdown. Raw HTML is removed, as on the learner's page.",
         widget=forms.Textarea(attrs={"rows": 18, "class": "code", "spellcheck": "true"}),
     )
@@ -134,7 +139,10 @@ class ExerciseForm(forms.Form):
     title = forms.CharField(max_length=200)
     slug = forms.SlugField(max_length=50)
     instructions = text(
-        "Instructions", 8, "Markdown, shown to the learner beside the prompt editor."
+        "Instructions",
+        8,
+        "Markdown, shown to the learner beside the prompt editor.",
+        max_length=settings.MAX_MARKDOWN_CHARS,
     )
 
     editable = forms.MultipleChoiceField(

@@ -16,6 +16,7 @@ described by docs/course-format.schema.json.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,10 +24,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import yaml
+from django.conf import settings
 from django.db import transaction
 
 import graders
 from lessons import publishing
+from lessons.authoring import CappedLoader, YamlRefused
 from lessons.models import Case, Course, Exercise, Lesson
 from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
@@ -110,9 +113,10 @@ class LineList(list):
     line: int
 
 
-class LineLoader(yaml.SafeLoader):
+class LineLoader(CappedLoader):
     """A safe loader whose mappings and lists know their lines, and which records keys that
-    appear twice in one mapping (plain YAML would silently keep the last)."""
+    appear twice in one mapping (plain YAML would silently keep the last). It is the editor's
+    capped loader (size, nesting depth, alias expansion: see CappedLoader)."""
 
     def __init__(self, stream) -> None:
         super().__init__(stream)
@@ -181,12 +185,18 @@ def plain(value: Any) -> Any:
     return value
 
 
+class Unreadable(Exception):
+    """A course file that is not read: why, as words that follow its name."""
+
+
 @dataclass
 class Reader:
     """Collects problems while reading one course folder."""
 
     root: Path
     problems: list[Problem] = field(default_factory=list)
+    texts: dict[Path, str] = field(default_factory=dict)  # by resolved path: each read once
+    data: dict[Path, LineMap | None] = field(default_factory=dict)
 
     def relative(self, path: Path) -> str:
         try:
@@ -194,11 +204,68 @@ class Reader:
         except ValueError:
             return str(path)
 
-    def read_yaml(self, path: Path) -> LineMap | None:
-        text = path.read_text(encoding="utf-8")
-        loader = LineLoader(text)
+    def read_text(self, name: str) -> tuple[Path, str]:
+        """Return the resolved path and the text of the course file `name`, or raise
+        Unreadable: a path that leads outside the course folder (through .., an absolute
+        path or a symbolic link), not a regular file, over MAX_COURSE_FILE_BYTES, not UTF-8,
+        or binary."""
+        path = self.root / name
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            leads = "" if str(resolved) == os.path.normpath(path) else f" (it leads to {resolved})"
+            raise Unreadable(f"is outside the course folder{leads}; name a file inside it")
+        if not resolved.exists():
+            raise Unreadable("does not exist")
+        if not resolved.is_file():
+            raise Unreadable("is not a regular file")
+        if resolved in self.texts:
+            return resolved, self.texts[resolved]
+        limit = settings.MAX_COURSE_FILE_BYTES
+        with resolved.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(limit + 1) if size <= limit else b""
+        if size > limit or len(data) > limit:
+            raise Unreadable(
+                f"is {max(size, len(data))} bytes; at most {limit} (MAX_COURSE_FILE_BYTES)"
+            )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            hint = "; it looks like UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+            raise Unreadable(
+                f"is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}{hint})"
+            ) from None
+        nul = data.find(b"\0")
+        if nul >= 0:
+            raise Unreadable(f"is binary, not text (a NUL byte at offset {nul})")
+        self.texts[resolved] = text
+        return resolved, text
+
+    def read_yaml(self, path: Path, text: str | None = None) -> LineMap | None:
+        """Return the mapping the YAML text of path holds (read by read_text if not given),
+        or report why not (once a file)."""
+        if path in self.data:
+            return self.data[path]
+        if text is None:
+            try:
+                _, text = self.read_text(os.path.relpath(path, self.root))
+            except Unreadable as e:
+                self.problems.append(Problem(self.relative(path), 0, "", str(e)))
+                return None
+        self.data[path] = value = self.parse_yaml(path, text)
+        return value
+
+    def parse_yaml(self, path: Path, text: str) -> LineMap | None:
+        try:
+            loader = LineLoader(text)
+        except YamlRefused as e:
+            self.problems.append(Problem(self.relative(path), e.line, "", e.message))
+            return None
         try:
             value = loader.get_single_data()
+        except YamlRefused as e:
+            self.problems.append(Problem(self.relative(path), e.line, "", e.message))
+            return None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = mark.line + 1 if mark else 0
@@ -236,7 +303,9 @@ class Source:
                 message = f"unknown field; allowed: {', '.join(allowed)}"
                 self.problem(join(prefix, str(key)), message)
 
-    def text(self, node: dict, prefix: str, key: str, required=True, max_length=0) -> str:
+    def text(
+        self, node: dict, prefix: str, key: str, required=True, max_length=0, setting=""
+    ) -> str:
         value = node.get(key)
         if value is None:
             value = ""
@@ -247,7 +316,8 @@ class Source:
         if required and not value.strip():
             self.problem(where, "is required (text)")
         elif max_length and len(value) > max_length:
-            self.problem(where, f"is {len(value)} characters; at most {max_length}")
+            named = f" ({setting})" if setting else ""
+            self.problem(where, f"is {len(value)} characters; at most {max_length}{named}")
         return value
 
     def slug(self, node: dict, prefix: str, key: str = "slug") -> str:
@@ -296,9 +366,11 @@ def read_course(root: Path) -> dict[str, Any]:
     """Return the course folder as plain data ready to save, or raise CourseFilesInvalid."""
     reader = Reader(root)
     course_path = root / "course.yaml"
-    if not course_path.is_file():
-        raise CourseFilesInvalid([Problem(reader.relative(course_path), 0, "", "does not exist")])
-    data = reader.read_yaml(course_path)
+    try:
+        _, text = reader.read_text("course.yaml")
+    except Unreadable as e:
+        raise CourseFilesInvalid([Problem(reader.relative(course_path), 0, "", str(e))]) from None
+    data = reader.read_yaml(course_path, text)
     if data is None:
         raise CourseFilesInvalid(reader.problems)
     src = Source(reader, course_path, data)
@@ -306,7 +378,9 @@ def read_course(root: Path) -> dict[str, Any]:
     course: dict[str, Any] = {
         "slug": src.slug(data, ""),
         "title": src.text(data, "", "title", max_length=200),
-        "description": src.text(data, "", "description", required=False),
+        "description": src.text(
+            data, "", "description", False, settings.MAX_MARKDOWN_CHARS, "MAX_MARKDOWN_CHARS"
+        ),
         "position": src.number(data, "", "position", 0, 0, 1_000_000, whole=True),
         "lessons": [],
     }
@@ -339,11 +413,17 @@ def read_lesson(src: Source, data: dict, where: str) -> dict[str, Any]:
     }
     body_name = src.text(data, where, "file")
     if body_name:
-        body_path = root / body_name
-        if body_path.is_file():
-            lesson["body"] = body_path.read_text(encoding="utf-8")
+        try:
+            _, body = reader.read_text(body_name)
+        except Unreadable as e:
+            src.problem(join(where, "file"), file_problem(reader, body_name, e))
         else:
-            src.problem(join(where, "file"), f"{reader.relative(body_path)} does not exist")
+            body = body.removeprefix("\ufeff")
+            cap = settings.MAX_MARKDOWN_CHARS
+            if len(body) > cap:
+                message = f"{body_name} is {len(body)} characters; at most {cap}"
+                src.problem(join(where, "file"), f"{message} (MAX_MARKDOWN_CHARS)")
+            lesson["body"] = body
     names = data.get("exercises") or []  # "exercises:" with nothing under it is none
     if not isinstance(names, list):
         src.problem(join(where, "exercises"), "must be a list of file names")
@@ -353,16 +433,25 @@ def read_lesson(src: Source, data: dict, where: str) -> dict[str, Any]:
         if not isinstance(name, str) or not name:
             src.problem(at, "must be a file name, such as exercises/tagline.yaml")
             continue
-        path = root / name
-        if not path.is_file():
-            src.problem(at, f"{reader.relative(path)} does not exist")
+        try:
+            _, text = reader.read_text(name)
+        except Unreadable as e:
+            src.problem(at, file_problem(reader, name, e))
             continue
-        exercise_data = reader.read_yaml(path)
+        path = root / name
+        exercise_data = reader.read_yaml(path, text)
         if exercise_data is not None:
             exercise = read_exercise(Source(reader, path, exercise_data))
             exercise["where"] = at
             lesson["exercises"].append(exercise)
     return lesson
+
+
+def file_problem(reader: Reader, name: str, error: Unreadable) -> str:
+    """Return what is wrong with the course file `name`: "lessons/01.md is not UTF-8 …"."""
+    if str(error) == "does not exist":
+        return f"{reader.relative(reader.root / name)} does not exist"
+    return f"{name} {error}"
 
 
 def check_unique(src: Source, course: dict) -> None:
@@ -387,7 +476,9 @@ def read_exercise(src: Source) -> dict[str, Any]:
     exercise: dict[str, Any] = {
         "slug": src.slug(data, ""),
         "title": src.text(data, "", "title", max_length=200),
-        "instructions": src.text(data, "", "instructions", required=False),
+        "instructions": src.text(
+            data, "", "instructions", False, settings.MAX_MARKDOWN_CHARS, "MAX_MARKDOWN_CHARS"
+        ),
         "status": data.get("status", Exercise.PUBLISHED),
     }
     if exercise["status"] not in (Exercise.DRAFT, Exercise.PUBLISHED):

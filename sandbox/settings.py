@@ -202,6 +202,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", "262144")
 # Prompt limits: the form refuses a field longer than this.
 MAX_PROMPT_CHARS = envint("MAX_PROMPT_CHARS", "8000")
 
+# Course files and authoring: caps on what import_course and the editor accept.
+MAX_COURSE_FILE_BYTES = envint("MAX_COURSE_FILE_BYTES", "1000000")  # a course file; a YAML text
+MAX_YAML_DEPTH = envint("MAX_YAML_DEPTH", "50")  # nesting levels (at most 200)
+MAX_YAML_NODES = envint("MAX_YAML_NODES", "20000")  # values in one YAML, aliases expanded
+MAX_MARKDOWN_CHARS = envint("MAX_MARKDOWN_CHARS", "100000")  # a lesson body, instructions
+
 # Model backends. The stub is the offline default; its latency and failure
 # rate are for tests and benchmarks.
 STUB_LATENCY_MS = envint("STUB_LATENCY_MS", "0")

@@ -1,0 +1,118 @@
+"""The editor's YAML text areas go through the same capped YAML loader as course import (deep
+nesting and alias bombs are refused on the form, quickly), and Markdown fields are capped."""
+
+from __future__ import annotations
+
+import html
+import time
+import tracemalloc
+
+import pytest
+
+from lessons import authoring, coursefiles
+from lessons.models import Exercise, Lesson
+from tests.conftest import RUBRIC, make_exercise
+from tests.lessons.teach.test_edit_exercise import form_data
+from tests.lessons.test_import_bad_files import bomb
+
+
+def quick(fn, *args):
+    """Return fn(*args)'s exception (it must raise ValueError), checking time and memory."""
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ValueError) as e:
+            fn(*args)
+    finally:
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert elapsed < 1, f"took {elapsed:.2f} s"
+    assert peak < 50_000_000, f"peaked at {peak / 1e6:.0f} MB"
+    return str(e.value)
+
+
+def test_load_yaml_refuses_the_539_byte_alias_bomb_quickly():
+    text = bomb()
+    assert len(text) < 600
+    message = quick(authoring.load_yaml, text, dict, "Rubric options")
+    assert message.startswith("Rubric options is refused on line ")
+    assert "more than 20000 values once its aliases are expanded (MAX_YAML_NODES)" in message
+
+
+def test_load_yaml_refuses_yaml_nested_5000_deep():
+    message = quick(authoring.load_yaml, "a: " + "[" * 5000 + "]" * 5000, dict, "Parameters")
+    assert message == (
+        "Parameters is refused on line 1: it is nested more than 50 levels deep (MAX_YAML_DEPTH)"
+    )
+
+
+def test_load_yaml_refuses_text_over_the_size_cap(settings):
+    settings.MAX_COURSE_FILE_BYTES = 1000
+    message = quick(authoring.load_yaml, "a: " + "b" * 1000, dict, "Stub rules")
+    assert message == (
+        "Stub rules is refused: it is 1003 bytes; at most 1000 (MAX_COURSE_FILE_BYTES)"
+    )
+
+
+def test_load_yaml_keeps_ordinary_aliases_and_nesting():
+    text = "base: &b {x: 1}\nuse: [*b, *b]\ndeep: " + "[" * 40 + "]" * 40
+    value = authoring.load_yaml(text, dict, "Rubric options")
+    assert value["use"] == [{"x": 1}, {"x": 1}]
+
+
+def test_the_caps_are_settings(settings):
+    settings.MAX_YAML_DEPTH = 3
+    settings.MAX_YAML_NODES = 5
+    assert "more than 3 levels" in quick(authoring.load_yaml, "a: [[[1]]]", dict, "X")
+    assert "more than 5 values" in quick(authoring.load_yaml, "[1, 2, 3, 4, 5]", list, "X")
+
+
+def test_one_loader_serves_the_editor_and_course_import():
+    """The course import's line-numbering loader is the editor's capped loader."""
+    assert issubclass(coursefiles.LineLoader, authoring.CappedLoader)
+
+
+def test_the_rubric_yaml_view_refuses_deep_yaml_and_a_bomb_with_a_form_error(
+    ines_client, instructor
+):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    url = f"/teach/exercises/{exercise.id}/rubric/yaml/"
+    r = ines_client.post(url, {"rubric": "criteria: " + "[" * 5000 + "]" * 5000})
+    assert r.status_code == 422
+    assert "nested more than 50 levels deep" in r.content.decode()
+
+    started = time.monotonic()
+    r = ines_client.post(url, {"rubric": bomb()})
+    assert time.monotonic() - started < 1
+    assert r.status_code == 422
+    assert "once its aliases are expanded" in html.unescape(r.content.decode())
+    exercise.refresh_from_db()
+    assert exercise.rubric == RUBRIC
+
+
+def test_the_exercise_editor_refuses_a_bomb_in_stub_rules(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    r = ines_client.post(f"/teach/exercises/{exercise.id}/", form_data(stub=bomb()))
+    assert r.status_code == 422
+    assert "Stub rules is refused on line" in r.content.decode()
+
+
+def test_a_lesson_body_over_the_markdown_cap_is_refused(ines_client, instructor):
+    make_exercise()
+    lesson = Lesson.objects.get(slug="first")
+    r = ines_client.post(
+        f"/teach/courses/basics/lessons/{lesson.pk}/",
+        {"title": "First", "slug": "first", "body": "x" * 100_001},
+    )
+    assert r.status_code == 422
+    assert "at most 100000 characters (it has 100001)" in html.unescape(r.content.decode())
+    lesson.refresh_from_db()
+    assert lesson.body == "# Hi"
+
+
+def test_exercise_instructions_over_the_markdown_cap_are_refused(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    r = ines_client.post(f"/teach/exercises/{exercise.id}/", form_data(instructions="x" * 100_001))
+    assert r.status_code == 422
+    assert "at most 100000 characters (it has 100001)" in html.unescape(r.content.decode())

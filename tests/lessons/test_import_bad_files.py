@@ -1,0 +1,213 @@
+"""import_course refuses files from outside the course folder, files that are not UTF-8 text,
+files over the size cap, YAML past the nesting and alias caps, and over-long Markdown: each
+with an error naming the file, line and field, quickly, and changing nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from lessons.models import Lesson
+from tests.conftest import STARTER
+from tests.lessons.test_import_course import edit, load, load_fails, snapshot
+
+LESSON = "lessons/01-anatomy.md"
+EXERCISE = "exercises/tagline.yaml"
+
+
+@pytest.fixture
+def loaded(db, tmp_path) -> Path:
+    """A copy of the starter course, imported once, that a test may break."""
+    folder = Path(shutil.copytree(STARTER, tmp_path / "prompt-fundamentals"))
+    load(folder)
+    return folder
+
+
+def refused(folder: Path, small: bool = False) -> str:
+    """Import folder, expecting a refusal within a second that changes nothing; with `small`,
+    import it again under tracemalloc to check that it stayed under 50 MB."""
+    before = snapshot()
+    started = time.monotonic()
+    message = load_fails(folder)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1, f"took {elapsed:.2f} s"
+    if small:
+        tracemalloc.start()
+        try:
+            load_fails(folder)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 50_000_000, f"peaked at {peak / 1e6:.0f} MB"
+    assert snapshot() == before
+    assert "Traceback" not in message
+    return message
+
+
+def bomb(levels: int = 9, width: int = 9) -> str:
+    """A 'billion laughs' YAML: each level lists the previous one `width` times."""
+    lines = ["a0: &a0 [" + ", ".join(['"x"'] * width) + "]"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+# 1. Files from outside the course folder
+
+
+@pytest.mark.parametrize("name", ["../secret.md", "/etc/passwd", "lessons/../../secret.md"])
+def test_a_lesson_file_outside_the_folder_is_refused(loaded, name):
+    (loaded.parent / "secret.md").write_text("root:x:0:0\n")
+    edit(loaded / "course.yaml", f"file: {LESSON}", f"file: {name}")
+    message = refused(loaded)
+    assert f"course.yaml:11: lessons[0].file: {name} is outside the course folder" in message
+    assert not Lesson.objects.filter(body__contains="root:x").exists()
+
+
+def test_a_symlinked_lesson_pointing_outside_is_refused(loaded):
+    (loaded / LESSON).unlink()
+    os.symlink("/etc/passwd", loaded / LESSON)
+    message = refused(loaded)
+    assert f"course.yaml:11: lessons[0].file: {LESSON} is outside the course folder" in message
+    assert "/etc/passwd" in message  # where the link leads
+
+
+def test_a_symlink_inside_the_folder_is_followed(loaded):
+    target = loaded / "lessons" / "shared.md"
+    target.write_text("# Shared\n")
+    (loaded / LESSON).unlink()
+    os.symlink("shared.md", loaded / LESSON)
+    load(loaded)
+    assert Lesson.objects.get(slug="anatomy").body == "# Shared\n"
+
+
+@pytest.mark.parametrize("name", ["../outside.yaml", "/etc/hostname"])
+def test_an_exercise_file_outside_the_folder_is_refused(loaded, name):
+    (loaded.parent / "outside.yaml").write_text((loaded / EXERCISE).read_text())
+    edit(loaded / "course.yaml", f"- {EXERCISE}", f"- {name}")
+    message = refused(loaded)
+    assert f"course.yaml:13: lessons[0].exercises[0]: {name} is outside the course folder" in (
+        message
+    )
+
+
+def test_a_symlinked_exercise_or_course_yaml_pointing_outside_is_refused(loaded, tmp_path):
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text((loaded / EXERCISE).read_text())
+    (loaded / EXERCISE).unlink()
+    os.symlink(outside, loaded / EXERCISE)
+    message = refused(loaded)
+    assert f"lessons[0].exercises[0]: {EXERCISE} is outside the course folder" in message
+
+    moved = tmp_path / "course-elsewhere.yaml"
+    (loaded / "course.yaml").rename(moved)
+    os.symlink(moved, loaded / "course.yaml")
+    message = refused(loaded)
+    assert "prompt-fundamentals/course.yaml: is outside the course folder (it leads to " in message
+
+
+# 2. Encodings and binary files
+
+
+def test_a_lesson_that_is_not_utf8_is_an_error_not_a_traceback(loaded):
+    (loaded / LESSON).write_bytes(b"# A\xff\xfeb\n")
+    message = refused(loaded)
+    assert (
+        f"course.yaml:11: lessons[0].file: {LESSON} is not UTF-8 text (byte 0xff at offset 3)"
+        in message
+    )
+
+
+def test_a_utf16_exercise_is_an_error_not_a_traceback(loaded):
+    text = (loaded / EXERCISE).read_text()
+    (loaded / EXERCISE).write_bytes(text.encode("utf-16"))
+    message = refused(loaded)
+    assert (
+        f"course.yaml:13: lessons[0].exercises[0]: {EXERCISE} is not UTF-8 text "
+        "(byte 0xff at offset 0; it looks like UTF-16)" in message
+    )
+
+
+def test_a_binary_lesson_is_an_error(loaded):
+    (loaded / LESSON).write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00")
+    message = refused(loaded)
+    assert f"lessons[0].file: {LESSON} is binary, not text (a NUL byte at offset 7)" in message
+
+
+def test_a_course_yaml_that_is_not_utf8_is_an_error(loaded):
+    (loaded / "course.yaml").write_bytes(b"slug: caf\xe9\n")
+    message = refused(loaded)
+    assert "prompt-fundamentals/course.yaml: is not UTF-8 text (byte 0xe9 at offset 9)" in message
+
+
+# 3. YAML past the caps
+
+
+def test_yaml_nested_50000_deep_is_an_error_not_a_recursion_error(loaded):
+    (loaded / EXERCISE).write_text("slug: tagline\nrubric: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    message = refused(loaded, small=True)
+    assert "prompt-fundamentals/exercises/tagline.yaml:2: " in message
+    assert "nested more than 50 levels deep (MAX_YAML_DEPTH)" in message
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(loaded):
+    (loaded / EXERCISE).write_text("slug: tagline\nrubric:\n" + "  " + bomb().replace("\n", "\n  "))
+    message = refused(loaded, small=True)
+    assert "prompt-fundamentals/exercises/tagline.yaml:" in message
+    assert "more than 20000 values once its aliases are expanded (MAX_YAML_NODES)" in message
+
+
+def test_deep_nesting_built_from_aliases_is_refused(loaded):
+    lines = ["slug: tagline", "a0: &a0 [x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}]" for i in range(1, 3000)]
+    (loaded / EXERCISE).write_text("\n".join(lines) + "\n")
+    message = refused(loaded, small=True)
+    assert "nested more than 50 levels deep (MAX_YAML_DEPTH)" in message
+
+
+# 4. Sizes
+
+
+def test_a_20_mb_lesson_is_refused_by_its_file_size(loaded):
+    (loaded / LESSON).write_text("word " * 4_000_000)
+    message = refused(loaded, small=True)
+    assert (
+        f"course.yaml:11: lessons[0].file: {LESSON} is 20000000 bytes; "
+        "at most 1000000 (MAX_COURSE_FILE_BYTES)" in message
+    )
+
+
+def test_a_lesson_over_the_markdown_cap_is_refused(loaded):
+    (loaded / LESSON).write_text("x" * 100_001)
+    message = refused(loaded)
+    assert (
+        f"course.yaml:11: lessons[0].file: {LESSON} is 100001 characters; "
+        "at most 100000 (MAX_MARKDOWN_CHARS)" in message
+    )
+
+
+def test_exercise_instructions_over_the_markdown_cap_are_refused(loaded):
+    edit(loaded / EXERCISE, "instructions: |\n", "instructions: |\n  " + "x" * 100_001 + "\n")
+    message = refused(loaded)
+    assert "exercises/tagline.yaml:4: instructions: is " in message
+    assert "at most 100000 (MAX_MARKDOWN_CHARS)" in message
+
+
+def test_a_big_exercise_file_is_refused_before_it_is_parsed(loaded):
+    (loaded / EXERCISE).write_text("slug: tagline\n" + "# padding\n" * 200_000)
+    message = refused(loaded, small=True)
+    assert (
+        f"course.yaml:13: lessons[0].exercises[0]: {EXERCISE} is 2000014 bytes; "
+        "at most 1000000 (MAX_COURSE_FILE_BYTES)" in message
+    )
+
+
+def test_the_caps_are_settings(loaded, settings):
+    settings.MAX_MARKDOWN_CHARS = 10
+    message = refused(loaded)
+    assert "at most 10 (MAX_MARKDOWN_CHARS)" in message
