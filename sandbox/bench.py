@@ -34,6 +34,7 @@ PIPELINE_ATTEMPTS = 1000
 BURST_ATTEMPTS = 200
 LATENCY_SUBMISSIONS = 200
 IDENTICAL_SUBMISSIONS = 100
+EMBEDDED_MESSAGES = 10_000
 PASSWORD = "bench-password-not-secret"
 HTMX = {"HX-Request": "true"}
 ATTEMPT_URL = re.compile(r'hx-get="/attempts/([0-9a-f-]+)/"')
@@ -50,6 +51,13 @@ def counters():
 def noop(counter: str) -> None:
     """Count a finished no-op: the floor of a Celery round trip on this broker."""
     counters().incr(counter)
+
+
+@shared_task(name="sandbox.bench_mark", ignore_result=True)
+def mark(path: str) -> None:
+    """Append one byte to a file: counts the messages a worker on the embedded broker ran."""
+    with open(path, "ab") as f:
+        f.write(b".")
 
 
 @dataclass
@@ -209,7 +217,7 @@ class Bench:
         """Measure every figure, or those named (throughput includes its floor). Throughput
         and the burst are measured on one worker process, then on two, as
         `docker compose up --scale worker=2` runs them."""
-        wanted = set(only or ("throughput", "burst", "latency", "identical"))
+        wanted = set(only or ("throughput", "burst", "latency", "identical", "embedded"))
         for workers in (1, 2):
             if "throughput" in wanted:
                 self.pipeline_throughput(self.noop_throughput(workers), workers)
@@ -219,6 +227,8 @@ class Bench:
             self.latency()
         if "identical" in wanted:
             self.identical_submissions()
+        if "embedded" in wanted:
+            self.embedded_broker()
 
     def noop_throughput(self, workers: int) -> float:
         name = named("celery_noop_throughput", workers)
@@ -299,6 +309,50 @@ class Bench:
                 time.sleep(0.0005)
             samples.append((time.monotonic() - started) * 1000)
         return samples
+
+    def embedded_broker(self) -> None:
+        """EMBEDDED_MESSAGES messages in a row through the embedded broker (files, as `make
+        run` uses it) to one worker: how many it ran, and whether it is still alive."""
+        from celery import Celery
+
+        folder = self.workdir / "embedded"
+        env = {"REDIS_URL": "", "SANDBOX_DATA_DIR": str(folder)}
+        broker = {
+            key: str(folder / "broker" / name)
+            for key, name in [
+                ("data_folder_in", "queue"),
+                ("data_folder_out", "queue"),
+                ("processed_folder", "processed"),
+                ("control_folder", "control"),
+            ]
+        }
+        for path in broker.values():
+            Path(path).mkdir(parents=True, exist_ok=True)
+        publisher = Celery("embedded-publisher", broker="filesystem://")
+        publisher.conf.broker_transport = "sandbox.broker:Transport"
+        publisher.conf.broker_transport_options = {**broker, "store_processed": False}
+        publisher.conf.task_default_queue = os.environ["CELERY_QUEUE"]
+        marks = folder / "marks"
+        marks.touch()
+        with self.workers("embedded", 1, concurrency=8, **env) as (group,):
+            progress(f"embedded_broker: {EMBEDDED_MESSAGES} messages through the file broker")
+            worker = group.processes[0]
+            deadline = time.monotonic() + 600
+            for sent in range(EMBEDDED_MESSAGES):
+                publisher.send_task("sandbox.bench_mark", args=[str(marks)])
+                # Keep the queue short: the transport lists the folder for every message.
+                while sent - marks.stat().st_size > 200 and worker.poll() is None:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("bench: the embedded worker stopped taking messages")
+                    time.sleep(0.01)
+            while marks.stat().st_size < EMBEDDED_MESSAGES and worker.poll() is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            alive = worker.poll() is None
+        ran = marks.stat().st_size
+        figure("embedded_broker_messages_run", ran, "messages", EMBEDDED_MESSAGES)
+        figure("embedded_broker_worker_deaths", 0 if alive else 1, "deaths", 0)
 
     def identical_submissions(self) -> None:
         from sandbox.models import UsageRecord
