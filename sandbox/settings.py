@@ -110,9 +110,8 @@ TEMPLATES = [
     },
 ]
 
-# SQLite in WAL mode with IMMEDIATE transactions and a busy timeout, so the web
-# process and the worker's threads queue for the write lock instead of failing
-# with "database is locked".
+# SQLite in WAL mode with IMMEDIATE transactions and a busy timeout, so the web process and
+# the worker's threads queue for the write lock instead of failing with "database is locked".
 SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
@@ -196,20 +195,17 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# A whole submission (three prompt fields) stays well under this.
+# Input caps. A whole submission (three prompt fields) stays well under the first; the
+# form refuses a prompt field longer than the second; then what import_course and the
+# editor accept.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", "262144")
-
-# Prompt limits: the form refuses a field longer than this.
 MAX_PROMPT_CHARS = envint("MAX_PROMPT_CHARS", "8000")
-
-# Course files and authoring: caps on what import_course and the editor accept.
 MAX_COURSE_FILE_BYTES = envint("MAX_COURSE_FILE_BYTES", "1000000")  # a course file; a YAML text
 MAX_YAML_DEPTH = envint("MAX_YAML_DEPTH", "50")  # nesting levels (at most 200)
 MAX_YAML_NODES = envint("MAX_YAML_NODES", "20000")  # values in one YAML, aliases expanded
 MAX_MARKDOWN_CHARS = envint("MAX_MARKDOWN_CHARS", "100000")  # a lesson body, instructions
 
-# Model backends. The stub is the offline default; its latency and failure
-# rate are for tests and benchmarks.
+# Model backends. The stub is the offline default; its latency and failure rate are for tests.
 STUB_LATENCY_MS = envint("STUB_LATENCY_MS", "0")
 STUB_FAILURE_RATE = envfloat("STUB_FAILURE_RATE", "0")
 if not 0 <= STUB_FAILURE_RATE <= 1:
@@ -263,9 +259,8 @@ RECONCILE_BATCH = envint("RECONCILE_BATCH", "1000")
 # of threads started as needed: a class burst of 200 attempts × 3 cases needs 600.
 MODEL_CALL_THREADS = envint("MODEL_CALL_THREADS", "1024")
 
-# Celery. Redis when REDIS_URL is set; otherwise kombu's filesystem transport,
-# which needs no server: messages are files under var/broker, shared by the
-# web process and the worker process on one machine.
+# Celery. Redis when REDIS_URL is set; otherwise kombu's filesystem transport, which needs no
+# server: messages are files under var/broker, shared by the processes on one machine.
 REDIS_URL = os.getenv("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
