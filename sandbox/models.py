@@ -24,20 +24,21 @@ log = logging.getLogger(__name__)
 
 class AttemptQuerySet(models.QuerySet):
     def visible_to(self, user) -> AttemptQuerySet:
-        """Return the attempts this user may open: their own."""
+        """Return the attempts this user may open: their own, and the reference runs (the
+        publish checks) of the courses they teach, whoever started them."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(learner=user)
+        taught = models.Q(is_reference=True, exercise__lesson__course__instructors=user)
+        return self.filter(models.Q(learner=user) | taught).distinct()
 
     def by_learners(self) -> AttemptQuerySet:
         """Return learners' attempts on exercises (not reference runs, not the playground)."""
         return self.filter(is_reference=False, exercise__isnull=False)
 
     def claim(self, attempt_id: str, lease_seconds: float) -> Attempt | None:
-        """Move a runnable attempt to running with a lease and one more delivery, and
-        return it with its exercise; None if it is not runnable (another delivery holds
-        its lease, or it is final). Runnable means queued, or running past its lease (its
-        worker died). One conditional UPDATE, so two deliveries never both claim it."""
+        """Move a queued attempt (or one running past its lease: its worker died) to running
+        with a lease and one more delivery, in one conditional UPDATE, and return it with its
+        exercise; None if another delivery holds it or it is final."""
         now = timezone.now()
         runnable = models.Q(status=Attempt.QUEUED) | models.Q(
             status=Attempt.RUNNING, lease_expires_at__lt=now
@@ -152,8 +153,7 @@ class Attempt(models.Model):
         return self.finish_as(held, status=self.ERROR, error_code=code, error=reason)
 
     def finish_as(self, held: models.QuerySet[Attempt], **values: object) -> bool:
-        """Write these values and the finish time if `held` still finds this attempt, and
-        copy them onto it; return whether it did."""
+        """Write these values and the finish time if `held` still finds this attempt."""
         values["finished_at"] = timezone.now()
         if not held.update(**values):
             return False

@@ -32,7 +32,7 @@ class LearnerRequest(HttpRequest):
 
 
 def _get_attempt_for_user(request: HttpRequest, attempt_id) -> Attempt:
-    """Return the user's own attempt, or 404 (never 403: others' attempts do not exist for them)."""
+    """Return an attempt the user may open, or 404 (never 403: others' do not exist for them)."""
     return get_object_or_404(
         Attempt.objects.visible_to(request.user).select_related("exercise__lesson__course"),
         id=attempt_id,

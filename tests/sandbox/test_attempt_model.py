@@ -148,3 +148,14 @@ def test_visible_to_returns_nothing_to_an_anonymous_user(learner, exercise):
 def test_get_absolute_url_is_the_attempt_page(learner, exercise):
     attempt = make_attempt(learner, exercise)
     assert attempt.get_absolute_url() == f"/attempts/{attempt.id}/"
+
+
+def test_visible_to_includes_the_reference_runs_of_the_courses_one_teaches(
+    learner, instructor, other_instructor, exercise
+):
+    check = make_attempt(learner, exercise, is_reference=True)  # started by a co-instructor
+    exercise.lesson.course.instructors.add(learner)
+    assert Attempt.objects.visible_to(instructor).filter(id=check.id).exists()
+    assert not Attempt.objects.visible_to(other_instructor).filter(id=check.id).exists()
+    learners_own = make_attempt(learner, exercise)
+    assert not Attempt.objects.visible_to(instructor).filter(id=learners_own.id).exists()
