@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 
 import graders
 from sandbox.backends import BACKENDS, Backend, BackendError, Completion, CompletionRequest
@@ -203,9 +205,13 @@ def cached(operation: Callable[..., Any], *args: Any) -> Any:
     """Return what a cache operation returns, or None if the cache cannot be reached."""
     try:
         return operation(*args)
-    except Exception:  # Redis down or restarting, a database cache locked: call uncached
+    except UNREACHABLE:  # Redis down or restarting, a database cache locked: call uncached
         log.warning("the response cache failed; calling the model uncached", exc_info=True)
         return None
+
+
+# Failures of reaching the cache; anything else (a wrong password, a bug) is raised.
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError, DatabaseError)
 
 
 FETCHING = "fetching"  # what a key holds while its leader makes the call

@@ -140,9 +140,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# Brute force: after AXES_FAILURE_LIMIT wrong passwords for one username (from any
-# address, so rotating IPs or a spoofed X-Forwarded-For does not help), that username
-# is locked for AXES_COOLOFF_MINUTES; other users are unaffected.
+# Brute force: after AXES_FAILURE_LIMIT wrong passwords for one username (from any address,
+# so a spoofed X-Forwarded-For does not help) it is locked for AXES_COOLOFF_MINUTES.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -195,9 +194,7 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# Input caps. A whole submission (three prompt fields) stays well under the first; the
-# form refuses a prompt field longer than the second; then what import_course and the
-# editor accept.
+# Input caps: a whole request; a prompt field; what import_course and the editor accept.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", "262144")
 MAX_PROMPT_CHARS = envint("MAX_PROMPT_CHARS", "8000")
 MAX_COURSE_FILE_BYTES = envint("MAX_COURSE_FILE_BYTES", "1000000")  # a course file; a YAML text
@@ -216,9 +213,8 @@ OPENAI_API_KEY = envsecret("OPENAI_API_KEY")
 OPENAI_BASE_URL = os.getenv("OPENAI_BASE_URL", "")
 ANTHROPIC_API_KEY = envsecret("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = os.getenv("ANTHROPIC_BASE_URL", "")
-# The models exercises and the playground may use, with prices in USD per million
-# input and output tokens: "backend:model:in:out" separated by ";". Stub models are
-# always allowed and free.
+# The models exercises and the playground may use, with USD prices per million input and
+# output tokens: "backend:model:in:out" separated by ";". Stub models are allowed and free.
 SANDBOX_MODELS = os.getenv(
     "SANDBOX_MODELS",
     "openai:gpt-4o-mini:0.15:0.60;anthropic:claude-3-5-haiku-latest:0.80:4.00",
@@ -236,9 +232,8 @@ DAILY_COST_BUDGET_USD = envfloat("DAILY_COST_BUDGET_USD", "1.00")  # per learner
 GLOBAL_DAILY_SPEND_CAP_USD = envfloat("GLOBAL_DAILY_SPEND_CAP_USD", "50.00")  # all learners
 SUBMISSIONS_PER_MINUTE = envint("SUBMISSIONS_PER_MINUTE", "10")  # per learner
 
-# Retries live in one layer: sandbox.calls.call_with_retries. The SDKs' own
-# retries are off (max_retries=0) and Celery does not retry run_attempt, so a
-# model call is sent at most PROVIDER_TRIES times.
+# Retries live in one layer, sandbox.calls: the SDKs' own are off (max_retries=0) and Celery
+# does not retry run_attempt, so a model call is sent at most PROVIDER_TRIES times.
 PROVIDER_TIMEOUT = envfloat("PROVIDER_TIMEOUT", "30")  # seconds per HTTP call
 PROVIDER_TRIES = envint("PROVIDER_TRIES", "3")
 RETRY_BACKOFF_BASE = envfloat("RETRY_BACKOFF_BASE", "1")  # seconds, doubled per try, jittered
@@ -249,9 +244,8 @@ ATTEMPT_LEASE_SECONDS = envint("ATTEMPT_LEASE_SECONDS", "240")
 BROKER_VISIBILITY_TIMEOUT = envint("BROKER_VISIBILITY_TIMEOUT", "600")
 # An attempt delivered this many times without finishing is failed as poison.
 MAX_DELIVERIES = envint("MAX_DELIVERIES", "3")
-# The reconciler publishes again attempts queued longer than this (their message was lost)
-# and attempts running past their lease (their worker died), at most RECONCILE_BATCH of
-# each per pass.
+# The reconciler publishes again attempts queued longer than this (a lost message) and those
+# running past their lease (a dead worker), at most RECONCILE_BATCH of each per pass.
 RECONCILE_QUEUED_AFTER = envint("RECONCILE_QUEUED_AFTER", "60")
 RECONCILE_EVERY = envint("RECONCILE_EVERY", "30")
 RECONCILE_BATCH = envint("RECONCILE_BATCH", "1000")
@@ -277,14 +271,12 @@ else:
         "store_processed": False,
         "polling_interval": 0.05,
     }
-# Results live in our own tables (Attempt, Run); a result backend would only
-# add a second copy and polling latency.
+# Results live in our own tables (Attempt, Run): no result backend, no second copy.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
-# A task is acknowledged after it finishes, so a killed worker's message is redelivered;
-# it claims with a conditional UPDATE, so that is safe (the attempts the dead worker held
-# are claimed again once their lease expires).
+# A task is acknowledged after it finishes, so a killed worker's message is redelivered; it
+# claims with a conditional UPDATE, so that is safe (and the reconciler republishes it too).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -306,8 +298,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
-# The response cache and single-flight locks: Redis when configured, so all
-# workers share them; the database otherwise.
+# The response cache and single-flight locks: Redis when configured, else the database.
 if REDIS_URL:
     CACHES = {
         "default": {

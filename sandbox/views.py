@@ -167,11 +167,8 @@ def preview_prompt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     form.is_valid()  # preview whatever is there, even text the submit would refuse
     case = exercise.first_visible_case()
     prompt = exercise.render(form.values(), case)
-    return render(
-        request,
-        "lessons/exercise.html#preview",
-        {"exercise": exercise, "prompt": prompt, "case": case},
-    )
+    context = {"exercise": exercise, "prompt": prompt, "case": case}
+    return render(request, "lessons/exercise.html#preview", context)
 
 
 @login_required

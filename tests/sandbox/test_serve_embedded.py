@@ -7,15 +7,15 @@ import os
 import signal
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from sandbox.models import Attempt
 from tests.conftest import make_exercise, make_user
 from tests.live import Stack, free_port, wait_until
 from tests.sandbox.test_pipeline import submit
-
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def workers_of(pid: int) -> list[int]:
@@ -28,6 +28,8 @@ def workers_of(pid: int) -> list[int]:
     return [c for c in children if b"\0worker\0" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_that_dies_is_started_again_and_attempts_still_get_graded(tmp_path):
     make_user("alice")
     exercise = make_exercise()
@@ -50,3 +52,27 @@ def test_a_worker_that_dies_is_started_again_and_attempts_still_get_graded(tmp_p
         assert serving.poll() is None
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def own_sigterm():
+    """serve_embedded turns SIGTERM into Ctrl-C; give this test process its handler back."""
+    handler = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, handler)
+
+
+def test_a_process_that_stops_on_starting_three_times_is_given_up(capsys, own_sigterm):
+    # As when the port is taken or a setting is wrong: say so and stop, not loop forever.
+    waits = [sys.executable, "-c", "import time; time.sleep(30)"]
+    command = "sandbox.management.commands.serve_embedded"
+    with (
+        patch(f"{command}.worker_command", return_value=[sys.executable, "-c", "exit(3)"]),
+        patch(f"{command}.beat_command", return_value=waits),
+        patch(f"{command}.web_command", return_value=waits),
+        pytest.raises(CommandError, match="The worker stopped three times on starting"),
+    ):
+        call_command("serve_embedded")
+    said = capsys.readouterr()
+    assert said.err.count("The worker stopped (exit code 3); starting it again.") == 2
+    assert "Stopped the web server, the worker and the scheduler." in said.out

@@ -8,12 +8,12 @@ import subprocess
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.processes import beat_command, web_command, worker_command
 
-# A process that keeps dying is started again at most this often (seconds).
-RESTART_EVERY = 2.0
+# A process that stops this soon after it started, three times running, is given up on.
+QUICK_EXIT_SECONDS = 10.0
 
 
 def interrupt(*_) -> None:
@@ -36,6 +36,7 @@ class Command(BaseCommand):
         }
         processes = {name: subprocess.Popen(command) for name, command in commands.items()}
         started = dict.fromkeys(commands, time.monotonic())
+        quick_exits = dict.fromkeys(commands, 0)
         self.stdout.write(
             self.style.SUCCESS(f"\nPrompt Sandbox is running: open http://{host}:{port}/\n")
             + f"Worker uses {broker}. Press Ctrl-C to stop.\n"
@@ -46,8 +47,12 @@ class Command(BaseCommand):
                 time.sleep(0.5)
                 for name, process in processes.items():
                     code = process.poll()
-                    if code is None or time.monotonic() - started[name] < RESTART_EVERY:
+                    if code is None:
                         continue
+                    quick = time.monotonic() - started[name] < QUICK_EXIT_SECONDS
+                    quick_exits[name] = quick_exits[name] + 1 if quick else 0
+                    if quick_exits[name] == 3:
+                        raise CommandError(f"The {name} stopped three times on starting.")
                     self.stderr.write(f"The {name} stopped (exit code {code}); starting it again.")
                     processes[name] = subprocess.Popen(commands[name])
                     started[name] = time.monotonic()
