@@ -133,6 +133,27 @@ def valid_json(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     return Check(True, f"{where} is valid JSON")
 
 
+def non_string_key(value: Any) -> tuple[Any, str] | None:
+    """Return (the first key that is not a string, the JSON pointer of its mapping), or None.
+
+    YAML reads `{1: {}}` with an int key, which json.dumps would quietly turn into "1".
+
+    >>> non_string_key({"patternProperties": {1: {}}})
+    (1, '/patternProperties')
+    """
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, dict):
+            for key in node:
+                if not isinstance(key, str):
+                    return key, at or "(top)"
+            stack.extend((v, at + pointer_step(k)) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, at + pointer_step(i)) for i, v in reversed(list(enumerate(node))))
+    return None
+
+
 def remote_refs(schema: Any) -> list[str]:
     """Return every $ref in the schema that points outside it (only "#…" refs are allowed)."""
     found: list[str] = []
@@ -173,6 +194,9 @@ def check_schema(params: dict[str, Any]) -> None:
         raise ParamError("schema", "must be plain JSON data") from None
     if size > MAX_SCHEMA_CHARS:
         raise ParamError("schema", f"is longer than {MAX_SCHEMA_CHARS} characters as JSON")
+    bad_key = non_string_key(schema)
+    if bad_key:
+        raise ParamError("schema", f"keys must be strings; {bad_key[0]!r} at {bad_key[1]} is not")
     remote = remote_refs(schema)
     if remote:
         raise ParamError("schema", f'a remote $ref is not allowed ({remote[0]!r}); use "#/$defs/…"')
@@ -204,11 +228,13 @@ def schema_problem(key: SchemaKey) -> str:
     """Return why a schema is not a valid JSON Schema, or ""."""
     schema = key.schema
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as e:
-        path = "/".join(map(str, e.absolute_path)) or "(top)"
-        return f"is not a valid JSON Schema at {path}: {e.message}"
+    # As cls.check_schema, but with no format checker: its `format: regex` would ask Python's
+    # re about every pattern and refuse ones RE2 runs (\p{L}); pattern_problem asks RE2.
+    meta = jsonschema.validators.validator_for(cls.META_SCHEMA, default=cls)
+    error = next(iter(meta(cls.META_SCHEMA, format_checker=None).iter_errors(schema)), None)
+    if error is not None:
+        path = "/".join(map(str, error.absolute_path)) or "(top)"
+        return f"is not a valid JSON Schema at {path}: {error.message}"
     return pattern_problem(schema)
 
 
@@ -225,7 +251,7 @@ def pointer_step(name: str | int) -> str:
     return "/" + str(name).replace("~", "~0").replace("/", "~1")
 
 
-def schema_patterns(schema: Any) -> tuple[list[tuple[str, str]], set[str]]:
+def schema_patterns(schema: Any) -> tuple[list[tuple[Any, str]], set[str]]:
     """Return ([(pattern, its JSON pointer)], the keywords seen) for every schema in schema.
 
     Walks schema positions only: `{"const": {"pattern": "…"}}` holds data, not a pattern.
@@ -233,7 +259,7 @@ def schema_patterns(schema: Any) -> tuple[list[tuple[str, str]], set[str]]:
     >>> schema_patterns({"properties": {"x": {"pattern": "^a"}}})[0]
     [('^a', '/properties/x/pattern')]
     """
-    patterns: list[tuple[str, str]] = []
+    patterns: list[tuple[Any, str]] = []
     keywords: set[str] = set()
     stack: list[tuple[Any, str]] = [(schema, "")]
     while stack:
@@ -264,6 +290,8 @@ def pattern_problem(schema: Any) -> str:
     """Return why a schema's patterns cannot run on RE2, or ""."""
     patterns, keywords = schema_patterns(schema)
     for pattern, where in patterns:
+        if not isinstance(pattern, str):  # a patternProperties key YAML read as 1 or true
+            return f"the pattern {pattern!r} at {where} is not a string"
         try:
             schema_regex(pattern)
         except re2.error as e:

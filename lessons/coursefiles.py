@@ -208,22 +208,31 @@ class Reader:
         """Return the resolved path and the text of the course file `name`, or raise
         Unreadable: a path that leads outside the course folder (through .., an absolute
         path or a symbolic link), not a regular file, over MAX_COURSE_FILE_BYTES, not UTF-8,
-        or binary."""
+        or binary, or a name the system cannot use (a NUL byte, too long, a symlink loop)."""
+        if "\0" in name:
+            raise Unreadable("is not a usable file name (it holds a NUL byte)")
         path = self.root / name
-        resolved = path.resolve()
-        if not resolved.is_relative_to(self.root.resolve()):
-            leads = "" if str(resolved) == os.path.normpath(path) else f" (it leads to {resolved})"
-            raise Unreadable(f"is outside the course folder{leads}; name a file inside it")
-        if not resolved.exists():
-            raise Unreadable("does not exist")
-        if not resolved.is_file():
-            raise Unreadable("is not a regular file")
-        if resolved in self.texts:
-            return resolved, self.texts[resolved]
         limit = settings.MAX_COURSE_FILE_BYTES
-        with resolved.open("rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            data = f.read(limit + 1) if size <= limit else b""
+        try:
+            resolved = path.resolve()
+            if not resolved.is_relative_to(self.root.resolve()):
+                normal = str(resolved) == os.path.normpath(path)
+                leads = "" if normal else f" (it leads to {resolved})"
+                raise Unreadable(f"is outside the course folder{leads}; name a file inside it")
+            if not resolved.exists():
+                raise Unreadable("does not exist")
+            if not resolved.is_file():
+                raise Unreadable("is not a regular file")
+            if resolved in self.texts:
+                return resolved, self.texts[resolved]
+            with resolved.open("rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                data = f.read(limit + 1) if size <= limit else b""
+        except RuntimeError:  # pathlib's resolve on a symbolic link loop
+            raise Unreadable("is not a usable file name (a loop of symbolic links)") from None
+        except (OSError, ValueError) as e:
+            reason = getattr(e, "strerror", None) or str(e)
+            raise Unreadable(f"is not a usable file name ({reason})") from None
         if size > limit or len(data) > limit:
             raise Unreadable(
                 f"is {max(size, len(data))} bytes; at most {limit} (MAX_COURSE_FILE_BYTES)"
@@ -451,7 +460,7 @@ def file_problem(reader: Reader, name: str, error: Unreadable) -> str:
     """Return what is wrong with the course file `name`: "lessons/01.md is not UTF-8 …"."""
     if str(error) == "does not exist":
         return f"{reader.relative(reader.root / name)} does not exist"
-    return f"{name} {error}"
+    return f"{name if name.isprintable() else repr(name)} {error}"
 
 
 def check_unique(src: Source, course: dict) -> None:

@@ -8,7 +8,7 @@ import pytest
 from grader_helpers import criterion, grade_one
 
 from graders import Case, RubricError, Submission, load_rubric
-from graders.structure import MAX_JSON_DEPTH, MAX_SCHEMA_DEPTH, parse_path
+from graders.structure import MAX_JSON_DEPTH, MAX_SCHEMA_DEPTH, parse_path, pattern_problem
 
 SCHEMA = {"type": "object", "required": ["label"], "properties": {"label": {"enum": ["a", "b"]}}}
 
@@ -79,7 +79,9 @@ def test_a_schema_ref_loop_is_a_failed_criterion_not_a_crash():
 
 
 CATASTROPHIC = "(a+)+$"
-EVIL = "a" * 100_000 + "!"
+# Short enough that a regression to Python's re fails in a few seconds rather than hanging:
+# re takes about 4 s on this (doubling with each "a"); RE2 microseconds.
+EVIL = "a" * 26 + "!"
 
 
 @pytest.mark.parametrize(
@@ -102,7 +104,6 @@ EVIL = "a" * 100_000 + "!"
     ],
 )
 def test_json_schema_patterns_run_on_re2_in_linear_time(schema, output, passes):
-    # On Python's re, `(a+)+$` takes 16 s on 28 characters; on RE2 this is milliseconds.
     start = time.perf_counter()
     result = grade_one("json_schema", output, {"schema": schema})
     assert time.perf_counter() - start < 1
@@ -152,6 +153,39 @@ def test_json_schema_patterns_re2_cannot_run_are_refused_at_load(schema, message
     assert message in e.value.message
     if "uses" in message:
         assert "which RE2 does not support" in e.value.message
+
+
+@pytest.mark.parametrize(
+    ("schema", "where"),
+    [
+        ({"patternProperties": {1: {}}}, "1 at /patternProperties"),
+        ({"properties": {"x": {"patternProperties": {True: {}}}}}, "True at /properties/x/pat"),
+        ({"allOf": [{"const": {2.5: "a"}}]}, "2.5 at /allOf/0/const"),
+        ({None: {}}, "None at (top)"),
+    ],
+)
+def test_a_schema_key_that_is_not_a_string_is_refused_at_load(schema, where):
+    # YAML reads `patternProperties: {1: {}}` with an int key, which reached re2.compile(1).
+    with pytest.raises(RubricError) as e:
+        load_rubric({"criteria": [criterion("json_schema", {"schema": schema})]})
+    assert e.value.field == "params.schema"
+    assert e.value.message.startswith("keys must be strings; ")
+    assert where in e.value.message and e.value.message.endswith(" is not")
+
+
+def test_pattern_problem_names_a_pattern_that_is_not_a_string():
+    message = pattern_problem({"patternProperties": {1: {}}})
+    assert message == "the pattern 1 at /patternProperties/1 is not a string"
+
+
+def test_a_pattern_re2_supports_loads_even_where_python_re_does_not():
+    # Python's re refuses \p{L}; the metaschema's `format: regex` once refused it with it.
+    schema = {"type": "string", "pattern": "\\p{L}+"}
+    load_rubric({"criteria": [criterion("json_schema", {"schema": schema})]})
+    assert grade_one("json_schema", '"été"', {"schema": schema}).passed
+    assert not grade_one("json_schema", '"123"', {"schema": schema}).passed
+    names = {"patternProperties": {"^\\p{Lu}": {"type": "integer"}}}
+    assert not grade_one("json_schema", '{"Été": "x"}', {"schema": names}).passed
 
 
 def test_a_pattern_inside_schema_data_is_not_a_pattern():

@@ -1,6 +1,7 @@
 """import_course refuses files from outside the course folder, files that are not UTF-8 text,
-files over the size cap, YAML past the nesting and alias caps, and over-long Markdown: each
-with an error naming the file, line and field, quickly, and changing nothing."""
+files over the size cap, YAML past the nesting and alias caps, over-long Markdown, and names
+the system cannot use (a NUL byte, too long, a symlink loop): each with an error naming the
+file, line and field, quickly, and changing nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import shutil
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -18,6 +21,7 @@ from tests.lessons.test_import_course import edit, load, load_fails, snapshot
 
 LESSON = "lessons/01-anatomy.md"
 EXERCISE = "exercises/tagline.yaml"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -28,22 +32,29 @@ def loaded(db, tmp_path) -> Path:
     return folder
 
 
-def refused(folder: Path, small: bool = False) -> str:
-    """Import folder, expecting a refusal within a second that changes nothing; with `small`,
-    import it again under tracemalloc to check that it stayed under 50 MB."""
-    before = snapshot()
+def fast_and_small(call: Callable[[], T], small: bool = True) -> T:
+    """Return call(), checking that it took under a second; with `small`, call it again under
+    tracemalloc (which slows it, so is not timed) to check that it stayed under 50 MB."""
     started = time.monotonic()
-    message = load_fails(folder)
+    result = call()
     elapsed = time.monotonic() - started
     assert elapsed < 1, f"took {elapsed:.2f} s"
     if small:
         tracemalloc.start()
         try:
-            load_fails(folder)
+            call()
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
         assert peak < 50_000_000, f"peaked at {peak / 1e6:.0f} MB"
+    return result
+
+
+def refused(folder: Path, small: bool = False) -> str:
+    """Import folder, expecting a refusal within a second that changes nothing; with `small`,
+    import it again under tracemalloc to check that it stayed under 50 MB."""
+    before = snapshot()
+    message = fast_and_small(lambda: load_fails(folder), small)
     assert snapshot() == before
     assert "Traceback" not in message
     return message
@@ -109,6 +120,36 @@ def test_a_symlinked_exercise_or_course_yaml_pointing_outside_is_refused(loaded,
     os.symlink(moved, loaded / "course.yaml")
     message = refused(loaded)
     assert "prompt-fundamentals/course.yaml: is outside the course folder (it leads to " in message
+
+
+def test_a_file_name_with_a_nul_byte_is_an_error_not_a_traceback(loaded):
+    edit(loaded / "course.yaml", f"file: {LESSON}", 'file: "lessons/\\0x.md"')
+    message = refused(loaded)
+    assert (
+        "course.yaml:11: lessons[0].file: 'lessons/\\x00x.md' is not a usable file name "
+        "(it holds a NUL byte)" in message
+    )
+
+
+def test_a_file_name_too_long_for_the_system_is_an_error(loaded):
+    name = "lessons/" + "x" * 300 + ".md"
+    edit(loaded / "course.yaml", f"- {EXERCISE}", f"- {name}")
+    message = refused(loaded)
+    assert (
+        f"course.yaml:13: lessons[0].exercises[0]: {name} is not a usable file name "
+        "(File name too long)" in message
+    )
+
+
+def test_a_symlink_loop_is_an_error_not_a_traceback(loaded):
+    os.symlink("loop2.md", loaded / "lessons" / "loop1.md")
+    os.symlink("loop1.md", loaded / "lessons" / "loop2.md")
+    edit(loaded / "course.yaml", f"file: {LESSON}", "file: lessons/loop1.md")
+    message = refused(loaded)
+    assert (
+        "course.yaml:11: lessons[0].file: lessons/loop1.md is not a usable file name "
+        "(a loop of symbolic links)" in message
+    )
 
 
 # 2. Encodings and binary files
