@@ -11,20 +11,14 @@ from tests.conftest import make_exercise, make_user, run_queued
 
 
 @pytest.fixture
-def exercise(instructor, delay, django_capture_on_commit_callbacks):
-    """Published, with a passing check of its current definition."""
-    exercise = make_exercise(solution={"user": "Say hello to {name}."})
-    with django_capture_on_commit_callbacks(execute=True):
-        publishing.start_check(exercise, instructor, PublishCheck.RECHECK)
-    run_queued()
-    assert PublishCheck.objects.get().status == "passed"
-    return exercise
-
-
-@pytest.fixture
 def admin_client(client, db):
     client.force_login(make_user("root", is_staff=True, is_superuser=True))
     return client
+
+
+@pytest.fixture
+def exercise(checked_exercise):
+    return checked_exercise
 
 
 def bound_data(form) -> dict[str, object]:
