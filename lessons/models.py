@@ -17,6 +17,15 @@ from sandbox.backends.stub import StubRuleError, StubScript, parse_script
 from sandbox.prompting import PROMPT_FIELDS, RenderedPrompt, join_slots, render_prompt
 
 
+def validate_markdown(value: str) -> None:
+    """Refuse Markdown longer than MAX_MARKDOWN_CHARS (the admin's forms; the editor and
+    course import check it themselves)."""
+    if len(value) > settings.MAX_MARKDOWN_CHARS:
+        raise ValidationError(
+            f"Keep it under {settings.MAX_MARKDOWN_CHARS:,} characters (it has {len(value):,})."
+        )
+
+
 class CourseQuerySet(models.QuerySet):
     def taught_by(self, user) -> CourseQuerySet:
         """Return the courses this user teaches (owns or co-teaches)."""
@@ -28,7 +37,7 @@ class CourseQuerySet(models.QuerySet):
 class Course(models.Model):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, validators=[validate_markdown])
     position = models.PositiveIntegerField(default=0)
     instructors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="taught_courses"
@@ -53,7 +62,7 @@ class Lesson(models.Model):
     course = models.ForeignKey(Course, models.CASCADE, related_name="lessons")
     slug = models.SlugField()
     title = models.CharField(max_length=200)
-    body = models.TextField(blank=True, help_text="Markdown")
+    body = models.TextField(blank=True, help_text="Markdown", validators=[validate_markdown])
     position = models.PositiveIntegerField(default=0)
     archived = models.BooleanField(default=False)
 
@@ -142,7 +151,9 @@ class Exercise(models.Model):
     lesson = models.ForeignKey(Lesson, models.CASCADE, related_name="exercises")
     slug = models.SlugField()
     title = models.CharField(max_length=200)
-    instructions = models.TextField(blank=True, help_text="Markdown")
+    instructions = models.TextField(
+        blank=True, help_text="Markdown", validators=[validate_markdown]
+    )
     position = models.PositiveIntegerField(default=0)
     status = models.CharField(
         max_length=10, choices=[(DRAFT, "Draft"), (PUBLISHED, "Published")], default=DRAFT

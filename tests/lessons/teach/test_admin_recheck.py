@@ -133,3 +133,16 @@ def test_a_draft_edited_in_the_admin_is_not_checked(admin_client, instructor):
     data["temperature"] = "0.5"
     assert admin_client.post(url, data).status_code == 302
     assert not PublishCheck.objects.exists()
+
+
+def test_the_admin_refuses_markdown_over_the_cap(admin_client, exercise, settings):
+    settings.MAX_MARKDOWN_CHARS = 100
+    lesson = exercise.lesson
+    url = f"/admin/lessons/lesson/{lesson.pk}/change/"
+    data = change_page_data(admin_client, url)
+    data["body"] = "x" * 101
+    r = admin_client.post(url, data)
+    assert r.status_code == 200  # the form again, with its error
+    assert "Keep it under 100 characters (it has 101)." in r.content.decode()
+    lesson.refresh_from_db()
+    assert lesson.body != "x" * 101
