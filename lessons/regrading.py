@@ -22,7 +22,7 @@ from django.utils import timezone
 import graders
 from graders.reuse import same_definition
 from lessons.models import Exercise, Regrade
-from sandbox import calls, limits
+from sandbox import calls, limits, runs
 from sandbox.calls import CallLog
 from sandbox.models import Attempt, Run, UsageRecord
 
@@ -278,27 +278,8 @@ def hand_over(held: QuerySet[Regrade], regrade_id: int, publish: Publish) -> Non
 
 
 def reconcile(publish: Publish) -> int:
-    """Publish again the regrades a lost message or a dead worker left behind; return how many.
-
-    Queued for longer than RECONCILE_QUEUED_AFTER: their message was lost. Running past
-    their lease (or without one, from before regrades had leases): their worker died; the
-    claim takes them up where they stopped.
-    """
-    now = timezone.now()
-    stale = Regrade.objects.filter(
-        status=Regrade.QUEUED,
-        published_at__lt=now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER),
-    )
-    expired = Regrade.objects.filter(lease_expired(now))
-    limit = settings.RECONCILE_BATCH
-    ids = [
-        *stale.values_list("id", flat=True)[:limit],
-        *expired.values_list("id", flat=True)[:limit],
-    ]
-    if not ids:
-        return 0
-    Regrade.objects.filter(id__in=ids, status=Regrade.QUEUED).update(published_at=now)
-    for regrade_id in ids:
-        publish(regrade_id)
-    log.warning("reconciled %d regrades", len(ids))
-    return len(ids)
+    """Publish again the regrades a lost message or a dead worker left behind (running past
+    their lease, or without one from before regrades had leases); return how many. The
+    claim takes them up where they stopped."""
+    expired = Regrade.objects.filter(lease_expired(timezone.now()))
+    return runs.republish(Regrade.objects.all(), expired, publish, "regrades")

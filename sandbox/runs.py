@@ -8,9 +8,8 @@
    answers what the response cache can and retries transient errors.
 4. graders.grade_attempt scores the outputs: the one scoring path.
 5. save() writes the runs, the usage and the total in one transaction, if this worker still
-   holds the attempt, then sends attempt_finished.
-
-This is the one place that joins the models, the backends and the graders.
+   holds the attempt, then sends attempt_finished. (The one place joining models, backends
+   and graders.)
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 import graders
@@ -106,9 +106,8 @@ def execute(attempt_id: str) -> None:
 
 
 def release_connection() -> None:
-    """Give this thread's database connection back to the pool while the models answer:
-    a worker runs more threads than the pool holds connections, and a call takes seconds.
-    (Without a pool, as on SQLite, the connection stays open.)"""
+    """Give this thread's pooled database connection back while the models answer: a worker
+    runs more threads than the pool holds connections, and a call takes seconds."""
     pooled = "pool" in connection.settings_dict.get("OPTIONS", {})
     if pooled and not connection.in_atomic_block:
         connection.close()
@@ -307,23 +306,28 @@ def run_row(attempt: Attempt, job: Job) -> Run:
 
 
 def reconcile(publish: Callable[[str], object]) -> int:
-    """Publish again the attempts a lost message (queued past RECONCILE_QUEUED_AFTER) or a
-    dead worker (running past its lease) left behind; return how many. The claim makes a
-    second message harmless, and MAX_DELIVERIES ends a poison attempt."""
+    """Publish again what a lost message or a dead worker left behind (see republish)."""
+    expired = Attempt.objects.filter(status=Attempt.RUNNING, lease_expires_at__lt=timezone.now())
+    return republish(Attempt.objects.all(), expired, lambda pk: publish(str(pk)), "attempts")
+
+
+def republish(
+    rows: QuerySet, expired: QuerySet, publish: Callable[[Any], object], what: str
+) -> int:
+    """Publish again the rows queued past RECONCILE_QUEUED_AFTER (a lost message) and the
+    `expired` (a dead worker), RECONCILE_BATCH of each at most; the claim makes it harmless."""
     now = timezone.now()
-    stale = Attempt.objects.filter(
-        status=Attempt.QUEUED,
-        published_at__lt=now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER),
-    )
-    expired = Attempt.objects.filter(status=Attempt.RUNNING, lease_expires_at__lt=now)
+    waited = now - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER)
+    stale = rows.filter(status="queued", published_at__lt=waited)
     limit = settings.RECONCILE_BATCH
-    ids = [*stale.values_list("id", flat=True)[:limit]]
-    ids += expired.values_list("id", flat=True)[:limit]
+    ids = [
+        *stale.values_list("pk", flat=True)[:limit],
+        *expired.values_list("pk", flat=True)[:limit],
+    ]
     if not ids:
         return 0
-    # Stamped, so that a queued attempt counts again only if it still waits that long.
-    Attempt.objects.filter(id__in=ids, status=Attempt.QUEUED).update(published_at=now)
-    for attempt_id in ids:
-        publish(str(attempt_id))
-    log.warning("reconciled %d attempts", len(ids))
+    stale.filter(pk__in=ids).update(published_at=now)  # counts again only if it waits again
+    for pk in ids:
+        publish(pk)
+    log.warning("reconciled %d %s", len(ids), what)
     return len(ids)
