@@ -6,7 +6,7 @@ The public interface:
 - grade_attempt(rubric, [CaseOutputs(case, outputs, submission, previous), ...], *,
   require_all_samples=False, judge=None, map=map) -> Grade: how every caller scores an attempt
 - grade_case(rubric, output, case, submission, *, judge=None, previous=None) -> CaseGrade
-- judge_calls_needed(rubric, [stored criteria by id, ...]) -> int
+- judge_calls_needed(rubric, [stored criteria by id, ...]) -> int, and judge_calls_at_most (retries)
 - aggregate(rubric, [(case_grade, weight), ...]) -> Grade (the cases -> attempt step)
 - try_rubric(rubric_or_dict, output, ...) -> CaseGrade, and self_test(rubric) -> SelfTestReport
 - feedback_visible(visibility, passed) -> bool, with VISIBILITY the allowed values
@@ -30,7 +30,13 @@ from graders.results import (
     feedback_visible,
 )
 from graders.rubric import Criterion, Rubric, RubricError, load_rubric
-from graders.scoring import CaseOutputs, grade_attempt, judge_calls_needed, score_case
+from graders.scoring import (
+    CaseOutputs,
+    grade_attempt,
+    judge_calls_at_most,
+    judge_calls_needed,
+    score_case,
+)
 
 __all__ = (
     "CRITERIA",
@@ -53,6 +59,7 @@ __all__ = (
     "feedback_visible",
     "grade_attempt",
     "grade_case",
+    "judge_calls_at_most",
     "judge_calls_needed",
     "load_rubric",
     "score_case",

@@ -41,6 +41,9 @@ class ModelCriterion:
     reads_prefill: bool
     reads_case: bool
     reads_prompt: bool
+    # The most calls it can make: each llm_judge in it asks once, and again up to `retries`
+    # times after a bad answer.
+    most_calls: int = 1
 
 
 def canonical_hash(data: Any) -> str:
@@ -82,7 +85,10 @@ def model_criteria(rubric: Rubric) -> dict[str, ModelCriterion]:
         definition = canonical_hash(
             {"v": VERSION, "criterion": verdict, "with_prefill": rubric.with_prefill}
         )
-        found[criterion.id] = ModelCriterion(definition, prefill, case, prompt)
+        most_calls = sum(
+            1 + int(node.params.get("retries", 0)) for node in nodes if node.kind == "llm_judge"
+        )
+        found[criterion.id] = ModelCriterion(definition, prefill, case, prompt, most_calls)
     return found
 
 

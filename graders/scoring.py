@@ -13,7 +13,7 @@ where samples become a case grade and cases an attempt grade.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from graders.context import Case, Submission
 from graders.engine import aggregate, grade_case, weighted_mean
 from graders.judge import Judge
 from graders.results import NEEDS_REVIEW, CaseGrade, Grade, worst_status
-from graders.reuse import same_definition
+from graders.reuse import ModelCriterion, same_definition
 from graders.rubric import Rubric
 
 StoredCriteria = Mapping[str, Mapping[str, Any]]  # CriterionResult.to_dict() by criterion id
@@ -122,10 +122,19 @@ def judge_calls_needed(rubric: Rubric, previous: Sequence[StoredCriteria]) -> in
 
     It assumes the outputs and test cases are those the results were stored for.
     """
+    return sum(1 for _ in not_reusable(rubric, previous))
+
+
+def judge_calls_at_most(rubric: Rubric, previous: Sequence[StoredCriteria]) -> int:
+    """Return the most model calls grading these stored samples again can make (what a
+    budget may be charged): judge_calls_needed, every judge retrying each bad answer."""
+    return sum(model.most_calls for model in not_reusable(rubric, previous))
+
+
+def not_reusable(rubric: Rubric, previous: Sequence[StoredCriteria]) -> Iterator[ModelCriterion]:
+    """Yield, per stored sample, each model-calling criterion whose verdict must be asked."""
     models = rubric.model_criteria
-    return sum(
-        1
-        for stored in previous
-        for criterion_id, model in models.items()
-        if not same_definition(stored.get(criterion_id), model)
-    )
+    for stored in previous:
+        for criterion_id, model in models.items():
+            if not same_definition(stored.get(criterion_id), model):
+                yield model

@@ -20,7 +20,6 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 import graders
-from graders.reuse import same_definition
 from lessons.models import Exercise, Regrade
 from sandbox import calls, limits, runs
 from sandbox.calls import CallLog
@@ -61,33 +60,13 @@ def judge_calls_needed(exercise: Exercise, before) -> int:
     return graders.judge_calls_needed(rubric, stored_criteria(exercise, before))
 
 
-def judge_tries(criterion: graders.Criterion) -> int:
-    """Return the most calls a criterion can make of the judge: each llm_judge in it asks once,
-    and again up to its `retries` times after a bad answer."""
-    tries, pending = 0, [criterion]
-    while pending:
-        node = pending.pop()
-        pending.extend(node.children)
-        if node.kind == "llm_judge":
-            tries += 1 + int(node.params.get("retries", 0))
-    return tries
-
-
 def judge_calls_at_most(exercise: Exercise, before) -> int:
-    """Return how many judge calls regrading the attempts graded before `before` can make at
-    most (what the instructor's budget may be charged): judge_calls_needed, with every
-    llm_judge retrying each bad answer as often as its `retries` allows."""
+    """Return how many judge calls that regrade can make at most (what the instructor's budget
+    may be charged), every judge retrying each bad answer as often as its `retries` allows."""
     rubric = exercise.parsed_rubric
-    models = rubric.model_criteria
-    if not models:
+    if not rubric.calls_a_model():
         return 0
-    tries = {c.id: judge_tries(c) for c in rubric.criteria if c.id in models}
-    return sum(
-        tries[criterion_id]
-        for stored in stored_criteria(exercise, before)
-        for criterion_id, model in models.items()
-        if not same_definition(stored.get(criterion_id), model)
-    )
+    return graders.judge_calls_at_most(rubric, stored_criteria(exercise, before))
 
 
 def refusal(exercise: Exercise, user) -> str:
