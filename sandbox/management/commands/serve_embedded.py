@@ -16,10 +16,6 @@ from sandbox.processes import beat_command, web_command, worker_command
 QUICK_EXIT_SECONDS = 10.0
 
 
-def interrupt(*_) -> None:
-    raise KeyboardInterrupt
-
-
 class Command(BaseCommand):
     help = "Start the web server, a Celery worker and the scheduler; restart any that exits."
 
@@ -41,7 +37,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"\nPrompt Sandbox is running: open http://{host}:{port}/\n")
             + f"Worker uses {broker}. Press Ctrl-C to stop.\n"
         )
-        signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C
         try:
             while True:
                 time.sleep(0.5)
