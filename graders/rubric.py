@@ -127,13 +127,7 @@ class Rubric:
     def calls_a_model(self) -> bool:
         """Return whether grading with this rubric calls a model (an llm_judge criterion,
         at any depth): then grading an output waits on the network, not on the CPU."""
-        pending = list(self.criteria)
-        while pending:
-            criterion = pending.pop()
-            if criterion.kind == "llm_judge":
-                return True
-            pending.extend(criterion.children)
-        return False
+        return bool(self.model_criteria)
 
     @cached_property
     def model_criteria(self) -> dict[str, ModelCriterion]:
