@@ -158,8 +158,9 @@ def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
 def reference_failures(attempt: Attempt, limit: int = 4) -> list[str]:
     """Return one sentence per failing criterion of the reference run, naming the case."""
     failures = []
-    cases = {run.case_name: n for n, run in enumerate(attempt.runs.all(), start=1)}
-    for run in attempt.runs.all():
+    runs = list(attempt.runs.all())
+    cases = {run.case_name: n for n, run in enumerate(runs, start=1)}
+    for run in runs:
         if run.error:
             failures.append(f"case {cases[run.case_name]} ({run.case_name!r}): {run.error}")
             continue
