@@ -3,7 +3,7 @@
 The public interface:
 
 - load_rubric(data) -> Rubric, raising RubricError(message, criterion, field)
-- grade_attempt(rubric, [CaseOutputs(case, outputs, submission, previous), ...], *,
+- grade_attempt(rubric, [CaseOutputs(case, outputs, submission, previous, decisions)], *,
   require_all_samples=False, judge=None, map=map) -> Grade: how every caller scores an attempt
 - grade_case(rubric, output, case, submission, *, judge=None, previous=None) -> CaseGrade
 - judge_calls_needed(rubric, [stored criteria by id, ...]) -> int, and judge_calls_at_most (retries)
@@ -26,6 +26,7 @@ from graders.results import (
     VISIBILITY,
     CaseGrade,
     CriterionResult,
+    Decision,
     Grade,
     feedback_visible,
 )
@@ -47,6 +48,7 @@ __all__ = (
     "CaseOutputs",
     "Criterion",
     "CriterionResult",
+    "Decision",
     "Grade",
     "Judge",
     "JudgeRequest",

@@ -24,6 +24,7 @@ from graders.results import (
     CaseGrade,
     Check,
     CriterionResult,
+    Decision,
     Grade,
     worst_status,
 )
@@ -683,6 +684,7 @@ def grade_case(
     *,
     judge: Judge | None = None,
     previous: Mapping[str, Mapping[str, Any]] | None = None,
+    decisions: Mapping[str, Decision] | None = None,
 ) -> CaseGrade:
     """Return the grade of one output: the weighted mean of its criteria, and pass or fail.
 
@@ -693,7 +695,8 @@ def grade_case(
     `previous` holds the stored results (CriterionResult.to_dict()) of an earlier grading of
     this same output, by criterion id: a criterion that calls a model is taken from it,
     without a model call, when its fingerprint is unchanged and its status was "ok"
-    (graders.reuse).
+    (graders.reuse). `decisions` holds instructors' verdicts on this output, by criterion id:
+    a decided criterion is what they decided (status "ok"), and calls no model.
     """
     case = case or Case()
     submission = submission or Submission()
@@ -707,6 +710,12 @@ def grade_case(
         model = models.get(criterion.id) if models else None
         if model is not None:
             fingerprint = reuse.fingerprint(model, output, case, submission)
+        decision = decisions.get(criterion.id) if decisions else None
+        if decision is not None:
+            check = Check(passed=decision.met, detail=decision.detail)
+            results_list.append(criterion_result(criterion, check, check.detail, fingerprint))
+            continue
+        if model is not None:
             stored = previous.get(criterion.id) if previous else None
             if stored is not None and reuse.reusable(stored, fingerprint):
                 results_list.append(reuse.reused(criterion, stored))

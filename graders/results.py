@@ -113,6 +113,20 @@ class CriterionResult:
         return result
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A person's verdict on one criterion for one output (an instructor reviewing it): it
+    stands for what the criterion would have found, in every grading of that output."""
+
+    met: bool
+    note: str = ""
+
+    @property
+    def detail(self) -> str:
+        verdict = "met" if self.met else "not met"
+        return f"An instructor reviewed this: {verdict}." + (f" {self.note}" if self.note else "")
+
+
 def worst_status(statuses: Iterable[str]) -> str:
     """Return the status that needs the most attention: needs_review, error, unavailable, ok."""
     present = set(statuses)

@@ -20,7 +20,7 @@ from typing import Any
 from graders.context import Case, Submission
 from graders.engine import aggregate, grade_case, weighted_mean
 from graders.judge import Judge
-from graders.results import NEEDS_REVIEW, CaseGrade, Grade, worst_status
+from graders.results import NEEDS_REVIEW, CaseGrade, Decision, Grade, worst_status
 from graders.reuse import ModelCriterion, same_definition
 from graders.rubric import Rubric
 
@@ -33,13 +33,15 @@ class CaseOutputs:
 
     `previous`, per sample (or empty), holds the stored criterion results of an earlier
     grading of that output, by criterion id, so verdicts that cannot have changed are
-    reused rather than asked of the judge again (graders.reuse).
+    reused rather than asked of the judge again (graders.reuse). `decisions`, per sample (or
+    empty), holds instructors' verdicts by criterion id, which stand for the criterion.
     """
 
     case: Case
     outputs: tuple[str, ...]
     submission: Submission
     previous: tuple[StoredCriteria, ...] = ()
+    decisions: tuple[Mapping[str, Decision], ...] = ()
 
 
 Sample = tuple[CaseOutputs, int]
@@ -93,7 +95,7 @@ def grade_attempt(
 
     def grade(sample: Sample) -> CaseGrade:
         case_outputs, index = sample
-        previous = case_outputs.previous
+        previous, decisions = case_outputs.previous, case_outputs.decisions
         return grade_case(
             rubric,
             case_outputs.outputs[index],
@@ -101,6 +103,7 @@ def grade_attempt(
             case_outputs.submission,
             judge=judge,
             previous=previous[index] if index < len(previous) else None,
+            decisions=decisions[index] if index < len(decisions) else None,
         )
 
     grades = list(map(grade, samples))

@@ -446,3 +446,33 @@ class PublishCheck(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status != self.CHECKING
+
+
+# The review models live with the code that reads them; importing them here registers them.
+from lessons.review.models import (  # noqa: E402
+    AuditEntry,
+    Cohort,
+    Deadline,
+    Decision,
+    Membership,
+    Override,
+    Progress,
+    ReviewItem,
+)
+
+__all__ = [
+    "AuditEntry",
+    "Case",
+    "Cohort",
+    "Course",
+    "Deadline",
+    "Decision",
+    "Exercise",
+    "Lesson",
+    "Membership",
+    "Override",
+    "Progress",
+    "PublishCheck",
+    "Regrade",
+    "ReviewItem",
+]

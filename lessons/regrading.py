@@ -21,6 +21,7 @@ from django.utils import timezone
 
 import graders
 from lessons.models import Exercise, Regrade
+from lessons.review import progress
 from sandbox import calls, limits, runs
 from sandbox.calls import CallLog
 from sandbox.models import Attempt, Run, UsageRecord
@@ -85,18 +86,14 @@ def start(exercise: Exercise, user, publish: Publish) -> Regrade:
     return regrade
 
 
-def regrade_attempt(
-    exercise: Exercise,
-    attempt: Attempt,
-    ledger_user_id: int | None,
-    held: QuerySet[Regrade],
-    deadline: float,
-) -> bool | None:
-    """Grade an attempt's stored outputs again with the exercise's current rubric and save
-    its runs and total, counting it in the regrade's progress and renewing its lease, in one
-    transaction; return whether its score or pass changed, or None if this delivery no
-    longer holds the regrade (its grade is not saved then; the judge calls it made, which
-    were billed, still go on the ledger)."""
+def grade_stored(
+    exercise: Exercise, attempt: Attempt, judge: graders.Judge | None
+) -> graders.Grade:
+    """Grade an attempt's stored outputs (its runs, prefetched with their case and decisions)
+    again with the exercise's current rubric, through graders.grade_attempt, and set each
+    run's score, pass, criteria and visibility to match (unsaved). Instructors' decisions
+    stand for the criteria they decided; stored judge verdicts that cannot have changed are
+    reused."""
     by_case: dict[object, list[Run]] = {}
     for run in attempt.runs.all():
         by_case.setdefault(run.case_id or run.case_name, []).append(run)
@@ -110,15 +107,18 @@ def regrade_attempt(
                 attempt.fields(), attempt.examples, group[0].case
             ),
             previous=tuple(by_id(run.criteria) for run in group),
+            decisions=tuple(
+                {d.criterion_id: graders.Decision(d.met, d.note) for d in run.decisions.all()}
+                for run in group
+            ),
         )
         for group in by_case.values()
     ]
-    judge_log: list[CallLog] = []
     grade = graders.grade_attempt(
         exercise.parsed_rubric,
         cases,
         require_all_samples=exercise.require_all_samples,
-        judge=calls.make_judge(exercise, deadline, judge_log),
+        judge=judge,
     )
     for group, case_grade in zip(by_case.values(), grade.cases, strict=True):
         for run, sample in zip(group, case_grade.samples, strict=True):
@@ -127,6 +127,35 @@ def regrade_attempt(
             run.hidden = bool(
                 run.case and not graders.feedback_visible(run.case.visibility, sample.passed)
             )
+    return grade
+
+
+def save_regraded(attempt: Attempt, grade: graders.Grade) -> None:
+    """Save what grade_stored set on the attempt's runs, and its total (in a transaction)."""
+    Run.objects.bulk_update(attempt.runs.all(), ["score", "passed", "criteria", "hidden"])
+    Attempt.objects.filter(pk=attempt.pk).update(score=grade.score, passed=grade.passed)
+
+
+def stored_runs() -> Prefetch:
+    """What grade_stored reads of an attempt's runs, to prefetch."""
+    runs = Run.objects.select_related("case").prefetch_related("decisions")
+    return Prefetch("runs", runs.order_by("position"))
+
+
+def regrade_attempt(
+    exercise: Exercise,
+    attempt: Attempt,
+    ledger_user_id: int | None,
+    held: QuerySet[Regrade],
+    deadline: float,
+) -> bool | None:
+    """Grade an attempt's stored outputs again (grade_stored) and save its runs and total,
+    counting it in the regrade's progress and renewing its lease, in one transaction; return
+    whether its score or pass changed, or None if this delivery no longer holds the regrade
+    (its grade is not saved then; the judge calls it made, which were billed, still go on
+    the ledger)."""
+    judge_log: list[CallLog] = []
+    grade = grade_stored(exercise, attempt, calls.make_judge(exercise, deadline, judge_log))
     changed = (attempt.score, attempt.passed) != (grade.score, grade.passed)
     with transaction.atomic():
         if ledger_user_id and judge_log:
@@ -137,11 +166,8 @@ def regrade_attempt(
             lease_expires_at=lease_end(),
         ):
             return None
-        Run.objects.bulk_update(
-            [run for group in by_case.values() for run in group],
-            ["score", "passed", "criteria", "hidden"],
-        )
-        Attempt.objects.filter(pk=attempt.pk).update(score=grade.score, passed=grade.passed)
+        save_regraded(attempt, grade)
+    progress.refresh(attempt.learner_id, exercise.pk)
     return changed
 
 
@@ -217,9 +243,7 @@ def run(regrade_id: int, publish: Publish) -> None:
         pending = attempts_to_regrade(regrade.exercise, regrade.created_at)
         if not regrade.done:
             held.update(total=pending.count())
-        pending = pending.prefetch_related(
-            Prefetch("runs", Run.objects.select_related("case").order_by("position"))
-        )
+        pending = pending.prefetch_related(stored_runs())
         for index, attempt in enumerate(pending[regrade.done :].iterator(chunk_size=100)):
             if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
                 hand_over(held, regrade.pk, publish)
