@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from lessons import authoring_views as views
+from lessons.review.urls import teach_urls as review_urls
 
 # Under /teach/courses/<course_slug>/
 course_urls = [
@@ -43,4 +44,5 @@ urlpatterns = [
     path("courses/new/", views.create_course, name="ls-teach-create-course"),
     path("courses/<slug:course_slug>/", include(course_urls)),
     path("exercises/<int:exercise_id>/", include(exercise_urls)),
+    *review_urls,
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from lessons import views
+from lessons.review.urls import learner_urls as review_urls
 
 # Under /
 urlpatterns = [
@@ -14,4 +15,5 @@ urlpatterns = [
         views.exercise_detail,
         name="ls-exercise",
     ),
+    *review_urls,
 ]
