@@ -1,0 +1,28 @@
+"""Cohorts: joining one with its code, and the deadlines that make attempts late."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from lessons.review.models import JOIN_CODE_ALPHABET, Cohort, Deadline, Membership
+
+
+def normalize_code(code: str) -> str:
+    """Return a join code as stored: upper case, without the spaces and dashes people type."""
+    return "".join(ch for ch in code.upper() if ch in JOIN_CODE_ALPHABET)
+
+
+def join(cohort: Cohort, user) -> bool:
+    """Make the user a member of the cohort; return False if they already were."""
+    _, created = Membership.objects.get_or_create(cohort=cohort, learner=user)
+    return created
+
+
+def deadlines_of(cohort: Cohort) -> dict[int, datetime]:
+    """Return the cohort's deadlines, {exercise id: due at}."""
+    return dict(Deadline.objects.filter(cohort=cohort).values_list("exercise_id", "due_at"))
+
+
+def is_late(created_at: datetime, due_at: datetime | None) -> bool:
+    """Return whether an attempt made at `created_at` is late against a deadline (or none)."""
+    return due_at is not None and created_at > due_at
