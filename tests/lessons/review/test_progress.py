@@ -1,0 +1,156 @@
+"""lessons.review.progress: a learner's progress on an exercise, summarized from their graded
+attempts by one rule, rebuilt whenever those change, with their outputs waiting for review."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from lessons.review.models import Override, Progress, ReviewItem
+from lessons.review.progress import GradedAttempt, RunResult, Usage, refresh, summarize
+from sandbox.models import Attempt, UsageRecord
+from tests.conftest import make_attempt, make_exercise, make_run, run_queued
+
+START = timezone.now()
+
+
+def graded(index: int, score: float, passed: bool, *failed: str, case_id: int = 1):
+    run = RunResult(case_id=case_id, passed=passed, failed=frozenset(failed))
+    return GradedAttempt(f"a{index}", START + timedelta(minutes=index), score, passed, [run])
+
+
+def test_summary_of_no_attempts_is_not_tried():
+    summary = summarize([], Usage())
+    assert summary["attempts"] == 0 and summary["best_score"] is None
+    assert not summary["passed"] and summary["attempts_to_pass"] is None
+
+
+def test_summary_counts_attempts_to_the_first_pass_and_groups_failures():
+    attempts = [
+        graded(0, 0.2, False, "tone", "length"),
+        graded(1, 0.5, False, "length"),
+        graded(2, 0.4, False, "length", "tone"),
+        graded(3, 1.0, True),
+        graded(4, 0.5, False, "length"),
+    ]
+    summary = summarize(attempts, Usage(10, 20, Decimal("0.5")))
+    assert summary["attempts"] == 5 and summary["best_score"] == 1.0
+    assert summary["passed"] and not summary["first_try_passed"]
+    assert summary["attempts_to_pass"] == 4
+    assert summary["passed_at"] == attempts[3].created_at
+    assert summary["last_attempt_at"] == attempts[4].created_at
+    assert summary["failure_groups"] == [
+        {"criteria": ["length", "tone"], "count": 2, "attempt": "a2"},
+        {"criteria": ["length"], "count": 2, "attempt": "a4"},
+    ]
+    assert summary["case_results"] == {"1": [1, 5]}
+    assert (summary["input_tokens"], summary["cost_usd"]) == (10, Decimal("0.5"))
+
+
+def test_a_first_try_pass():
+    summary = summarize([graded(0, 1.0, True)], Usage())
+    assert summary["first_try_passed"] and summary["attempts_to_pass"] == 1
+
+
+@pytest.mark.django_db
+def test_a_graded_attempt_brings_its_learners_progress_up_to_date(learner):
+    exercise = make_exercise()
+    make_attempt(learner, exercise, user_prompt="Tell {name} a story.")
+    run_queued()
+    make_attempt(learner, exercise, user_prompt="Please say hello to {name}.")
+    run_queued()
+    row = Progress.objects.get(learner=learner, exercise=exercise)
+    assert (row.attempts, row.best_score, row.passed, row.attempts_to_pass) == (2, 1.0, True, 2)
+    assert row.failure_groups[0]["criteria"] == ["greets", "short"]
+    case_id = str(exercise.cases.get().pk)
+    assert row.case_results == {case_id: [1, 2]}
+
+
+@pytest.mark.django_db
+def test_reference_runs_and_errors_are_not_progress(learner):
+    exercise = make_exercise()
+    make_attempt(learner, exercise, is_reference=True)
+    make_attempt(learner, exercise, status=Attempt.ERROR)
+    run_queued()
+    assert refresh(learner.pk, exercise.pk).attempts == 0
+
+
+@pytest.mark.django_db
+def test_an_override_is_the_score_progress_counts(learner, instructor):
+    exercise = make_exercise()
+    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=0.5, passed=False)
+    make_run(attempt, passed=False, score=0.5)
+    Override.objects.create(attempt=attempt, score=1.0, passed=True, reason="Fine", by=instructor)
+    row = refresh(learner.pk, exercise.pk)
+    assert (row.best_score, row.passed) == (1.0, True)
+    assert Progress.objects.get().passed
+
+
+@pytest.mark.django_db
+def test_usage_of_every_attempt_is_summed(learner):
+    exercise = make_exercise()
+    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=1, passed=True)
+    for tokens in (3, 4):
+        UsageRecord.objects.create(
+            learner=learner,
+            attempt=attempt,
+            backend="stub",
+            model="m",
+            input_tokens=tokens,
+            output_tokens=1,
+            cost_usd=Decimal("0.01"),
+        )
+    row = refresh(learner.pk, exercise.pk)
+    assert (row.input_tokens, row.output_tokens, row.cost_usd) == (7, 2, Decimal("0.02"))
+
+
+def needs_review(criterion_id: str = "judge", **extra) -> dict:
+    return {"id": criterion_id, "passed": False, "status": "needs_review", **extra}
+
+
+@pytest.mark.django_db
+def test_outputs_the_judge_could_not_decide_or_that_look_like_injections_wait_for_review(learner):
+    exercise = make_exercise()
+    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=0, passed=False)
+    run = make_run(
+        attempt,
+        criteria=[
+            needs_review(),
+            {"id": "tone", "passed": True, "status": "ok", "suspected_injection": True},
+        ],
+    )
+    assert refresh(learner.pk, exercise.pk).needs_review == 2
+    reasons = set(ReviewItem.objects.filter(run=run).values_list("criterion_id", "reason"))
+    assert reasons == {("judge", "needs_review"), ("tone", "injection")}
+    # Graded again without them (decided, or a new rubric): the items resolve, once.
+    run.criteria = [{"id": "judge", "passed": True, "status": "ok"}]
+    run.save()
+    assert refresh(learner.pk, exercise.pk).needs_review == 0
+    assert ReviewItem.objects.filter(resolved_at__isnull=True).count() == 0
+    assert ReviewItem.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_refresh_makes_the_same_queries_for_one_attempt_or_many(learner):
+    exercise = make_exercise()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            refresh(learner.pk, exercise.pk)
+        return len(captured)
+
+    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=0, passed=False)
+    make_run(attempt, criteria=[needs_review()])
+    queries()  # opens its item
+    one = queries()
+    for _ in range(5):
+        attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=0, passed=False)
+        make_run(attempt, criteria=[needs_review()])
+        make_run(attempt, 1, criteria=[needs_review()])
+    queries()  # opens the new items
+    assert queries() == one
