@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -54,34 +55,64 @@ def run_result(case_id: int | None, passed: bool | None, criteria: Iterable[Mapp
 def summarize(attempts: Sequence[GradedAttempt], usage: Usage) -> dict[str, Any]:
     """Return the fields of a learner's Progress on an exercise from their graded attempts,
     oldest first, and the usage of all their attempts on it."""
-    first_pass = next((i for i, a in enumerate(attempts) if a.passed), None)
-    cases: dict[str, list[int]] = {}
-    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    fields = not_tried()
     for attempt in attempts:
-        for run in attempt.runs:
-            counts = cases.setdefault(str(run.case_id), [0, 0])
-            counts[0] += run.passed
-            counts[1] += 1
-        if not attempt.passed:
-            failed = tuple(sorted(set().union(*(run.failed for run in attempt.runs))))
-            group = groups.setdefault(failed, {"criteria": list(failed), "count": 0})
-            group["count"] += 1
-            group["attempt"] = attempt.id  # the latest, as attempts come oldest first
+        add_attempt(fields, attempt)
+    return add_usage(fields, usage)
+
+
+def not_tried() -> dict[str, Any]:
     return {
-        "attempts": len(attempts),
-        "best_score": max((a.score for a in attempts), default=None),
-        "passed": first_pass is not None,
-        "first_try_passed": first_pass == 0,
-        "attempts_to_pass": None if first_pass is None else first_pass + 1,
-        "first_attempt_at": attempts[0].created_at if attempts else None,
-        "last_attempt_at": attempts[-1].created_at if attempts else None,
-        "passed_at": None if first_pass is None else attempts[first_pass].created_at,
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cost_usd": usage.cost_usd,
-        "case_results": cases,
-        "failure_groups": sorted(groups.values(), key=lambda g: -g["count"]),
+        "attempts": 0,
+        "best_score": None,
+        "passed": False,
+        "first_try_passed": False,
+        "attempts_to_pass": None,
+        "first_attempt_at": None,
+        "last_attempt_at": None,
+        "passed_at": None,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_usd": Decimal(0),
+        "case_results": {},
+        "failure_groups": [],
     }
+
+
+def add_attempt(fields: dict[str, Any], attempt: GradedAttempt) -> dict[str, Any]:
+    """Count one more graded attempt, newer than those `fields` summarize, into them."""
+    fields["attempts"] += 1
+    best = fields["best_score"]
+    fields["best_score"] = attempt.score if best is None else max(best, attempt.score)
+    first, last = fields["first_attempt_at"], fields["last_attempt_at"]
+    fields["first_attempt_at"] = min(first, attempt.created_at) if first else attempt.created_at
+    fields["last_attempt_at"] = max(last, attempt.created_at) if last else attempt.created_at
+    if attempt.passed and not fields["passed"]:
+        fields["passed"], fields["passed_at"] = True, attempt.created_at
+        fields["attempts_to_pass"] = fields["attempts"]
+        fields["first_try_passed"] = fields["attempts"] == 1
+    for run in attempt.runs:
+        counts = fields["case_results"].setdefault(str(run.case_id), [0, 0])
+        counts[0] += run.passed
+        counts[1] += 1
+    if not attempt.passed:
+        failed = sorted(set().union(*(run.failed for run in attempt.runs)))
+        groups = fields["failure_groups"]
+        group = next((g for g in groups if g["criteria"] == failed), None)
+        if group is None:
+            group = {"criteria": failed, "count": 0}
+            groups.append(group)
+        group["count"] += 1
+        group["attempt"] = attempt.id  # the latest
+        groups.sort(key=lambda g: -g["count"])
+    return fields
+
+
+def add_usage(fields: dict[str, Any], usage: Usage) -> dict[str, Any]:
+    fields["input_tokens"] += usage.input_tokens
+    fields["output_tokens"] += usage.output_tokens
+    fields["cost_usd"] += usage.cost_usd
+    return fields
 
 
 def review_reasons(criteria: Iterable[Mapping]) -> set[tuple[str, str]]:
@@ -102,38 +133,91 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
         Attempt.objects.by_learners()
         .filter(learner_id=learner_id, exercise_id=exercise_id, status=Attempt.GRADED)
         .select_related("override")
-        .prefetch_related(
-            Prefetch("runs", Run.objects.only("id", "attempt_id", "case_id", "passed", "criteria"))
-        )
+        .prefetch_related(Prefetch("runs", Run.objects.only(*RUN_FIELDS)))
         .order_by("created_at", "id")
     )
     attempts, wanted = [], {}
     for attempt in graded:
-        override = getattr(attempt, "override", None)
-        runs = list(attempt.runs.all())
-        attempts.append(
-            GradedAttempt(
-                id=str(attempt.id),
-                created_at=attempt.created_at,
-                score=override.score if override else attempt.score or 0.0,
-                passed=override.passed if override else bool(attempt.passed),
-                runs=[run_result(r.case_id, r.passed, r.criteria) for r in runs],
-            )
-        )
-        for run in runs:
-            for criterion_id, reason in review_reasons(run.criteria):
-                wanted[(run.id, criterion_id, reason)] = attempt.id
-    spent = UsageRecord.objects.filter(
-        attempt__learner_id=learner_id, attempt__exercise_id=exercise_id
-    ).aggregate(
-        input_tokens=Coalesce(Sum("input_tokens"), 0),
-        output_tokens=Coalesce(Sum("output_tokens"), 0),
-        cost_usd=Coalesce(Sum("cost_usd"), Decimal(0)),
+        attempts.append(graded_attempt(attempt, attempt.runs.all()))
+        wanted.update(waiting_for_review(attempt, attempt.runs.all()))
+    spent = usage_of(
+        UsageRecord.objects.filter(attempt__learner_id=learner_id, attempt__exercise_id=exercise_id)
     )
     open_items = sync_review_items(learner_id, exercise_id, wanted)
-    fields = {**summarize(attempts, Usage(**spent)), "needs_review": open_items}
+    fields = {**summarize(attempts, spent), "needs_review": open_items}
+    return save(Progress(learner_id=learner_id, exercise_id=exercise_id), fields)
+
+
+def record(attempt: Attempt) -> Progress:
+    """Count a newly graded attempt into its learner's progress, reading that attempt's rows
+    only (a learner may have hundreds of attempts); with no Progress row yet, refresh."""
+    assert attempt.exercise_id is not None
+    with transaction.atomic():
+        row = (
+            Progress.objects.select_for_update()
+            .filter(learner_id=attempt.learner_id, exercise_id=attempt.exercise_id)
+            .first()
+        )
+        if row is None:
+            return refresh(attempt.learner_id, attempt.exercise_id)
+        runs = list(Run.objects.filter(attempt=attempt).only(*RUN_FIELDS))
+        fields = {name: getattr(row, name) for name in not_tried()}
+        add_attempt(fields, graded_attempt(attempt, runs))
+        add_usage(fields, usage_of(UsageRecord.objects.filter(attempt=attempt)))
+        wanted = waiting_for_review(attempt, runs)
+        if wanted:
+            items = [
+                ReviewItem(attempt=attempt, run_id=r, criterion_id=c, reason=why)
+                for r, c, why in wanted
+            ]
+            ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
+        fields["needs_review"] = row.needs_review + len(wanted)
+        return save(row, fields)
+
+
+RUN_FIELDS = ("id", "attempt_id", "case_id", "passed", "criteria")
+
+
+def graded_attempt(attempt: Attempt, runs: Iterable[Run]) -> GradedAttempt:
+    """Return what summarize reads of a graded attempt (its override, if any, prefetched)."""
+    override = getattr(attempt, "override", None)
+    return GradedAttempt(
+        id=str(attempt.id),
+        created_at=attempt.created_at,
+        score=override.score if override else attempt.score or 0.0,
+        passed=override.passed if override else bool(attempt.passed),
+        runs=[run_result(run.case_id, run.passed, run.criteria) for run in runs],
+    )
+
+
+def waiting_for_review(attempt: Attempt, runs: Iterable[Run]) -> dict[tuple[int, str, str], Any]:
+    """Return {(run id, criterion id, reason): attempt id} of the attempt's results that wait
+    for a person."""
+    return {
+        (run.id, criterion_id, reason): attempt.id
+        for run in runs
+        for criterion_id, reason in review_reasons(run.criteria)
+    }
+
+
+def usage_of(records) -> Usage:
+    return Usage(
+        **records.aggregate(
+            input_tokens=Coalesce(Sum("input_tokens"), 0),
+            output_tokens=Coalesce(Sum("output_tokens"), 0),
+            cost_usd=Coalesce(Sum("cost_usd"), Decimal(0)),
+        )
+    )
+
+
+def save(row: Progress, fields: dict[str, Any]) -> Progress:
+    """Write these fields to the learner's row (created if it is not there)."""
     fields["updated_at"] = timezone.now()
-    row = Progress(learner_id=learner_id, exercise_id=exercise_id, **fields)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    if row.pk:
+        row.save(update_fields=list(fields))
+        return row
     Progress.objects.bulk_create(
         [row],
         update_conflicts=True,
@@ -181,6 +265,6 @@ def refresh_after(sender, attempt: Attempt, **kwargs) -> None:
     is logged, never the attempt's: it is saved, and the next refresh rebuilds the row."""
     if attempt.exercise_id and not attempt.is_reference and attempt.status == Attempt.GRADED:
         try:
-            refresh(attempt.learner_id, attempt.exercise_id)
+            record(attempt)
         except Exception:
             log.exception("progress of attempt %s not refreshed", attempt.id)

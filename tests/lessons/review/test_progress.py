@@ -154,3 +154,31 @@ def test_refresh_makes_the_same_queries_for_one_attempt_or_many(learner):
         make_run(attempt, 1, criteria=[needs_review()])
     queries()  # opens the new items
     assert queries() == one
+
+
+@pytest.mark.django_db
+def test_a_new_attempt_is_counted_in_as_a_refresh_would_count_it(learner):
+    exercise = make_exercise()
+    for prompt in ("Tell {name} a story.", "Please say hello to {name}.", "Bye {name}"):
+        make_attempt(learner, exercise, user_prompt=prompt)
+        run_queued()
+    counted = Progress.objects.values().get()
+    rebuilt = Progress.objects.values().get() if refresh(learner.pk, exercise.pk) else None
+    assert {k: v for k, v in counted.items() if k != "updated_at"} == {
+        k: v for k, v in rebuilt.items() if k != "updated_at"
+    }
+    assert counted["attempts"] == 3 and counted["attempts_to_pass"] == 2
+
+
+@pytest.mark.django_db
+def test_counting_a_new_attempt_in_does_not_read_the_older_ones_again(learner):
+    """A learner may have hundreds of attempts: the worker reads the new one only."""
+    exercise = make_exercise()
+    make_attempt(learner, exercise, user_prompt="Tell {name} a story.")
+    run_queued()
+    # Change an old attempt behind progress's back: only a full refresh can see it.
+    Attempt.objects.update(score=0.9)
+    make_attempt(learner, exercise, user_prompt="Tell {name} a tale.")
+    run_queued()
+    assert Progress.objects.get().best_score == 0.0
+    assert refresh(learner.pk, exercise.pk).best_score == 0.9
