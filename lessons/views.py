@@ -1,31 +1,22 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from lessons.models import Course, Exercise
+from lessons.models import Course, Exercise, Progress
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
 from sandbox.providers import model_unavailable
 from sandbox.views import attempt_context
 
 
-def exercise_statuses(user, exercises) -> dict[int, dict]:
-    """Return {exercise id: {"best": score, "passed": bool, "tries": n}} for the user's attempts."""
-    rows = (
-        Attempt.objects.by_learners()
-        .filter(learner=user, exercise__in=exercises)
-        .values("exercise_id")
-        .annotate(
-            best=Max("score"),
-            passes=Count("id", filter=Q(passed=True)),
-            tries=Count("id"),
-        )
-    )
-    return {r["exercise_id"]: r for r in rows}
+def exercise_statuses(user, exercises) -> dict[int, Progress]:
+    """Return the user's Progress on these exercises, by exercise id (none: not tried)."""
+    rows = Progress.objects.filter(learner=user, exercise__in=exercises)
+    return {row.exercise_id: row for row in rows}
 
 
 def visible_courses(user):
@@ -75,7 +66,7 @@ def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(visible_courses(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
     exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
-    passed = sum(1 for e in exercises if e.progress and e.progress["passes"])  # type: ignore[attr-defined, misc]
+    passed = sum(1 for e in exercises if e.progress and e.progress.passed)  # type: ignore[attr-defined, misc]
     context = {
         "course": course,
         "lessons": lessons,
