@@ -224,3 +224,16 @@ def test_it_shows_what_changed_since_the_previous_attempt(alice_client, learner,
     assert "Changes since" in html
     assert 'class="del"><span class="mark" aria-hidden="true">-</span>' in html
     assert "Talk to {name}." in html
+
+
+@pytest.mark.django_db
+def test_an_instructors_override_is_shown_with_its_reason(alice_client, learner, instructor):
+    from lessons.review.decisions import override
+
+    attempt = graded(make_attempt(learner, make_exercise()), score=0.5, passed=False)
+    make_run(attempt)
+    assert "data-override" not in alice_client.get(url(attempt)).content.decode()
+    override(attempt, 1.0, "Your answer is right <b>too</b>.", instructor)
+    html = alice_client.get(url(attempt)).content.decode()
+    assert 'data-score="100"' in html and "The rubric gave 50%" in html
+    assert "Your answer is right &lt;b&gt;too&lt;/b&gt;." in html
