@@ -259,7 +259,7 @@ def history(
     else:
         decisions = Decision.objects.only("id", "run_id", "criterion_id", "met")
     runs = Run.objects.order_by("position").prefetch_related(Prefetch("decisions", decisions))
-    prefetched = [Prefetch("runs", runs)]
+    prefetched: list[Prefetch] = [Prefetch("runs", runs)]
     if for_instructor:
         prefetched.append(Prefetch("audit", AuditEntry.objects.select_related("actor")))
     offset = (page - 1) * PAGE_SIZE

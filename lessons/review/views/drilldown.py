@@ -80,10 +80,11 @@ class OverrideForm(forms.Form):
 
 def form_problems(form: forms.Form) -> str:
     """Return a form's errors as one sentence per field, naming it."""
-    return " ".join(
-        f"{name.capitalize()}: {' '.join(errors)}" if name in form.fields else " ".join(errors)
-        for name, errors in form.errors.items()
-    )
+    problems = []
+    for name, errors in form.errors.items():
+        text = " ".join(str(error) for error in errors)
+        problems.append(f"{name.capitalize()}: {text}" if name in form.fields else text)
+    return " ".join(problems)
 
 
 def back_to(request: HttpRequest, attempt: Attempt, next_url: str) -> HttpResponseRedirect:
