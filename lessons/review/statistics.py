@@ -8,7 +8,8 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from graders.reuse import subtree
 from graders.rubric import Criterion, Rubric
@@ -22,6 +23,11 @@ def median(values: Sequence[float]) -> float | None:
 def rate(part: int, whole: int) -> float | None:
     """Return part / whole, None when whole is 0 (a rate of nothing is no rate)."""
     return part / whole if whole else None
+
+
+def as_percent(share: float | None) -> int | None:
+    """Return a share (0 to 1) as a whole percentage, None for None."""
+    return None if share is None else round(share * 100)
 
 
 def histogram(scores: Iterable[float], bins: int = 10) -> list[int]:
@@ -47,16 +53,27 @@ class Bar:
     width: float
     height: float
 
+    @property
+    def center(self) -> float:
+        return round(self.x + self.width / 2, 2)
+
 
 @dataclass(frozen=True)
 class Chart:
     bars: list[Bar]
     ticks: list[tuple[float, int]]  # (y, count) of the horizontal grid lines
+    edges: list[tuple[float, int]]  # (x, percent) of the bins' edges, for the score axis
     width: int
     height: int
     left: int  # where the plot starts: room for the count axis' labels
+    right: int  # where it ends
+    top: int
     bottom: int  # the y of the score axis
     top_count: int
+
+    @property
+    def middle(self) -> float:
+        return (self.left + self.right) / 2
 
 
 def nice_top(largest: int) -> int:
@@ -72,21 +89,20 @@ def nice_top(largest: int) -> int:
         power *= 10
 
 
-def histogram_chart(counts: Sequence[int], width: int = 640, height: int = 240) -> Chart:
+def histogram_chart(counts: Sequence[int], width: int = 640, height: int = 300) -> Chart:
     """Return the geometry of a bar chart of a histogram's counts; the template draws it."""
-    left, right, top, bottom_margin = 44, 8, 10, 36
-    bottom = height - bottom_margin
-    plot_height = bottom - top
+    left, right, top, bottom = 56, width - 24, 36, height - 56
     top_count = nice_top(max(counts, default=0))
-    slot = (width - left - right) / max(len(counts), 1)
-    step = 100 // max(len(counts), 1)
+    bins = max(len(counts), 1)
+    slot = (right - left) / bins
+    step = 100 / bins
     bars = []
     for index, count in enumerate(counts):
-        bar_height = plot_height * count / top_count
+        bar_height = (bottom - top) * count / top_count
         bars.append(
             Bar(
-                low=index * step,
-                high=100 if index == len(counts) - 1 else (index + 1) * step,
+                low=round(index * step),
+                high=round((index + 1) * step),
                 count=count,
                 x=round(left + index * slot + slot * 0.1, 2),
                 y=round(bottom - bar_height, 2),
@@ -96,10 +112,11 @@ def histogram_chart(counts: Sequence[int], width: int = 640, height: int = 240) 
         )
     tick_step = top_count // 5 if top_count > 5 else 1
     ticks = [
-        (round(bottom - plot_height * n / top_count, 2), n)
+        (round(bottom - (bottom - top) * n / top_count, 2), n)
         for n in range(0, top_count + 1, tick_step)
     ]
-    return Chart(bars, ticks, width, height, left, bottom, top_count)
+    edges = [(round(left + index * slot, 2), round(index * step)) for index in range(bins + 1)]
+    return Chart(bars, ticks, edges, width, height, left, right, top, bottom, top_count)
 
 
 def accuracy(pairs: Iterable[tuple[bool, bool]]) -> float | None:
@@ -136,7 +153,7 @@ class FailureGroup:
 def merge_failure_groups(rows: Iterable[Sequence[Mapping[str, Any]]]) -> list[FailureGroup]:
     """Merge the failure groups of many Progress rows: counts summed per set of criteria,
     largest first (ties by criteria), each with a sample attempt from the learner who failed
-    that way most often."""
+    that way most often (the first of them in `rows`)."""
     groups: dict[tuple[str, ...], FailureGroup] = {}
     for row in rows:
         for group in row:
@@ -180,6 +197,10 @@ class Agreement:
     accuracy: float | None
     kappa: float | None
 
+    @property
+    def accuracy_percent(self) -> int | None:
+        return as_percent(self.accuracy)
+
 
 def agreement(labels: Iterable[tuple[str, bool | None, bool]], current: str) -> list[Agreement]:
     """Return per judge version the agreement of the judge's verdicts with instructors' on
@@ -221,3 +242,68 @@ def criterion_text(criterion: Criterion) -> str:
 def criterion_texts(rubric: Rubric) -> dict[str, str]:
     """Return criterion_text of each of the rubric's top-level criteria, by id."""
     return {criterion.id: criterion_text(criterion) for criterion in rubric.criteria}
+
+
+class ProgressRow(NamedTuple):
+    """The columns of a Progress row the statistics read (values_list(*ProgressRow._fields))."""
+
+    attempts: int
+    best_score: float | None
+    passed: bool
+    first_try_passed: bool
+    attempts_to_pass: int | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+    case_results: Mapping[str, Sequence[int]]
+    failure_groups: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class ExerciseSummary:
+    """An exercise's figures over a group of learners' Progress rows."""
+
+    attempts: int
+    tried: int  # learners with a graded attempt
+    passed: int
+    first_try_passed: int
+    median_attempts_to_pass: float | None
+    histogram: list[int]  # of the best score of each learner who tried
+    cases: dict[str, tuple[int, int]]
+    failure_groups: list[FailureGroup]
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+
+    @property
+    def pass_percent(self) -> int | None:
+        return as_percent(rate(self.passed, self.tried))
+
+    @property
+    def first_try_percent(self) -> int | None:
+        return as_percent(rate(self.first_try_passed, self.tried))
+
+    @property
+    def failing_attempts(self) -> int:
+        return sum(group.count for group in self.failure_groups)
+
+
+def summarize_progress(rows: Sequence[ProgressRow]) -> ExerciseSummary:
+    """Return the figures of an exercise over its learners' Progress rows; the tokens and
+    cost count every row, the rest only the learners with a graded attempt."""
+    tried = [row for row in rows if row.attempts]
+    return ExerciseSummary(
+        attempts=sum(row.attempts for row in tried),
+        tried=len(tried),
+        passed=sum(row.passed for row in tried),
+        first_try_passed=sum(row.first_try_passed for row in tried),
+        median_attempts_to_pass=median(
+            [row.attempts_to_pass for row in tried if row.attempts_to_pass is not None]
+        ),
+        histogram=histogram(row.best_score for row in tried if row.best_score is not None),
+        cases=case_totals(row.case_results for row in tried),
+        failure_groups=merge_failure_groups(row.failure_groups for row in tried),
+        input_tokens=sum(row.input_tokens for row in rows),
+        output_tokens=sum(row.output_tokens for row in rows),
+        cost_usd=sum((row.cost_usd for row in rows), Decimal(0)),
+    )

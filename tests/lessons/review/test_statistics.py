@@ -155,7 +155,7 @@ def test_the_chart_axis_goes_up_to_a_round_count_and_bars_scale_to_it():
     chart = histogram_chart([0, 5, 10, 0, 0, 0, 0, 0, 0, 20], width=640, height=240)
     assert chart.top_count == 20
     tallest, half = chart.bars[9], chart.bars[2]
-    assert tallest.y == 10 and tallest.height == chart.bottom - 10
+    assert tallest.y == chart.top and tallest.height == chart.bottom - chart.top
     assert half.height == pytest.approx(tallest.height / 2)
     assert chart.bars[0].height == 0
     assert (chart.bars[0].low, chart.bars[0].high) == (0, 10)
