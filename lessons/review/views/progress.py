@@ -1,11 +1,61 @@
-"""TODO: being written."""
+"""The learner's own progress: per course (completion, best scores, what to do next), and per
+exercise (their attempts, with diffs between consecutive ones), showing only what learners
+may see."""
 
-from django.http import Http404
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from lessons.models import Exercise
+from lessons.review.drilldown import history
+from lessons.review.models import Progress
+from lessons.review.views.drilldown import page_number
+from lessons.views import visible_courses, visible_lessons, with_progress
 
 
-def course_progress(request, **kwargs):
-    raise Http404("not built yet")
+def is_live(exercise: Exercise) -> bool:
+    return exercise.status == Exercise.PUBLISHED and not exercise.archived
 
 
-def exercise_progress(request, **kwargs):
-    raise Http404("not built yet")
+@login_required
+@require_GET
+def course_progress(request: HttpRequest, course_slug: str) -> HttpResponse:
+    course = get_object_or_404(visible_courses(request.user), slug=course_slug)
+    lessons = visible_lessons(request.user, course)
+    exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
+    # Drafts an instructor sees in their own course do not count towards completion.
+    live = [e for e in exercises if is_live(e)]
+    passed = {e.pk for e in live if e.progress and e.progress.passed}  # type: ignore[attr-defined]
+    context = {
+        "course": course,
+        "lessons": lessons,
+        "passed": len(passed),
+        "total": len(live),
+        "percent": round(100 * len(passed) / len(live)) if live else 0,
+        "next": next((e for e in live if e.pk not in passed), None),
+    }
+    return render(request, "lessons/review/progress.html", context)
+
+
+@login_required
+@require_GET
+def exercise_progress(request: HttpRequest, course_slug: str, exercise_id: int) -> HttpResponse:
+    exercise = get_object_or_404(
+        Exercise.objects.visible_to(request.user).select_related("lesson__course"),
+        pk=exercise_id,
+        lesson__course__slug=course_slug,
+    )
+    page = page_number(request)
+    found = history(request.user.pk, exercise, page, for_instructor=False)
+    if page > 1 and not found.attempts:
+        raise Http404("No such page")
+    context = {
+        "exercise": exercise,
+        "course": exercise.lesson.course,
+        "history": found,
+        "progress": Progress.objects.filter(learner=request.user, exercise=exercise).first(),
+    }
+    return render(request, "lessons/review/progress_exercise.html", context)
