@@ -5,7 +5,7 @@ may see."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
@@ -14,6 +14,7 @@ from lessons.review.drilldown import history
 from lessons.review.models import Progress
 from lessons.review.views.drilldown import page_number
 from lessons.views import visible_courses, visible_lessons, with_progress
+from sandbox.views import LearnerRequest
 
 
 def is_live(exercise: Exercise) -> bool:
@@ -22,7 +23,7 @@ def is_live(exercise: Exercise) -> bool:
 
 @login_required
 @require_GET
-def course_progress(request: HttpRequest, course_slug: str) -> HttpResponse:
+def course_progress(request: LearnerRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(visible_courses(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
     exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
@@ -42,7 +43,7 @@ def course_progress(request: HttpRequest, course_slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def exercise_progress(request: HttpRequest, course_slug: str, exercise_id: int) -> HttpResponse:
+def exercise_progress(request: LearnerRequest, course_slug: str, exercise_id: int) -> HttpResponse:
     exercise = get_object_or_404(
         Exercise.objects.visible_to(request.user).select_related("lesson__course"),
         pk=exercise_id,
