@@ -1,7 +1,31 @@
-"""TODO: being written."""
+"""The gradebook page of a cohort: its learners × its exercises, as a heat map."""
 
-from django.http import Http404
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from lessons.review import access
+from lessons.review import gradebook as grades
+from sandbox.views import LearnerRequest
 
 
-def gradebook(request, **kwargs):
-    raise Http404("not built yet")
+@login_required
+@require_GET
+def gradebook(request: LearnerRequest, cohort_id: int) -> HttpResponse:
+    """One page of the gradebook, searched and sorted; htmx's search as you type gets the
+    results part alone."""
+    cohort = access.cohort_for_instructor(request.user, cohort_id)
+    book = grades.gradebook(
+        cohort,
+        query=request.GET.get("q", ""),
+        sort=request.GET.get("sort", ""),
+        direction=request.GET.get("dir", ""),
+        page=request.GET.get("page", 1),
+    )
+    template = "lessons/review/gradebook.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#results"
+    return render(request, template, {"cohort": cohort, "course": cohort.course, "book": book})
