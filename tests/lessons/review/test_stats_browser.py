@@ -1,5 +1,6 @@
-"""An instructor in real Chromium opens an exercise's statistics on a laptop and on a phone:
-the histogram is drawn, and nothing makes the page scroll sideways."""
+"""An instructor in real Chromium opens an exercise's statistics, and the needs-review queue,
+on a laptop and on a phone: the histogram is drawn, the decision forms are there, and nothing
+makes either page scroll sideways."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from playwright.sync_api import expect
 
 from lessons.models import Course
 from lessons.review.models import Cohort, Membership, Progress
+from lessons.review.progress import refresh
 from sandbox.models import Attempt
 from tests.conftest import PASSWORD, make_attempt, make_exercise, make_run, make_user
 
@@ -35,7 +37,9 @@ def a_cohort_that_worked_on_it():
         Membership.objects.create(cohort=cohort, learner=learner)
         attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=0.5, passed=False)
         make_run(attempt, 0, case_name="Ada", passed=True, output="Hello there!")
-        make_run(attempt, 1, case_name=CASES[1]["name"], passed=False, output=LONG_OUTPUT)
+        make_run(
+            attempt, 1, case_name=CASES[1]["name"], hidden=True, passed=False, output=LONG_OUTPUT
+        )
         passed = index % 3 == 0
         Progress.objects.create(
             learner=learner,
@@ -60,13 +64,17 @@ def a_cohort_that_worked_on_it():
     return cohort, exercise
 
 
-def test_the_statistics_page_on_a_laptop_and_a_phone(embedded_stack, page):
-    cohort, exercise = a_cohort_that_worked_on_it()
-    page.goto(f"{embedded_stack.url}/accounts/login/")
+def log_in(page, url: str) -> None:
+    page.goto(f"{url}/accounts/login/")
     page.get_by_label("Username").fill("instructor")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("link", name="Teach")).to_be_visible()
+
+
+def test_the_statistics_page_on_a_laptop_and_a_phone(embedded_stack, page):
+    cohort, exercise = a_cohort_that_worked_on_it()
+    log_in(page, embedded_stack.url)
 
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
@@ -85,4 +93,33 @@ def test_the_statistics_page_on_a_laptop_and_a_phone(embedded_stack, page):
         assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {width}px"
         page.screenshot(path=str(SCREENSHOTS / f"stats-{width}.png"), full_page=True)
         chart.screenshot(path=str(SCREENSHOTS / f"stats-chart-{width}.png"))
+    assert page.dialogs == []
+
+
+def test_the_review_queue_on_a_laptop_and_a_phone(embedded_stack, page):
+    cohort, exercise = a_cohort_that_worked_on_it()
+    for attempt in Attempt.objects.order_by("created_at")[:3]:
+        run = attempt.runs.get(position=1)
+        run.criteria = [
+            {"id": "greets", "passed": False, "status": "needs_review", "detail": "No verdict."},
+            {"id": "short", "passed": False, "status": "ok", "suspected_injection": True},
+        ]
+        run.save(update_fields=["criteria"])
+        refresh(attempt.learner_id, exercise.pk)
+    log_in(page, embedded_stack.url)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{embedded_stack.url}/teach/review/")
+        expect(page.get_by_role("heading", name="Needs review")).to_be_visible()
+        expect(page.locator(".queue-item")).to_have_count(6)
+        expect(page.get_by_role("button", name="Not met").first).to_be_visible()
+        expect(page.get_by_label("Note").first).to_be_visible()
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {width}px"
+        page.screenshot(path=str(SCREENSHOTS / f"queue-{width}.png"), full_page=True)
+        page.locator(".queue-item").first.screenshot(
+            path=str(SCREENSHOTS / f"queue-item-{width}.png")
+        )
     assert page.dialogs == []
