@@ -152,6 +152,14 @@ def test_the_hidden_case_that_trips_learners_tops_the_case_table(ines_client, co
     assert "hidden" in secret and "lowest" in secret and "40%" in secret
 
 
+def test_runs_of_deleted_test_cases_are_counted_apart(ines_client, cohort_data):
+    cohort, exercise, _ = cohort_data
+    exercise.cases.get(name="Ada").delete()
+    response = ines_client.get(stats_url(cohort, exercise))
+    cases = [(c.name, c.passed, c.runs) for c in response.context["cases"]]
+    assert cases == [("Secret case", 2, 5), ("Deleted test cases", 4, 5)]
+
+
 def test_failure_groups_are_largest_first_with_an_escaped_truncated_sample(
     ines_client, cohort_data
 ):
