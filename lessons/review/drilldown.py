@@ -73,6 +73,14 @@ class SampleView:
     def error(self) -> str:
         return self.run.error
 
+    @property
+    def waiting(self) -> bool:
+        return any(c.waiting for c in self.criteria)
+
+    @property
+    def decided(self) -> bool:
+        return any(c.decision for c in self.criteria)
+
 
 @dataclass(frozen=True)
 class OutputChange:
@@ -286,12 +294,20 @@ def history(
             )
             for run in runs_now
         ]
+        cases = result_rows(samples)
+        for case in cases:
+            # Unfolded: what waits for an instructor, and on the newest attempt what failed
+            # or was decided.
+            case["open"] = any(sample.waiting for sample in case["runs"]) or (
+                index == 0
+                and (not case["passed"] or any(sample.decided for sample in case["runs"]))
+            )
         prompt = prompt_texts(exercise, attempt)
         view = AttemptView(
             attempt=attempt,
             number=total - offset - index,
             prompt=prompt,
-            cases=result_rows(samples),
+            cases=cases,
             previous=previous,
         )
         if previous is not None:
