@@ -25,7 +25,9 @@ def gradebook(request: LearnerRequest, cohort_id: int) -> HttpResponse:
         direction=request.GET.get("dir", ""),
         page=request.GET.get("page", 1),
     )
-    template = "lessons/review/gradebook.html"
+    context = {"cohort": cohort, "course": cohort.course, "book": book}
     if request.htmx and not request.htmx.history_restore_request:
-        template += "#results"
-    return render(request, template, {"cohort": cohort, "course": cohort.course, "book": book})
+        # The table, and the count of learners for the live region above it.
+        context["swap_count"] = True
+        return render(request, "lessons/review/gradebook.html#results", context)
+    return render(request, "lessons/review/gradebook.html", context)

@@ -88,6 +88,8 @@ def test_the_gradebook_on_a_laptop_and_a_phone(embedded_stack, page):
     page.get_by_label("Search learners").press_sequentially("learner05")
     expect(page.locator("table.gradebook tbody tr")).to_have_count(1)
     expect(page.locator("table.gradebook tbody")).to_contain_text("Learner 5")
+    expect(page.locator("#gb-count")).to_have_text("Learners 1–1 of 1 matching “learner05”.")
+    expect(page.locator("#gb-count")).to_have_count(1)
     assert "q=learner05" in page.url
 
     # A header sorts, and says so.

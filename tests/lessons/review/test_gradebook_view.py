@@ -85,10 +85,17 @@ def test_search_as_you_type_gets_the_results_alone_and_history_the_page(ines_cli
     two_exercises()
     enrol(cohort, make_user("grace", first_name="Grace"))
     partial = ines_client.get(url(cohort, q="grace"), headers=HTMX).content.decode()
-    assert partial.lstrip().startswith('<div id="gb-results">')
+    assert partial.lstrip().startswith('<p id="gb-count" hx-swap-oob="innerHTML">Learners 1–1 of 1')
+    assert '<div id="gb-results">' in partial
     assert "Grace" in partial and "alice" not in partial and "<html" not in partial
     restore = {**HTMX, "HX-History-Restore-Request": "true"}
     assert "<html" in ines_client.get(url(cohort, q="grace"), headers=restore).content.decode()
+
+
+def test_a_course_without_published_exercises_says_so(ines_client, cohort):
+    make_exercise(status="draft")
+    html = ines_client.get(url(cohort)).content.decode()
+    assert "Basics has no published exercise yet" in html and "alice" in html
 
 
 def test_a_search_without_a_match_says_so(ines_client, cohort):
