@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STARTER := lessons/starter/prompt-fundamentals
 
-.PHONY: run test lint bench requirements
+.PHONY: run test lint bench bench-review requirements
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,7 @@ run: $(VENV)/.runtime
 	$(PY) manage.py import_course $(STARTER)
 	@echo "Demo accounts (embedded default only):"
 	@$(PY) manage.py create_demo_accounts
+	@$(PY) manage.py create_demo_cohort
 	$(PY) manage.py serve_embedded --port $(PORT)
 
 # makemigrations --check gets an in-memory database: it compares models with migration files,
@@ -43,6 +44,11 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) -m sandbox.bench $(BENCH_ARGS)
+
+# The review pages' server time on a seeded cohort (docs/benchmarks.md, "Review pages").
+LEARNERS ?= 500
+bench-review: $(VENV)/.dev
+	$(PY) -m lessons.review.bench --learners $(LEARNERS) $(BENCH_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

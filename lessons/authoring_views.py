@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Prefetch, Q
 from django.forms import BaseFormSet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -36,6 +36,7 @@ from lessons.authoring_forms import (
 )
 from lessons.markdown import render_markdown
 from lessons.models import Case, Course, Exercise, Lesson, PublishCheck
+from lessons.review.models import Cohort, ReviewItem
 from lessons.tasks import regrade as regrade_task
 from sandbox import limits
 from sandbox.models import Attempt
@@ -100,23 +101,39 @@ def _save_and_recheck(request: LearnerRequest, exercise: Exercise, **save) -> No
 @login_required
 @require_GET
 def teach_home(request: LearnerRequest) -> HttpResponse:
-    """The courses I teach, and a way to start one."""
-    courses = Course.objects.taught_by(request.user).annotate(
-        lesson_count=Count("lessons", distinct=True),
-        exercise_count=Count("lessons__exercises", distinct=True),
-        draft_count=Count(
-            "lessons__exercises",
-            filter=Q(lessons__exercises__status=Exercise.DRAFT),
-            distinct=True,
-        ),
+    """The courses I teach with their cohorts, the needs-review count, and a way to start a
+    course."""
+    courses = (
+        Course.objects.taught_by(request.user)
+        .annotate(
+            lesson_count=Count("lessons", distinct=True),
+            exercise_count=Count("lessons__exercises", distinct=True),
+            draft_count=Count(
+                "lessons__exercises",
+                filter=Q(lessons__exercises__status=Exercise.DRAFT),
+                distinct=True,
+            ),
+        )
+        .prefetch_related(
+            Prefetch(
+                "cohorts",
+                queryset=Cohort.objects.annotate(member_count=Count("memberships")),
+                to_attr="cohort_list",
+            )
+        )
     )
     can_create = _can_create_courses(request.user)
     if not can_create and not courses:
         raise Http404("Nothing to teach")
+    open_reviews = ReviewItem.objects.filter(
+        resolved_at__isnull=True,
+        attempt__exercise__lesson__course__in=Course.objects.taught_by(request.user),
+    ).count()
     context = {
         "courses": courses,
         "can_create": can_create,
         "failing_checks": publishing.failing_checks(request.user),
+        "open_reviews": open_reviews,
     }
     return render(request, "lessons/teach/home.html", context)
 
