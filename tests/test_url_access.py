@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from lessons.models import Exercise
+from lessons.models import Cohort, Exercise
 from tests.conftest import make_attempt, make_exercise
 
 PUBLIC = {"login", "logout", "signup"}
@@ -24,6 +24,10 @@ LEARNER = {
     "sb-preview": ("post", "/exercises/{exercise}/preview/"),
     "sb-attempt": ("get", "/attempts/{attempt}/"),
     "sb-playground": ("get", "/playground/"),
+    "ls-join": ("get", "/join/"),
+    "ls-join-code": ("get", "/join/{code}/"),
+    "ls-progress": ("get", "/progress/basics/"),
+    "ls-progress-exercise": ("get", "/progress/basics/{exercise}/"),
 }
 
 
@@ -49,8 +53,9 @@ def test_every_url_is_classified():
 def paths(learner):
     exercise = make_exercise()
     attempt = make_attempt(learner, exercise)
+    cohort = Cohort.objects.create(course=exercise.lesson.course, name="Spring")
     return {
-        name: (method, path.format(exercise=exercise.id, attempt=attempt.id))
+        name: (method, path.format(exercise=exercise.id, attempt=attempt.id, code=cohort.join_code))
         for name, (method, path) in LEARNER.items()
     }
 
@@ -69,7 +74,7 @@ def test_another_learners_attempt_is_not_found(client, other_learner, paths):
 
 def test_a_draft_exercise_is_not_found_by_learners(alice_client, paths):
     Exercise.objects.update(status=Exercise.DRAFT)
-    for name in ("ls-exercise", "sb-submit", "sb-preview"):
+    for name in ("ls-exercise", "sb-submit", "sb-preview", "ls-progress-exercise"):
         method, path = paths[name]
         assert getattr(alice_client, method)(path).status_code == 404, name
 

@@ -11,9 +11,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from lessons import publishing
-from lessons.models import Course, Exercise, PublishCheck, Regrade
+from lessons.models import Cohort, Course, Exercise, Membership, Override, PublishCheck, Regrade
 from sandbox.models import Attempt
-from tests.conftest import make_exercise
+from tests.conftest import make_attempt, make_exercise
 
 # Pages (GET and maybe POST) and actions (POST only).
 PAGES = {
@@ -29,6 +29,14 @@ PAGES = {
     "ls-teach-publish-status",
     "ls-teach-regrade-status",
     "ls-teach-regrade",
+    "ls-teach-create-cohort",
+    "ls-teach-cohort",
+    "ls-teach-gradebook",
+    "ls-teach-gradebook-csv",
+    "ls-teach-attempts-csv",
+    "ls-teach-exercise-stats",
+    "ls-teach-drilldown",
+    "ls-teach-review-queue",
 }
 ACTIONS = {
     "ls-teach-archive-course",
@@ -42,9 +50,11 @@ ACTIONS = {
     "ls-teach-try-rubric",
     "ls-teach-publish",
     "ls-teach-unpublish",
+    "ls-teach-decide",
+    "ls-teach-override",
 }
 # Not about one course: any staff user may open them.
-UNSCOPED = {"ls-teach", "ls-teach-create-course"}
+UNSCOPED = {"ls-teach", "ls-teach-create-course", "ls-teach-review-queue"}
 
 
 def teach_url_names() -> set[str]:
@@ -59,8 +69,11 @@ def teach_url_names() -> set[str]:
 
 
 @pytest.fixture
-def objects(instructor):
+def objects(instructor, learner):
     exercise = make_exercise(status=Exercise.DRAFT)
+    cohort = Cohort.objects.create(course=exercise.lesson.course, name="Spring")
+    Membership.objects.create(cohort=cohort, learner=learner)
+    graded = make_attempt(learner, exercise, status=Attempt.GRADED, score=0.5, passed=False)
     attempt = Attempt.objects.create(
         learner=instructor, **publishing.reference_attempt_fields(exercise)
     )
@@ -74,6 +87,9 @@ def objects(instructor):
         "exercise_id": exercise.pk,
         "check_id": check.pk,
         "regrade_id": regrade.pk,
+        "cohort_id": cohort.pk,
+        "learner_id": learner.pk,
+        "attempt_id": graded.pk,
     }
 
 
@@ -135,11 +151,15 @@ def test_it_requires_a_csrf_token_and_changes_nothing(instructor, objects):
     before = (exercise.title, exercise.rubric, exercise.status, exercise.archived)
     course_title = Course.objects.get(slug="basics").title
     attempts, regrades = Attempt.objects.count(), Regrade.objects.count()
+    cohorts = list(Cohort.objects.values_list("name", "join_code"))
     for name, url in all_urls(objects):
         data = {"title": "Hacked", "slug": "hacked", "direction": "up", "output": "x"}
+        data |= {"name": "Hacked", "score": "100", "reason": "x", "met": "1"}
         assert client.post(url, data).status_code == 403, name
     exercise.refresh_from_db()
     assert (exercise.title, exercise.rubric, exercise.status, exercise.archived) == before
     assert Course.objects.get(slug="basics").title == course_title
     assert Course.objects.count() == 1
     assert (Attempt.objects.count(), Regrade.objects.count()) == (attempts, regrades)
+    assert list(Cohort.objects.values_list("name", "join_code")) == cohorts
+    assert not Override.objects.exists()
