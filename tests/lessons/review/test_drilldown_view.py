@@ -125,6 +125,7 @@ def test_the_drilldown_shows_each_attempt_with_its_prompt_outputs_and_criteria(
     # A decision form for the judge's criterion, none for the contains one.
     assert html.count('name="criterion" value="friendly"') == 2
     assert 'name="criterion" value="greets"' not in html
+    assert html.count(f'action="{reverse("ls-teach-decide", args=[second.pk])}"') == 1
 
 
 def test_hidden_cases_are_shown_to_the_instructor_marked_hidden(ines_client, cohort, learner):
