@@ -48,13 +48,13 @@ def summary(name: str, learners: int, times_ms: list[float], queries: int) -> di
 
 
 def size_from_counts(
-    learners: int, exercises: int, cases: int, attempts: int, progress: int
+    learners: int, exercises: int, cases: int, attempts: int, progress_rows: int
 ) -> Size | None:
     """Return the Size a complete seeded data set with these row counts has; None when the
     counts fit no seed (none yet, or one interrupted part way)."""
     from lessons.review.seeding import Size
 
-    if not learners or not exercises or cases % exercises or progress != learners * exercises:
+    if not learners or not exercises or cases % exercises or progress_rows != learners * exercises:
         return None
     if attempts % (learners * exercises):
         return None
@@ -114,7 +114,7 @@ def seeded_size() -> Size | None:
         exercises=Exercise.objects.filter(lesson__course__slug=COURSE_SLUG).count(),
         cases=Case.objects.filter(**in_course).count(),
         attempts=Attempt.objects.filter(**in_course).count(),
-        progress=Progress.objects.filter(**in_course).count(),
+        progress_rows=Progress.objects.filter(**in_course).count(),
     )
 
 

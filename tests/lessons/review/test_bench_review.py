@@ -45,7 +45,7 @@ def test_one_run_has_no_percentile():
 
 def test_the_counts_of_a_whole_seed_give_its_size():
     found = bench.size_from_counts(
-        learners=500, exercises=40, cases=120, attempts=200_000, progress=20_000
+        learners=500, exercises=40, cases=120, attempts=200_000, progress_rows=20_000
     )
 
     assert found == Size(learners=500, exercises=40, attempts=10, cases=3)
@@ -54,11 +54,29 @@ def test_the_counts_of_a_whole_seed_give_its_size():
 @pytest.mark.parametrize(
     "counts",
     [
-        {"learners": 0, "exercises": 0, "cases": 0, "attempts": 0, "progress": 0},
+        {"learners": 0, "exercises": 0, "cases": 0, "attempts": 0, "progress_rows": 0},
         # Interrupted: the last learners' transaction never committed.
-        {"learners": 500, "exercises": 40, "cases": 120, "attempts": 160_000, "progress": 16_000},
-        {"learners": 500, "exercises": 40, "cases": 120, "attempts": 199_999, "progress": 20_000},
-        {"learners": 500, "exercises": 40, "cases": 121, "attempts": 200_000, "progress": 20_000},
+        {
+            "learners": 500,
+            "exercises": 40,
+            "cases": 120,
+            "attempts": 160_000,
+            "progress_rows": 16_000,
+        },
+        {
+            "learners": 500,
+            "exercises": 40,
+            "cases": 120,
+            "attempts": 199_999,
+            "progress_rows": 20_000,
+        },
+        {
+            "learners": 500,
+            "exercises": 40,
+            "cases": 121,
+            "attempts": 200_000,
+            "progress_rows": 20_000,
+        },
     ],
 )
 def test_counts_that_fit_no_whole_seed_give_none(counts):
