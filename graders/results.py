@@ -116,15 +116,14 @@ class CriterionResult:
 @dataclass(frozen=True)
 class Decision:
     """A person's verdict on one criterion for one output (an instructor reviewing it): it
-    stands for what the criterion would have found, in every grading of that output."""
+    stands for what the criterion would have found, in every grading of that output. (Their
+    note stays with the instructors, in the review's audit trail.)"""
 
     met: bool
-    note: str = ""
 
     @property
     def detail(self) -> str:
-        verdict = "met" if self.met else "not met"
-        return f"An instructor reviewed this: {verdict}." + (f" {self.note}" if self.note else "")
+        return f"An instructor reviewed this: {'met' if self.met else 'not met'}."
 
 
 def worst_status(statuses: Iterable[str]) -> str:

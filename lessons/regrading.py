@@ -108,7 +108,7 @@ def grade_stored(
             ),
             previous=tuple(by_id(run.criteria) for run in group),
             decisions=tuple(
-                {d.criterion_id: graders.Decision(d.met, d.note) for d in run.decisions.all()}
+                {d.criterion_id: graders.Decision(d.met) for d in run.decisions.all()}
                 for run in group
             ),
         )

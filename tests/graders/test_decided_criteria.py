@@ -40,11 +40,11 @@ def test_a_decided_judge_criterion_passes_without_asking_the_judge():
         rubric(JUDGE),
         "hello",
         judge=unreachable_judge,
-        decisions={"judge": Decision(met=True, note="Greets warmly.")},
+        decisions={"judge": Decision(met=True)},
     )
     (result,) = grade.criteria
     assert (result.status, result.passed, result.score) == ("ok", True, 1.0)
-    assert result.detail == "An instructor reviewed this: met. Greets warmly."
+    assert result.detail == "An instructor reviewed this: met."
     assert grade.passed and grade.status == "ok"
 
 
@@ -61,7 +61,7 @@ def test_a_decision_stands_over_a_stored_verdict_that_could_be_reused():
         "hello",
         judge=unreachable_judge,
         previous=stored,
-        decisions={"judge": Decision(met=False, note="On reflection, no.")},
+        decisions={"judge": Decision(met=False)},
     )
     assert not again.criteria[0].passed and not again.passed
 
