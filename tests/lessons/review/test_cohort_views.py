@@ -261,6 +261,8 @@ def test_a_learner_joins_with_the_code_typed_any_way(alice_client, cohort, learn
     assert response["Location"] == reverse("ls-course", args=["basics"])
     assert said(response) == "You joined Tuesday group (Basics)."
     assert Membership.objects.filter(cohort=cohort, learner=learner).count() == 1
+    course_page = alice_client.get(response["Location"]).content.decode()
+    assert "You joined Tuesday group (Basics)." in course_page
 
     again = alice_client.post(reverse("ls-join"), {"code": cohort.join_code})
     assert said(again) == "You are already in Tuesday group (Basics)."
