@@ -4,7 +4,7 @@ as at 5; only the learners on the page have their Progress rows loaded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Concat, Lower, Trim
+from django.urls import reverse
 
 from lessons.models import Exercise
 from lessons.review.cohorts import deadlines_of
@@ -160,6 +161,7 @@ class Cell:
     attempts: int
     late: bool
     bucket: str  # the heat map's colour class
+    url: str  # the learner's drill-down on this exercise
 
     @property
     def tried(self) -> bool:
@@ -203,9 +205,24 @@ def total_percent(score_sum: float, exercises: int) -> int | None:
     return round(score_sum / exercises * 100) if exercises else None
 
 
-def cells_of(learner_ids: Iterable[int], columns: Sequence[Column]) -> dict[int, list[Cell]]:
+def drilldown_url(cohort_id: int) -> Callable[[int, int], str]:
+    """Return a function giving a learner's drill-down URL on an exercise of this cohort.
+
+    A page has 2,000 cells: one reverse() each was a quarter of its render, so the URL is
+    reversed once and its learner and exercise filled in (tests compare it with reverse()).
+    """
+    marker = 999_999_999
+    pattern = reverse("ls-teach-drilldown", args=[cohort_id, marker, marker + 1])
+    pattern = pattern.replace(str(marker + 1), "{exercise}").replace(str(marker), "{learner}")
+    return lambda learner_id, exercise_id: pattern.format(learner=learner_id, exercise=exercise_id)
+
+
+def cells_of(
+    cohort_id: int, learner_ids: Iterable[int], columns: Sequence[Column]
+) -> dict[int, list[Cell]]:
     """Return each learner's cells, one per column, from their Progress (one query, of plain
     values: model instances would cost more than the rest of the page)."""
+    url = drilldown_url(cohort_id)
     learner_ids = list(learner_ids)
     found = {
         (row[0], row[1]): row
@@ -227,14 +244,26 @@ def cells_of(learner_ids: Iterable[int], columns: Sequence[Column]) -> dict[int,
         for column in columns:
             row = found.get((learner_id, column.id))
             if row is None:
-                cells.append(Cell(column.id, None, False, 0, False, bucket(None, False)))
+                cells.append(
+                    Cell(column.id, None, False, 0, False, "untried", url(learner_id, column.id))
+                )
                 continue
             _, _, attempts, best_score, passed, last_attempt_at, passed_at = row
             percent = round((best_score or 0) * 100)
             late = column.due_at is not None and Progress(
                 last_attempt_at=last_attempt_at, passed_at=passed_at
             ).late_for(column.due_at)
-            cells.append(Cell(column.id, percent, passed, attempts, late, bucket(percent, passed)))
+            cells.append(
+                Cell(
+                    column.id,
+                    percent,
+                    passed,
+                    attempts,
+                    late,
+                    bucket(percent, passed),
+                    url(learner_id, column.id),
+                )
+            )
         cells_by_learner[learner_id] = cells
     return cells_by_learner
 
@@ -351,7 +380,7 @@ def gradebook(
     learners = order(search(members(cohort, ids), query), sort, direction)
     page_obj = Paginator(learners, PER_PAGE).get_page(page)
     on_page = list(page_obj.object_list)
-    cells = cells_of([learner.pk for learner in on_page], columns)
+    cells = cells_of(cohort.pk, [learner.pk for learner in on_page], columns)
     rows = [
         Row(
             learner,

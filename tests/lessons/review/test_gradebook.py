@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django.utils import timezone
 
 from lessons.models import Course, Exercise, Lesson
@@ -128,6 +129,8 @@ def test_cells_show_best_score_pass_attempts_and_late_and_untried_work():
     assert (thank_cell.percent, thank_cell.passed, thank_cell.bucket) == (46, False, "b1")
     assert thank_cell.late  # tried after the deadline without passing before it
     assert book.columns[1].due_at == NOW - timedelta(days=1)
+    for each, exercise in ((greet_cell, greet), (thank_cell, thank)):
+        assert each.url == reverse("ls-teach-drilldown", args=[cohort.pk, alice.pk, exercise.pk])
 
 
 @pytest.mark.django_db
