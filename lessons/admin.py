@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db import transaction
 
-from lessons import publishing
+from lessons.authoring import publishing
 from lessons.models import Case, Course, Exercise, Lesson, Regrade
 
 

@@ -10,7 +10,7 @@ class LessonsConfig(AppConfig):
     def ready(self) -> None:
         """Decide a publish check when the worker saves its reference attempt final, and
         bring a learner's progress up to date when it saves theirs."""
-        from lessons.publishing import finish_check_of
+        from lessons.authoring.publishing import finish_check_of
         from lessons.review.progress import refresh_after
         from sandbox.models import Attempt
         from sandbox.signals import attempt_finished

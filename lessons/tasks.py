@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from lessons import publishing, regrading
+from lessons.authoring import publishing, regrading
 
 log = logging.getLogger(__name__)
 

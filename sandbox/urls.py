@@ -25,6 +25,6 @@ urlpatterns = [
     path("accounts/", include(account_urls)),
     path("admin/", admin.site.urls),
     *run_urls,
-    path("teach/", include("lessons.authoring_urls")),
+    path("teach/", include("lessons.authoring.urls")),
     path("", include("lessons.urls")),
 ]

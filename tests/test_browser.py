@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from lessons.coursefiles import load_course
+from lessons.authoring.coursefiles import load_course
 from sandbox.models import Attempt
 from tests.conftest import PASSWORD, make_exercise, make_user
 from tests.live import ROOT

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from lessons import regrading
+from lessons.authoring import regrading
 from lessons.review import progress
 from lessons.review.models import AuditEntry, Decision, Override
 from sandbox import calls

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import graders
-from lessons import coursefiles
+from lessons.authoring import coursefiles
 from sandbox.backends import BACKENDS
 from tests.conftest import STARTER
 

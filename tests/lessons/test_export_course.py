@@ -9,7 +9,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from lessons.coursefiles import export_course, import_course
+from lessons.authoring.coursefiles import export_course, import_course
 from lessons.models import Case, Course, Exercise, Lesson
 from tests.conftest import STARTER, make_attempt, make_user
 

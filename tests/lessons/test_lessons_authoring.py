@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lessons import authoring
+from lessons.authoring import editing
 from tests.conftest import make_exercise
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ def test_it_reads_one_case_per_row_with_expectations():
         'Charged twice,Billing,show,equals:billing,"regex:^[a-z]+$"\n'
         "Where is my money,Refund,hidden,equals:refund,regex:^refund$\n"
     )
-    result = authoring.parse_cases_csv(text, ["ticket"])
+    result = editing.parse_cases_csv(text, ["ticket"])
     assert result.errors == []
     assert [c["name"] for c in result.cases] == ["Billing", "Refund"]
     assert result.cases[1]["visibility"] == "hide"
@@ -27,13 +27,13 @@ def test_it_reads_one_case_per_row_with_expectations():
 
 
 def test_a_cell_without_a_prefix_means_equals():
-    result = authoring.parse_cases_csv("city,__expected\nParis,France\n", ["city"])
+    result = editing.parse_cases_csv("city,__expected\nParis,France\n", ["city"])
     assert result.cases[0]["expected"] == {"expect-equals": "France"}
 
 
 def test_it_names_the_row_and_column_of_every_problem():
     text = "ticket,__visibility,__expected,colour\na,show,contains:x,red\n"
-    result = authoring.parse_cases_csv(text, ["ticket", "customer"])
+    result = editing.parse_cases_csv(text, ["ticket", "customer"])
     assert result.cases == []
     assert any("column 'colour'" in e and "Row 1" in e for e in result.errors)
     assert any("variable 'customer'" in e for e in result.errors)
@@ -47,7 +47,7 @@ def test_it_reports_bad_cells_and_saves_nothing():
         "c,show,1,contains:\n"
         "d,show,1,\n"
     )
-    result = authoring.parse_cases_csv(text, ["ticket"])
+    result = editing.parse_cases_csv(text, ["ticket"])
     assert result.cases == [] and result.criteria == []
     errors = "\n".join(result.errors)
     assert "Row 2, column '__visibility': 'sometimes' is not one of" in errors
@@ -58,14 +58,14 @@ def test_it_reports_bad_cells_and_saves_nothing():
 
 
 def test_it_refuses_a_row_with_the_wrong_number_of_cells():
-    result = authoring.parse_cases_csv("a,b\n1\n", ["a", "b"])
+    result = editing.parse_cases_csv("a,b\n1\n", ["a", "b"])
     assert result.errors == ["Row 2: 1 cells, but the header has 2 columns."]
 
 
 def test_imported_expectations_grade_each_case():
     exercise = make_exercise(variables=["name"], cases=[])
-    imported = authoring.parse_cases_csv("name,__expected\nAda,contains:Ada\n", ["name"])
-    authoring.save_imported_cases(exercise, imported, replace=False)
+    imported = editing.parse_cases_csv("name,__expected\nAda,contains:Ada\n", ["name"])
+    editing.save_imported_cases(exercise, imported, replace=False)
     exercise.refresh_from_db()
     case = exercise.cases.get()
     assert case.expected == {"expect-contains": "Ada"}
@@ -80,7 +80,7 @@ def test_move_swaps_neighbours_and_renumbers():
     exercise = make_exercise()
     lesson = exercise.lesson
     second = make_exercise(slug="two")
-    authoring.move(lesson.exercises.all(), second, -1)
+    editing.move(lesson.exercises.all(), second, -1)
     assert list(lesson.exercises.values_list("slug", flat=True)) == ["two", "greet"]
 
 
@@ -92,7 +92,7 @@ def test_the_judges_calls_reach_the_ledger_even_when_the_block_raises(instructor
     request = JudgeRequest(
         model="stub:scripted", system="", prompt="Judge this.", delimiter="", items=(), scale=5
     )
-    with pytest.raises(RuntimeError), authoring.judge_on_ledger(exercise, instructor.pk) as judge:
+    with pytest.raises(RuntimeError), editing.judge_on_ledger(exercise, instructor.pk) as judge:
         judge(request)
         raise RuntimeError("the self-test blew up after its judge call")
     assert UsageRecord.objects.filter(learner=instructor, attempt=None).count() == 1

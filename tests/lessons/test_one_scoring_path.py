@@ -13,7 +13,7 @@ from unittest.mock import Mock, patch
 
 import pytest
 
-from lessons import publishing, regrading
+from lessons.authoring import publishing, regrading
 from lessons.models import Exercise, PublishCheck, Regrade
 from sandbox.backends import Backend, Completion, CompletionRequest
 from tests.conftest import HTMX, make_attempt, make_exercise, run_queued

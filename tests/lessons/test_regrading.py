@@ -14,7 +14,7 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from lessons import regrading
+from lessons.authoring import regrading
 from lessons.models import Exercise, Regrade
 from lessons.tasks import reconcile
 from sandbox.models import Attempt, UsageRecord

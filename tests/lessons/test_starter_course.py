@@ -15,7 +15,7 @@ import pytest
 import yaml
 from django.utils.html import escape
 
-from lessons.coursefiles import load_course
+from lessons.authoring.coursefiles import load_course
 from lessons.models import Exercise, Lesson
 from sandbox.models import Attempt
 from tests.conftest import STARTER, make_attempt, run_queued

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.coursefiles import ExportRefused, write_course
+from lessons.authoring.coursefiles import ExportRefused, write_course
 from lessons.models import Course
 
 

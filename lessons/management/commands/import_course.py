@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.coursefiles import CourseFilesInvalid, import_course, read_course
+from lessons.authoring.coursefiles import CourseFilesInvalid, import_course, read_course
 
 
 class Command(BaseCommand):

@@ -15,8 +15,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from lessons.authoring.regrading import by_id
 from lessons.models import Course, Exercise
-from lessons.regrading import by_id
 from lessons.review.models import Membership, ReviewItem
 from lessons.review.statistics import criterion_texts
 from sandbox.views import LearnerRequest

@@ -8,7 +8,7 @@ from unittest.mock import Mock
 
 import pytest
 
-from lessons import regrading
+from lessons.authoring import regrading
 from lessons.models import Regrade
 from lessons.review import decisions
 from lessons.review.models import AuditEntry, Decision, Override, Progress, ReviewItem

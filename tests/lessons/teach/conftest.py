@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lessons import publishing
+from lessons.authoring import publishing
 from lessons.models import PublishCheck
 from tests.conftest import make_exercise, run_queued
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lessons import publishing
+from lessons.authoring import publishing
 from lessons.models import Case, Exercise, PublishCheck
 from tests.conftest import make_exercise, make_user, run_queued
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from lessons import publishing
+from lessons.authoring import publishing
 from lessons.models import Cohort, Course, Exercise, Membership, Override, PublishCheck, Regrade
 from sandbox.models import Attempt
 from tests.conftest import make_attempt, make_exercise

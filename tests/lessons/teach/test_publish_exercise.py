@@ -9,7 +9,7 @@ from unittest.mock import Mock, patch
 
 from django.utils import timezone
 
-from lessons import publishing
+from lessons.authoring import publishing
 from lessons.models import Exercise, PublishCheck
 from lessons.tasks import reconcile
 from sandbox.models import Attempt, UsageRecord
@@ -142,7 +142,7 @@ def test_the_reconciler_leaves_a_check_whose_reference_just_finished_to_its_sign
     with patch.object(attempt_finished, "send"):  # its handler is deciding it right now
         run_queued()
     check = PublishCheck.objects.get()
-    with patch("lessons.publishing.check_problems") as check_problems:
+    with patch("lessons.authoring.publishing.check_problems") as check_problems:
         assert publishing.finish_stranded_checks() == 0
     check_problems.assert_not_called()  # no second self-test, no second judge bill
     check.refresh_from_db()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lessons import coursefiles, publishing
+from lessons.authoring import coursefiles, publishing
 from lessons.models import Exercise, PublishCheck
 from tests.conftest import HTMX, RUBRIC, make_exercise, run_queued
 from tests.lessons.teach.test_edit_cases import rows

@@ -18,7 +18,7 @@ def test_it_queues_a_regrade_after_commit(
     ines_client, instructor, django_capture_on_commit_callbacks
 ):
     exercise = make_exercise()
-    with patch("lessons.authoring_views.regrade_task.delay") as delay:
+    with patch("lessons.authoring.views.regrade_task.delay") as delay:
         with django_capture_on_commit_callbacks(execute=True):
             r = ines_client.post(f"/teach/exercises/{exercise.id}/regrade/", headers=HTMX)
     regrade = Regrade.objects.get()

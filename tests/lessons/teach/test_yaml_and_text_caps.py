@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lessons import authoring, coursefiles
+from lessons.authoring import coursefiles, editing
 from lessons.models import Exercise, Lesson
 from tests.conftest import RUBRIC, make_exercise
 from tests.lessons.teach.test_edit_exercise import form_data
@@ -30,13 +30,13 @@ def quick(fn, *args):
 def test_load_yaml_refuses_the_539_byte_alias_bomb_quickly():
     text = bomb()
     assert len(text) < 600
-    message = quick(authoring.load_yaml, text, dict, "Rubric options")
+    message = quick(editing.load_yaml, text, dict, "Rubric options")
     assert message.startswith("Rubric options is refused on line ")
     assert "more than 20000 values once its aliases are expanded (MAX_YAML_NODES)" in message
 
 
 def test_load_yaml_refuses_yaml_nested_5000_deep():
-    message = quick(authoring.load_yaml, "a: " + "[" * 5000 + "]" * 5000, dict, "Parameters")
+    message = quick(editing.load_yaml, "a: " + "[" * 5000 + "]" * 5000, dict, "Parameters")
     assert message == (
         "Parameters is refused on line 1: it is nested more than 50 levels deep (MAX_YAML_DEPTH)"
     )
@@ -44,7 +44,7 @@ def test_load_yaml_refuses_yaml_nested_5000_deep():
 
 def test_load_yaml_refuses_text_over_the_size_cap(settings):
     settings.MAX_COURSE_FILE_BYTES = 1000
-    message = quick(authoring.load_yaml, "a: " + "b" * 1000, dict, "Stub rules")
+    message = quick(editing.load_yaml, "a: " + "b" * 1000, dict, "Stub rules")
     assert message == (
         "Stub rules is refused: it is 1003 bytes; at most 1000 (MAX_COURSE_FILE_BYTES)"
     )
@@ -52,20 +52,20 @@ def test_load_yaml_refuses_text_over_the_size_cap(settings):
 
 def test_load_yaml_keeps_ordinary_aliases_and_nesting():
     text = "base: &b {x: 1}\nuse: [*b, *b]\ndeep: " + "[" * 40 + "]" * 40
-    value = authoring.load_yaml(text, dict, "Rubric options")
+    value = editing.load_yaml(text, dict, "Rubric options")
     assert value["use"] == [{"x": 1}, {"x": 1}]
 
 
 def test_the_caps_are_settings(settings):
     settings.MAX_YAML_DEPTH = 3
     settings.MAX_YAML_NODES = 5
-    assert "more than 3 levels" in quick(authoring.load_yaml, "a: [[[1]]]", dict, "X")
-    assert "more than 5 values" in quick(authoring.load_yaml, "[1, 2, 3, 4, 5]", list, "X")
+    assert "more than 3 levels" in quick(editing.load_yaml, "a: [[[1]]]", dict, "X")
+    assert "more than 5 values" in quick(editing.load_yaml, "[1, 2, 3, 4, 5]", list, "X")
 
 
 def test_one_loader_serves_the_editor_and_course_import():
     """The course import's line-numbering loader is the editor's capped loader."""
-    assert issubclass(coursefiles.LineLoader, authoring.CappedLoader)
+    assert issubclass(coursefiles.LineLoader, editing.CappedLoader)
 
 
 def test_the_rubric_yaml_view_refuses_deep_yaml_and_a_bomb_with_a_form_error(

@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 import graders
-from lessons import authoring, publishing, regrading
-from lessons.authoring_forms import (
+from lessons.authoring import editing, publishing, regrading
+from lessons.authoring.forms import (
     CaseFormSet,
     CourseForm,
     CriterionForm,
@@ -253,7 +253,7 @@ def _direction(request: LearnerRequest) -> int:
 @require_POST
 def move_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
-    authoring.move(lesson.course.lessons.all(), lesson, _direction(request))
+    editing.move(lesson.course.lessons.all(), lesson, _direction(request))
     return redirect("ls-teach-course", lesson.course.slug)
 
 
@@ -338,7 +338,7 @@ def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
 @require_POST
 def move_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     exercise = _get_exercise_for_instructor(request, exercise_id)
-    authoring.move(exercise.lesson.exercises.all(), exercise, _direction(request))
+    editing.move(exercise.lesson.exercises.all(), exercise, _direction(request))
     return redirect("ls-teach-course", exercise.lesson.course.slug)
 
 
@@ -361,7 +361,7 @@ def _case_initial(case: Case, variables: list[str]) -> dict:
         "name": case.name,
         "visibility": case.visibility,
         "reference": case.reference,
-        "expected": authoring.dump_yaml(case.expected),
+        "expected": editing.dump_yaml(case.expected),
         "weight": case.weight,
     }
     initial.update({f"var_{n}": str(case.variables.get(n, "")) for n in variables})
@@ -419,11 +419,11 @@ def import_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     form = ImportCasesForm(request.POST, request.FILES)
     errors: list[str] = []
     if form.is_valid():
-        imported = authoring.parse_cases_csv(form.cleaned_data["csv_text"], exercise.variables)
+        imported = editing.parse_cases_csv(form.cleaned_data["csv_text"], exercise.variables)
         errors = imported.errors
         if not errors:
             with transaction.atomic():
-                count = authoring.save_imported_cases(
+                count = editing.save_imported_cases(
                     exercise, imported, form.cleaned_data["replace"]
                 )
                 publishing.recheck_if_changed(exercise, request.user)
@@ -461,7 +461,7 @@ def _rubric_context(exercise: Exercise, request: LearnerRequest, **forms) -> dic
         "settings_form", RubricSettingsForm(initial=RubricSettingsForm.initial_for(exercise.rubric))
     )
     forms.setdefault(
-        "yaml_form", RubricYamlForm(initial={"rubric": authoring.dump_yaml(exercise.rubric)})
+        "yaml_form", RubricYamlForm(initial={"rubric": editing.dump_yaml(exercise.rubric)})
     )
     forms.setdefault("try_form", TryRubricForm(exercise=exercise))
     return _exercise_context(
@@ -556,7 +556,7 @@ def try_rubric(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     if form.is_valid() and not refused:
         case_id = form.cleaned_data["case"]
         case = exercise.cases.filter(pk=case_id).first() if case_id else None
-        with authoring.judge_on_ledger(exercise, request.user.pk) as judge:
+        with editing.judge_on_ledger(exercise, request.user.pk) as judge:
             grade = graders.try_rubric(
                 exercise.parsed_rubric,
                 form.cleaned_data["output"],

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from lessons import authoring_views as views
+from lessons.authoring import views
 from lessons.review.urls import teach_urls as review_urls
 
 # Under /teach/courses/<course_slug>/

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 import graders
-from lessons.authoring import dump_yaml, load_yaml
+from lessons.authoring.editing import dump_yaml, load_yaml
 from lessons.models import Exercise, validate_examples, validate_slots
 from sandbox.backends.stub import StubRuleError, parse_script
 from sandbox.prompting import PROMPT_FIELDS

@@ -20,7 +20,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 import graders
-from lessons.authoring import judge_on_ledger
+from lessons.authoring.editing import judge_on_ledger
 from lessons.models import Case, Exercise, PublishCheck
 from sandbox import limits
 from sandbox.models import Attempt

@@ -28,8 +28,8 @@ from django.conf import settings
 from django.db import transaction
 
 import graders
-from lessons import publishing
-from lessons.authoring import CappedLoader, YamlRefused
+from lessons.authoring import publishing
+from lessons.authoring.editing import CappedLoader, YamlRefused
 from lessons.models import Case, Course, Exercise, Lesson
 from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
