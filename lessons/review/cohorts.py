@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from lessons.models import Exercise
 from lessons.review.models import JOIN_CODE_ALPHABET, Cohort, Deadline, Membership
+from lessons.views import visible_courses
 
 
 def normalize_code(code: str) -> str:
@@ -26,3 +28,26 @@ def deadlines_of(cohort: Cohort) -> dict[int, datetime]:
 def is_late(created_at: datetime, due_at: datetime | None) -> bool:
     """Return whether an attempt made at `created_at` is late against a deadline (or none)."""
     return due_at is not None and created_at > due_at
+
+
+def cohort_with_code(user, code: str) -> Cohort | None:
+    """Return the cohort this join code opens, if its course is one the user may see."""
+    normalized = normalize_code(code)
+    if not normalized:
+        return None
+    return (
+        Cohort.objects.select_related("course")
+        .filter(join_code=normalized, course__in=visible_courses(user))
+        .first()
+    )
+
+
+def deadline_exercises(course_id: int) -> list[Exercise]:
+    """Return the exercises a deadline can be set on: the course's live ones, drafts too (so
+    deadlines can be set before publishing), in lesson then exercise order."""
+    return list(
+        Exercise.objects.filter(lesson__course_id=course_id, archived=False, lesson__archived=False)
+        .select_related("lesson")
+        .only("id", "title", "status", "lesson__id", "lesson__title")
+        .order_by("lesson__position", "lesson__id", "position", "id")
+    )

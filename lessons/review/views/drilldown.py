@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from lessons.review import access, decisions
 from lessons.review.cohorts import deadlines_of
 from lessons.review.drilldown import history
+from lessons.review.forms import DecisionForm, OverrideForm
 from lessons.review.models import Cohort, Progress
 from sandbox.models import Attempt, Run
 
@@ -48,34 +49,6 @@ def drilldown(request: HttpRequest, cohort_id: int, learner_id: int, exercise_id
         "here": request.get_full_path(),
     }
     return render(request, "lessons/review/drilldown.html", context)
-
-
-class DecisionForm(forms.Form):
-    run = forms.IntegerField(min_value=1)
-    criterion = forms.CharField(max_length=100)
-    met = forms.TypedChoiceField(
-        choices=[("1", "Met"), ("0", "Not met")], coerce=lambda value: value == "1"
-    )
-    note = forms.CharField(required=False, max_length=2000)
-    next = forms.CharField(required=False)
-
-
-class OverrideForm(forms.Form):
-    score = forms.FloatField(required=False, min_value=0, max_value=100)
-    reason = forms.CharField(required=False, max_length=2000)
-    clear = forms.BooleanField(required=False)
-    next = forms.CharField(required=False)
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("clear"):
-            if data.get("score") is None and "score" not in self.errors:
-                self.add_error("score", "Give the score, from 0 to 100.")
-            if not (data.get("reason") or "").strip():
-                self.add_error(
-                    "reason", "Give a reason: the learner and other instructors read it."
-                )
-        return data
 
 
 def form_problems(form: forms.Form) -> str:

@@ -5,9 +5,8 @@ first, each with a form to decide its criterion."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -17,24 +16,13 @@ from django.views.decorators.http import require_GET
 
 from lessons.authoring.regrading import by_id
 from lessons.models import Course, Exercise
+from lessons.review.forms import QueueFilter
 from lessons.review.models import Membership, ReviewItem
 from lessons.review.statistics import criterion_texts
 from sandbox.views import LearnerRequest
 
 PAGE_SIZE = 25
 OUTPUT_CHARS = 4000
-
-
-class QueueFilter(forms.Form):
-    course = forms.ChoiceField(required=False, label="Course")
-    reason = forms.ChoiceField(
-        required=False, label="Why", choices=[("", "Any reason"), *ReviewItem.REASONS]
-    )
-
-    def __init__(self, data, courses: list[Course]) -> None:
-        super().__init__(data)
-        course = cast(forms.ChoiceField, self.fields["course"])
-        course.choices = [("", "All my courses"), *((c.slug, c.title) for c in courses)]
 
 
 @dataclass(frozen=True)
