@@ -488,7 +488,7 @@ def seed(
             f"({totals['attempts'] / elapsed:,.0f} attempts/s)"
         )
     with connection.cursor() as cursor:  # the planner's statistics, as autovacuum would set
-        for model in (Attempt, Run, UsageRecord, Progress, ReviewItem, Decision, Membership):
+        for model in (User, Membership, Attempt, Run, UsageRecord, Progress, ReviewItem, Decision):
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     result.counts = totals
     result.seconds = time.monotonic() - started
