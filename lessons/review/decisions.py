@@ -56,6 +56,7 @@ def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
             run_id=run.pk,
             criterion_id=criterion_id,
             defaults={
+                "exercise": exercise,
                 "met": met,
                 "judge_passed": stored.get("passed") if stored.get("status") == "ok" else None,
                 "judge_status": stored.get("status", ""),

@@ -160,6 +160,8 @@ class Decision(models.Model):
     verdict is measured against."""
 
     run = models.ForeignKey("sandbox.Run", models.CASCADE, related_name="decisions")
+    # The run's exercise, so an exercise's labels are found without its runs and attempts.
+    exercise = models.ForeignKey("lessons.Exercise", models.CASCADE, related_name="+")
     criterion_id = models.CharField(max_length=100)
     met = models.BooleanField()
     note = models.TextField(blank=True, max_length=2000)
@@ -176,9 +178,15 @@ class Decision(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=("run", "criterion_id"), name="one_decision")]
+        indexes = [models.Index(fields=("exercise", "criterion_id"), name="decision_labels")]
 
     def __str__(self) -> str:
         return f"{self.criterion_id} on {self.run_id}: {'met' if self.met else 'not met'}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.exercise_id is None:
+            self.exercise_id = self.run.attempt.exercise_id
+        super().save(*args, **kwargs)
 
 
 class Override(models.Model):

@@ -610,7 +610,7 @@ class Chunk:
         self.overrides: list[Override] = []
         self.audit: list[AuditEntry] = []
         self.items: list[tuple[Run, str, str, datetime, datetime | None]] = []
-        self.decisions: list[tuple[Run, bool, dict[str, Any], datetime]] = []
+        self.decisions: list[tuple[Run, int, bool, dict[str, Any], datetime]] = []
         self.progress: list[Progress] = []
 
     def save(self, learners: Sequence[User], first: int) -> dict[str, int]:
@@ -642,6 +642,7 @@ class Chunk:
             [
                 Decision(
                     run_id=run.pk,
+                    exercise_id=exercise_id,
                     criterion_id=JUDGE,
                     met=met,
                     note="" if met else NOT_MET_NOTE,
@@ -651,7 +652,7 @@ class Chunk:
                     decided_by=self.instructor,
                     decided_at=decided,
                 )
-                for run, met, judged, decided in self.decisions
+                for run, exercise_id, met, judged, decided in self.decisions
             ],
         )
         insert(Progress, self.progress)
@@ -738,7 +739,7 @@ class Chunk:
             undecided = plan.outcome(*keys[n])
             for criterion_id, reason in undecided.reasons:
                 self.items.append((runs[n], criterion_id, reason, graded_at, when))
-            self.decisions.append((runs[n], met, undecided.judged, when))
+            self.decisions.append((runs[n], plan.exercise.pk, met, undecided.judged, when))
             score_after = plan.attempt_grade(tuple(final[: n + 1]) + keys[n + 1 :]).score
             self.audit.append(
                 AuditEntry(

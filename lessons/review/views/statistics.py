@@ -111,8 +111,8 @@ def judge_rows(cohort: Cohort, exercise: Exercise, texts: dict[str, str]) -> lis
         return []
     labels = defaultdict(list)
     decisions = Decision.objects.filter(
+        exercise=exercise,
         criterion_id__in=list(models),
-        run__attempt__exercise=exercise,
         run__attempt__is_reference=False,
         run__attempt__learner__memberships__cohort=cohort,
     ).values_list("criterion_id", "judge_version", "judge_passed", "met")
