@@ -32,6 +32,16 @@ def percent(score: float | None) -> str:
     return "–" if score is None else f"{round(score * 100)}%"
 
 
+def locked_with_override(attempt: Attempt) -> Attempt:
+    """Return the attempt with its override, locking its row (not the override's, which may
+    not exist: PostgreSQL cannot lock the nullable side of an outer join)."""
+    return (
+        Attempt.objects.select_for_update(of=("self",))
+        .select_related("override")
+        .get(pk=attempt.pk)
+    )
+
+
 def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
     """Record an instructor's verdict on one criterion of one output, regrade its attempt with
     it, and resolve the review items it answers."""
@@ -44,13 +54,7 @@ def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
     judge_log: list[CallLog] = []
     with transaction.atomic():
         # One review of an attempt at a time: each regrade reads every decision saved before it.
-        locked = (
-            Attempt.objects.select_for_update()
-            .select_related("override")
-            .prefetch_related(regrading.stored_runs())
-            .get(pk=attempt.pk)
-        )
-        before = effective_score(locked)
+        before = effective_score(locked_with_override(attempt))
         stored = regrading.by_id(Run.objects.get(pk=run.pk).criteria).get(criterion_id, {})
         decision, created = Decision.objects.get_or_create(
             run_id=run.pk,
@@ -71,7 +75,7 @@ def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
             Attempt.objects.select_related("override")
             .prefetch_related(regrading.stored_runs())
             .get(pk=attempt.pk)
-        )
+        )  # read again, with the decision just saved
         deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
         grade = regrading.grade_stored(
             exercise, locked, calls.make_judge(exercise, deadline, judge_log)
@@ -106,9 +110,7 @@ def override(attempt: Attempt, score: float, reason: str, user) -> Override:
         raise ReviewError("Give a reason: the learner and other instructors will read it.")
     passed = score >= attempt.exercise.parsed_rubric.pass_threshold
     with transaction.atomic():
-        before = effective_score(
-            Attempt.objects.select_for_update().select_related("override").get(pk=attempt.pk)
-        )
+        before = effective_score(locked_with_override(attempt))
         row, _ = Override.objects.update_or_create(
             attempt_id=attempt.pk,
             defaults={
