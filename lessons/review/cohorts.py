@@ -25,6 +25,17 @@ def deadlines_of(cohort: Cohort) -> dict[int, datetime]:
     return dict(Deadline.objects.filter(cohort=cohort).values_list("exercise_id", "due_at"))
 
 
+def work_is_late(
+    last_attempt_at: datetime | None, passed_at: datetime | None, due_at: datetime | None
+) -> bool:
+    """Return whether a learner's work on an exercise (their Progress's last attempt and first
+    pass) is late against a deadline: tried after it, not having passed before it."""
+    if due_at is None or last_attempt_at is None:
+        return False
+    passed_in_time = passed_at is not None and passed_at <= due_at
+    return last_attempt_at > due_at and not passed_in_time
+
+
 def is_late(created_at: datetime, due_at: datetime | None) -> bool:
     """Return whether an attempt made at `created_at` is late against a deadline (or none)."""
     return due_at is not None and created_at > due_at

@@ -30,7 +30,7 @@ from django.db.models.functions import Coalesce, Concat, Lower, Trim
 from django.urls import reverse
 
 from lessons.models import Exercise
-from lessons.review.cohorts import deadlines_of
+from lessons.review.cohorts import deadlines_of, work_is_late
 from lessons.review.models import Cohort, Membership, Progress
 
 PER_PAGE = 50
@@ -250,9 +250,7 @@ def cells_of(
                 continue
             _, _, attempts, best_score, passed, last_attempt_at, passed_at = row
             percent = round((best_score or 0) * 100)
-            late = column.due_at is not None and Progress(
-                last_attempt_at=last_attempt_at, passed_at=passed_at
-            ).late_for(column.due_at)
+            late = work_is_late(last_attempt_at, passed_at, column.due_at)
             cells.append(
                 Cell(
                     column.id,

@@ -112,14 +112,6 @@ class Progress(models.Model):
     def best_percent(self) -> int | None:
         return None if self.best_score is None else round(self.best_score * 100)
 
-    def late_for(self, due_at) -> bool:
-        """Return whether this work is late against a deadline: tried after it, not having
-        passed before it."""
-        if due_at is None or self.last_attempt_at is None:
-            return False
-        passed_in_time = self.passed_at is not None and self.passed_at <= due_at
-        return self.last_attempt_at > due_at and not passed_in_time
-
 
 class ReviewItem(models.Model):
     """An output waiting for an instructor: its judge could not decide a criterion, or the
