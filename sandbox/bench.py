@@ -111,6 +111,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         workdir = Path(tmp)
         configure(workdir)
+        from lessons.review.bench import ensure_database
+
+        ensure_database(os.environ["DATABASE_URL"])  # a fresh PostgreSQL has none yet
         import django
 
         django.setup()

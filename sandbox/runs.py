@@ -272,11 +272,11 @@ def save(
             saved = attempt.fail(failure.code, failure.reason)
         else:
             saved = attempt.finish(grade.score if grade else None, grade.passed if grade else None)
-        if saved:
-            Run.objects.bulk_create(run_row(attempt, job) for job in jobs)
-        UsageRecord.objects.bulk_create(UsageRecord.for_calls(attempt.learner_id, attempt, entries))
+        rows = Run.objects.bulk_create(run_row(attempt, job) for job in jobs) if saved else []
+        usage = UsageRecord.for_calls(attempt.learner_id, attempt, entries)
+        UsageRecord.objects.bulk_create(usage)
     if saved:
-        attempt_finished.send(sender=Attempt, attempt=attempt)
+        attempt_finished.send(sender=Attempt, attempt=attempt, runs=rows, usage=usage)
 
 
 def run_row(attempt: Attempt, job: Job) -> Run:

@@ -3,5 +3,6 @@ runner knowing them."""
 
 from django.dispatch import Signal
 
-# Sent with attempt=<Attempt> once an attempt is saved final (graded or error).
+# Sent with attempt=<Attempt>, runs=[Run] and usage=[UsageRecord] (as saved) once an attempt is
+# saved final (graded or error).
 attempt_finished = Signal()

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from graders.results import NEEDS_REVIEW
-from lessons.review.models import Progress, ReviewItem
+from lessons.review.models import Override, Progress, ReviewItem
 from sandbox.models import Attempt, Run, UsageRecord
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
     )
     attempts, wanted = [], {}
     for attempt in graded:
-        attempts.append(graded_attempt(attempt, attempt.runs.all()))
+        attempts.append(graded_attempt(attempt, attempt.runs.all(), override_of(attempt)))
         wanted.update(waiting_for_review(attempt, attempt.runs.all()))
     spent = usage_of(
         UsageRecord.objects.filter(attempt__learner_id=learner_id, attempt__exercise_id=exercise_id)
@@ -148,9 +148,10 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
     return save(Progress(learner_id=learner_id, exercise_id=exercise_id), fields)
 
 
-def record(attempt: Attempt) -> Progress:
-    """Count a newly graded attempt into its learner's progress, reading that attempt's rows
-    only (a learner may have hundreds of attempts); with no Progress row yet, refresh."""
+def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) -> Progress:
+    """Count a newly graded attempt into its learner's progress from its rows as the worker
+    saved them (a learner may have hundreds of attempts: none is read again); with no
+    Progress row yet, refresh."""
     assert attempt.exercise_id is not None
     with transaction.atomic():
         row = (
@@ -160,10 +161,17 @@ def record(attempt: Attempt) -> Progress:
         )
         if row is None:
             return refresh(attempt.learner_id, attempt.exercise_id)
-        runs = list(Run.objects.filter(attempt=attempt).only(*RUN_FIELDS))
         fields = {name: getattr(row, name) for name in not_tried()}
-        add_attempt(fields, graded_attempt(attempt, runs))
-        add_usage(fields, usage_of(UsageRecord.objects.filter(attempt=attempt)))
+        add_attempt(fields, graded_attempt(attempt, runs, override=None))  # new: none yet
+        spent = list(usage)
+        add_usage(
+            fields,
+            Usage(
+                sum(u.input_tokens for u in spent),
+                sum(u.output_tokens for u in spent),
+                sum((Decimal(u.cost_usd) for u in spent), Decimal(0)),
+            ),
+        )
         wanted = waiting_for_review(attempt, runs)
         if wanted:
             items = [
@@ -178,9 +186,10 @@ def record(attempt: Attempt) -> Progress:
 RUN_FIELDS = ("id", "attempt_id", "case_id", "passed", "criteria")
 
 
-def graded_attempt(attempt: Attempt, runs: Iterable[Run]) -> GradedAttempt:
-    """Return what summarize reads of a graded attempt (its override, if any, prefetched)."""
-    override = getattr(attempt, "override", None)
+def graded_attempt(
+    attempt: Attempt, runs: Iterable[Run], override: Override | None
+) -> GradedAttempt:
+    """Return what summarize reads of a graded attempt, with its override if any."""
     return GradedAttempt(
         id=str(attempt.id),
         created_at=attempt.created_at,
@@ -188,6 +197,11 @@ def graded_attempt(attempt: Attempt, runs: Iterable[Run]) -> GradedAttempt:
         passed=override.passed if override else bool(attempt.passed),
         runs=[run_result(run.case_id, run.passed, run.criteria) for run in runs],
     )
+
+
+def override_of(attempt: Attempt) -> Override | None:
+    """Return the attempt's override (select_related), or None."""
+    return getattr(attempt, "override", None)
 
 
 def waiting_for_review(attempt: Attempt, runs: Iterable[Run]) -> dict[tuple[int, str, str], Any]:
@@ -260,11 +274,13 @@ def sync_review_items(
     return len(wanted)
 
 
-def refresh_after(sender, attempt: Attempt, **kwargs) -> None:
+def refresh_after(
+    sender, attempt: Attempt, runs: Sequence[Run], usage: Sequence[UsageRecord], **kwargs
+) -> None:
     """On attempt_finished: a learner's graded attempt changes their progress. A failure here
     is logged, never the attempt's: it is saved, and the next refresh rebuilds the row."""
     if attempt.exercise_id and not attempt.is_reference and attempt.status == Attempt.GRADED:
         try:
-            record(attempt)
+            record(attempt, runs, usage)
         except Exception:
             log.exception("progress of attempt %s not refreshed", attempt.id)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lessons.review.cohorts import is_late, normalize_code, work_is_late
 
-DUE = datetime(2027, 3, 1, 17, 30, tzinfo=timezone.utc)
+DUE = datetime(2027, 3, 1, 17, 30, tzinfo=UTC)
 BEFORE, AFTER = DUE - timedelta(hours=1), DUE + timedelta(hours=1)
 
 
