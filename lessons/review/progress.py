@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -150,18 +150,19 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
 
 def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) -> Progress:
     """Count a newly graded attempt into its learner's progress from its rows as the worker
-    saved them (a learner may have hundreds of attempts: none is read again); with no
-    Progress row yet, refresh."""
+    saved them (a learner may have hundreds of attempts: none is read again).
+
+    No row yet means no graded attempt before this one (migration 0008 built the rows of
+    earlier ones); if a concurrent first attempt created it meanwhile, refresh."""
     assert attempt.exercise_id is not None
+    learner_id, exercise_id = attempt.learner_id, attempt.exercise_id
     with transaction.atomic():
         row = (
             Progress.objects.select_for_update()
-            .filter(learner_id=attempt.learner_id, exercise_id=attempt.exercise_id)
+            .filter(learner_id=learner_id, exercise_id=exercise_id)
             .first()
         )
-        if row is None:
-            return refresh(attempt.learner_id, attempt.exercise_id)
-        fields = {name: getattr(row, name) for name in not_tried()}
+        fields = {name: getattr(row, name) for name in not_tried()} if row else not_tried()
         add_attempt(fields, graded_attempt(attempt, runs, override=None))  # new: none yet
         spent = list(usage)
         add_usage(
@@ -179,8 +180,17 @@ def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) 
                 for r, c, why in wanted
             ]
             ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
-        fields["needs_review"] = row.needs_review + len(wanted)
-        return save(row, fields)
+        fields["needs_review"] = (row.needs_review if row else 0) + len(wanted)
+        if row is not None:
+            return save(row, fields)
+        try:
+            with transaction.atomic():
+                return Progress.objects.create(
+                    learner_id=learner_id, exercise_id=exercise_id, **fields
+                )
+        except IntegrityError:
+            pass
+    return refresh(learner_id, exercise_id)
 
 
 RUN_FIELDS = ("id", "attempt_id", "case_id", "passed", "criteria")
