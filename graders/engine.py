@@ -685,6 +685,7 @@ def grade_case(
     judge: Judge | None = None,
     previous: Mapping[str, Mapping[str, Any]] | None = None,
     decisions: Mapping[str, Decision] | None = None,
+    keep_stored: bool = False,
 ) -> CaseGrade:
     """Return the grade of one output: the weighted mean of its criteria, and pass or fail.
 
@@ -696,7 +697,9 @@ def grade_case(
     this same output, by criterion id: a criterion that calls a model is taken from it,
     without a model call, when its fingerprint is unchanged and its status was "ok"
     (graders.reuse). `decisions` holds instructors' verdicts on this output, by criterion id:
-    a decided criterion is what they decided (status "ok"), and calls no model.
+    a decided criterion is what they decided (status "ok"), and calls no model. With
+    `keep_stored`, a stored result of a model-calling criterion is reused whatever its status
+    when its fingerprint is unchanged (what applying a decision, and nothing else, needs).
     """
     case = case or Case()
     submission = submission or Submission()
@@ -717,7 +720,7 @@ def grade_case(
             continue
         if model is not None:
             stored = previous.get(criterion.id) if previous else None
-            if stored is not None and reuse.reusable(stored, fingerprint):
+            if stored is not None and reuse.reusable(stored, fingerprint, keep_stored):
                 results_list.append(reuse.reused(criterion, stored))
                 continue
         check = criterion_check(

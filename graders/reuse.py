@@ -128,12 +128,13 @@ def reused(criterion: Criterion, stored: Mapping[str, Any]) -> CriterionResult:
     )
 
 
-def reusable(stored: Mapping[str, Any] | None, fingerprint: str) -> bool:
-    """Return whether a stored result (CriterionResult.to_dict()) may stand for a new one."""
+def reusable(stored: Mapping[str, Any] | None, fingerprint: str, any_status: bool = False) -> bool:
+    """Return whether a stored result (CriterionResult.to_dict()) may stand for a new one:
+    its fingerprint is the new one, and its status "ok" (or any, with any_status)."""
     return (
         stored is not None
         and bool(fingerprint)
-        and stored.get("status") == OK
+        and (any_status or stored.get("status") == OK)
         and stored.get("fingerprint") == fingerprint
     )
 

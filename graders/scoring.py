@@ -80,12 +80,14 @@ def grade_attempt(
     require_all_samples: bool = False,
     judge: Judge | None = None,
     map: Mapper = builtins.map,
+    keep_stored: bool = False,
 ) -> Grade:
     """Return the grade of an attempt: each output graded by grade_case, each case scored
     from its samples, the attempt from its cases (see the module's docstring).
 
     Every (case, sample) output is graded through one call of `map(grade, samples)`: pass a
     thread pool's map to run judge calls at once. The result's cases are in `cases` order.
+    `keep_stored` goes to grade_case.
     """
     samples: list[Sample] = []
     for case_outputs in cases:
@@ -104,6 +106,7 @@ def grade_attempt(
             judge=judge,
             previous=previous[index] if index < len(previous) else None,
             decisions=decisions[index] if index < len(decisions) else None,
+            keep_stored=keep_stored,
         )
 
     grades = list(map(grade, samples))

@@ -118,7 +118,7 @@ def result_rows(runs) -> list[dict]:
     for row in rows.values():
         samples = row["runs"]
         row["passes"] = sum(1 for r in samples if r.passed)
-        row["hidden"] = samples[0].hidden
+        row["hidden"] = any(r.hidden for r in samples)  # one hidden sample hides the case
         row["passed"] = row["passes"] == len(samples)
         row["error"] = next((r.error for r in samples if r.error), "")
     return list(rows.values())

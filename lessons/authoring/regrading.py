@@ -87,13 +87,13 @@ def start(exercise: Exercise, user, publish: Publish) -> Regrade:
 
 
 def grade_stored(
-    exercise: Exercise, attempt: Attempt, judge: graders.Judge | None
+    exercise: Exercise, attempt: Attempt, judge: graders.Judge | None, keep_stored: bool = False
 ) -> graders.Grade:
     """Grade an attempt's stored outputs (its runs, prefetched with their case and decisions)
     again with the exercise's current rubric, through graders.grade_attempt, and set each
     run's score, pass, criteria and visibility to match (unsaved). Instructors' decisions
     stand for the criteria they decided; stored judge verdicts that cannot have changed are
-    reused."""
+    reused (with keep_stored, whatever their status: graders.grade_case)."""
     by_case: dict[object, list[Run]] = {}
     for run in attempt.runs.all():
         by_case.setdefault(run.case_id or run.case_name, []).append(run)
@@ -119,6 +119,7 @@ def grade_stored(
         cases,
         require_all_samples=exercise.require_all_samples,
         judge=judge,
+        keep_stored=keep_stored,
     )
     for group, case_grade in zip(by_case.values(), grade.cases, strict=True):
         for run, sample in zip(group, case_grade.samples, strict=True):

@@ -5,18 +5,17 @@ an audit entry; a decision regrades the attempt through the one scoring path
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
+from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from graders.results import NEEDS_REVIEW
 from lessons.authoring import regrading
 from lessons.review import progress
 from lessons.review.models import AuditEntry, Decision, Override
-from sandbox import calls
-from sandbox.calls import CallLog
-from sandbox.models import Attempt, Run, UsageRecord
+from sandbox.models import Attempt, Run
 
 
 class ReviewError(ValueError):
@@ -26,6 +25,34 @@ class ReviewError(ValueError):
 def effective_score(attempt: Attempt) -> float | None:
     override = getattr(attempt, "override", None)
     return override.score if override else attempt.score
+
+
+def judges_changed(exercise, attempt: Attempt, decided_id: str) -> bool:
+    """Return whether a judge criterion (other than the one being decided) is defined
+    otherwise than when the attempt's outputs were graded: applying a decision without
+    asking a judge would then leave it unavailable."""
+    models = {k: v for k, v in exercise.parsed_rubric.model_criteria.items() if k != decided_id}
+    if not models:
+        return False
+    for criteria in attempt.runs.values_list("criteria", flat=True):
+        stored = regrading.by_id(criteria)
+        for criterion_id, model in models.items():
+            fingerprint = str(stored.get(criterion_id, {}).get("fingerprint", ""))
+            if fingerprint.partition(":")[0] != model.definition:
+                return True
+    return False
+
+
+def decidable(result: Mapping[str, Any], decided: bool) -> bool:
+    """Return whether an instructor may decide a criterion from its stored result on an
+    output: a judge's criterion, one waiting for review (the judge could not decide, or a
+    suspected injection), or one decided before."""
+    return (
+        result.get("kind") == "llm_judge"
+        or result.get("status") == NEEDS_REVIEW
+        or bool(result.get("suspected_injection"))
+        or decided
+    )
 
 
 def percent(score: float | None) -> str:
@@ -51,7 +78,18 @@ def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
         raise ReviewError("Only a graded attempt on an exercise can be reviewed.")
     if criterion_id not in {c.id for c in exercise.parsed_rubric.criteria}:
         raise ReviewError(f"The rubric has no criterion {criterion_id!r} (any more).")
-    judge_log: list[CallLog] = []
+    if judges_changed(exercise, attempt, criterion_id):
+        raise ReviewError(
+            "The rubric's judge criteria changed since this attempt was graded: regrade the "
+            "exercise first, then decide."
+        )
+    result = regrading.by_id(run.criteria).get(criterion_id)
+    decided = Decision.objects.filter(run_id=run.pk, criterion_id=criterion_id).exists()
+    if result is None or not decidable(result, decided):
+        raise ReviewError(
+            f"{criterion_id!r} is not for a person to decide on this output: only a judge's "
+            "criteria and results waiting for review are."
+        )
     with transaction.atomic():
         # One review of an attempt at a time: each regrade reads every decision saved before it.
         before = effective_score(locked_with_override(attempt))
@@ -76,13 +114,10 @@ def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
             .prefetch_related(regrading.stored_runs())
             .get(pk=attempt.pk)
         )  # read again, with the decision just saved
-        deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
-        grade = regrading.grade_stored(
-            exercise, locked, calls.make_judge(exercise, deadline, judge_log)
-        )
+        # Only the decision changes: every other stored result stands as it was graded (no
+        # judge is asked again, whatever it answered then), so nothing is billed.
+        grade = regrading.grade_stored(exercise, locked, judge=None, keep_stored=True)
         regrading.save_regraded(locked, grade)
-        if judge_log:
-            UsageRecord.objects.bulk_create(UsageRecord.for_calls(user.pk, None, judge_log))
         override = getattr(locked, "override", None)
         after = override.score if override else grade.score
         verdict = "met" if met else "not met"

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from graders.results import NEEDS_REVIEW
 from lessons.models import Exercise
 from lessons.review.cohorts import is_late
+from lessons.review.decisions import decidable
 from lessons.review.diffs import FieldChange, TextDiff, changes, side_by_side
 from lessons.review.models import AuditEntry, Decision
 from sandbox.models import Attempt, Run, UsageRecord
@@ -172,7 +173,7 @@ def instructor_criteria(run: Run, rubric_ids: set[str], graded: bool) -> list[Cr
                 decision=decision,
                 decidable=graded
                 and criterion_id in rubric_ids
-                and (result.get("kind") == "llm_judge" or needs_person or decision is not None),
+                and decidable(result, decision is not None),
                 waiting=needs_person and decision is None,
             )
         )

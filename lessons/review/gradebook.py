@@ -120,8 +120,9 @@ def sort_key(sort: str, exercise_ids: Sequence[int]) -> str:
     """Return the sort asked for if it names a column of this gradebook, else "learner"."""
     if sort in SORTS:
         return sort
-    if sort.startswith(EXERCISE_SORT) and sort[len(EXERCISE_SORT) :].isdigit():
-        if int(sort[len(EXERCISE_SORT) :]) in exercise_ids:
+    number = sort[len(EXERCISE_SORT) :]
+    if sort.startswith(EXERCISE_SORT) and number.isascii() and number.isdecimal():
+        if int(number) in exercise_ids:
             return sort
     return "learner"
 
@@ -374,7 +375,7 @@ def gradebook(
     sort = sort_key(sort, ids)
     if direction not in (ASC, DESC):
         direction = SORTS.get(sort, DESC)
-    query = query.strip()[:MAX_QUERY]
+    query = query.replace("\x00", "").strip()[:MAX_QUERY]  # PostgreSQL refuses NUL
     learners = order(search(members(cohort, ids), query), sort, direction)
     page_obj = Paginator(learners, PER_PAGE).get_page(page)
     on_page = list(page_obj.object_list)

@@ -237,3 +237,17 @@ def test_an_instructors_override_is_shown_with_its_reason(alice_client, learner,
     html = alice_client.get(url(attempt)).content.decode()
     assert 'data-score="100"' in html and "The rubric gave 50%" in html
     assert "Your answer is right &lt;b&gt;too&lt;/b&gt;." in html
+
+
+@pytest.mark.django_db
+def test_a_case_with_one_hidden_sample_shows_no_sample_of_it(alice_client, learner):
+    exercise = make_exercise(
+        samples=2,
+        cases=[{"name": "Ada", "variables": {"name": "Ada"}, "visibility": "hide_if_fail"}],
+    )
+    attempt = graded(make_attempt(learner, exercise), score=0.5, passed=False)
+    case = exercise.cases.get()
+    make_run(attempt, 0, case=case, case_name="Ada", sample=0, passed=True, output="SHOWN-PASS")
+    make_run(attempt, 1, case=case, case_name="Ada", sample=1, hidden=True, output="HIDDEN-FAIL")
+    html = alice_client.get(url(attempt)).content.decode()
+    assert "HIDDEN-FAIL" not in html and "SHOWN-PASS" not in html

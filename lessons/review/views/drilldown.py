@@ -19,10 +19,12 @@ from lessons.review.forms import DecisionForm, OverrideForm
 from lessons.review.models import Cohort, Progress
 from sandbox.models import Attempt, Run
 
+MAX_PAGE = 100_000  # past any real history; a bigger number would overflow the database
+
 
 def page_number(request: HttpRequest) -> int:
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 

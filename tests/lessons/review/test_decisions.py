@@ -12,7 +12,7 @@ from lessons.authoring import regrading
 from lessons.models import Regrade
 from lessons.review import decisions
 from lessons.review.models import AuditEntry, Decision, Override, Progress, ReviewItem
-from sandbox.models import Attempt
+from sandbox.models import Attempt, UsageRecord
 from tests.conftest import make_attempt, make_exercise, run_queued
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +151,52 @@ def test_a_bad_override_is_refused_and_changes_nothing(
 def test_clearing_no_override_is_refused(undecided, instructor):
     with pytest.raises(decisions.ReviewError, match="not overridden"):
         decisions.clear_override(undecided, instructor)
+
+
+def test_a_decision_asks_no_judge_and_leaves_the_other_outputs_waiting(learner, instructor):
+    exercise = make_exercise(
+        rubric=RUBRIC,
+        stub=STUB,
+        cases=[
+            {"name": "Ada", "variables": {"name": "Ada"}},
+            {"name": "Bo", "variables": {"name": "Bo"}},
+        ],
+    )
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    attempt.refresh_from_db()
+    calls_before = UsageRecord.objects.count()
+    first = attempt.runs.get(case_name="Ada")
+    decisions.decide(first, "friendly", True, "", instructor)
+    assert UsageRecord.objects.count() == calls_before, "nothing billed, no judge asked"
+    open_items = ReviewItem.objects.filter(resolved_at=None)
+    assert list(open_items.values_list("run__case_name", flat=True)) == ["Bo"]
+    attempt.refresh_from_db()
+    assert not attempt.passed, "Bo still needs review"
+
+
+def test_a_criterion_no_person_needs_to_decide_is_refused(undecided, instructor):
+    with pytest.raises(decisions.ReviewError, match="not for a person to decide"):
+        decisions.decide(undecided.runs.get(), "greets", False, "", instructor)
+    undecided.refresh_from_db()
+    assert undecided.score == 0.5 and not Decision.objects.exists()
+
+
+def test_after_another_judge_changed_a_decision_waits_for_a_regrade(learner, instructor):
+    polite = {
+        "id": "polite",
+        "kind": "llm_judge",
+        "params": {"model": "stub:scripted", "items": ["The reply is polite."]},
+    }
+    exercise = make_exercise(
+        rubric={**RUBRIC, "criteria": [*RUBRIC["criteria"], polite]}, stub=STUB
+    )
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    attempt.refresh_from_db()
+    polite["params"]["items"] = ["The reply is very polite."]
+    exercise.rubric = {**RUBRIC, "criteria": [*RUBRIC["criteria"], polite]}
+    exercise.save()
+    with pytest.raises(decisions.ReviewError, match="regrade the exercise first"):
+        decisions.decide(attempt.runs.get(), "friendly", True, "", instructor)
+    assert not Decision.objects.exists()

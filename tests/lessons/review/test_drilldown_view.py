@@ -251,3 +251,10 @@ def test_someone_elses_drilldown_does_not_exist(
     foreign.lesson = Lesson.objects.create(course=Course.objects.get(slug="other"), slug="x")
     foreign.save()
     assert client.get(drilldown_url(cohort, learner, foreign)).status_code == 404
+
+
+def test_a_page_number_past_any_history_gives_a_page_not_an_error(ines_client, cohort, learner):
+    exercise = make_exercise()
+    graded(learner, exercise, 1, "Say hello", "Hello!")
+    response = ines_client.get(drilldown_url(cohort, learner, exercise) + "?page=" + "9" * 25)
+    assert response.status_code in (200, 404)

@@ -162,3 +162,11 @@ def test_the_page_takes_the_same_queries_for_2_or_60_learners_and_2_or_6_exercis
             progress(user, exercise, 0.7, attempts=2)
     assert queries(ines_client, url(cohort, sort=sort_param(), q="", page=1)) == few
     assert queries(ines_client, url(cohort, sort=sort_param(), q="u0", page=2)) == few
+
+
+@pytest.mark.parametrize(
+    "params", [{"sort": "ex-%C2%B2"}, {"sort": "ex-99999999999999999999"}, {"q": "a%00b"}]
+)
+def test_odd_sorts_and_searches_give_a_page_not_an_error(ines_client, cohort, params):
+    two_exercises()
+    assert ines_client.get(url(cohort, **params)).status_code == 200
