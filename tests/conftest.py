@@ -36,6 +36,30 @@ STUB = {
 }
 
 
+# A rubric with a judge: "greets" (the output says hello) and "friendly" (an llm_judge on the
+# exercise's own stub rules).
+JUDGED_RUBRIC = {
+    "pass_threshold": 1.0,
+    "criteria": [
+        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True},
+        {
+            "id": "friendly",
+            "kind": "llm_judge",
+            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
+        },
+    ],
+}
+# Stub rules whose judge answers in prose, which a judge must not: every judged output needs
+# review (a person's decision).
+UNDECIDED_JUDGE_STUB = {
+    "rules": [
+        {"if": "one entry per rubric item", "reply": "I think it is friendly enough."},
+        {"if": "say hello", "reply": "Hello there!"},
+    ],
+    "default": "No.",
+}
+
+
 def make_user(username: str, **fields) -> User:
     return User.objects.create_user(username=username, password=PASSWORD, **fields)
 

@@ -9,27 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lessons.models import Cohort, Course
-from tests.conftest import PASSWORD, make_exercise, make_user
-
-RUBRIC = {
-    "pass_threshold": 1.0,
-    "criteria": [
-        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True},
-        {
-            "id": "friendly",
-            "kind": "llm_judge",
-            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
-        },
-    ],
-}
-# The judge answers in prose: every judged output needs a person's decision.
-STUB = {
-    "rules": [
-        {"if": "one entry per rubric item", "reply": "It seems friendly to me."},
-        {"if": "say hello", "reply": "Hello there!"},
-    ],
-    "default": "Once upon a time, there was a long story.",
-}
+from tests.conftest import JUDGED_RUBRIC, PASSWORD, UNDECIDED_JUDGE_STUB, make_exercise, make_user
 
 
 def log_in(page, url: str, username: str) -> None:
@@ -58,7 +38,7 @@ def join_and_submit(page, url: str, code: str, prompts: list[str]) -> None:
 def test_an_instructor_reviews_two_learners_from_cohort_to_csv(embedded_stack, page):
     url = embedded_stack.url
     instructor = make_user("ines", is_staff=True)
-    make_exercise(rubric=RUBRIC, stub=STUB, editable_fields=["user"])
+    make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB, editable_fields=["user"])
     Course.objects.get(slug="basics").instructors.add(instructor)
     make_user("ana")
     make_user("ben")

@@ -13,29 +13,9 @@ import pytest
 from django.test import Client
 
 from lessons.models import Case, Cohort, Course, Exercise, Lesson, Membership
-from tests.conftest import make_attempt, make_user, run_queued
+from tests.conftest import JUDGED_RUBRIC, UNDECIDED_JUDGE_STUB, make_attempt, make_user, run_queued
 
 pytestmark = pytest.mark.django_db
-
-RUBRIC = {
-    "pass_threshold": 1.0,
-    "criteria": [
-        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True},
-        {
-            "id": "friendly",
-            "kind": "llm_judge",
-            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
-        },
-    ],
-}
-# The judge answers in prose: every judged output waits in the review queue.
-STUB = {
-    "rules": [
-        {"if": "one entry per rubric item", "reply": "It seems friendly."},
-        {"if": "say hello", "reply": "Hello there!"},
-    ],
-    "default": "No.",
-}
 
 
 def exercise_in(slug: str, instructor) -> Exercise:
@@ -49,8 +29,8 @@ def exercise_in(slug: str, instructor) -> Exercise:
         status=Exercise.PUBLISHED,
         editable_fields=["user"],
         variables=["name"],
-        rubric=RUBRIC,
-        stub=STUB,
+        rubric=JUDGED_RUBRIC,
+        stub=UNDECIDED_JUDGE_STUB,
     )
     Case.objects.create(exercise=exercise, name="Ada", variables={"name": "Ada"})
     return exercise

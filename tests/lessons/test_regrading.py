@@ -18,24 +18,13 @@ from lessons.authoring import regrading
 from lessons.models import Exercise, Regrade
 from lessons.tasks import reconcile
 from sandbox.models import Attempt, UsageRecord
-from tests.conftest import HTMX, make_attempt, make_exercise, make_run, run_queued
+from tests.conftest import HTMX, JUDGED_RUBRIC, make_attempt, make_exercise, make_run, run_queued
 
 pytestmark = pytest.mark.django_db
 
 JUDGE_VERDICT = json.dumps(
     {"items": [{"id": "c1", "verdict": "met", "score": 5, "evidence": "Hello there!"}]}
 )
-JUDGED_RUBRIC = {
-    "pass_threshold": 1.0,
-    "criteria": [
-        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True},
-        {
-            "id": "friendly",
-            "kind": "llm_judge",
-            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
-        },
-    ],
-}
 JUDGE_STUB = {
     "rules": [
         {"if": "one entry per rubric item", "reply": JUDGE_VERDICT},

@@ -12,29 +12,15 @@ from django.urls import reverse
 from lessons.models import Course
 from lessons.review.models import AuditEntry, Cohort, Decision, Membership, Progress, ReviewItem
 from sandbox.models import Attempt
-from tests.conftest import make_attempt, make_exercise, run_queued
+from tests.conftest import (
+    JUDGED_RUBRIC,
+    UNDECIDED_JUDGE_STUB,
+    make_attempt,
+    make_exercise,
+    run_queued,
+)
 
 pytestmark = pytest.mark.django_db
-
-RUBRIC = {
-    "pass_threshold": 1.0,
-    "criteria": [
-        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True},
-        {
-            "id": "friendly",
-            "kind": "llm_judge",
-            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
-        },
-    ],
-}
-# The judge answers in prose, which a judge must not: every judged output needs review.
-STUB = {
-    "rules": [
-        {"if": "one entry per rubric item", "reply": "I think it is friendly enough."},
-        {"if": "say hello", "reply": "Hello there!"},
-    ],
-    "default": "No.",
-}
 
 
 @pytest.fixture
@@ -47,7 +33,7 @@ def cohort(instructor, learner) -> Cohort:
 @pytest.fixture
 def undecided(learner, instructor) -> Attempt:
     """Graded through the real path: "greets" passes, the judge's "friendly" needs review."""
-    attempt = make_attempt(learner, make_exercise(rubric=RUBRIC, stub=STUB))
+    attempt = make_attempt(learner, make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB))
     run_queued()
     attempt.refresh_from_db()
     assert (attempt.status, attempt.score, attempt.passed) == ("graded", 0.5, False)

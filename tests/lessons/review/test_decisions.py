@@ -13,34 +13,20 @@ from lessons.models import Regrade
 from lessons.review import decisions
 from lessons.review.models import AuditEntry, Decision, Override, Progress, ReviewItem
 from sandbox.models import Attempt, UsageRecord
-from tests.conftest import make_attempt, make_exercise, run_queued
+from tests.conftest import (
+    JUDGED_RUBRIC,
+    UNDECIDED_JUDGE_STUB,
+    make_attempt,
+    make_exercise,
+    run_queued,
+)
 
 pytestmark = pytest.mark.django_db
-
-RUBRIC = {
-    "pass_threshold": 1.0,
-    "criteria": [
-        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True},
-        {
-            "id": "friendly",
-            "kind": "llm_judge",
-            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
-        },
-    ],
-}
-# The judge answers in prose, which a judge must not: every judged output needs review.
-STUB = {
-    "rules": [
-        {"if": "one entry per rubric item", "reply": "I think it is friendly enough."},
-        {"if": "say hello", "reply": "Hello there!"},
-    ],
-    "default": "No.",
-}
 
 
 @pytest.fixture
 def undecided(learner) -> Attempt:
-    exercise = make_exercise(rubric=RUBRIC, stub=STUB)
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB)
     attempt = make_attempt(learner, exercise)
     run_queued()
     attempt.refresh_from_db()
@@ -112,7 +98,7 @@ def test_a_criterion_the_rubric_does_not_have_is_refused(undecided, instructor):
 
 
 def test_an_attempt_still_running_cannot_be_decided(learner, instructor):
-    attempt = make_attempt(learner, make_exercise(rubric=RUBRIC, stub=STUB))
+    attempt = make_attempt(learner, make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB))
     run = attempt.runs.create(position=0, case_name="Ada")
     with pytest.raises(decisions.ReviewError, match="graded attempt"):
         decisions.decide(run, "friendly", True, "", instructor)
@@ -155,8 +141,8 @@ def test_clearing_no_override_is_refused(undecided, instructor):
 
 def test_a_decision_asks_no_judge_and_leaves_the_other_outputs_waiting(learner, instructor):
     exercise = make_exercise(
-        rubric=RUBRIC,
-        stub=STUB,
+        rubric=JUDGED_RUBRIC,
+        stub=UNDECIDED_JUDGE_STUB,
         cases=[
             {"name": "Ada", "variables": {"name": "Ada"}},
             {"name": "Bo", "variables": {"name": "Bo"}},
@@ -189,13 +175,14 @@ def test_after_another_judge_changed_a_decision_waits_for_a_regrade(learner, ins
         "params": {"model": "stub:scripted", "items": ["The reply is polite."]},
     }
     exercise = make_exercise(
-        rubric={**RUBRIC, "criteria": [*RUBRIC["criteria"], polite]}, stub=STUB
+        rubric={**JUDGED_RUBRIC, "criteria": [*JUDGED_RUBRIC["criteria"], polite]},
+        stub=UNDECIDED_JUDGE_STUB,
     )
     attempt = make_attempt(learner, exercise)
     run_queued()
     attempt.refresh_from_db()
     polite["params"]["items"] = ["The reply is very polite."]
-    exercise.rubric = {**RUBRIC, "criteria": [*RUBRIC["criteria"], polite]}
+    exercise.rubric = {**JUDGED_RUBRIC, "criteria": [*JUDGED_RUBRIC["criteria"], polite]}
     exercise.save()
     with pytest.raises(decisions.ReviewError, match="regrade the exercise first"):
         decisions.decide(attempt.runs.get(), "friendly", True, "", instructor)

@@ -17,22 +17,11 @@ from lessons.models import Course
 from lessons.review.models import Cohort, Membership
 from lessons.review.progress import refresh
 from sandbox.models import Attempt
-from tests.conftest import PASSWORD, make_attempt, make_exercise, make_run, make_user
+from tests.conftest import JUDGED_RUBRIC, PASSWORD, make_attempt, make_exercise, make_run, make_user
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path("/tmp")
-RUBRIC = {
-    "pass_threshold": 1.0,
-    "criteria": [
-        {"id": "greets", "kind": "contains", "params": {"text": "hello"}, "ignore_case": True},
-        {
-            "id": "friendly",
-            "kind": "llm_judge",
-            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
-        },
-    ],
-}
 CASES = [
     {"name": "Ada", "variables": {"name": "Ada"}},
     {"name": "A rather long hidden case name", "variables": {"name": "Zed"}, "visibility": "hide"},
@@ -80,7 +69,7 @@ def criteria(output: str) -> list[dict]:
 
 def a_learner_who_tried_three_times():
     instructor = make_user("instructor", is_staff=True)
-    exercise = make_exercise(rubric=RUBRIC, cases=CASES)
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, cases=CASES)
     course = Course.objects.get(slug="basics")
     course.instructors.add(instructor)
     cohort = Cohort.objects.create(course=course, name="Spring 2027")

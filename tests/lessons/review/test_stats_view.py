@@ -17,7 +17,7 @@ from lessons.models import Course, Exercise
 from lessons.review.models import Cohort, Decision, Membership
 from lessons.review.progress import refresh
 from sandbox.models import Attempt, Run, UsageRecord
-from tests.conftest import make_attempt, make_exercise, make_run, make_user
+from tests.conftest import JUDGED_RUBRIC, make_attempt, make_exercise, make_run, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +27,6 @@ CASES = [
 ]
 CRITERIA = ("greets", "short")
 START = timezone.now() - timedelta(days=1)
-JUDGED_RUBRIC = {
-    "pass_threshold": 1.0,
-    "criteria": [
-        {"id": "greets", "kind": "contains", "params": {"text": "hello"}},
-        {
-            "id": "friendly",
-            "kind": "llm_judge",
-            "params": {"model": "stub:scripted", "items": ["The reply greets the reader."]},
-        },
-    ],
-}
 
 
 def graded(learner, exercise: Exercise, *runs: tuple[str, ...], output: str = "Hi") -> Attempt:
