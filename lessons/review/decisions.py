@@ -5,10 +5,11 @@ an audit entry; a decision regrades the attempt through the one scoring path
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from graders.results import NEEDS_REVIEW
@@ -27,15 +28,13 @@ def effective_score(attempt: Attempt) -> float | None:
     return override.score if override else attempt.score
 
 
-def judges_changed(exercise, attempt: Attempt, decided_id: str) -> bool:
+def judges_changed(exercise, runs: Iterable[Run], decided_id: str) -> bool:
     """Return whether a judge criterion (other than the one being decided) is defined
-    otherwise than when the attempt's outputs were graded: applying a decision without
-    asking a judge would then leave it unavailable."""
+    otherwise than when these runs' outputs were graded: applying a decision without asking
+    a judge would then leave it unavailable."""
     models = {k: v for k, v in exercise.parsed_rubric.model_criteria.items() if k != decided_id}
-    if not models:
-        return False
-    for criteria in attempt.runs.values_list("criteria", flat=True):
-        stored = regrading.by_id(criteria)
+    for run in runs if models else ():
+        stored = regrading.by_id(run.criteria)
         for criterion_id, model in models.items():
             fingerprint = str(stored.get(criterion_id, {}).get("fingerprint", ""))
             if fingerprint.partition(":")[0] != model.definition:
@@ -59,14 +58,12 @@ def percent(score: float | None) -> str:
     return "–" if score is None else f"{round(score * 100)}%"
 
 
-def locked_with_override(attempt: Attempt) -> Attempt:
-    """Return the attempt with its override, locking its row (not the override's, which may
-    not exist: PostgreSQL cannot lock the nullable side of an outer join)."""
-    return (
-        Attempt.objects.select_for_update(of=("self",))
-        .select_related("override")
-        .get(pk=attempt.pk)
-    )
+def with_override(lock: bool) -> QuerySet[Attempt]:
+    """Return attempts with their override, locking each attempt's row if asked (only its
+    row: PostgreSQL cannot lock the nullable side of the outer join to an override that may
+    not exist)."""
+    attempts = Attempt.objects.select_for_update(of=("self",)) if lock else Attempt.objects.all()
+    return attempts.select_related("override")
 
 
 def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
@@ -78,22 +75,25 @@ def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
         raise ReviewError("Only a graded attempt on an exercise can be reviewed.")
     if criterion_id not in {c.id for c in exercise.parsed_rubric.criteria}:
         raise ReviewError(f"The rubric has no criterion {criterion_id!r} (any more).")
-    if judges_changed(exercise, attempt, criterion_id):
-        raise ReviewError(
-            "The rubric's judge criteria changed since this attempt was graded: regrade the "
-            "exercise first, then decide."
-        )
-    result = regrading.by_id(run.criteria).get(criterion_id)
-    decided = Decision.objects.filter(run_id=run.pk, criterion_id=criterion_id).exists()
-    if result is None or not decidable(result, decided):
-        raise ReviewError(
-            f"{criterion_id!r} is not for a person to decide on this output: only a judge's "
-            "criteria and results waiting for review are."
-        )
     with transaction.atomic():
         # One review of an attempt at a time: each regrade reads every decision saved before it.
-        before = effective_score(locked_with_override(attempt))
-        stored = regrading.by_id(Run.objects.get(pk=run.pk).criteria).get(criterion_id, {})
+        locked = (
+            with_override(lock=True).prefetch_related(regrading.stored_runs()).get(pk=attempt.pk)
+        )
+        runs = {r.pk: r for r in locked.runs.all()}
+        if judges_changed(exercise, runs.values(), criterion_id):
+            raise ReviewError(
+                "The rubric's judge criteria changed since this attempt was graded: regrade the "
+                "exercise first, then decide."
+            )
+        stored = regrading.by_id(runs[run.pk].criteria).get(criterion_id)
+        decided = any(d.criterion_id == criterion_id for d in runs[run.pk].decisions.all())
+        if stored is None or not decidable(stored, decided):
+            raise ReviewError(
+                f"{criterion_id!r} is not for a person to decide on this output: only a judge's "
+                "criteria and results waiting for review are."
+            )
+        before = effective_score(locked)
         decision, created = Decision.objects.get_or_create(
             run_id=run.pk,
             criterion_id=criterion_id,
@@ -109,11 +109,10 @@ def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
         decision.met, decision.note = met, note.strip()
         decision.decided_by, decision.decided_at = user, timezone.now()
         decision.save()
+        # Read again, with the decision just saved.
         locked = (
-            Attempt.objects.select_related("override")
-            .prefetch_related(regrading.stored_runs())
-            .get(pk=attempt.pk)
-        )  # read again, with the decision just saved
+            with_override(lock=False).prefetch_related(regrading.stored_runs()).get(pk=attempt.pk)
+        )
         # Only the decision changes: every other stored result stands as it was graded (no
         # judge is asked again, whatever it answered then), so nothing is billed.
         grade = regrading.grade_stored(exercise, locked, judge=None, keep_stored=True)
@@ -145,7 +144,7 @@ def override(attempt: Attempt, score: float, reason: str, user) -> Override:
         raise ReviewError("Give a reason: the learner and other instructors will read it.")
     passed = score >= attempt.exercise.parsed_rubric.pass_threshold
     with transaction.atomic():
-        before = effective_score(locked_with_override(attempt))
+        before = effective_score(with_override(lock=True).get(pk=attempt.pk))
         row, _ = Override.objects.update_or_create(
             attempt_id=attempt.pk,
             defaults={
