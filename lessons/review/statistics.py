@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from graders.calibration import accuracy, cohen_kappa, rate
 from graders.reuse import subtree
 from graders.rubric import Criterion, Rubric
 
@@ -18,11 +19,6 @@ from graders.rubric import Criterion, Rubric
 def median(values: Sequence[float]) -> float | None:
     """Return the median of the values, None when there are none."""
     return statistics.median(values) if values else None
-
-
-def rate(part: int, whole: int) -> float | None:
-    """Return part / whole, None when whole is 0 (a rate of nothing is no rate)."""
-    return part / whole if whole else None
 
 
 def as_percent(share: float | None) -> int | None:
@@ -117,29 +113,6 @@ def histogram_chart(counts: Sequence[int], width: int = 640, height: int = 300) 
     ]
     edges = [(round(left + index * slot, 2), round(index * step)) for index in range(bins + 1)]
     return Chart(bars, ticks, edges, width, height, left, right, top, bottom, top_count)
-
-
-def accuracy(pairs: Iterable[tuple[bool, bool]]) -> float | None:
-    """Return the share of (judge, human) pairs that agree, None when there are none."""
-    pairs = list(pairs)
-    return rate(sum(judge == human for judge, human in pairs), len(pairs))
-
-
-def cohen_kappa(pairs: Iterable[tuple[bool, bool]]) -> float | None:
-    """Return Cohen's kappa of two raters' yes/no verdicts on the same items, the judge's and
-    an instructor's: agreement beyond what chance gives. None when it is undefined: no pairs,
-    or both raters put every item in the same class (chance agreement is then 1)."""
-    pairs = list(pairs)
-    if not pairs:
-        return None
-    n = len(pairs)
-    observed = sum(a == b for a, b in pairs) / n
-    first_yes = sum(a for a, _ in pairs) / n
-    second_yes = sum(b for _, b in pairs) / n
-    chance = first_yes * second_yes + (1 - first_yes) * (1 - second_yes)
-    if chance >= 1:
-        return None
-    return (observed - chance) / (1 - chance)
 
 
 @dataclass

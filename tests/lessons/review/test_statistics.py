@@ -6,10 +6,8 @@ import pytest
 
 from graders import load_rubric
 from lessons.review.statistics import (
-    accuracy,
     agreement,
     case_totals,
-    cohen_kappa,
     criteria_most_failed,
     criterion_texts,
     histogram,
@@ -18,16 +16,6 @@ from lessons.review.statistics import (
     merge_failure_groups,
     nice_top,
 )
-
-
-def table(yes_yes: int, yes_no: int, no_yes: int, no_no: int) -> list[tuple[bool, bool]]:
-    """The pairs of a 2×2 agreement table: (first rater, second rater)."""
-    return (
-        [(True, True)] * yes_yes
-        + [(True, False)] * yes_no
-        + [(False, True)] * no_yes
-        + [(False, False)] * no_no
-    )
 
 
 def test_the_median_of_odd_and_even_counts_and_of_nothing():
@@ -49,32 +37,6 @@ def test_the_histogram_puts_each_score_in_its_ten_percent_bin_and_full_marks_in_
 def test_the_histogram_clamps_out_of_range_scores_and_takes_other_bin_counts():
     assert histogram([-0.2, 1.5], bins=4) == [1, 0, 0, 1]
     assert histogram([]) == [0] * 10
-
-
-def test_kappa_of_textbook_tables():
-    # Wikipedia, "Cohen's kappa", the worked example and the two of "Same percentages but
-    # different numbers".
-    assert cohen_kappa(table(20, 5, 10, 15)) == pytest.approx(0.4)
-    assert cohen_kappa(table(45, 15, 25, 15)) == pytest.approx(0.1304, abs=1e-4)
-    assert cohen_kappa(table(25, 35, 5, 35)) == pytest.approx(0.2593, abs=1e-4)
-
-
-def test_kappa_of_perfect_agreement_and_of_agreement_no_better_than_chance():
-    assert cohen_kappa(table(3, 0, 0, 2)) == pytest.approx(1.0)
-    assert cohen_kappa(table(0, 3, 2, 0)) < 0
-    # The judge says yes to everything: it agrees as often as chance would.
-    assert cohen_kappa(table(3, 2, 0, 0)) == pytest.approx(0.0)
-
-
-def test_kappa_is_undefined_with_no_pairs_or_when_both_raters_use_one_class():
-    assert cohen_kappa([]) is None
-    assert cohen_kappa(table(4, 0, 0, 0)) is None
-    assert cohen_kappa(table(0, 0, 0, 4)) is None
-
-
-def test_accuracy_is_the_share_of_agreeing_pairs():
-    assert accuracy(table(20, 5, 10, 15)) == pytest.approx(0.7)
-    assert accuracy([]) is None
 
 
 def test_failure_groups_of_many_learners_are_merged_largest_first_with_a_sample():
