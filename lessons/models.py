@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 import graders
-from sandbox.backends import BACKEND_CHOICES
+from graders.reuse import subtree
+from sandbox.backends import BACKEND_CHOICES, BACKENDS
 from sandbox.backends.stub import StubRuleError, StubScript, parse_script
 from sandbox.prompting import PROMPT_FIELDS, RenderedPrompt, join_slots, render_prompt
 
@@ -210,6 +211,25 @@ class Exercise(models.Model):
     @property
     def stub_script(self) -> StubScript:
         return parsed(parse_script, self.stub)
+
+    def judge_model(self, name: str) -> tuple[str, str]:
+        """Return the (backend, model) an llm_judge's `model` names: "backend:model", or a
+        model of this exercise's backend."""
+        backend, _, model = name.partition(":")
+        if backend in BACKENDS and model:
+            return backend, model
+        return self.backend, name
+
+    def judged_by_itself(self) -> bool:
+        """Return whether an llm_judge criterion, at any depth, names the model being graded
+        (which is lenient with its own output)."""
+        graded = (self.backend, self.model_name)
+        return any(
+            self.judge_model(node.params["model"]) == graded
+            for criterion in self.parsed_rubric.criteria
+            for node in subtree(criterion)
+            if node.kind == "llm_judge"
+        )
 
     @property
     def editable_slots(self) -> list[dict]:

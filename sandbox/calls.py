@@ -24,7 +24,7 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 import graders
-from sandbox.backends import BACKENDS, Backend, BackendError, Completion, CompletionRequest
+from sandbox.backends import Backend, BackendError, Completion, CompletionRequest
 from sandbox.providers import make_backend, model_unavailable
 
 if TYPE_CHECKING:
@@ -159,9 +159,7 @@ def make_judge(exercise: Exercise, deadline: float, log: list[CallLog]) -> grade
     never looked up in the response cache."""
 
     def judge(request: graders.JudgeRequest) -> str:
-        backend_name, _, model = request.model.partition(":")
-        if backend_name not in BACKENDS or not model:
-            backend_name, model = exercise.backend, request.model
+        backend_name, model = exercise.judge_model(request.model)
         reason = model_unavailable(backend_name, model)
         if reason or time.monotonic() >= deadline:
             raise JudgeFailed(reason or "The time for grading ran out.")

@@ -82,6 +82,7 @@ def _exercise_context(exercise: Exercise, **extra) -> dict:
         "course": exercise.lesson.course,
         "case_count": exercise.cases.count(),
         "check": exercise.publish_checks.first(),
+        "judged_by_itself": exercise.judged_by_itself(),
         **extra,
     }
 
