@@ -449,8 +449,24 @@ CRITERIA: dict[str, Kind] = {
                 default=1,
                 help="how many times to ask again after a bad answer (0 to 3)",
             ),
+            Param(
+                "requires",
+                (list,),
+                items=(str,),
+                required=False,
+                default=[],
+                help="ids of cheaper criteria before it: when one fails, the judge is not asked",
+            ),
+            Param(
+                "labelled",
+                (list,),
+                items=(dict,),
+                required=False,
+                default=[],
+                help="outputs an instructor labelled met or not, for calibrate_judge",
+            ),
         ),
-        "A judge model scores natural-language rubric items (hardened against injection).",
+        "A judge model scores natural-language rubric items (checked for being steered).",
         extra=judge.check_judge_params,
         negatable=False,
     ),
@@ -718,6 +734,11 @@ def grade_case(
             check = Check(passed=decision.met, detail=decision.detail)
             results_list.append(criterion_result(criterion, check, check.detail, fingerprint))
             continue
+        unmet = unmet_requirements(criterion, results_list)
+        if unmet:
+            check = Check(False, f"not judged: it requires {unmet}, which did not pass")
+            results_list.append(criterion_result(criterion, check, check.detail, fingerprint))
+            continue
         if model is not None:
             stored = previous.get(criterion.id) if previous else None
             if stored is not None and reuse.reusable(stored, fingerprint, keep_stored):
@@ -741,6 +762,15 @@ def grade_case(
         status=status,
         suspected_injection=any(r.suspected_injection for r in results),
     )
+
+
+def unmet_requirements(criterion: Criterion, before: list[CriterionResult]) -> str:
+    """Return the ids of the criteria an llm_judge `requires` that did not pass, or ""
+    (load_rubric made sure they come before it)."""
+    required = criterion.params.get("requires") if criterion.kind == "llm_judge" else None
+    if not required:
+        return ""
+    return ", ".join(r.id for r in before if r.id in required and not r.passed)
 
 
 def aggregate(rubric: Rubric, grades: Iterable[tuple[CaseGrade, float]]) -> Grade:

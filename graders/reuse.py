@@ -26,10 +26,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from graders.context import Case, Submission
+from graders.judge import CALLS_PER_ASK
 from graders.results import OK, CriterionResult
 from graders.rubric import Criterion, Rubric
 
-VERSION = 1  # raise when what a fingerprint covers changes: older ones then never match
+# Raise when what a fingerprint covers changes: older ones then never match. 2: the judge
+# checks whether it was steered (graders.judge), so verdicts of the old protocol are asked again.
+VERSION = 2
 PRESENTATION = ("weight", "feedback", "visible")  # a criterion's fields its verdict ignores
 
 
@@ -41,8 +44,8 @@ class ModelCriterion:
     reads_prefill: bool
     reads_case: bool
     reads_prompt: bool
-    # The most calls it can make: each llm_judge in it asks once, and again up to `retries`
-    # times after a bad answer.
+    # The most calls it can make: each llm_judge in it makes up to three calls (graders.judge),
+    # each asked again up to `retries` times after a bad answer.
     most_calls: int = 1
 
 
@@ -82,11 +85,14 @@ def model_criteria(rubric: Rubric) -> dict[str, ModelCriterion]:
                 node.case_params or (REFERENCE in kind.params and node.params["reference"] is None)
             )
         verdict = {k: v for k, v in criterion.to_dict().items() if k not in PRESENTATION}
+        verdict["params"] = {k: v for k, v in verdict["params"].items() if k != "labelled"}
         definition = canonical_hash(
             {"v": VERSION, "criterion": verdict, "with_prefill": rubric.with_prefill}
         )
         most_calls = sum(
-            1 + int(node.params.get("retries", 0)) for node in nodes if node.kind == "llm_judge"
+            CALLS_PER_ASK * (1 + int(node.params.get("retries", 0)))
+            for node in nodes
+            if node.kind == "llm_judge"
         )
         found[criterion.id] = ModelCriterion(definition, prefill, case, prompt, most_calls)
     return found

@@ -292,6 +292,35 @@ def load_samples(data: Any) -> dict[str, tuple[Any, ...]]:
     return samples
 
 
+def check_requirements(criteria: tuple[Criterion, ...]) -> None:
+    """An llm_judge's `requires` names top-level criteria before it that call no model."""
+    from graders.reuse import subtree
+
+    earlier: dict[str, Criterion] = {}
+    for criterion in criteria:
+        for node in subtree(criterion):
+            if node is not criterion and node.params.get("requires"):
+                raise RubricError(
+                    "requires works on top-level criteria only", node.id, "params.requires"
+                )
+        for required in (
+            criterion.params.get("requires", []) if criterion.kind == "llm_judge" else []
+        ):
+            if required not in earlier:
+                raise RubricError(
+                    f"requires {required!r}, which is not a criterion before this one",
+                    criterion.id,
+                    "params.requires",
+                )
+            if any(node.kind == "llm_judge" for node in subtree(earlier[required])):
+                raise RubricError(
+                    f"requires {required!r}, which calls a model too: name cheaper criteria",
+                    criterion.id,
+                    "params.requires",
+                )
+        earlier[criterion.id] = criterion
+
+
 def load_rubric(data: Any) -> Rubric:
     """Return a validated Rubric, or raise RubricError naming what is wrong."""
     if not isinstance(data, Mapping):
@@ -312,6 +341,7 @@ def load_rubric(data: Any) -> Rubric:
         if c.id in seen:
             raise RubricError("the id is used twice", c.id, "id")
         seen.add(c.id)
+    check_requirements(criteria)
     if sum(c.weight for c in criteria) <= 0:
         raise RubricError("at least one criterion needs a weight above 0", field="criteria")
     unavailable = data.get("unavailable", "fail")

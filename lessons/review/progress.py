@@ -119,10 +119,10 @@ def review_reasons(criteria: Iterable[Mapping]) -> set[tuple[str, str]]:
     """Return the (criterion id, reason) pairs of a run's results that wait for a person."""
     reasons = set()
     for result in criteria:
-        if result.get("status") == NEEDS_REVIEW:
-            reasons.add((str(result["id"]), ReviewItem.NEEDS_REVIEW))
         if result.get("suspected_injection"):
             reasons.add((str(result["id"]), ReviewItem.INJECTION))
+        elif result.get("status") == NEEDS_REVIEW:
+            reasons.add((str(result["id"]), ReviewItem.NEEDS_REVIEW))
     return reasons
 
 

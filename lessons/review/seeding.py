@@ -157,15 +157,17 @@ REPLIES = {
     "cannot say more yet.",
 }
 BAD = ("long", "nogreet", "noname", "curt")
-JUDGE_HEADER = r"Rubric items \(score each"
-JUDGE_MET = (
-    '{"items": [{"id": "c1", "verdict": "met", "score": 5, "evidence": "thank you for '
-    'letting us know"}, {"id": "c2", "verdict": "met", "score": 4, "evidence": "We will"}]}'
-)
-JUDGE_NOT_MET = (
-    '{"items": [{"id": "c1", "verdict": "not_met", "score": 0, "evidence": ""}, '
-    '{"id": "c2", "verdict": "not_met", "score": 0, "evidence": ""}]}'
-)
+# The judge is the stub's obedient persona (graders.personas): it finds the two items by these
+# patterns, cannot decide on a reply that hides behind the policy, and is talked round by the
+# injected note, which its known-answer check then catches.
+JUDGE_SCRIPT = [
+    {
+        "item": "The reply thanks the customer for reporting the problem.",
+        "if": "thank you for letting us know",
+        "undecided": "per our policy",
+    },
+    {"item": "The reply says what will happen next.", "if": r"\bWe will\b"},
+]
 
 
 def insert(model: type[Model], rows: Sequence[Model]) -> None:
@@ -262,7 +264,7 @@ def rubric() -> dict[str, Any]:
                 "kind": "llm_judge",
                 "weight": 2,
                 "params": {
-                    "model": "stub:scripted",
+                    "model": "stub:obedient",
                     "items": [
                         "The reply thanks the customer for reporting the problem.",
                         "The reply says what will happen next.",
@@ -282,13 +284,9 @@ def order_number(exercise_index: int, case_index: int) -> int:
 
 
 def stub_script(step: str, cases: Sequence[tuple[str, int]]) -> dict[str, Any]:
-    """Return the exercise's stub rules: the judge's answers first, then a reply per learner
-    prompt and test case; the hidden case (the last) trips the prompt that is almost right."""
-    rules: list[dict[str, Any]] = [
-        {"if": [JUDGE_HEADER, "per our policy"], "reply": "Hard to say: it depends on the policy."},
-        {"if": [JUDGE_HEADER, "thank you for letting us know", "We will"], "reply": JUDGE_MET},
-        {"if": JUDGE_HEADER, "reply": JUDGE_NOT_MET},
-    ]
+    """Return the exercise's stub rules, a reply per learner prompt and test case (the hidden
+    case, the last, trips the prompt that is almost right), and its judge's script."""
+    rules: list[dict[str, Any]] = []
     for variant, marker in MARKERS.items():
         for position, (name, number) in enumerate(cases):
             reply = REPLIES.get(variant, GOOD_REPLY)
@@ -297,7 +295,7 @@ def stub_script(step: str, cases: Sequence[tuple[str, int]]) -> dict[str, Any]:
             rules.append(
                 {"if": [marker, f"order #{number}"], "reply": reply.format(name=name, step=step)}
             )
-    return {"rules": rules, "default": "Thank you for your message."}
+    return {"rules": rules, "default": "Thank you for your message.", "judge": JUDGE_SCRIPT}
 
 
 @dataclass(frozen=True)
@@ -332,9 +330,9 @@ class Plan:
         self.grades: dict[tuple[Key, ...], graders.Grade] = {}
 
     def judge(self, request: graders.JudgeRequest) -> str:
-        """Answer as the exercise's stub answers its judge's requests."""
+        """Answer as the exercise's stub judge (the model the criterion names) answers."""
         asked = CompletionRequest(
-            model=self.exercise.model_name,
+            model=request.model.rpartition(":")[2],
             system=request.system,
             messages=({"role": "user", "content": request.prompt},),
             max_tokens=request.max_tokens,

@@ -1,10 +1,12 @@
 """The offline model: deterministic, no network, for classrooms without keys and for tests.
 
-Two models:
+Models:
 - `echo` replies with the rendered prompt itself;
 - `scripted` replies by the exercise's rules: the first rule whose every `if`
   pattern matches the prompt (and no `unless` pattern does) gives the reply;
-  otherwise the default reply.
+  otherwise the default reply;
+- `judge` and `obedient` are judges for llm_judge criteria, by the exercise's `stub.judge`
+  list: an honest one and one that obeys orders in what it grades (graders.personas).
 
 Latency and a failure rate can be simulated for tests and benchmarks.
 """
@@ -23,36 +25,12 @@ from typing import Any
 
 import re2
 
+from graders import personas
+from graders.personas import ScriptError as StubRuleError
+from graders.personas import patterns
 from sandbox.backends.base import Backend, BackendError, Completion, CompletionRequest
 
-MODELS = ("echo", "scripted")
-
-
-class StubRuleError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-def _compile(pattern: Any, field: str) -> re2._Regexp:
-    if not isinstance(pattern, str) or not pattern:
-        raise StubRuleError(field, "must be a non-empty regular expression")
-    options = re2.Options()
-    options.log_errors = False
-    options.case_sensitive = False
-    try:
-        return re2.compile(pattern, options)
-    except re2.error as e:
-        reason = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
-        raise StubRuleError(field, f"RE2 cannot compile {pattern!r}: {reason}") from None
-
-
-def _patterns(value: Any, field: str) -> tuple[re2._Regexp, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list):
-        raise StubRuleError(field, "must be a pattern or a list of patterns")
-    return tuple(_compile(p, f"{field}[{i}]") for i, p in enumerate(items))
+MODELS = ("echo", "scripted", "judge", "obedient")
 
 
 @dataclass(frozen=True)
@@ -71,6 +49,7 @@ class StubRule:
 class StubScript:
     rules: tuple[StubRule, ...] = ()
     default: str = ""
+    judge: personas.Script = ()
     digest: str = ""  # of the rules as written: part of the cache key of a stub reply
 
     def reply(self, prompt: str) -> str:
@@ -86,9 +65,10 @@ def parse_script(data: Mapping[str, Any] | None) -> StubScript:
         return StubScript()
     if not isinstance(data, Mapping):
         raise StubRuleError("stub", "must be a mapping with 'rules' and 'default'")
-    unknown = set(data) - {"rules", "default"}
+    unknown = set(data) - {"rules", "default", "judge"}
     if unknown:
-        raise StubRuleError(f"stub.{sorted(unknown)[0]}", "unknown field; allowed: rules, default")
+        field = f"stub.{sorted(unknown)[0]}"
+        raise StubRuleError(field, "unknown field; allowed: rules, default, judge")
     default = data.get("default", "")
     if not isinstance(default, str):
         raise StubRuleError("stub.default", "must be text")
@@ -109,13 +89,14 @@ def parse_script(data: Mapping[str, Any] | None) -> StubScript:
             )
         rules.append(
             StubRule(
-                when=_patterns(raw["if"], f"{where}.if"),
-                unless=_patterns(raw.get("unless", []), f"{where}.unless"),
+                when=patterns(raw["if"], f"{where}.if"),
+                unless=patterns(raw.get("unless", []), f"{where}.unless"),
                 reply=raw["reply"],
             )
         )
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    return StubScript(rules=tuple(rules), default=default, digest=digest)
+    judge = personas.load_script(data.get("judge", []))
+    return StubScript(rules=tuple(rules), default=default, judge=judge, digest=digest)
 
 
 WORD = re.compile(r"\S+")
@@ -163,7 +144,15 @@ class StubBackend(Backend):
         if fails:
             raise BackendError("The stub model simulated a temporary failure.", permanent=False)
         prompt = request.prompt_text()
-        text = prompt if request.model == "echo" else self.script.reply(prompt)
+        if request.model in ("judge", "obedient"):
+            text = personas.answer(
+                self.script.judge,
+                request.system,
+                request.messages[-1]["content"],
+                obedient=request.model == "obedient",
+            )
+        else:
+            text = prompt if request.model == "echo" else self.script.reply(prompt)
         text = truncate_words(text, request.max_tokens)
         return Completion(
             text=text,

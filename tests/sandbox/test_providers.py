@@ -92,14 +92,20 @@ def test_a_choice_costs_its_price_per_million_tokens():
 def test_the_stub_models_are_always_allowed_first_and_free(settings):
     settings.SANDBOX_MODELS = "openai:gpt-4o-mini:0.15:0.60"
     models = allowed_models()
-    assert list(models) == ["stub:echo", "stub:scripted", "openai:gpt-4o-mini"]
+    assert list(models) == [
+        "stub:echo",
+        "stub:scripted",
+        "stub:judge",
+        "stub:obedient",
+        "openai:gpt-4o-mini",
+    ]
     assert models["stub:echo"].cost(1000, 1000) == 0
     assert models["openai:gpt-4o-mini"].output_price == Decimal("0.60")
 
 
 def test_the_stub_models_are_allowed_with_no_models_configured(settings):
     settings.SANDBOX_MODELS = ""
-    assert list(allowed_models()) == ["stub:echo", "stub:scripted"]
+    assert list(allowed_models()) == ["stub:echo", "stub:scripted", "stub:judge", "stub:obedient"]
 
 
 def test_model_choice_returns_the_configured_prices(settings):
