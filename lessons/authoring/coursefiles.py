@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import yaml
 from django.conf import settings
@@ -513,11 +513,7 @@ def read_exercise(src: Source) -> dict[str, Any]:
     exercise["stub"] = plain(stub)
 
     exercise["rubric"] = plain(data.get("rubric"))
-    try:
-        graders.load_rubric(exercise["rubric"])
-    except graders.RubricError as e:
-        where = rubric_path(exercise["rubric"], e)
-        src.problem(where, f"criterion {e.criterion!r}: {e.message}" if e.criterion else e.message)
+    check_rubric(src, exercise["rubric"], "rubric")
 
     unshared = [v for v in variables if v not in fixed]
     exercise["cases"] = read_cases(src, unshared)
@@ -617,15 +613,25 @@ def prompt_value(src: Source, where: str, value: Any, required: bool) -> dict:
     return plain(value)
 
 
-def rubric_path(rubric: Any, error: graders.RubricError) -> str:
+def check_rubric(src: Source, rubric: Any, prefix: str) -> None:
+    """Report the rubric's first error at the field it names; `prefix` is where the rubric
+    sits in the file ("" for a file that is a rubric)."""
+    try:
+        graders.load_rubric(rubric)
+    except graders.RubricError as e:
+        where = rubric_path(rubric, e, prefix)
+        src.problem(where, f"criterion {e.criterion!r}: {e.message}" if e.criterion else e.message)
+
+
+def rubric_path(rubric: Any, error: graders.RubricError, prefix: str) -> str:
     """Return the path of the field a rubric error names, e.g. "rubric.criteria[2].params".
 
     Sub-criteria are named "parent.child" by id (or by position from 1 when they have none).
     """
-    path, node = "rubric", rubric
+    path, node = prefix, rubric
     for name in error.criterion.split(".") if error.criterion else ():
         criteria = node.get("criteria") if isinstance(node, dict) else None
-        if path != "rubric" and isinstance(node, dict):
+        if path != prefix and isinstance(node, dict):
             criteria = (node.get("params") or {}).get("criteria")
             path = join(path, "params")
         if not isinstance(criteria, list):
@@ -650,35 +656,91 @@ def read_cases(src: Source, variables: list[str]) -> list[dict]:
         if not isinstance(case, dict):
             src.problem(at, "must be a mapping with name and vars")
             continue
-        src.known_keys(case, at, CASE_KEYS)
-        name = src.text(case, at, "name", max_length=100)
-        if name in names:
-            src.problem(join(at, "name"), f"{name!r} is used twice")
-        names.add(name)
-        values = case.get("vars") or {}
-        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-            src.problem(join(at, "vars"), "must map variable names to text")
-            values = {}
+        row = read_case(src, case, at, variables)
+        if row["name"] in names:
+            src.problem(join(at, "name"), f"{row['name']!r} is used twice")
+        names.add(row["name"])
+        result.append(row)
+    return result
+
+
+def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> dict[str, Any]:
+    """Return one test case's fields; its vars must be exactly `variables` (any, if None)."""
+    src.known_keys(case, at, CASE_KEYS)
+    name = src.text(case, at, "name", max_length=100)
+    values = case.get("vars") or {}
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        src.problem(join(at, "vars"), "must map variable names to text")
+        values = {}
+    if variables is not None:
         missing = sorted(set(variables) - set(values))
         if missing:
             src.problem(join(at, "vars"), f"no value for {', '.join(missing)}")
         for undeclared in sorted(set(values) - set(variables)):
             src.problem(join(join(at, "vars"), undeclared), "is not a variable of this exercise")
-        visibility = case.get("visibility", "show")
-        if visibility not in graders.VISIBILITY:
-            src.problem(join(at, "visibility"), f"must be one of {', '.join(graders.VISIBILITY)}")
-            visibility = "show"
-        result.append(
-            {
-                "name": name,
-                "variables": plain(values),
-                "visibility": visibility,
-                "reference": src.text(case, at, "reference", required=False),
-                "expected": plain(src.mapping(case, at, "expected")),
-                "weight": src.number(case, at, "weight", 1.0, 0, 100),
-            }
-        )
-    return result
+    visibility = case.get("visibility", "show")
+    if visibility not in graders.VISIBILITY:
+        src.problem(join(at, "visibility"), f"must be one of {', '.join(graders.VISIBILITY)}")
+        visibility = "show"
+    return {
+        "name": name,
+        "variables": plain(values),
+        "visibility": visibility,
+        "reference": src.text(case, at, "reference", required=False),
+        "expected": plain(src.mapping(case, at, "expected")),
+        "weight": src.number(case, at, "weight", 1.0, 0, 100),
+    }
+
+
+# One file on its own, outside a course folder (manage.py grade_output)
+
+T = TypeVar("T")
+
+
+def file_text(path: Path) -> tuple[Reader, str]:
+    """Return a reader of the folder holding `path` and the file's text, read with the
+    checks of a course file (size, UTF-8, not binary), or raise CourseFilesInvalid."""
+    resolved = path.resolve()
+    reader = Reader(resolved.parent)
+    try:
+        return reader, reader.read_text(resolved.name)[1]
+    except Unreadable as e:
+        raise CourseFilesInvalid([Problem(str(path), 0, "", str(e))]) from None
+
+
+def read_file(path: Path, read: Callable[[Source], T]) -> T:
+    """Return what `read` makes of the YAML mapping in `path`, or raise CourseFilesInvalid
+    with every problem, each naming the file as given."""
+    reader, text = file_text(path)
+    data = reader.read_yaml(path.resolve(), text)
+    value = read(Source(reader, path.resolve(), data)) if data is not None else None
+    if reader.problems or value is None:
+        raise CourseFilesInvalid([replace(p, file=str(path)) for p in reader.problems])
+    return value
+
+
+def read_rubric_file(src: Source) -> tuple[dict[str, Any], list[str] | None]:
+    """Return the Exercise fields of a rubric file, and the variables its test cases give:
+    an exercise file (a mapping with a `rubric` key, read and checked as import reads it),
+    or a bare rubric mapping (None: cases give any)."""
+    if "rubric" not in src.data:
+        rubric = plain(src.data)
+        check_rubric(src, rubric, "")
+        return {"rubric": rubric}, None
+    exercise = read_exercise(src)
+    del exercise["cases"]
+    return exercise, [v for v in exercise["variables"] if v not in exercise["fixed_variables"]]
+
+
+def read_case_file(variables: list[str] | None) -> Callable[[Source], dict[str, Any]]:
+    """Return the reader of a test case file: one case mapping, named after its file unless
+    it says `name`, whose vars must be exactly `variables` (any, if None)."""
+
+    def read(src: Source) -> dict[str, Any]:
+        src.data.setdefault("name", src.path.stem)
+        return read_case(src, src.data, "", variables)
+
+    return read
 
 
 # Import: write
