@@ -201,12 +201,12 @@ def labelled(criterion: Criterion) -> list[Label]:
     ]
 
 
-def alone(criterion: Criterion) -> Rubric:
-    """Return a rubric of this criterion alone, without its `requires`: calibration measures
-    the judge, so it is asked of every label, whatever cheaper criteria would say of it."""
-    data = criterion.to_dict()
+def alone(definition: Mapping[str, Any]) -> Rubric:
+    """Return a rubric of one criterion (Criterion.to_dict()) alone, without its `requires`:
+    calibration measures the judge, so it is asked of every label, whatever cheaper criteria
+    would say of it."""
+    data = {**definition, "params": dict(definition["params"]), "weight": 1}
     data["params"].pop("requires", None)
-    data["weight"] = 1
     return load_rubric({"pass_threshold": 1.0, "criteria": [data]})
 
 

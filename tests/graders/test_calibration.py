@@ -145,20 +145,31 @@ JUDGED = {
             "id": "polite",
             "kind": "llm_judge",
             "weight": 0,
-            "params": {"model": "judge", "items": ["The reply says please."]},
+            "params": {
+                "model": "judge",
+                "items": ["The reply says please."],
+                "requires": ["short"],
+                "labelled": [{"output": "Please sit.", "met": True, "note": "polite"}],
+            },
         },
     ],
 }
 
 
-def test_alone_keeps_the_criterion_with_a_weight():
-    rubric = calibration.alone(load_rubric(JUDGED).criteria[1])
+def test_alone_keeps_the_criterion_with_a_weight_and_without_what_it_requires():
+    rubric = calibration.alone(load_rubric(JUDGED).criteria[1].to_dict())
     assert [c.id for c in rubric.criteria] == ["polite"]
     assert rubric.criteria[0].weight == 1
+    assert rubric.criteria[0].params["requires"] == []
+
+
+def test_the_labelled_param_gives_labels_named_by_position():
+    [label] = calibration.labelled(load_rubric(JUDGED).criteria[1])
+    assert label == Label("Please sit.", met=True, note="polite", source="labelled[0]")
 
 
 def test_judge_label_without_a_judge_is_not_a_pass():
-    rubric = calibration.alone(load_rubric(JUDGED).criteria[1])
+    rubric = calibration.alone(load_rubric(JUDGED).criteria[1].to_dict())
     result = calibration.judge_label(rubric, Label("Please sit.", met=True), judge=None)
     assert result.status == "unavailable"
     assert calibration.outcome(result) == FAILED
