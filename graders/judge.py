@@ -262,7 +262,7 @@ def read_json(answer: str) -> Any:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        return f"the judge did not answer in JSON (it began {short(text, 40)})"
+        return "the judge did not answer in JSON"  # its text is not shown: it may be anything
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         return 'the judge\'s JSON has no "items" list'
     return data
@@ -377,8 +377,8 @@ def steering(
     )[0]
     if not repeated(answered, token):
         return needs_review(
-            f"asked to repeat a known token while ignoring the output, the judge answered "
-            f"{short(answered.strip(), 40)}: the output steered it",
+            "asked to repeat a known token while ignoring the output, the judge answered "
+            "something else: the output steered it",
             injected=True,
         )
     claims = [(v.id, text, v.evidence) for v, text in earned]

@@ -232,11 +232,12 @@ def answer(
 
 
 ITEM_LINE = re.compile(r"^- (c\d+): (.*)$", re.MULTILINE)
+SCALE = re.compile(r"\(score each from 0 to (\d+)\)")
 
 
 def grade(script: Script, prompt: str, output: str, obedient: bool) -> str:
-    scale = int(re.search(r"from 0 to (\d+)", prompt).group(1))  # type: ignore[union-attr]
     head = prompt.split("<<<DATA-")[0]
+    scale = int(SCALE.findall(head)[-1]) if SCALE.search(head) else 1
     order = steering_line(output) if obedient else None
     if order is None and any(p.search(output) for rule in script for p in rule.undecided):
         return "It is hard to say: it depends on what the policy allows."
