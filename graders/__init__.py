@@ -4,7 +4,9 @@ The public interface:
 
 - load_rubric(data) -> Rubric, raising RubricError(message, criterion, field)
 - grade_attempt(rubric, [CaseOutputs(case, outputs, submission, previous, decisions)], *,
-  require_all_samples=False, judge=None, map=map) -> Grade: how every caller scores an attempt
+  sample_rule=SampleRule(), judge=None, map=map) -> Grade: how every caller scores an attempt
+- SampleRule(kind, needed) for a case's k samples: kind in SAMPLE_RULES (mean, all, at_least
+  n, any); .check(k) raises SampleRuleError(message, field)
 - grade_case(rubric, output, case, submission, *, judge=None, previous=None) -> CaseGrade
 - judge_calls_needed(rubric, [stored criteria by id, ...]) -> int, and judge_calls_at_most (retries)
 - aggregate(rubric, [(case_grade, weight), ...]) -> Grade (the cases -> attempt step)
@@ -32,7 +34,10 @@ from graders.results import (
 )
 from graders.rubric import Criterion, Rubric, RubricError, load_rubric
 from graders.scoring import (
+    SAMPLE_RULES,
     CaseOutputs,
+    SampleRule,
+    SampleRuleError,
     grade_attempt,
     judge_calls_at_most,
     judge_calls_needed,
@@ -41,6 +46,7 @@ from graders.scoring import (
 
 __all__ = (
     "CRITERIA",
+    "SAMPLE_RULES",
     "STATUSES",
     "VISIBILITY",
     "Case",
@@ -55,6 +61,8 @@ __all__ = (
     "Rubric",
     "RubricError",
     "SampleResult",
+    "SampleRule",
+    "SampleRuleError",
     "SelfTestReport",
     "Submission",
     "aggregate",

@@ -1,10 +1,11 @@
 """Score an attempt: every sample of every test case graded, then combined. The one place
 where samples become a case grade and cases an attempt grade.
 
-- sample -> case (score_case): the mean of the sample scores, passing at the rubric's
-  threshold; with require_all_samples, the worst sample's score, passing only if every
-  sample passed. The case's status is its samples' worst; it needs review if any does,
-  and a case that needs review never passes.
+- sample -> case (score_case), by the exercise's SampleRule: the mean of the sample scores,
+  passing at the rubric's threshold; or, when n of its k samples must pass (all: n = k,
+  pass^k; any: n = 1, pass@k; at_least n), the score n samples reach (the n-th best),
+  passing if n samples passed. The case's status is its samples' worst; it needs review if
+  any does, and a case that needs review never passes.
 - case -> attempt (engine.aggregate): the mean weighted by case weight, passing at the
   threshold (with require_all_cases, only if every case passed); never passed when a case
   needs review.
@@ -44,23 +45,74 @@ class CaseOutputs:
     decisions: tuple[Mapping[str, Decision], ...] = ()
 
 
+SAMPLE_RULES = ("mean", "all", "at_least", "any")
+
+
+class SampleRuleError(ValueError):
+    """A sample rule that cannot apply. `field` is "sample_rule" or "samples_needed", the
+    names an exercise (and its course file) gives the rule's kind and n."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+@dataclass(frozen=True)
+class SampleRule:
+    """How the k samples of a test case make its grade: "mean", "all" (pass^k), "at_least"
+    `needed` of k, or "any" (pass@k)."""
+
+    kind: str = "mean"
+    needed: int = 0  # at_least only
+
+    def check(self, samples: int) -> None:
+        """Raise SampleRuleError unless this rule applies to `samples` runs per test case."""
+        if self.kind not in SAMPLE_RULES:
+            message = f"must be one of {', '.join(SAMPLE_RULES)}, not {self.kind!r}"
+            raise SampleRuleError(message, "sample_rule")
+        if self.kind != "at_least" and self.needed:
+            raise SampleRuleError("is for sample_rule at_least only", "samples_needed")
+        if self.kind == "at_least" and not 1 <= self.needed <= samples:
+            message = f"must be from 1 to {samples} (the samples per case), not {self.needed}"
+            raise SampleRuleError(message, "samples_needed")
+
+    def must_pass(self, samples: int) -> int | None:
+        """Return how many of `samples` must pass (None: the mean score decides)."""
+        return {"all": samples, "any": 1, "at_least": self.needed}.get(self.kind)
+
+    def describe(self, samples: int) -> str:
+        """Say what a case of `samples` needs, beside "passes 3 of 5": "needs 4 of 5"."""
+        if self.kind == "mean":
+            return "the mean score decides"
+        if self.kind == "all":
+            return f"all {samples} must pass"
+        if self.kind == "any":
+            return f"any 1 of {samples}"
+        return f"needs {self.needed} of {samples}"
+
+
+MEAN = SampleRule()
+
 Sample = tuple[CaseOutputs, int]
 Mapper = Callable[[Callable[[Sample], CaseGrade], Iterable[Sample]], Iterable[CaseGrade]]
 
 
 def score_case(
-    rubric: Rubric, samples: Sequence[CaseGrade], *, require_all_samples: bool = False
+    rubric: Rubric, samples: Sequence[CaseGrade], *, sample_rule: SampleRule = MEAN
 ) -> CaseGrade:
-    """Return one test case's grade from the grades of its samples, in order."""
+    """Return one test case's grade from the grades of its samples, in order, by the rule.
+    A sample the rule needs and the case lacks (fewer runs than n) counts as failed, at 0."""
     if not samples:
         raise ValueError("a test case needs at least one sample")
     status = worst_status(s.status for s in samples)
-    if require_all_samples:
-        score = min(s.score for s in samples)
-        passed = all(s.passed for s in samples)
-    else:
+    needed = sample_rule.must_pass(len(samples))
+    if needed is None:
         score = weighted_mean((s.score, 1.0) for s in samples)
         passed = score >= rubric.pass_threshold
+    else:
+        ranked = sorted((s.score for s in samples), reverse=True)
+        score = ranked[needed - 1] if needed <= len(ranked) else 0.0
+        passed = sum(s.passed for s in samples) >= needed
     # The first sample that failed with the lowest score: its criteria say what went wrong.
     worst = min(samples, key=lambda s: (s.passed, s.score))
     return CaseGrade(
@@ -77,7 +129,7 @@ def grade_attempt(
     rubric: Rubric,
     cases: Sequence[CaseOutputs],
     *,
-    require_all_samples: bool = False,
+    sample_rule: SampleRule = MEAN,
     judge: Judge | None = None,
     map: Mapper = builtins.map,
     keep_stored: bool = False,
@@ -113,9 +165,7 @@ def grade_attempt(
     pairs, at = [], 0
     for case_outputs in cases:
         count = len(case_outputs.outputs)
-        case_grade = score_case(
-            rubric, grades[at : at + count], require_all_samples=require_all_samples
-        )
+        case_grade = score_case(rubric, grades[at : at + count], sample_rule=sample_rule)
         pairs.append((case_grade, case_outputs.case.weight))
         at += count
     return aggregate(rubric, pairs)

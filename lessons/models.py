@@ -146,6 +146,15 @@ def parsed(parse, data):
     return _parsed(parse, json.dumps(data, sort_keys=True))
 
 
+SAMPLE_RULE_LABELS = {
+    "mean": "when the mean score of its samples reaches the pass threshold",
+    "all": "only if every sample passes (pass^k)",
+    "at_least": "if at least n of its k samples pass",
+    "any": "if any one sample passes (pass@k)",
+}
+SAMPLE_RULE_CHOICES = [(rule, SAMPLE_RULE_LABELS[rule]) for rule in graders.SAMPLE_RULES]
+
+
 class Exercise(models.Model):
     DRAFT, PUBLISHED = "draft", "published"
 
@@ -180,9 +189,15 @@ class Exercise(models.Model):
     model_name = models.CharField(max_length=100, default="scripted")
     temperature = models.FloatField(default=0.0)
     max_tokens = models.PositiveIntegerField(default=256)
-    # Sampling: k runs per test case, reported as a pass rate ("passes 4 of 5").
+    # Sampling: k runs per test case, reported as a pass rate ("passes 4 of 5"), and the
+    # rule that makes them the case's grade (graders.SampleRule).
     samples = models.PositiveSmallIntegerField(default=1)
-    require_all_samples = models.BooleanField(default=False)
+    sample_rule = models.CharField(
+        max_length=10, choices=SAMPLE_RULE_CHOICES, default="mean", verbose_name="A case passes"
+    )
+    samples_needed = models.PositiveSmallIntegerField(
+        default=0, help_text="With “at least n of k”: n, from 1 to the samples per case."
+    )
     stub = models.JSONField(default=dict, blank=True, validators=[validate_stub])
 
     rubric = models.JSONField(validators=[validate_rubric])
@@ -211,6 +226,16 @@ class Exercise(models.Model):
     @property
     def stub_script(self) -> StubScript:
         return parsed(parse_script, self.stub)
+
+    @property
+    def parsed_sample_rule(self) -> graders.SampleRule:
+        return graders.SampleRule(self.sample_rule, self.samples_needed)
+
+    def clean(self) -> None:
+        try:
+            self.parsed_sample_rule.check(self.samples)
+        except graders.SampleRuleError as e:
+            raise ValidationError({e.field: e.message}) from None
 
     def judge_model(self, name: str) -> tuple[str, str]:
         """Return the (backend, model) an llm_judge's `model` names: "backend:model", or a

@@ -241,7 +241,7 @@ def grade_jobs(
     grade = graders.grade_attempt(
         rubric,
         cases,
-        require_all_samples=exercise.require_all_samples,
+        sample_rule=exercise.parsed_sample_rule,
         judge=judge,
         # Judged grading waits on a model; the rest is CPU work, which threads only slow.
         map=map_in_pool if rubric.calls_a_model() else map,

@@ -57,7 +57,16 @@ EXERCISE_KEYS = (
     "known_bad",
 )
 PROMPT_KEYS = ("editable", *PROMPT_FIELDS, "slots", "examples")
-MODEL_KEYS = ("backend", "name", "temperature", "max_tokens", "samples", "require_all_samples")
+MODEL_KEYS = (
+    "backend",
+    "name",
+    "temperature",
+    "max_tokens",
+    "samples",
+    "sample_rule",
+    "samples_needed",
+)
+OLD_SAMPLE_KEY = "require_all_samples"  # read (true is sample_rule: all), never written
 CASE_KEYS = ("name", "visibility", "vars", "reference", "expected", "weight")
 SLOT_KEYS = ("name", "label", "text", "editable")
 EXAMPLE_KEYS = ("role", "text", "editable")
@@ -71,7 +80,8 @@ MODEL_DEFAULTS = {
     "temperature": 0.0,
     "max_tokens": 256,
     "samples": 1,
-    "require_all_samples": False,
+    "sample_rule": "mean",
+    "samples_needed": 0,
 }
 MAX_SAMPLES = 20
 
@@ -579,7 +589,7 @@ def read_parts(src: Source, prompt, key: str, allowed: tuple, required: tuple) -
 
 def read_model(src: Source) -> dict[str, Any]:
     model = src.mapping(src.data, "", "model")
-    src.known_keys(model, "model", MODEL_KEYS)
+    src.known_keys(model, "model", (*MODEL_KEYS, OLD_SAMPLE_KEY))
     backend = model.get("backend", MODEL_DEFAULTS["backend"])
     if backend not in BACKENDS:
         src.problem("model.backend", f"{backend!r} is not one of {', '.join(BACKENDS)}")
@@ -587,14 +597,32 @@ def read_model(src: Source) -> dict[str, Any]:
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         src.problem("model.name", "must be a model name (text, at most 100 characters)")
         name = MODEL_DEFAULTS["name"]
+    samples = src.number(model, "model", "samples", 1, 1, MAX_SAMPLES, whole=True)
     return {
         "backend": backend,
         "model_name": name,
         "temperature": src.number(model, "model", "temperature", 0.0, 0, 2),
         "max_tokens": src.number(model, "model", "max_tokens", 256, 1, 32000, whole=True),
-        "samples": src.number(model, "model", "samples", 1, 1, MAX_SAMPLES, whole=True),
-        "require_all_samples": src.flag(model, "model", "require_all_samples", False),
+        "samples": samples,
+        **read_sample_rule(src, model, samples),
     }
+
+
+def read_sample_rule(src: Source, model: dict, samples: int) -> dict[str, Any]:
+    """Return the model's sample_rule and samples_needed, checked against its samples. An
+    older file's require_all_samples: true reads as sample_rule: all."""
+    every = src.flag(model, "model", OLD_SAMPLE_KEY, False)
+    if OLD_SAMPLE_KEY in model and "sample_rule" in model:
+        src.problem(join("model", OLD_SAMPLE_KEY), "give sample_rule only (true is all)")
+    rule = graders.SampleRule(
+        model.get("sample_rule", "all" if every else "mean"),
+        src.number(model, "model", "samples_needed", 0, 0, MAX_SAMPLES, whole=True),
+    )
+    try:
+        rule.check(samples)
+    except graders.SampleRuleError as e:
+        src.problem(join("model", e.field), e.message)
+    return {"sample_rule": rule.kind, "samples_needed": rule.needed}
 
 
 def prompt_value(src: Source, where: str, value: Any, required: bool) -> dict:
@@ -1023,7 +1051,8 @@ def exercise_data(exercise: Exercise) -> dict[str, Any]:
         "temperature": exercise.temperature,
         "max_tokens": exercise.max_tokens,
         "samples": exercise.samples,
-        "require_all_samples": exercise.require_all_samples,
+        "sample_rule": exercise.sample_rule,
+        "samples_needed": exercise.samples_needed,
     }
     model = {k: v for k, v in model.items() if v != MODEL_DEFAULTS[k]}
     if model:

@@ -13,7 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 import graders
 from lessons.authoring.editing import dump_yaml, load_yaml
-from lessons.models import Exercise, validate_examples, validate_slots
+from lessons.models import SAMPLE_RULE_CHOICES, Exercise, validate_examples, validate_slots
 from sandbox.backends.stub import StubRuleError, parse_script
 from sandbox.prompting import PROMPT_FIELDS
 from sandbox.providers import allowed_models
@@ -192,8 +192,17 @@ class ExerciseForm(forms.Form):
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text="Runs per test case, reported as “passes k of n”.",
     )
-    require_all_samples = forms.BooleanField(
-        required=False, label="Every sample must pass (otherwise the mean score decides)"
+    sample_rule = forms.ChoiceField(
+        label="With several samples, a test case passes",
+        choices=SAMPLE_RULE_CHOICES,
+        help_text="Every sample (pass^k) asks for a prompt that never fails; any one sample "
+        "(pass@k), for one that can succeed.",
+    )
+    samples_needed = forms.IntegerField(
+        label="Samples that must pass (n)",
+        required=False,
+        min_value=1,
+        help_text="For “at least n of its k samples” only: from 1 to the samples per case.",
     )
 
     hints = text(
@@ -243,7 +252,8 @@ class ExerciseForm(forms.Form):
             "temperature": exercise.temperature,
             "max_tokens": exercise.max_tokens,
             "samples": exercise.samples,
-            "require_all_samples": exercise.require_all_samples,
+            "sample_rule": exercise.sample_rule,
+            "samples_needed": exercise.samples_needed or None,
             "hints": "\n---\n".join(exercise.hints),
             "solution_system": solution.get("system", ""),
             "solution_user": solution.get("user", ""),
@@ -296,6 +306,18 @@ class ExerciseForm(forms.Form):
 
     def clean_hints(self) -> list[str]:
         return [h.strip() for h in HINT_SEPARATOR.split(self.cleaned_data["hints"]) if h.strip()]
+
+    def clean(self) -> dict:
+        data = cast(dict[str, Any], super().clean())
+        if data.get("sample_rule") != "at_least":
+            data["samples_needed"] = 0
+        if "samples" in data and "sample_rule" in data:
+            rule = graders.SampleRule(data["sample_rule"], data["samples_needed"] or 0)
+            try:
+                rule.check(data["samples"])
+            except graders.SampleRuleError as e:
+                self.add_error(e.field, f"{e.message[0].upper()}{e.message[1:]}.")
+        return data
 
     def clean_solution_slots(self) -> dict[str, str]:
         values = clean_yaml(self.cleaned_data["solution_slots"], dict, "Slot texts")

@@ -117,7 +117,7 @@ def grade_stored(
     grade = graders.grade_attempt(
         exercise.parsed_rubric,
         cases,
-        require_all_samples=exercise.require_all_samples,
+        sample_rule=exercise.parsed_sample_rule,
         judge=judge,
         keep_stored=keep_stored,
     )

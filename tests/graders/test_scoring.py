@@ -13,6 +13,7 @@ from graders import (
     CaseOutputs,
     CriterionResult,
     JudgeRequest,
+    SampleRule,
     Submission,
     grade_attempt,
     grade_case,
@@ -83,23 +84,24 @@ def test_one_sample_that_needs_review_marks_its_case():
     assert not case.passed and not grade.passed
 
 
-def test_require_all_samples_scores_the_worst_sample():
+def test_every_sample_required_scores_the_worst_sample():
     # The old regrade averaged the samples here (0.75) even when every one had to pass.
     two = rubric(
         HELLO, criterion("contains", {"text": "world"}) | {"id": "world"}, pass_threshold=0.75
     )
     outputs = [attempt("hello world", "hello")]
-    strict = grade_attempt(two, outputs, require_all_samples=True)
+    strict = grade_attempt(two, outputs, sample_rule=SampleRule("all"))
     assert strict.score == 0.5 and not strict.passed
     assert strict.cases[0].score == 0.5 and not strict.cases[0].passed
     mean = grade_attempt(two, outputs)
     assert mean.score == 0.75 and mean.passed
 
 
-def test_require_all_samples_passes_only_if_every_sample_passed():
+def test_every_sample_required_passes_only_if_every_sample_passed():
     strict = rubric(HELLO, pass_threshold=1.0)
-    assert grade_attempt(strict, [attempt("hello", "hello")], require_all_samples=True).passed
-    assert not grade_attempt(strict, [attempt("hello", "no")], require_all_samples=True).passed
+    every = SampleRule("all")
+    assert grade_attempt(strict, [attempt("hello", "hello")], sample_rule=every).passed
+    assert not grade_attempt(strict, [attempt("hello", "no")], sample_rule=every).passed
 
 
 def test_a_case_keeps_its_samples_in_order_and_the_worst_ones_criteria():

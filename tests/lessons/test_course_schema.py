@@ -75,7 +75,9 @@ def test_the_schema_lists_what_the_code_accepts():
     exercise = defs["exercise"]["properties"]
     assert list(exercise) == list(coursefiles.EXERCISE_KEYS)
     assert list(exercise["prompt"]["properties"]) == list(coursefiles.PROMPT_KEYS)
-    assert list(exercise["model"]["properties"]) == list(coursefiles.MODEL_KEYS)
+    model = exercise["model"]["properties"]
+    assert list(model) == [*coursefiles.MODEL_KEYS, coursefiles.OLD_SAMPLE_KEY]
+    assert model["sample_rule"]["enum"] == list(graders.SAMPLE_RULES)
     assert list(exercise["cases"]["items"]["properties"]) == list(coursefiles.CASE_KEYS)
     assert list(defs["rubric"]["properties"]) == sorted(
         graders.rubric.RUBRIC_FIELDS, key=coursefiles.RUBRIC_ORDER.index

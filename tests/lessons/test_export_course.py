@@ -146,7 +146,8 @@ def make_browser_course() -> Course:
         temperature=0.7,
         max_tokens=300,
         samples=5,
-        require_all_samples=True,
+        sample_rule="at_least",
+        samples_needed=4,
         stub={
             "rules": [{"if": ["twice"], "unless": "refund", "reply": "billing"}],
             "default": "no idea",
@@ -209,7 +210,8 @@ def test_a_browser_course_exports_every_field(db, tmp_path):
         "temperature": 0.7,
         "max_tokens": 300,
         "samples": 5,
-        "require_all_samples": True,
+        "sample_rule": "at_least",
+        "samples_needed": 4,
     }
     assert data["prompt"]["slots"][1] == {"name": "policy", "text": "{policy}"}
     assert data["fixed_variables"] == {"policy": "Refunds within 30 days.\nNo exceptions."}

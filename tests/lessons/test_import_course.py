@@ -110,7 +110,7 @@ def test_it_stores_what_an_exercise_file_says(db):
     assert exercise.starter_user == "What is the capital of {country}?"
     assert exercise.variables == ["country"]
     assert (exercise.backend, exercise.model_name, exercise.max_tokens) == ("stub", "scripted", 60)
-    assert (exercise.samples, exercise.require_all_samples) == (1, False)
+    assert (exercise.samples, exercise.sample_rule, exercise.samples_needed) == (1, "mean", 0)
     assert exercise.rubric["criteria"][0]["id"] == "format"
     assert len(exercise.hints) == 2
     assert "Capital: <city>" in exercise.solution["user"]
@@ -140,7 +140,8 @@ prompt:
     - {role: assistant, text: refund, editable: true}
 variables: [email, policy]
 fixed_variables: {policy: Refunds within 30 days.}
-model: {backend: stub, name: echo, temperature: 0.5, samples: 3, require_all_samples: true}
+model: {backend: stub, name: echo, temperature: 0.5, samples: 3, sample_rule: at_least,
+  samples_needed: 2}
 cases:
   - {name: One, vars: {email: Hi}, expected: {label: refund}, weight: 2, visibility: hide_if_fail}
 rubric:
@@ -166,12 +167,8 @@ solution: {system: Be exact., slots: {task: 'Label {email}.'}, examples: {1: bil
         {"role": "assistant", "text": "refund", "editable": True},
     ]
     assert rich.fixed_variables == {"policy": "Refunds within 30 days."}
-    assert (rich.model_name, rich.temperature, rich.samples, rich.require_all_samples) == (
-        "echo",
-        0.5,
-        3,
-        True,
-    )
+    assert (rich.model_name, rich.temperature, rich.samples) == ("echo", 0.5, 3)
+    assert (rich.sample_rule, rich.samples_needed) == ("at_least", 2)
     assert rich.solution == {
         "system": "Be exact.",
         "slots": {"task": "Label {email}."},

@@ -93,16 +93,16 @@ def by_output(attempt) -> dict[tuple[str, str], tuple]:
     }
 
 
-@pytest.mark.parametrize("require_all_samples", [False, True])
+@pytest.mark.parametrize("sample_rule", ["mean", "all", "any"])
 def test_every_path_grades_the_same_outputs_alike(
-    require_all_samples, learner, instructor, ines_client, delay, django_capture_on_commit_callbacks
+    sample_rule, learner, instructor, ines_client, delay, django_capture_on_commit_callbacks
 ):
     exercise = make_exercise(
         status=Exercise.DRAFT,
         rubric=RUBRIC,
         samples=2,
         temperature=0.7,
-        require_all_samples=require_all_samples,
+        sample_rule=sample_rule,
         starter_prefill=PREFILL,
         solution={"user": PROMPT},
         cases=CASES,

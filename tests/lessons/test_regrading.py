@@ -61,7 +61,7 @@ def test_it_grades_stored_outputs_again_with_the_new_rubric(learner, instructor)
 def test_with_every_sample_required_the_case_scores_its_worst_sample_not_the_mean(
     learner, instructor
 ):
-    exercise = make_exercise(samples=2, require_all_samples=True)
+    exercise = make_exercise(samples=2, sample_rule="all")
     attempt = make_attempt(learner, exercise, status=Attempt.GRADED, finished_at=timezone.now())
     case = exercise.cases.get()
     make_run(attempt, 0, case=case, case_name="Ada", sample=0, output="Hello there!")

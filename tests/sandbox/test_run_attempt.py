@@ -326,12 +326,10 @@ class Alternating(Backend):
         return Completion(text="Hello there!" if good else "Whatever.")
 
 
-@pytest.mark.parametrize(("require_all", "passed"), [(False, True), (True, False)])
-def test_samples_report_a_pass_rate(learner, alice_client, require_all, passed):
+@pytest.mark.parametrize(("rule", "passed"), [("mean", True), ("all", False)])
+def test_samples_report_a_pass_rate(learner, alice_client, rule, passed):
     rubric = {**RUBRIC_GREETS, "pass_threshold": 0.5}
-    exercise = make_exercise(
-        rubric=rubric, temperature=0.7, samples=4, require_all_samples=require_all
-    )
+    exercise = make_exercise(rubric=rubric, temperature=0.7, samples=4, sample_rule=rule)
     with patch("sandbox.runs.make_backend", return_value=Alternating()):
         attempt = run(make_attempt(learner, exercise))
     assert attempt.runs.count() == 4

@@ -35,6 +35,8 @@ def form_data(**changes) -> dict:
         "temperature": "0",
         "max_tokens": "200",
         "samples": "1",
+        "sample_rule": "mean",
+        "samples_needed": "",
         "hints": "Say what to say.\n---\nUse the words 'say hello'.\n",
         "solution_user": "Say hello to {name}.",
         "solution_system": "",
@@ -68,6 +70,40 @@ def test_it_saves_every_section(ines_client, exercise):
     assert exercise.stub["default"] == "Hmm."
     assert (exercise.backend, exercise.model_name, exercise.max_tokens) == ("stub", "scripted", 200)
     assert exercise.status == Exercise.DRAFT
+
+
+def test_it_saves_a_sample_rule_of_at_least_n(ines_client, exercise):
+    data = form_data(samples="4", sample_rule="at_least", samples_needed="3")
+    assert ines_client.post(url(exercise), data).status_code == 302
+    exercise.refresh_from_db()
+    assert (exercise.samples, exercise.sample_rule, exercise.samples_needed) == (4, "at_least", 3)
+    html = ines_client.get(url(exercise)).content.decode()
+    assert '<option value="at_least" selected>if at least n of its k samples pass</option>' in html
+    assert 'name="samples_needed" value="3"' in html
+
+
+def test_the_number_needed_is_kept_only_for_at_least_n(ines_client, exercise):
+    data = form_data(samples="4", sample_rule="any", samples_needed="3")
+    assert ines_client.post(url(exercise), data).status_code == 302
+    exercise.refresh_from_db()
+    assert (exercise.sample_rule, exercise.samples_needed) == ("any", 0)
+
+
+@pytest.mark.parametrize(
+    ("needed", "message"),
+    [
+        ("5", "Must be from 1 to 4 (the samples per case), not 5."),
+        ("", "Must be from 1 to 4 (the samples per case), not 0."),
+    ],
+)
+def test_it_refuses_more_samples_needed_than_it_runs(ines_client, exercise, needed, message):
+    data = form_data(samples="4", sample_rule="at_least", samples_needed=needed)
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 422
+    error = r.context["form"].errors
+    assert error == {"samples_needed": [message]}
+    exercise.refresh_from_db()
+    assert (exercise.sample_rule, exercise.samples_needed) == ("mean", 0)
 
 
 def test_it_saves_named_slots_and_example_turns(ines_client, exercise):

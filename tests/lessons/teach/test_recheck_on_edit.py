@@ -53,6 +53,7 @@ def test_an_edit_of_nothing_checked_starts_no_check(ines_client, exercise):
         {"temperature": "0.5"},
         {"max_tokens": "100"},
         {"samples": "2"},
+        {"sample_rule": "any"},
         {"solution_user": "Say hello to {name}, kindly."},
     ],
 )
