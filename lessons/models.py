@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import graders
+import graders.calibration
 from graders.reuse import subtree
 from sandbox.backends import BACKEND_CHOICES, BACKENDS
 from sandbox.backends.stub import StubRuleError, StubScript, parse_script
@@ -493,6 +495,70 @@ class PublishCheck(models.Model):
         return self.status != self.CHECKING
 
 
+class JudgeCalibration(models.Model):
+    """One calibration of one judge criterion: its outcomes on labelled outputs measured
+    against the labels (lessons.authoring.calibrating). Kept, one row per run, so every
+    version of the judge prompt keeps its figures."""
+
+    RUNNING, DONE, ERROR = "running", "done", "error"
+    STATUS_CHOICES = [(RUNNING, "Running"), (DONE, "Done"), (ERROR, "Error")]
+
+    exercise = models.ForeignKey(Exercise, models.CASCADE, related_name="calibrations")
+    criterion_id = models.CharField(max_length=100)
+    prompt_version = models.CharField(max_length=12)  # graders.judge.prompt_version
+    criterion = models.JSONField()  # its definition as calibrated (Criterion.to_dict())
+    labels = models.JSONField(default=list)  # graders.calibration.Label.to_dict(), in order
+    outcomes = models.JSONField(default=list)  # [outcome, detail] of each label judged so far
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=RUNNING)
+    error = models.TextField(blank=True)
+    n = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # The figures, once done; None where undefined (graders.calibration).
+    accuracy = models.FloatField(null=True, blank=True)
+    kappa = models.FloatField(null=True, blank=True)
+    false_pass_rate = models.FloatField(null=True, blank=True)
+    needs_review = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)  # its worker's last progress
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Calibration of {self.criterion_id} on {self.exercise} ({self.status})"
+
+    @property
+    def stalled(self) -> bool:
+        """Whether it is running without progress for longer than a worker's lease: its
+        worker died (one output's judge calls end within the task's time limit)."""
+        lease = timedelta(seconds=settings.ATTEMPT_LEASE_SECONDS)
+        return self.status == self.RUNNING and self.updated_at < timezone.now() - lease
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.n) if self.n else 100
+
+    def figures(self) -> graders.calibration.Calibration:
+        """Return the figures of the outputs judged so far (graders.calibration.measure)."""
+        return graders.calibration.measure(
+            (label["met"], outcome)
+            for label, (outcome, _) in zip(self.labels, self.outcomes, strict=False)
+        )
+
+    def misjudged(self) -> list[tuple[dict, str, str]]:
+        """Return (label, outcome, detail) of each output judged so far whose outcome the
+        label disagrees with (a needs-review is not a pass)."""
+        return [
+            (label, outcome, detail)
+            for label, (outcome, detail) in zip(self.labels, self.outcomes, strict=False)
+            if label["met"] != (outcome == graders.calibration.PASSED)
+        ]
+
+
 # The review models live with the code that reads them; importing them here registers them.
 from lessons.review.models import (  # noqa: E402
     AuditEntry,
@@ -513,6 +579,7 @@ __all__ = [
     "Deadline",
     "Decision",
     "Exercise",
+    "JudgeCalibration",
     "Lesson",
     "Membership",
     "Override",

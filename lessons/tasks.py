@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from lessons.authoring import publishing, regrading
+from lessons.authoring import calibrating, publishing, regrading
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +14,11 @@ log = logging.getLogger(__name__)
 @shared_task(name="lessons.regrade", acks_late=True, ignore_result=True)
 def regrade(regrade_id: int) -> None:
     regrading.run(regrade_id, publish=regrade.delay)
+
+
+@shared_task(name="lessons.calibrate_judge", acks_late=True, ignore_result=True)
+def calibrate_judge(calibration_id: int) -> None:
+    calibrating.run(calibration_id, publish=calibrate_judge.delay)
 
 
 @shared_task(name="lessons.reconcile", ignore_result=True)

@@ -351,16 +351,18 @@ def save_imported_cases(exercise: Exercise, imported: CsvImport, replace: bool) 
 
 
 @contextmanager
-def judge_on_ledger(exercise: Exercise, user_id: int, attempt: Attempt | None = None):
+def judge_on_ledger(exercise: Exercise, user_id: int | None, attempt: Attempt | None = None):
     """Yield the runner's judge for this exercise (same model choice and retry layer); the
     calls it made go on this user's ledger when the block ends, even if it raises (they
-    were billed)."""
+    were billed). Without a user (a command an operator runs), on no one's, as a regrade
+    nobody asked for."""
     judge_log: list[CallLog] = []
     deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
     try:
         yield calls.make_judge(exercise, deadline, judge_log)
     finally:
-        UsageRecord.objects.bulk_create(UsageRecord.for_calls(user_id, attempt, judge_log))
+        if user_id is not None:
+            UsageRecord.objects.bulk_create(UsageRecord.for_calls(user_id, attempt, judge_log))
 
 
 # ---------------------------------------------------------------------------------------------
