@@ -36,6 +36,7 @@ exercise_urls = [
     path("unpublish/", views.unpublish_exercise, name="ls-teach-unpublish"),
     path("regrade/", views.regrade_exercise, name="ls-teach-regrade"),
     path("regrade/<int:regrade_id>/", views.regrade_status, name="ls-teach-regrade-status"),
+    path("calibration/", views.calibrate_judge, name="ls-teach-calibration"),
 ]
 
 # Under /teach/

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 import graders
-from lessons.authoring import editing, publishing, regrading
+from lessons.authoring import calibrating, editing, publishing, regrading
 from lessons.authoring.forms import (
     CaseFormSet,
     CourseForm,
@@ -37,6 +37,7 @@ from lessons.authoring.forms import (
 from lessons.markdown import render_markdown
 from lessons.models import Case, Course, Exercise, Lesson, PublishCheck
 from lessons.review.models import Cohort, ReviewItem
+from lessons.tasks import calibrate_judge as calibrate_task
 from lessons.tasks import regrade as regrade_task
 from sandbox import limits
 from sandbox.models import Attempt
@@ -83,6 +84,7 @@ def _exercise_context(exercise: Exercise, **extra) -> dict:
         "case_count": exercise.cases.count(),
         "check": exercise.publish_checks.first(),
         "judged_by_itself": exercise.judged_by_itself(),
+        "has_judge": bool(calibrating.judges(exercise)),
         **extra,
     }
 
@@ -670,3 +672,43 @@ def regrade_status(request: LearnerRequest, exercise_id: int, regrade_id: int) -
             return HttpResponseStopPolling(response.content)
         return response
     return redirect(reverse("ls-teach-rubric", args=[exercise.pk]) + "#regrade")
+
+
+# ---------------------------------------------------------------------------------------------
+# Judge calibration
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def calibrate_judge(request: LearnerRequest, exercise_id: int) -> HttpResponse:
+    """GET: each judge criterion's calibrations, newest first, and the button to run one
+    (htmx polls the panel while one runs). POST: start one per judge criterion, in the
+    worker, unless the instructor is over their budget or one is under way."""
+    exercise = _get_exercise_for_instructor(request, exercise_id)
+    refused = ""
+    if request.method == "POST":
+        refused = calibrating.refusal(exercise, request.user)
+        if not refused:
+            try:
+                calibrating.start(exercise, request.user, publish=calibrate_task.delay)
+            except calibrating.CalibrationError as e:
+                refused = str(e)
+        if not refused and not request.htmx:
+            return redirect("ls-teach-calibration", exercise.pk)
+    running = calibrating.running(exercise)
+    context = {
+        "reports": calibrating.report(exercise),
+        "has_judge": bool(calibrating.judges(exercise)),
+        "running": running,
+        "refused": refused,
+        "judge_calls": 0 if running else calibrating.judge_calls_at_most(exercise),
+    }
+    if request.htmx:
+        response = render(
+            request, "lessons/teach/calibration.html#panel", {"exercise": exercise, **context}
+        )
+        if request.method == "GET" and not running:
+            return HttpResponseStopPolling(response.content)
+        return response
+    full = _exercise_context(exercise, tab="calibration", **context)
+    return render(request, "lessons/teach/calibration.html", full, status=422 if refused else 200)

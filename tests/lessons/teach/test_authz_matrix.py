@@ -11,7 +11,16 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from lessons.authoring import publishing
-from lessons.models import Cohort, Course, Exercise, Membership, Override, PublishCheck, Regrade
+from lessons.models import (
+    Cohort,
+    Course,
+    Exercise,
+    JudgeCalibration,
+    Membership,
+    Override,
+    PublishCheck,
+    Regrade,
+)
 from sandbox.models import Attempt
 from tests.conftest import make_attempt, make_exercise
 
@@ -29,6 +38,7 @@ PAGES = {
     "ls-teach-publish-status",
     "ls-teach-regrade-status",
     "ls-teach-regrade",
+    "ls-teach-calibration",
     "ls-teach-create-cohort",
     "ls-teach-cohort",
     "ls-teach-gradebook",
@@ -163,3 +173,4 @@ def test_it_requires_a_csrf_token_and_changes_nothing(instructor, objects):
     assert (Attempt.objects.count(), Regrade.objects.count()) == (attempts, regrades)
     assert list(Cohort.objects.values_list("name", "join_code")) == cohorts
     assert not Override.objects.exists()
+    assert not JudgeCalibration.objects.exists()
