@@ -113,6 +113,8 @@ def exercise_detail(
     attempts = Attempt.objects.by_learners().filter(learner=request.user, exercise=exercise)
     history = list(attempts.only("id", "status", "score", "passed", "created_at")[:20])
     latest = history[0] if history else None
+    if latest:
+        latest.exercise = exercise  # whose sample rule its cases are shown by
     # Hint n unlocks after n attempts that were graded and did not pass.
     failures = attempts.filter(status=Attempt.GRADED, passed=False).count()
     context = {

@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseStopPolling, reswap, retarget, trigger_
 from django_htmx.middleware import HtmxDetails
 
 from lessons.models import Exercise
+from lessons.results import result_rows
 from sandbox import limits
 from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
@@ -104,24 +105,8 @@ def attempt_context(attempt: Attempt) -> dict:
     """Return what the status partial shows: the attempt, its rows and usage once final."""
     if not attempt.is_final:
         return {"attempt": attempt}
-    return {"attempt": attempt, "rows": result_rows(attempt.runs.all()), "usage": attempt.usage()}
-
-
-def result_rows(runs) -> list[dict]:
-    """Group an attempt's runs by test case (a case has one run per sample)."""
-    rows: dict[str, dict] = {}
-    for run in runs:
-        row = rows.setdefault(
-            run.case_name, {"name": run.case_name, "number": len(rows) + 1, "runs": []}
-        )
-        row["runs"].append(run)
-    for row in rows.values():
-        samples = row["runs"]
-        row["passes"] = sum(1 for r in samples if r.passed)
-        row["hidden"] = any(r.hidden for r in samples)  # one hidden sample hides the case
-        row["passed"] = row["passes"] == len(samples)
-        row["error"] = next((r.error for r in samples if r.error), "")
-    return list(rows.values())
+    rows = result_rows(attempt.runs.all(), attempt.exercise)
+    return {"attempt": attempt, "rows": rows, "usage": attempt.usage()}
 
 
 def refusal_response(request: LearnerRequest, message: str) -> HttpResponse:

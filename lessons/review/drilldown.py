@@ -16,12 +16,12 @@ from django.db.models.functions import Coalesce
 
 from graders.results import NEEDS_REVIEW
 from lessons.models import Exercise
+from lessons.results import result_rows
 from lessons.review.cohorts import is_late
 from lessons.review.decisions import decidable
 from lessons.review.diffs import FieldChange, TextDiff, changes, side_by_side
 from lessons.review.models import AuditEntry, Decision
 from sandbox.models import Attempt, Run, UsageRecord
-from sandbox.views import result_rows
 
 PAGE_SIZE = 20
 
@@ -53,7 +53,8 @@ class CriterionView:
 
 @dataclass
 class SampleView:
-    """A run with the criteria its viewer may see; result_rows groups these by case."""
+    """A run with the criteria its viewer may see; lessons.results.result_rows groups these
+    by case."""
 
     run: Run
     criteria: list[CriterionView]
@@ -94,7 +95,7 @@ class AttemptView:
     attempt: Attempt
     number: int  # 1 for the learner's first attempt on the exercise
     prompt: list[tuple[str, str, bool]]  # (label, text, editable by the learner)
-    cases: list[dict]  # sandbox.views.result_rows of SampleViews
+    cases: list[dict]  # lessons.results.result_rows of SampleViews
     previous: Attempt | None
     prompt_changes: list[FieldChange] = field(default_factory=list)
     output_changes: list[OutputChange] = field(default_factory=list)
@@ -295,7 +296,7 @@ def history(
             )
             for run in runs_now
         ]
-        cases = result_rows(samples)
+        cases = result_rows(samples, exercise)
         for case in cases:
             # Unfolded: what waits for an instructor, and on the newest attempt what failed
             # or was decided.

@@ -326,8 +326,11 @@ class Alternating(Backend):
         return Completion(text="Hello there!" if good else "Whatever.")
 
 
-@pytest.mark.parametrize(("rule", "passed"), [("mean", True), ("all", False)])
-def test_samples_report_a_pass_rate(learner, alice_client, rule, passed):
+@pytest.mark.parametrize(
+    ("rule", "passed", "needs"),
+    [("mean", True, "the mean score decides"), ("all", False, "all 4 must pass")],
+)
+def test_samples_report_a_pass_rate(learner, alice_client, rule, passed, needs):
     rubric = {**RUBRIC_GREETS, "pass_threshold": 0.5}
     exercise = make_exercise(rubric=rubric, temperature=0.7, samples=4, sample_rule=rule)
     with patch("sandbox.runs.make_backend", return_value=Alternating()):
@@ -335,7 +338,9 @@ def test_samples_report_a_pass_rate(learner, alice_client, rule, passed):
     assert attempt.runs.count() == 4
     assert attempt.passed is passed
     html = alice_client.get(f"/attempts/{attempt.id}/").content.decode()
-    assert "passes 2 of 4" in html
+    assert f"passes 2 of 4 · {needs}" in html
+    # The case's verdict is the grade's: the mean of 2 of 4 passes (the page used to say failed).
+    assert f'<span class="sr-only">{"Passed:" if passed else "Failed:"}</span>' in html
 
 
 class SlowForGrace(Backend):
