@@ -22,16 +22,15 @@ from tests.conftest import HTMX, JUDGED_RUBRIC, make_attempt, make_exercise, mak
 
 pytestmark = pytest.mark.django_db
 
-JUDGE_VERDICT = json.dumps(
-    {"items": [{"id": "c1", "verdict": "met", "score": 5, "evidence": "Hello there!"}]}
-)
+# The honest stub judge meets "greets" on "Hello there!" (three calls: the verdict and its two
+# checks), and knows no rule for any other item: not met, in one call.
 JUDGE_STUB = {
-    "rules": [
-        {"if": "one entry per rubric item", "reply": JUDGE_VERDICT},
-        {"if": "say hello", "reply": "Hello there!"},
-    ],
+    "rules": [{"if": "say hello", "reply": "Hello there!"}],
     "default": "No.",
+    "judge": [{"item": "The reply greets the reader.", "if": "hello"}],
 }
+JUDGED = json.loads(json.dumps(JUDGED_RUBRIC))
+JUDGED["criteria"][1]["params"]["model"] = "stub:judge"
 
 
 def run_regrade(exercise: Exercise, instructor) -> Regrade:
@@ -74,7 +73,7 @@ def test_with_every_sample_required_the_case_scores_its_worst_sample_not_the_mea
 
 
 def test_unchanged_judge_criteria_keep_their_verdicts_without_a_judge_call(learner, instructor):
-    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
     attempt = make_attempt(learner, exercise)
     run_queued()
     attempt.refresh_from_db()
@@ -89,10 +88,10 @@ def test_unchanged_judge_criteria_keep_their_verdicts_without_a_judge_call(learn
 
 
 def test_changed_judge_criteria_ask_the_judge_on_the_instructors_ledger(learner, instructor):
-    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
     make_attempt(learner, exercise)
     run_queued()
-    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric = json.loads(json.dumps(JUDGED))
     rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
     exercise.rubric = rubric
     exercise.save()
@@ -103,17 +102,17 @@ def test_changed_judge_criteria_ask_the_judge_on_the_instructors_ledger(learner,
 
 
 def test_the_page_says_how_many_judge_calls_before_it_starts(ines_client, learner):
-    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
     for _ in range(3):
         make_attempt(learner, exercise)
     run_queued()
-    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric = json.loads(json.dumps(JUDGED))
     rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
     Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
     html = ines_client.get(f"/teach/exercises/{exercise.id}/regrade/", headers=HTMX)
     text = html.content.decode()
-    # One call per attempt, and one more for each bad answer (the judge's default retries: 1).
-    assert "This regrade will grade 3 attempts again and make up to 6 judge calls" in text
+    # Up to three calls per attempt, each asked again after a bad answer (default retries: 1).
+    assert "This regrade will grade 3 attempts again and make up to 18 judge calls" in text
     assert regrading.judge_calls_needed(Exercise.objects.get(pk=exercise.pk), timezone.now()) == 3
     assert f'hx-post="/teach/exercises/{exercise.id}/regrade/"' in text
     assert not Regrade.objects.exists()
@@ -122,10 +121,10 @@ def test_the_page_says_how_many_judge_calls_before_it_starts(ines_client, learne
 def test_it_refuses_to_start_when_the_instructor_is_over_budget(
     ines_client, instructor, learner, settings
 ):
-    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
     make_attempt(learner, exercise)
     run_queued()
-    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric = json.loads(json.dumps(JUDGED))
     rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
     Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
     UsageRecord.objects.create(
@@ -216,12 +215,12 @@ def test_reference_runs_are_left_alone(instructor):
 
 
 def test_judge_calls_at_most_counts_every_retry_of_every_judge_in_a_criterion(learner):
-    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
     for _ in range(2):
         make_attempt(learner, exercise)
     run_queued()
-    judge = {"kind": "llm_judge", "params": {"model": "stub:scripted", "items": ["Kind."]}}
-    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    judge = {"kind": "llm_judge", "params": {"model": "stub:judge", "items": ["Kind."]}}
+    rubric = json.loads(json.dumps(JUDGED))
     rubric["criteria"][1]["params"]["retries"] = 3
     rubric["criteria"].append(
         {
@@ -232,17 +231,18 @@ def test_judge_calls_at_most_counts_every_retry_of_every_judge_in_a_criterion(le
     )
     Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
     exercise.refresh_from_db()
-    # Per attempt: friendly 1 + 3, both 2 × (1 + 1).
-    assert regrading.judge_calls_at_most(exercise, timezone.now()) == 2 * (4 + 4)
+    # Per attempt, three calls each asked up to 1 + retries times: friendly 3 × (1 + 3),
+    # both 2 × 3 × (1 + 1).
+    assert regrading.judge_calls_at_most(exercise, timezone.now()) == 2 * (12 + 12)
     assert regrading.judge_calls_needed(exercise, timezone.now()) == 2 * 2
 
 
 def test_a_regrade_stops_once_the_instructor_is_over_budget(learner, instructor, monkeypatch):
-    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
     for _ in range(3):
         make_attempt(learner, exercise)
     run_queued()
-    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric = json.loads(json.dumps(JUDGED))
     rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
     Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
     refusals = iter(["", "You have used your tokens for today."])
@@ -279,12 +279,12 @@ def test_a_regrade_that_calls_no_judge_ignores_the_budget(learner, instructor):
 def test_judge_calls_of_a_delivery_that_lost_the_regrade_still_reach_the_ledger(
     learner, instructor
 ):
-    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=JUDGE_STUB)
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
     attempt = make_attempt(learner, exercise)
     run_queued()
     attempt.refresh_from_db()
     stored = attempt.runs.get().criteria
-    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric = json.loads(json.dumps(JUDGED))
     rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
     Exercise.objects.filter(pk=exercise.pk).update(rubric=rubric)
     exercise.refresh_from_db()
