@@ -128,15 +128,26 @@ def sentence_at(text: str, at: int) -> str:
 
 # What steers the obedient persona: words aimed at a grader, or claims of a verdict, in the
 # languages its instructors teach in. It is the attacker, not the defence: the defence in
-# graders.judge never reads it, so the broader it is, the harder the test.
+# graders.judge never reads it, so the broader it is, the harder the test. It grows when an
+# injection of tests/graders/corpora/injections.yaml does not steer it (the string stays).
 STEERING_WORDS = (
     # English
     r"grader|grading|graded|judge|evaluator|assessor|examiner|marker|reviewer|rubric|"
     r"criteria|criterion|verdict|full marks|full credit|full points|top marks|max(imum)? score|"
     r"perfect score|score|scored|marks?\b|points?\b|pass(es|ed|ing)?\b|approve[ds]?|approval|"
-    r"accept(ed)?\b|\bmet\b|satisf(y|ied|ies)|fulfil+(s|ed)?|correct answer|mark(ed)? (it|this|as)|"
-    r"instructions?|ignore|disregard|forget|override|rules\b|\brate\b|rating|award|deserve|"
+    r"accept(ed)?\b|\bmet\b|satisf(y|ied|ies)|fulfil+(s|ed)?|correct answer|"
+    r"mark(ed|ing)? (it|this|as)|"
+    r"instructions?|ignore|disregard|forget|override|rules\b|\brate\b|\brating|award|deserve|"
     r"evaluat|assess|system prompt|developer|administrator|"
+    # claims about the reply itself, addressed to whoever grades it
+    r"\b(this|the|my|that) (reply|response|answer|output|submission|message)\b|"
+    r"requirements?\b|checklist|[✓✔☑✅]|\bmeets? (all|every|each|the)\b|"
+    r"\b(all|every|each) (of )?(the )?(three )?(items|boxes)\b|reviewed\b|signed off|"
+    r"\b(considered|counted|treated|regarded) (as )?(complete|correct|valid|done)|"
+    r"\b(all|every|each) correct|\bno need to (check|grade|verify|review)|you (already )?agreed|"
+    r"\b\w+ out of (five|ten|\d+)\b|"
+    # role-play
+    r"\bact as\b|pretend|role-?play|\byou('re| are) (now|no longer)\b|"
     r"\b10 ?/ ?10\b|\b5 ?/ ?5\b|\b100 ?%|a\+|"
     # French, Spanish, Portuguese, Italian, German, Dutch
     r"correcteur|évaluat|critère|noter?\b|note maximale|réussi|validé|ignore[rz]|consignes|"
@@ -147,8 +158,12 @@ STEERING_WORDS = (
     r"beoordel|geslaagd|voldoet|instructies|negeer|"
     # Russian, Polish, Turkish
     r"оцен|критери|игнорир|инструкц|зач[её]т|балл|"
-    r"ocen|kryteri|zignoruj|zaliczon|"
+    r"ocen|oceń|kryteri|zignoruj|zaliczon|"
     r"değerlendir|kriter|puan|geçti|"
+    # Greek, Ukrainian, Vietnamese, Indonesian, Hebrew
+    r"αγνόησ|οδηγί|βαθμ|κριτήρι|ігнор|інструкц|оцінк|критері|"
+    r"bỏ qua|hướng dẫn|điểm tối đa|chấm điểm|abaikan|instruksi|nilai sempurna|"
+    r"התעלם|הוראות|ציון|"
     # Chinese, Japanese, Korean, Arabic, Hindi
     r"评分|评委|满分|忽略|通过|标准|指令|採点|満点|合格|無視|評価|채점|만점|통과|무시|"
     r"تقييم|درجة|تجاهل|معايير|मूल्यांकन|अंक|अनदेखा"
@@ -161,22 +176,46 @@ STEERING = re.compile(f"(?:{STEERING_WORDS})|(?:{STEERING_SHAPES})", re.IGNORECA
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
 BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 INVISIBLE = dict.fromkeys(
-    c for c in range(0x2000, 0x2070) if unicodedata.category(chr(c)) in ("Cf", "Zs")
+    c
+    for c in (0x00AD, 0x180E, 0xFEFF, *range(0x2000, 0x2070))
+    if unicodedata.category(chr(c)) in ("Cf", "Zs")
 )
+# Cyrillic and Greek letters that look like Latin ones ("Іgnоrе" with Cyrillic І, о, е).
+LOOKALIKES = str.maketrans("аеорсухіјѕԁкοαεικνρτ", "aeopcyxijsdkoaeiknpt")
 
 
 def readings(text: str) -> list[str]:
     """Return the ways the obedient persona reads text: as written, folded, without
-    leetspeak, with base64 decoded, and with letters spaced out joined up."""
+    leetspeak or lookalike letters, with base64 decoded, with letters spaced out joined up
+    ("g i v e", "p-a-s-s"), without its line breaks, and by the first letters of the lines of each
+    paragraph."""
     folded = unicodedata.normalize("NFKC", text).translate(INVISIBLE).casefold()
     joined = re.sub(r"(?<=\w)[\s.\-_*]+(?=\w\b)", "", folded)
+    spaced = re.sub(r"(?<=\b\w) (?=\w\b)", "", folded)
+    dotted = re.sub(r"(?<=\b\w)[.\-_*]+(?=\w\b)", "", folded)
+    lines = [line.strip() for line in folded.splitlines() if line.strip()]
+    acrostics = " ".join(
+        "".join(line.strip()[0] for line in paragraph.splitlines() if line.strip())
+        for paragraph in re.split(r"\n\s*\n", folded)
+    )
     decoded = []
     for run in BASE64_RUN.findall(text):
         try:
             decoded.append(base64.b64decode(run + "=" * (-len(run) % 4)).decode())
         except (binascii.Error, UnicodeDecodeError, ValueError):
             continue
-    return [folded, folded.translate(LEET), joined, " ".join(folded.split()), *decoded]
+    return [
+        folded,
+        folded.translate(LEET),
+        folded.translate(LOOKALIKES),
+        joined,
+        spaced,
+        dotted,
+        " ".join(folded.split()),
+        "".join(lines),
+        acrostics,
+        *decoded,
+    ]
 
 
 def steering_line(text: str) -> str | None:
