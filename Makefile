@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STARTER := lessons/starter/prompt-fundamentals
 
-.PHONY: run test lint bench bench-review requirements
+.PHONY: run test lint bench bench-review bench-judge requirements
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(VENV)/.dev
 LEARNERS ?= 500
 bench-review: $(VENV)/.dev
 	$(PY) -m lessons.review.bench --learners $(LEARNERS) $(BENCH_ARGS)
+
+# The judge's defence on the suite's corpora: injections with the obedient judge, correct
+# answers with the honest one (docs/benchmarks.md, "LLM judge"); exits 1 on a missed target.
+bench-judge: $(VENV)/.dev
+	$(PY) -m graders.bench_judge
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
