@@ -51,9 +51,11 @@ bench-review: $(VENV)/.dev
 	$(PY) -m lessons.review.bench --learners $(LEARNERS) $(BENCH_ARGS)
 
 # The judge's defence on the suite's corpora: injections with the obedient judge, correct
-# answers with the honest one (docs/benchmarks.md, "LLM judge"); exits 1 on a missed target.
+# answers with the honest one (exits 1 on a missed target); then judge calls per attempt on
+# the starter judge exercises, with the cascade and without (docs/benchmarks.md, "LLM judge").
 bench-judge: $(VENV)/.dev
 	$(PY) -m graders.bench_judge
+	$(PY) -m lessons.cascade_bench
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
