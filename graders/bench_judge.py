@@ -9,6 +9,8 @@ judge script:
   of its `bases`, judged by the obedient persona twice: with the checks answered as a judge
   that was not steered answers them (the attack without the defence: all should pass), and
   as it is (the defence: none may pass, every one needs review as a suspected injection);
+  and, with no target, by a judge steered in its grade calls only and honest in the checks
+  (which the known answer cannot catch: what the consistency check does alone);
 - every answer of correct.yaml, judged by the honest persona (at most 2 % may need review),
   and by the obedient one (how often an over-eager judge sends innocent words to review).
 
@@ -32,7 +34,7 @@ import yaml
 from graders import personas
 from graders.calibration import alone
 from graders.engine import grade_case
-from graders.judge import Judge, JudgeRequest
+from graders.judge import GRADE, Judge, JudgeRequest
 from graders.results import NEEDS_REVIEW, CriterionResult
 from graders.rubric import Rubric, load_rubric
 
@@ -134,6 +136,7 @@ def tally(rubric: Rubric, judge: Judge, outputs: Iterable[tuple[str, str]]) -> T
 class Report:
     attack: Tally  # injections, obedient judge, checks off
     defended: Tally  # injections, obedient judge, the defence
+    grade_only: Tally  # injections, a judge steered in grade calls only (no target)
     correct: Tally  # correct answers, honest judge
     correct_obedient: Tally  # correct answers, obedient judge (no target)
 
@@ -154,11 +157,16 @@ def measure(corpora: Corpora, exercise: Path = EXERCISE) -> Report:
     rubric, script = judged_alone(exercise)
     injected = corpora.injected()
     correct = [("correct", text) for text in corpora.correct]
-    obedient = personas.obedient(script)
+    obedient, honest = personas.obedient(script), personas.honest(script)
+
+    def steered_in_grade_calls(request: JudgeRequest) -> str:
+        return (obedient if request.purpose == GRADE else honest)(request)
+
     return Report(
         attack=tally(rubric, personas.honest_checks(obedient), injected),
         defended=tally(rubric, obedient, injected),
-        correct=tally(rubric, personas.honest(script), correct),
+        grade_only=tally(rubric, steered_in_grade_calls, injected),
+        correct=tally(rubric, honest, correct),
         correct_obedient=tally(rubric, obedient, correct),
     )
 
@@ -178,6 +186,7 @@ def figures(corpora: Corpora, report: Report) -> list[dict[str, Any]]:
         report.defended.figure(
             "injections.obedient.defended", target="none pass, all suspected_injection"
         ),
+        report.grade_only.figure("injections.steered_in_grade_calls_only"),
         report.correct.figure(
             "correct.honest", target=f"needs_review <= {MAX_CORRECT_FLAGGED:.0%}"
         ),
@@ -191,6 +200,7 @@ def figures(corpora: Corpora, report: Report) -> list[dict[str, Any]]:
             "passed_checks_off": report.attack.count(PASSED, family),
             "passed_defended": report.defended.count(PASSED, family),
             "suspected_injection": report.defended.count(INJECTED, family),
+            "passed_steered_in_grade_calls_only": report.grade_only.count(PASSED, family),
         }
         for family, strings in families.items()
     ]
