@@ -33,12 +33,14 @@ def loaded(db, tmp_path) -> Path:
 
 
 def fast_and_small(call: Callable[[], T], small: bool = True) -> T:
-    """Return call(), checking that it took under a second; with `small`, call it again under
-    tracemalloc (which slows it, so is not timed) to check that it stayed under 50 MB."""
+    """Return call(), checking that it took under three seconds (what a refusal of the whole
+    starter course takes on a loaded two-core CI machine is about one; a bomb that slipped
+    through takes minutes); with `small`, call it again under tracemalloc (which slows it, so
+    is not timed) to check that it stayed under 50 MB."""
     started = time.monotonic()
     result = call()
     elapsed = time.monotonic() - started
-    assert elapsed < 1, f"took {elapsed:.2f} s"
+    assert elapsed < 3, f"took {elapsed:.2f} s"
     if small:
         tracemalloc.start()
         try:
@@ -51,7 +53,7 @@ def fast_and_small(call: Callable[[], T], small: bool = True) -> T:
 
 
 def refused(folder: Path, small: bool = False) -> str:
-    """Import folder, expecting a refusal within a second that changes nothing; with `small`,
+    """Import folder, expecting a refusal within seconds that changes nothing; with `small`,
     import it again under tracemalloc to check that it stayed under 50 MB."""
     before = snapshot()
     message = fast_and_small(lambda: load_fails(folder), small)

@@ -79,7 +79,7 @@ def test_the_rubric_yaml_view_refuses_deep_yaml_and_a_bomb_with_a_form_error(
 
     started = time.monotonic()
     r = ines_client.post(url, {"rubric": bomb()})
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3  # a bomb that slipped through would take minutes
     assert r.status_code == 422
     assert "once its aliases are expanded" in html.unescape(r.content.decode())
     exercise.refresh_from_db()
