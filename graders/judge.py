@@ -25,7 +25,6 @@ threshold; the judge is never asked whether the output passes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -35,13 +34,13 @@ from typing import Any, TypeVar
 from graders.context import Context
 from graders.kinds import ParamError, short
 from graders.results import NEEDS_REVIEW, UNAVAILABLE, Check
+from graders.rubric import output_mapping
 
 MAX_ITEMS = 20
 MAX_ITEM_CHARS = 500
 MAX_ANSWER_CHARS = 50_000
 MAX_RETRIES = 3
 MAX_LABELLED = 200
-PROTOCOL_VERSION = 2  # raise when a prompt below changes: it names a version of the judge
 CALLS_PER_ASK = 3  # grade, known answer, consistency
 
 GRADE, KNOWN_ANSWER, CONSISTENCY = "grade", "known_answer", "consistency"
@@ -103,32 +102,13 @@ def check_labelled(labelled: list[Any]) -> None:
     if len(labelled) > MAX_LABELLED:
         raise ParamError("labelled", f"has more than {MAX_LABELLED} outputs")
     for i, entry in enumerate(labelled):
-        ok = (
-            isinstance(entry.get("output"), str)
-            and isinstance(entry.get("met"), bool)
-            and not set(entry) - LABELLED_FIELDS
-            and isinstance(entry.get("expected", {}), Mapping)
-            and isinstance(entry.get("variables", {}), Mapping)
-            and isinstance(entry.get("reference", ""), str)
-            and isinstance(entry.get("note", ""), str)
-        )
-        if not ok:
+        ok = output_mapping(entry, LABELLED_FIELDS) and isinstance(entry.get("met"), bool)
+        if not ok or not isinstance(entry.get("note", ""), str):
             raise ParamError(
                 f"labelled[{i}]",
                 "must be a mapping with 'output' (text) and 'met' (true or false), and "
                 "optional 'expected', 'reference', 'variables', 'note'",
             )
-
-
-VERSIONED = ("model", "items", "scale", "threshold", "instructions", "requires")
-
-
-def prompt_version(params: Mapping[str, Any]) -> str:
-    """Return a short name for one version of a judge: what it asks, of which model, how
-    it is passed, under which protocol. Labelled outputs and retries are not part of it."""
-    data = {"v": PROTOCOL_VERSION, **{k: params.get(k) for k in VERSIONED}}
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def fresh_delimiter(*texts: str) -> str:
@@ -369,13 +349,15 @@ def steering(
     """Return the needs-review check when the judge looks steered by the output (checks 2
     and 3), or None. Only a known answer not repeated is a sure sign of an injection."""
     token = secrets.token_hex(6)
-    answered = ask(
+    repeats = ask(
         judge,
         lambda: known_answer_request(params, output, token),
-        lambda answer, request: (answer,) if answer.strip() else "the judge gave an empty answer",
+        lambda answer, request: (
+            repeated(answer, token) if answer.strip() else "the judge gave an empty answer"
+        ),
         params["retries"],
-    )[0]
-    if not repeated(answered, token):
+    )
+    if not repeats:
         return needs_review(
             "asked to repeat a known token while ignoring the output, the judge answered "
             "something else: the output steered it",

@@ -123,6 +123,13 @@ def fingerprint(model: ModelCriterion, output: str, case: Case, submission: Subm
     return f"{model.definition}:{canonical_hash(inputs)}"
 
 
+def version(fingerprint: str) -> str:
+    """Return the short name of the definition a fingerprint (or a bare definition) holds:
+    one version of a model-calling criterion, as instructors' decisions and calibrations
+    are kept under it."""
+    return fingerprint.partition(":")[0][:12]
+
+
 def reused(criterion: Criterion, stored: Mapping[str, Any]) -> CriterionResult:
     """Return a stored verdict, with the weight, feedback and visibility the rubric now gives."""
     result = CriterionResult.from_dict(stored)

@@ -257,6 +257,19 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
 
 
 SAMPLE_FIELDS = {"output", "expected", "reference", "variables", "prefill"}
+CASE_VALUES = {"expected": Mapping, "variables": Mapping, "reference": str, "prefill": str}
+
+
+def output_mapping(item: Any, allowed: set[str]) -> bool:
+    """Return whether item is a mapping with "output" (text), no field outside `allowed`, and
+    the test case values among them of the right type: what a rubric's samples and a
+    judge's labelled outputs are."""
+    return (
+        isinstance(item, Mapping)
+        and isinstance(item.get("output"), str)
+        and not set(item) - allowed
+        and all(isinstance(item[k], kind) for k, kind in CASE_VALUES.items() if k in item)
+    )
 
 
 def load_samples(data: Any) -> dict[str, tuple[Any, ...]]:
@@ -272,16 +285,7 @@ def load_samples(data: Any) -> dict[str, tuple[Any, ...]]:
                 f"must be a list of at most {MAX_SAMPLES} outputs", field=f"samples.{key}"
             )
         for i, item in enumerate(items):
-            ok = isinstance(item, str) or (
-                isinstance(item, Mapping)
-                and isinstance(item.get("output"), str)
-                and not set(item) - SAMPLE_FIELDS
-                and isinstance(item.get("expected", {}), Mapping)
-                and isinstance(item.get("variables", {}), Mapping)
-                and isinstance(item.get("reference", ""), str)
-                and isinstance(item.get("prefill", ""), str)
-            )
-            if not ok:
+            if not (isinstance(item, str) or output_mapping(item, SAMPLE_FIELDS)):
                 raise RubricError(
                     "must be an output string, or a mapping with 'output' and optional "
                     "'expected', 'reference', 'variables', 'prefill'",
@@ -298,14 +302,12 @@ def check_requirements(criteria: tuple[Criterion, ...]) -> None:
 
     earlier: dict[str, Criterion] = {}
     for criterion in criteria:
-        for node in subtree(criterion):
-            if node is not criterion and node.params.get("requires"):
-                raise RubricError(
-                    "requires works on top-level criteria only", node.id, "params.requires"
-                )
-        for required in (
-            criterion.params.get("requires", []) if criterion.kind == "llm_judge" else []
-        ):
+        nested = next((n for n in subtree(criterion)[1:] if n.params.get("requires")), None)
+        if nested is not None:
+            raise RubricError(
+                "requires works on top-level criteria only", nested.id, "params.requires"
+            )
+        for required in criterion.params.get("requires", []):
             if required not in earlier:
                 raise RubricError(
                     f"requires {required!r}, which is not a criterion before this one",

@@ -21,7 +21,7 @@ from jsonschema.exceptions import ValidationError
 from graders.context import Context
 from graders.kinds import ParamError, excerpt, short
 from graders.results import OK, Check, worst_status
-from graders.text import UNSUPPORTED_CONSTRUCTS, compile_pattern
+from graders.text import UNSUPPORTED_CONSTRUCTS, compile_pattern, re2_reason
 
 if TYPE_CHECKING:
     from graders.rubric import Criterion
@@ -303,7 +303,7 @@ def pattern_problem(schema: Any) -> str:
                     f"the pattern {pattern!r} at {where} uses {construct}, "
                     "which RE2 does not support"
                 )
-            reason = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
+            reason = re2_reason(e)
             return f"RE2 cannot compile the pattern {pattern!r} at {where}: {reason}"
     if "patternProperties" in keywords and "unevaluatedProperties" in keywords:
         # jsonschema decides which properties patternProperties evaluated with Python's re.

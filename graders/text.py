@@ -158,6 +158,12 @@ def compile_pattern(pattern: str, ignore_case: bool = False) -> re2._Regexp:
     return re2.compile(pattern, options)
 
 
+def re2_reason(error: re2.error) -> str:
+    """Return RE2's own message for a pattern it cannot compile (it gives bytes)."""
+    first = error.args[0] if error.args else ""
+    return first.decode() if isinstance(first, bytes) else str(error)
+
+
 def check_pattern(params: dict[str, Any]) -> None:
     """Refuse a pattern RE2 cannot compile, naming the construct; never fall back to `re`.
 
@@ -170,7 +176,7 @@ def check_pattern(params: dict[str, Any]) -> None:
     try:
         compile_pattern(pattern)
     except re2.error as e:
-        reason = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
+        reason = re2_reason(e)
         construct = next(
             (name for found, name in UNSUPPORTED_CONSTRUCTS if found.search(pattern)), ""
         )

@@ -25,7 +25,7 @@ from django.utils import timezone
 import graders
 from graders import calibration
 from graders.calibration import Label
-from graders.judge import prompt_version
+from graders.reuse import version
 from lessons.authoring import editing
 from lessons.models import Exercise, JudgeCalibration
 from lessons.review.models import Decision
@@ -47,6 +47,12 @@ def judges(exercise: Exercise) -> list[graders.Criterion]:
     """Return the exercise's top-level llm_judge criteria: those a calibration measures (a
     judge inside a composite criterion is not calibrated alone)."""
     return [c for c in exercise.parsed_rubric.criteria if c.kind == "llm_judge"]
+
+
+def judge_version(exercise: Exercise, criterion: graders.Criterion) -> str:
+    """Return the version a calibration of this criterion is kept under: the one its
+    instructors' decisions carry (graders.reuse.version of its definition)."""
+    return version(exercise.parsed_rubric.model_criteria[criterion.id].definition)
 
 
 def judge_criteria(exercise: Exercise, criterion_id: str | None = None) -> list[graders.Criterion]:
@@ -135,7 +141,7 @@ def create(exercise: Exercise, user, criterion_id: str | None = None) -> list[Ju
             JudgeCalibration(
                 exercise=exercise,
                 criterion_id=criterion.id,
-                prompt_version=prompt_version(criterion.params),
+                prompt_version=judge_version(exercise, criterion),
                 criterion=criterion.to_dict(),
                 labels=labels,
                 n=len(labels),
@@ -248,7 +254,7 @@ class CriterionReport:
 def report(exercise: Exercise, limit: int = 50) -> list[CriterionReport]:
     """Return the exercise's latest calibrations by criterion: the rubric's judge criteria
     first, in rubric order (also those never calibrated), then criteria since removed."""
-    current = {c.id: prompt_version(c.params) for c in judges(exercise)}
+    current = {c.id: judge_version(exercise, c) for c in judges(exercise)}
     reports = {cid: CriterionReport(cid, version) for cid, version in current.items()}
     for row in exercise.calibrations.all()[:limit]:
         reports.setdefault(row.criterion_id, CriterionReport(row.criterion_id, "")).runs.append(row)

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from graders.results import NEEDS_REVIEW
+from graders.reuse import version
 from lessons.authoring import regrading
 from lessons.review import progress
 from lessons.review.models import AuditEntry, Decision, Override
@@ -102,7 +103,7 @@ def decide(run: Run, criterion_id: str, met: bool, note: str, user) -> Decision:
                 "met": met,
                 "judge_passed": stored.get("passed") if stored.get("status") == "ok" else None,
                 "judge_status": stored.get("status", ""),
-                "judge_version": str(stored.get("fingerprint", "")).partition(":")[0][:12],
+                "judge_version": version(str(stored.get("fingerprint", ""))),
             },
         )
         was = None if created else decision.met

@@ -24,6 +24,7 @@ from django.utils.text import slugify
 
 import graders
 from graders.results import OK
+from graders.reuse import version
 from lessons.models import Case, Course, Exercise, Lesson
 from lessons.review import progress
 from lessons.review.decisions import percent
@@ -646,7 +647,7 @@ class Chunk:
                     note="" if met else NOT_MET_NOTE,
                     judge_passed=judged["passed"] if judged["status"] == OK else None,
                     judge_status=judged["status"],
-                    judge_version=judged["fingerprint"].partition(":")[0][:12],
+                    judge_version=version(judged["fingerprint"]),
                     decided_by=self.instructor,
                     decided_at=decided,
                 )

@@ -8,8 +8,8 @@ import json
 import pytest
 from grader_helpers import criterion, grade_one
 
-from graders import JudgeRequest, RubricError, grade_case, load_rubric, personas
-from graders.judge import parse_answer, prompt_version
+from graders import JudgeRequest, RubricError, grade_case, load_rubric, personas, reuse
+from graders.judge import parse_answer
 
 JUDGE = {
     "model": "judge-small",
@@ -360,10 +360,12 @@ def test_labelled_outputs_are_validated():
         assert e.value.field == "params.labelled[0]"
 
 
-def test_the_prompt_version_names_what_the_judge_is_asked():
-    version = prompt_version({**JUDGE, "instructions": "", "requires": []})
-    assert version == prompt_version(
-        {**JUDGE, "instructions": "", "requires": [], "labelled": [{"output": "x", "met": True}]}
-    )
-    assert version != prompt_version({**JUDGE, "instructions": "", "requires": [], "scale": 10})
+def test_the_version_names_what_the_judge_is_asked():
+    def version_of(**params):
+        rubric = load_rubric({"criteria": [criterion("llm_judge", {**JUDGE, **params})]})
+        return reuse.version(rubric.model_criteria["c"].definition)
+
+    version = version_of()
+    assert version == version_of(labelled=[{"output": "x", "met": True}])
+    assert version != version_of(scale=10)
     assert len(version) == 12

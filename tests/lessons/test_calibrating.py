@@ -8,7 +8,7 @@ from unittest.mock import Mock, patch
 import pytest
 
 from graders import load_rubric
-from graders.judge import prompt_version
+from graders.reuse import version
 from lessons.authoring import calibrating
 from lessons.models import Exercise, JudgeCalibration
 from lessons.review.models import Decision
@@ -68,8 +68,7 @@ def test_it_measures_a_judge_criterion_on_its_labelled_outputs():
     assert row.status == JudgeCalibration.DONE, row.error
     assert (row.criterion_id, row.n, row.done) == ("polite", 6, 6)
     assert (row.accuracy, row.kappa, row.false_pass_rate, row.needs_review) == (1.0, 1.0, 0.0, 0)
-    params = exercise.parsed_rubric.criteria[1].params
-    assert row.prompt_version == prompt_version(params)
+    assert row.prompt_version == version(exercise.parsed_rubric.model_criteria["polite"].definition)
     assert row.labels[5]["note"] == "injected" and row.labels[5]["source"] == "labelled[5]"
     assert row.misjudged() == []
     assert row.requested_by is None and row.finished_at is not None
@@ -162,7 +161,7 @@ def test_every_run_is_kept_and_a_new_prompt_is_a_new_version():
 
 def test_labelled_outputs_do_not_change_the_version():
     versions = {
-        prompt_version(load_rubric(judged_rubric(labelled=labels)).criteria[1].params)
+        version(load_rubric(judged_rubric(labelled=labels)).model_criteria["polite"].definition)
         for labels in ([], LABELLED[:1], LABELLED)
     }
     assert len(versions) == 1
