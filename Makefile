@@ -55,7 +55,7 @@ bench-review: $(VENV)/.dev
 # the starter judge exercises, with the cascade and without (docs/benchmarks.md, "LLM judge").
 bench-judge: $(VENV)/.dev
 	$(PY) -m graders.bench_judge
-	$(PY) -m lessons.cascade_bench
+	$(PY) manage.py shell -c "from lessons import cascade_bench; cascade_bench.main()"
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -12,8 +12,10 @@ judge, counting the judge's calls. Three ways:
 - one call per case: promptfoo's llm-rubric, one judge call per case and judge criterion,
   whatever the output (counted, not graded: it has no checks).
 
-No database and no Django settings: it reads the exercise files, and renders each prompt
-as an attempt would (sandbox.prompting) for the stub's rules (sandbox.backends.stub).
+Each exercise is read as `import_course` reads it, and built unsaved (no database): the
+prompts are rendered and answered as the runner does (Exercise.render, the stub backend),
+and the judge is the runner's (sandbox.calls.make_judge). Run inside Django:
+`python manage.py shell -c "from lessons import cascade_bench; cascade_bench.main()"`.
 One JSON line per exercise, then the total.
 """
 
@@ -21,51 +23,57 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections import Counter
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import graders
-from graders import personas
 from graders.judge import CONSISTENCY, GRADE, KNOWN_ANSWER, JudgeRequest
-from sandbox.backends.stub import parse_script, truncate_words
-from sandbox.prompting import PROMPT_FIELDS, render_prompt
+from lessons.authoring.coursefiles import read_exercise, read_file
+from lessons.models import Case, Exercise, PromptValues
+from sandbox.backends.stub import StubBackend
+from sandbox.calls import make_judge
+from sandbox.providers import model_choice
+from sandbox.runs import build_request
 
 EXERCISES = Path(__file__).resolve().parent / "starter/prompt-fundamentals/exercises"
 JUDGE_EXERCISES = ("late-delivery-reply", "judge-proof")
-PERSONAS = {"judge": personas.honest, "obedient": personas.obedient}
-DEFAULT_MAX_TOKENS = 256  # Exercise.max_tokens's default
 
 
-def learner_prompts(exercise: Mapping[str, Any]) -> list[Mapping[str, str]]:
+def load(slug: str) -> tuple[Exercise, list[Case]]:
+    """Return a starter exercise and its test cases, unsaved, as the import reads them."""
+    fields = read_file(EXERCISES / f"{slug}.yaml", read_exercise)
+    cases = [Case(**case) for case in fields.pop("cases")]
+    return Exercise(**fields), cases
+
+
+def learner_prompts(exercise: Exercise) -> list[PromptValues]:
     """Return the mix of prompts graded: the solution, each known-bad one, the starter."""
-    return [exercise["solution"], *exercise["known_bad"], {}]
+    return [exercise.solution, *exercise.known_bad, {}]
 
 
-def outputs(exercise: Mapping[str, Any], values: Mapping[str, str]) -> list[graders.CaseOutputs]:
+def outputs(
+    exercise: Exercise, cases: list[Case], values: PromptValues
+) -> list[graders.CaseOutputs]:
     """Return each test case with the stub's reply to the prompt rendered for it."""
-    prompt, script = exercise["prompt"], parse_script(exercise["stub"])
-    edited = {name: text for name, text in values.items() if name in prompt["editable"]}
-    fields = {name: edited.get(name, prompt.get(name, "")) for name in PROMPT_FIELDS}
-    max_tokens = exercise.get("model", {}).get("max_tokens", DEFAULT_MAX_TOKENS)
-    cases = []
-    for case in exercise["cases"]:
-        rendered = render_prompt(fields, case["vars"])
-        reply = truncate_words(script.reply(rendered.as_text()), max_tokens)
-        cases.append(
+    stub = StubBackend(exercise.stub_script)
+    choice = model_choice(exercise.backend, exercise.model_name)
+    graded = []
+    for case in cases:
+        prompt = exercise.render(values, case)
+        request = build_request(choice, prompt, exercise.temperature, exercise.max_tokens)
+        graded.append(
             graders.CaseOutputs(
-                case=graders.Case(name=case["name"], variables=case["vars"]),
-                outputs=(reply,),
-                submission=graders.Submission(fields=fields, rendered=rendered.as_text()),
+                case=case.as_grader_case(),
+                outputs=(stub.complete(request).text,),
+                submission=exercise.submission(values, case),
             )
         )
-    return cases
+    return graded
 
 
-def without_requires(rubric: Mapping[str, Any]) -> dict[str, Any]:
+def without_requires(rubric: dict[str, Any]) -> dict[str, Any]:
     criteria = [
         {**c, "params": {k: v for k, v in c["params"].items() if k != "requires"}}
         for c in rubric["criteria"]
@@ -73,17 +81,17 @@ def without_requires(rubric: Mapping[str, Any]) -> dict[str, Any]:
     return {**rubric, "criteria": criteria}
 
 
-def judge_calls(exercise: Mapping[str, Any], rubric: graders.Rubric) -> Counter[str]:
+def judge_calls(exercise: Exercise, cases: list[Case], rubric: graders.Rubric) -> Counter[str]:
     """Return the judge calls made grading the mix of prompts with the rubric, by purpose."""
-    script = personas.load_script(exercise["stub"]["judge"])
+    judge = make_judge(exercise, time.monotonic() + 600, [])
     calls: Counter[str] = Counter()
 
     def counted(request: JudgeRequest) -> str:
         calls[request.purpose] += 1
-        return PERSONAS[request.model](script)(request)
+        return judge(request)
 
     for values in learner_prompts(exercise):
-        graders.grade_attempt(rubric, outputs(exercise, values), judge=counted)
+        graders.grade_attempt(rubric, outputs(exercise, cases, values), judge=counted)
     return calls
 
 
@@ -92,21 +100,23 @@ FIGURES = ("cascade", "cascade_grade", "cascade_checks", "without_requires", "on
 
 def measure(slug: str) -> dict[str, Any]:
     """Return an exercise's judge calls per attempt, each way (FIGURES), over its mix."""
-    exercise = yaml.safe_load((EXERCISES / f"{slug}.yaml").read_text(encoding="utf-8"))
-    rubric = graders.load_rubric(exercise["rubric"])
+    exercise, cases = load(slug)
+    rubric = exercise.parsed_rubric
     attempts = len(learner_prompts(exercise))
-    cascade = judge_calls(exercise, rubric)
-    uncascaded = judge_calls(exercise, graders.load_rubric(without_requires(exercise["rubric"])))
+    cascade = judge_calls(exercise, cases, rubric)
+    uncascaded = judge_calls(
+        exercise, cases, graders.load_rubric(without_requires(exercise.rubric))
+    )
     judges = sum(c.kind == "llm_judge" for c in rubric.criteria)
     return {
         "name": f"judge_calls_per_attempt.{slug}",
         "attempts": attempts,
-        "cases": len(exercise["cases"]),
+        "cases": len(cases),
         "cascade": cascade.total() / attempts,
         "cascade_grade": cascade[GRADE] / attempts,
         "cascade_checks": (cascade[KNOWN_ANSWER] + cascade[CONSISTENCY]) / attempts,
         "without_requires": uncascaded.total() / attempts,
-        "one_call_per_case": len(exercise["cases"]) * judges,
+        "one_call_per_case": len(cases) * judges,
     }
 
 

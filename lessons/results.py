@@ -17,6 +17,9 @@ def result_rows(samples: Iterable[Any], exercise: Exercise | None) -> list[dict]
     Run or a view of one (its `run`: lessons.review.drilldown.SampleView). A case of several
     samples says what its rule needs beside its pass count: "needs 4 of 5"."""
     rows: dict[str, dict] = {}
+    # Read once for every case (a drill-down shows many attempts' cases).
+    rubric = exercise.parsed_rubric if exercise else None
+    rule = exercise.parsed_sample_rule if exercise else graders.SampleRule()
     for sample in samples:
         row = rows.setdefault(
             sample.case_name, {"name": sample.case_name, "number": len(rows) + 1, "runs": []}
@@ -28,16 +31,17 @@ def result_rows(samples: Iterable[Any], exercise: Exercise | None) -> list[dict]
         row["hidden"] = any(r.hidden for r in runs)  # one hidden sample hides the case
         row["error"] = next((r.error for r in runs if r.error), "")
         # A playground run is graded by nothing.
-        row["passed"], row["rule"] = case_verdict(exercise, runs) if exercise else (False, "")
+        row["passed"], row["rule"] = case_verdict(rubric, rule, runs) if rubric else (False, "")
     return list(rows.values())
 
 
-def case_verdict(exercise: Exercise, samples: list[Any]) -> tuple[bool, str]:
-    """Return whether a case of these samples passed, by the exercise's rule, and what the
-    rule needs when there are several ("needs 4 of 5")."""
-    rule = exercise.parsed_sample_rule
+def case_verdict(
+    rubric: graders.Rubric, rule: graders.SampleRule, samples: list[Any]
+) -> tuple[bool, str]:
+    """Return whether a case of these samples passed, by the exercise's rubric and sample
+    rule, and what the rule needs when there are several ("needs 4 of 5")."""
     grades = [stored_grade(getattr(s, "run", s)) for s in samples]
-    passed = graders.score_case(exercise.parsed_rubric, grades, sample_rule=rule).passed
+    passed = graders.score_case(rubric, grades, sample_rule=rule).passed
     return passed, rule.describe(len(samples)) if len(samples) > 1 else ""
 
 

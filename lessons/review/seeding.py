@@ -333,7 +333,7 @@ class Plan:
     def judge(self, request: graders.JudgeRequest) -> str:
         """Answer as the exercise's stub judge (the model the criterion names) answers."""
         asked = CompletionRequest(
-            model=request.model.rpartition(":")[2],
+            model=self.exercise.judge_model(request.model)[1],
             system=request.system,
             messages=({"role": "user", "content": request.prompt},),
             max_tokens=request.max_tokens,
