@@ -351,13 +351,21 @@ def save_imported_cases(exercise: Exercise, imported: CsvImport, replace: bool) 
 
 
 @contextmanager
-def judge_on_ledger(exercise: Exercise, user_id: int | None, attempt: Attempt | None = None):
-    """Yield the runner's judge for this exercise (same model choice and retry layer); the
-    calls it made go on this user's ledger when the block ends, even if it raises (they
+def judge_on_ledger(
+    exercise: Exercise,
+    user_id: int | None,
+    attempt: Attempt | None = None,
+    *,
+    deadline: float | None = None,
+):
+    """Yield the runner's judge for this exercise (same model choice and retry layer), whose
+    calls end by `deadline` (time.monotonic; default: the task's soft time limit from now);
+    the calls it made go on this user's ledger when the block ends, even if it raises (they
     were billed). Without a user (a command an operator runs), on no one's, as a regrade
     nobody asked for."""
     judge_log: list[CallLog] = []
-    deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
+    if deadline is None:
+        deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
     try:
         yield calls.make_judge(exercise, deadline, judge_log)
     finally:
