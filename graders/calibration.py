@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from graders.context import Case, Submission
 from graders.engine import grade_case
@@ -124,7 +124,20 @@ class Thresholds:
     min_kappa: float = 0.8
 
 
-def shortfalls(calibration: Calibration, thresholds: Thresholds = Thresholds()) -> list[str]:
+class Figures(Protocol):
+    """What shortfalls reads: a Calibration, or what keeps its figures (a calibration row)."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def accuracy(self) -> float | None: ...
+    @property
+    def kappa(self) -> float | None: ...
+    @property
+    def false_pass_rate(self) -> float | None: ...
+
+
+def shortfalls(calibration: Figures, thresholds: Thresholds = Thresholds()) -> list[str]:
     """Return what the figures fall short of, one sentence each; [] when they pass.
 
     An undefined figure falls short: no labels at all, no not-met labels (a false-pass rate

@@ -121,4 +121,4 @@ class Command(BaseCommand):
             self.stdout.write(f"    misjudged ({said}, judge {outcome}): {preview!r} — {detail}")
         if row.status != JudgeCalibration.DONE:
             return [f"{name}: {row.error or row.status}"]
-        return [f"{name}: {s}" for s in shortfalls(row.figures(), thresholds)]
+        return [f"{name}: {s}" for s in shortfalls(row, thresholds)]  # the figures it keeps
