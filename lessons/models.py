@@ -3,7 +3,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -409,24 +408,16 @@ class Case(models.Model):
         )
 
 
-class Regrade(models.Model):
-    """A background re-grade of an exercise's learner attempts from their stored outputs."""
+class BackgroundJob(models.Model):
+    """A job of the worker claimed as an attempt is (lessons.authoring.jobs): when its message
+    was last published, and the lease of the worker running it; the reconciler publishes it
+    again when either is too old."""
 
     QUEUED, RUNNING, DONE, ERROR = "queued", "running", "done", "error"
     STATUS_CHOICES = [(QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"), (ERROR, "Error")]
 
-    exercise = models.ForeignKey(Exercise, models.CASCADE, related_name="regrades")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+"
-    )
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    changed = models.PositiveIntegerField(default=0, help_text="Attempts whose score changed")
     error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # As an attempt's: when its message was last published, and the lease of the worker
-    # running it; the reconciler publishes it again when either is too old.
     published_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -434,14 +425,30 @@ class Regrade(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ("-created_at", "-id")
-
-    def __str__(self) -> str:
-        return f"Regrade of {self.exercise} ({self.status}, {self.done}/{self.total})"
+        abstract = True
 
     @property
     def is_final(self) -> bool:
         return self.status in (self.DONE, self.ERROR)
+
+
+class Regrade(BackgroundJob):
+    """A background re-grade of an exercise's learner attempts from their stored outputs."""
+
+    exercise = models.ForeignKey(Exercise, models.CASCADE, related_name="regrades")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+"
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0, help_text="Attempts whose score changed")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Regrade of {self.exercise} ({self.status}, {self.done}/{self.total})"
 
     @property
     def percent(self) -> int:
@@ -495,22 +502,18 @@ class PublishCheck(models.Model):
         return self.status != self.CHECKING
 
 
-class JudgeCalibration(models.Model):
+class JudgeCalibration(BackgroundJob):
     """One calibration of one judge criterion: its outcomes on labelled outputs measured
     against the labels (lessons.authoring.calibrating). Kept, one row per run, so every
     version of the judge prompt keeps its figures."""
 
-    RUNNING, DONE, ERROR = "running", "done", "error"
-    STATUS_CHOICES = [(RUNNING, "Running"), (DONE, "Done"), (ERROR, "Error")]
-
     exercise = models.ForeignKey(Exercise, models.CASCADE, related_name="calibrations")
     criterion_id = models.CharField(max_length=100)
-    prompt_version = models.CharField(max_length=12)  # graders.judge.prompt_version
+    # The judge's version: graders.reuse.version of its definition (calibrating.judge_version).
+    prompt_version = models.CharField(max_length=12)
     criterion = models.JSONField()  # its definition as calibrated (Criterion.to_dict())
     labels = models.JSONField(default=list)  # graders.calibration.Label.to_dict(), in order
     outcomes = models.JSONField(default=list)  # [outcome, detail] of each label judged so far
-    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=RUNNING)
-    error = models.TextField(blank=True)
     n = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     # The figures, once done; None where undefined (graders.calibration).
@@ -522,21 +525,12 @@ class JudgeCalibration(models.Model):
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)  # its worker's last progress
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
 
     def __str__(self) -> str:
         return f"Calibration of {self.criterion_id} on {self.exercise} ({self.status})"
-
-    @property
-    def stalled(self) -> bool:
-        """Whether it is running without progress for longer than a worker's lease: its
-        worker died (one output's judge calls end within the task's time limit)."""
-        lease = timedelta(seconds=settings.ATTEMPT_LEASE_SECONDS)
-        return self.status == self.RUNNING and self.updated_at < timezone.now() - lease
 
     @property
     def percent(self) -> int:

@@ -23,11 +23,12 @@ def calibrate_judge(calibration_id: int) -> None:
 
 @shared_task(name="lessons.reconcile", ignore_result=True)
 def reconcile() -> int:
-    """Decide stranded publish checks and publish again stranded regrades; a failure of the
-    first does not keep the second from running."""
+    """Decide stranded publish checks, and publish again stranded regrades and calibrations;
+    a failure of the first does not keep the others from running."""
     decided = 0
     try:
         decided = publishing.finish_stranded_checks()
     except Exception:
         log.exception("stranded publish checks could not be decided")
-    return decided + regrading.reconcile(publish=regrade.delay)
+    regrades = regrading.reconcile(publish=regrade.delay)
+    return decided + regrades + calibrating.reconcile(publish=calibrate_judge.delay)

@@ -6,7 +6,9 @@ decisions on it (lessons.review: a decision is the label of its run's output). E
 is graded with the criterion alone, its `requires` dropped, so other criteria cannot hide
 the judge's verdict. The judge is the runner's (sandbox.calls.make_judge); its calls go on
 the ledger of the instructor who asked, checked against their budget before each output.
-Every run is kept as a JudgeCalibration row, named by the judge's prompt version.
+Every run is kept as a JudgeCalibration row, named by the judge's version; it runs in the
+worker as a regrade does (lessons.authoring.jobs: claimed with a lease, taken up again by the
+reconciler).
 """
 
 from __future__ import annotations
@@ -14,26 +16,25 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, QuerySet, Value, When
 from django.utils import timezone
 
 import graders
 from graders import calibration
 from graders.calibration import Label
 from graders.reuse import version
-from lessons.authoring import editing
+from lessons.authoring import editing, jobs
+from lessons.authoring.jobs import Publish
+from lessons.authoring.regrading import case_key, grader_case
 from lessons.models import Exercise, JudgeCalibration
 from lessons.review.models import Decision
 from sandbox import limits
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[int], object]
 
 # The most recent decisions taken as labels of one criterion: each costs judge calls.
 MAX_DECISION_LABELS = 200
@@ -67,27 +68,36 @@ def judge_criteria(exercise: Exercise, criterion_id: str | None = None) -> list[
     return found
 
 
+def decisions_on(exercise: Exercise, criterion: graders.Criterion) -> QuerySet[Decision]:
+    return Decision.objects.filter(exercise=exercise, criterion_id=criterion.id)
+
+
 def decision_labels(exercise: Exercise, criterion: graders.Criterion) -> list[Label]:
     """Return instructors' decisions on this criterion as labels, the latest first; one per
     output and test case (the latest decision stands when several outputs are the same)."""
     decisions = (
-        Decision.objects.filter(exercise=exercise, criterion_id=criterion.id)
+        decisions_on(exercise, criterion)
         .select_related("run__case", "run__attempt")
         .order_by("-decided_at", "-id")
     )
     reads_prefill = exercise.parsed_rubric.model_criteria[criterion.id].reads_prefill
-    labels: dict[tuple[str, Any], Label] = {}
+    labels: dict[tuple[str, object], Label] = {}
+    prefills: dict[tuple[object, int | None], str] = {}  # decisions share attempts and cases
     for decision in decisions.iterator(chunk_size=100):
         run = decision.run
-        key = (run.output, run.case_id or run.case_name)
+        key = (run.output, case_key(run))
         if key in labels:
             continue
-        case = run.case.as_grader_case() if run.case else graders.Case(name=run.case_name)
+        case = grader_case(run)
         prefill = ""
         if reads_prefill:
-            attempt = run.attempt
-            submission = exercise.grader_submission(attempt.fields(), attempt.examples, run.case)
-            prefill = submission.rendered_field("prefill")
+            if (run.attempt_id, run.case_id) not in prefills:
+                attempt = run.attempt
+                submission = exercise.grader_submission(
+                    attempt.fields(), attempt.examples, run.case
+                )
+                prefills[run.attempt_id, run.case_id] = submission.rendered_field("prefill")
+            prefill = prefills[run.attempt_id, run.case_id]
         labels[key] = Label(
             output=run.output,
             met=decision.met,
@@ -103,6 +113,21 @@ def decision_labels(exercise: Exercise, criterion: graders.Criterion) -> list[La
     return list(labels.values())
 
 
+def decided_outputs(exercise: Exercise, criterion: graders.Criterion) -> int:
+    """Return how many labels decision_labels makes, counted by the database: the distinct
+    outputs and test cases decided on (a deleted case by its name), MAX_DECISION_LABELS at
+    most."""
+    deleted_case = Case(When(run__case__isnull=True, then=F("run__case_name")), default=Value(""))
+    decided = (
+        decisions_on(exercise, criterion)
+        .annotate(deleted_case=deleted_case)
+        .order_by()
+        .values("run__output", "run__case_id", "deleted_case")
+        .distinct()
+    )
+    return decided[:MAX_DECISION_LABELS].count()
+
+
 def labels_of(exercise: Exercise, criterion: graders.Criterion) -> list[Label]:
     """Return every label of a judge criterion: its course file's, then instructors'."""
     return calibration.labelled(criterion) + decision_labels(exercise, criterion)
@@ -110,29 +135,38 @@ def labels_of(exercise: Exercise, criterion: graders.Criterion) -> list[Label]:
 
 def judge_calls_at_most(exercise: Exercise) -> int:
     """Return the most judge calls calibrating its judges would make (what a budget may be
-    charged)."""
+    charged): each label's most calls, labels counted without being built."""
     total = 0
     for criterion in judges(exercise):
-        rubric = calibration.alone(criterion.to_dict())
-        total += graders.judge_calls_at_most(rubric, [{}] * len(labels_of(exercise, criterion)))
+        per_label = graders.judge_calls_at_most(calibration.alone(criterion.to_dict()), [{}])
+        labels = len(calibration.labelled(criterion)) + decided_outputs(exercise, criterion)
+        total += per_label * labels
     return total
 
 
+# What the calibration page leaves out of its rows (the latest run of each criterion aside).
+LARGE_FIELDS = ("criterion", "labels", "outcomes")
+
+
 def running(exercise: Exercise) -> list[JudgeCalibration]:
-    """Return the exercise's calibrations still under way (not stalled)."""
-    rows = exercise.calibrations.filter(status=JudgeCalibration.RUNNING)
-    return [row for row in rows if not row.stalled]
+    """Return the exercise's calibrations under way: queued, or running within their lease
+    (one whose worker died waits for the reconciler and blocks nothing)."""
+    under_way = exercise.calibrations.filter(
+        status__in=(JudgeCalibration.QUEUED, JudgeCalibration.RUNNING)
+    )
+    return list(under_way.exclude(jobs.lease_expired(timezone.now())).defer(*LARGE_FIELDS))
 
 
-def refusal(exercise: Exercise, user) -> str:
-    """Return why this instructor may not start a calibration now, or ""."""
-    if running(exercise):
+def refusal(running: list[JudgeCalibration], user) -> str:
+    """Return why this instructor may not start a calibration now (with these under way),
+    or ""."""
+    if running:
         return "A calibration of this exercise is under way; wait for it to finish."
     return limits.budget_refusal(user)
 
 
 def create(exercise: Exercise, user, criterion_id: str | None = None) -> list[JudgeCalibration]:
-    """Save one running calibration per judge criterion (or the one named), with its labels
+    """Save one queued calibration per judge criterion (or the one named), with its labels
     and its definition as they are now: what it measures cannot change under it."""
     rows = []
     for criterion in judge_criteria(exercise, criterion_id):
@@ -164,55 +198,60 @@ def calibrate(
     exercise: Exercise, criterion_id: str | None = None, user=None
 ) -> list[JudgeCalibration]:
     """Calibrate the exercise's judge criteria (or the one named) here and now; return the
-    finished rows. With a user, the judge's calls go on their ledger, within their budget."""
+    finished rows. With a user, the judge's calls go on their ledger, within their budget.
+    Each row runs as in the worker, here handing over to itself."""
     rows = create(exercise, user, criterion_id)
     for row in rows:
-        run(row.pk)
+        handed = [row.pk]
+        while handed:
+            run(handed.pop(), publish=handed.append)
     return list(JudgeCalibration.objects.filter(pk__in=[r.pk for r in rows]).order_by("id"))
 
 
-def run(calibration_id: int, publish: Publish | None = None) -> None:
+def run(calibration_id: int, publish: Publish) -> None:
     """Judge every label of a calibration not judged yet, in order, then save its figures.
 
-    Each output's outcome is saved as it is judged, if the row still has the count this
-    delivery read (else another delivery is ahead, and this one stops). With `publish` (the
-    task), a delivery that has worked half the task's soft time limit (after one output at
-    least) hands the rest to a fresh message. Over the instructor's budget, it stops with
+    A delivery claims it (jobs.take) and saves each output's outcome as it is judged,
+    renewing its lease, while it holds it. A delivery that has worked half the task's soft
+    time limit (after one output at least) hands the rest to a fresh message; each output's
+    judge calls end by the delivery's deadline. Over the instructor's budget, it stops with
     an error saying how far it got.
     """
-    row = (
-        JudgeCalibration.objects.select_related("exercise", "requested_by")
-        .filter(pk=calibration_id, status=JudgeCalibration.RUNNING)
-        .first()
-    )
-    if row is None:
-        log.info("calibration %s is not running; nothing to do", calibration_id)
+    taken = jobs.take(JudgeCalibration, calibration_id)
+    if taken is None:
         return
-    hand_over_at = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT / 2
+    row, held = taken
+    started = time.monotonic()
+    deadline = started + settings.ATTEMPT_SOFT_TIME_LIMIT
     outcomes = list(row.outcomes)
     try:
         rubric = calibration.alone(row.criterion)
         for index, data in enumerate(row.labels[len(outcomes) :]):
-            if index and publish and time.monotonic() > hand_over_at:
-                publish(row.pk)
+            if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
+                jobs.hand_over(held, row.pk, publish)
                 return
             refused = limits.budget_refusal(row.requested_by) if row.requested_by else ""
             if refused:
-                stop(row, f"{len(outcomes)} of {row.n} outputs judged, then: {refused}")
+                stop(held, f"{len(outcomes)} of {row.n} outputs judged, then: {refused}")
                 return
-            with editing.judge_on_ledger(row.exercise, row.requested_by_id) as judge:
+            with editing.judge_on_ledger(
+                row.exercise, row.requested_by_id, deadline=deadline
+            ) as judge:
                 result = calibration.judge_label(rubric, Label.from_dict(data), judge)
             outcomes.append([calibration.outcome(result), result.detail])
-            if not progress(row, outcomes):
+            saved = held.filter(done=len(outcomes) - 1).update(
+                outcomes=outcomes, done=len(outcomes), lease_expires_at=jobs.lease_end()
+            )
+            if not saved:
                 log.info("calibration %s was taken over by another delivery", calibration_id)
                 return
     except Exception as e:
         log.exception("calibration %s failed", calibration_id)
-        stop(row, str(e) or type(e).__name__)
+        stop(held, str(e) or type(e).__name__)
         return
     row.outcomes = outcomes
     figures = row.figures()
-    held(row, len(outcomes)).update(
+    held.update(
         status=JudgeCalibration.DONE,
         accuracy=figures.accuracy,
         kappa=figures.kappa,
@@ -222,24 +261,13 @@ def run(calibration_id: int, publish: Publish | None = None) -> None:
     )
 
 
-def held(row: JudgeCalibration, done: int):
-    """Return the row as long as it is running with `done` outputs judged."""
-    return JudgeCalibration.objects.filter(pk=row.pk, status=JudgeCalibration.RUNNING, done=done)
+def stop(held: QuerySet[JudgeCalibration], error: str) -> None:
+    held.update(status=JudgeCalibration.ERROR, error=error, finished_at=timezone.now())
 
 
-def progress(row: JudgeCalibration, outcomes: list[list[str]]) -> bool:
-    """Save one more judged output; return False if another delivery saved it first."""
-    return bool(
-        held(row, len(outcomes) - 1).update(
-            outcomes=outcomes, done=len(outcomes), updated_at=timezone.now()
-        )
-    )
-
-
-def stop(row: JudgeCalibration, error: str) -> None:
-    JudgeCalibration.objects.filter(pk=row.pk, status=JudgeCalibration.RUNNING).update(
-        status=JudgeCalibration.ERROR, error=error, finished_at=timezone.now()
-    )
+def reconcile(publish: Publish) -> int:
+    """Publish again the calibrations a lost message or a dead worker left behind."""
+    return jobs.reconcile(JudgeCalibration, publish)
 
 
 @dataclass
@@ -253,9 +281,21 @@ class CriterionReport:
 
 def report(exercise: Exercise, limit: int = 50) -> list[CriterionReport]:
     """Return the exercise's latest calibrations by criterion: the rubric's judge criteria
-    first, in rubric order (also those never calibrated), then criteria since removed."""
+    first, in rubric order (also those never calibrated), then criteria since removed. Each
+    row says whether its worker died (`stalled`); only the latest of each criterion carries
+    its labels and outcomes (for its misjudged outputs)."""
     current = {c.id: judge_version(exercise, c) for c in judges(exercise)}
     reports = {cid: CriterionReport(cid, version) for cid, version in current.items()}
-    for row in exercise.calibrations.all()[:limit]:
+    stalled = ExpressionWrapper(jobs.lease_expired(timezone.now()), output_field=BooleanField())
+    rows = (
+        exercise.calibrations.select_related("requested_by")
+        .defer(*LARGE_FIELDS)
+        .annotate(stalled=stalled)
+    )
+    for row in rows[:limit]:
         reports.setdefault(row.criterion_id, CriterionReport(row.criterion_id, "")).runs.append(row)
+    latest = {report.runs[0].pk: report.runs[0] for report in reports.values() if report.runs}
+    judged = JudgeCalibration.objects.filter(pk__in=latest).values_list("pk", "labels", "outcomes")
+    for pk, labels, outcomes in judged:
+        latest[pk].labels, latest[pk].outcomes = labels, outcomes
     return list(reports.values())

@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 import graders
+from lessons.authoring import jobs
+from lessons.authoring.jobs import Publish
 from lessons.models import Exercise, Regrade
 from lessons.review import progress
-from sandbox import calls, limits, runs
+from sandbox import calls, limits
 from sandbox.calls import CallLog
 from sandbox.models import Attempt, Run, UsageRecord
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[int], object]
 
 
 def attempts_to_regrade(exercise: Exercise, before) -> QuerySet[Attempt]:
@@ -96,12 +94,10 @@ def grade_stored(
     reused (with keep_stored, whatever their status: graders.grade_case)."""
     by_case: dict[object, list[Run]] = {}
     for run in attempt.runs.all():
-        by_case.setdefault(run.case_id or run.case_name, []).append(run)
+        by_case.setdefault(case_key(run), []).append(run)
     cases = [
         graders.CaseOutputs(
-            case=group[0].case.as_grader_case()
-            if group[0].case
-            else graders.Case(name=group[0].case_name),
+            case=grader_case(group[0]),
             outputs=tuple(run.output for run in group),
             submission=exercise.grader_submission(
                 attempt.fields(), attempt.examples, group[0].case
@@ -129,6 +125,16 @@ def grade_stored(
                 run.case and not graders.feedback_visible(run.case.visibility, sample.passed)
             )
     return grade
+
+
+def case_key(run: Run) -> object:
+    """Return what tells a run's test case apart: its case, or the name of one since deleted."""
+    return run.case_id or run.case_name
+
+
+def grader_case(run: Run) -> graders.Case:
+    """Return the test case a run's output is graded for (the name alone, once deleted)."""
+    return run.case.as_grader_case() if run.case else graders.Case(name=run.case_name)
 
 
 def save_regraded(attempt: Attempt, grade: graders.Grade) -> None:
@@ -164,7 +170,7 @@ def regrade_attempt(
         if not held.update(
             done=F("done") + 1,
             changed=F("changed") + int(changed),
-            lease_expires_at=lease_end(),
+            lease_expires_at=jobs.lease_end(),
         ):
             return None
         save_regraded(attempt, grade)
@@ -184,35 +190,6 @@ def budget_stop(regrade: Regrade, attempt: Attempt) -> str:
     return limits.budget_refusal(regrade.requested_by)
 
 
-def lease_end():
-    return timezone.now() + timedelta(seconds=settings.ATTEMPT_LEASE_SECONDS)
-
-
-def claim(regrade_id: int) -> Regrade | None:
-    """Move a queued regrade, or a running one past its lease (its worker died), to running
-    with a new lease; return it, or None if another delivery holds it or it is final.
-
-    A running one without a lease (claimed before regrades had leases) counts as expired."""
-    now = timezone.now()
-    claimable = Q(status=Regrade.QUEUED) | lease_expired(now)
-    claimed = Regrade.objects.filter(claimable, pk=regrade_id).update(
-        status=Regrade.RUNNING,
-        started_at=now,
-        lease_expires_at=lease_end(),
-        deliveries=F("deliveries") + 1,
-    )
-    if not claimed:
-        return None
-    return Regrade.objects.select_related("exercise", "requested_by").get(pk=regrade_id)
-
-
-def lease_expired(now) -> Q:
-    """Return the running regrades whose worker died: past their lease, or without one."""
-    return Q(status=Regrade.RUNNING) & (
-        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
-    )
-
-
 def run(regrade_id: int, publish: Publish) -> None:
     """Run a regrade: every attempt it has not counted yet, in order, then done.
 
@@ -223,21 +200,10 @@ def run(regrade_id: int, publish: Publish) -> None:
     is set aside. Before each attempt that calls the judge, the instructor's budget is checked:
     over it, the regrade stops (an error saying why and how far it got).
     """
-    regrade = claim(regrade_id)
-    if regrade is None:
-        log.info("regrade %s is not runnable; nothing to do", regrade_id)
+    taken = jobs.take(Regrade, regrade_id)
+    if taken is None:
         return
-    # This delivery's hold: it saves progress only while no later claim replaced it.
-    held = Regrade.objects.filter(
-        pk=regrade.pk, status=Regrade.RUNNING, started_at=regrade.started_at
-    )
-    if regrade.deliveries > settings.MAX_DELIVERIES:
-        held.update(
-            status=Regrade.ERROR,
-            error=f"It stopped its worker {regrade.deliveries - 1} times, so it was set aside.",
-            finished_at=timezone.now(),
-        )
-        return
+    regrade, held = taken
     started = time.monotonic()
     deadline = started + settings.ATTEMPT_SOFT_TIME_LIMIT
     try:
@@ -247,7 +213,7 @@ def run(regrade_id: int, publish: Publish) -> None:
         pending = pending.prefetch_related(stored_runs())
         for index, attempt in enumerate(pending[regrade.done :].iterator(chunk_size=100)):
             if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
-                hand_over(held, regrade.pk, publish)
+                jobs.hand_over(held, regrade.pk, publish)
                 return
             refused = budget_stop(regrade, attempt)
             if refused:
@@ -272,18 +238,6 @@ def run(regrade_id: int, publish: Publish) -> None:
     held.update(status=Regrade.DONE, finished_at=timezone.now())
 
 
-def hand_over(held: QuerySet[Regrade], regrade_id: int, publish: Publish) -> None:
-    """Queue the rest of a regrade for a fresh delivery, its count of deliveries reset."""
-    with transaction.atomic():
-        if held.update(
-            status=Regrade.QUEUED, deliveries=0, lease_expires_at=None, published_at=timezone.now()
-        ):
-            transaction.on_commit(lambda: publish(regrade_id), robust=True)
-
-
 def reconcile(publish: Publish) -> int:
-    """Publish again the regrades a lost message or a dead worker left behind (running past
-    their lease, or without one from before regrades had leases); return how many. The
-    claim takes them up where they stopped."""
-    expired = Regrade.objects.filter(lease_expired(timezone.now()))
-    return runs.republish(Regrade.objects.all(), expired, publish, "regrades")
+    """Publish again the regrades a lost message or a dead worker left behind (jobs.reconcile)."""
+    return jobs.reconcile(Regrade, publish)

@@ -686,26 +686,28 @@ def calibrate_judge(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     worker, unless the instructor is over their budget or one is under way."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     refused = ""
+    running = calibrating.running(exercise)
     if request.method == "POST":
-        refused = calibrating.refusal(exercise, request.user)
+        refused = calibrating.refusal(running, request.user)
         if not refused:
             try:
-                calibrating.start(exercise, request.user, publish=calibrate_task.delay)
+                running = calibrating.start(exercise, request.user, publish=calibrate_task.delay)
             except calibrating.CalibrationError as e:
                 refused = str(e)
         if not refused and not request.htmx:
             return redirect("ls-teach-calibration", exercise.pk)
-    running = calibrating.running(exercise)
     context = {
         "reports": calibrating.report(exercise),
-        "has_judge": bool(calibrating.judges(exercise)),
         "running": running,
         "refused": refused,
         "judge_calls": 0 if running else calibrating.judge_calls_at_most(exercise),
     }
     if request.htmx:
+        has_judge = bool(calibrating.judges(exercise))  # the page has it from _exercise_context
         response = render(
-            request, "lessons/teach/calibration.html#panel", {"exercise": exercise, **context}
+            request,
+            "lessons/teach/calibration.html#panel",
+            {"exercise": exercise, "has_judge": has_judge, **context},
         )
         if request.method == "GET" and not running:
             return HttpResponseStopPolling(response.content)

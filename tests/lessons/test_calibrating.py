@@ -3,13 +3,16 @@ instructors' decisions, with the scripted judges of the stub backend, and the ru
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from unittest.mock import Mock, patch
 
 import pytest
+from django.utils import timezone
 
 from graders import load_rubric
 from graders.reuse import version
-from lessons.authoring import calibrating
+from lessons.authoring import calibrating, jobs
 from lessons.models import Exercise, JudgeCalibration
 from lessons.review.models import Decision
 from sandbox.models import UsageRecord
@@ -188,16 +191,17 @@ def test_it_refuses_an_unknown_criterion_or_a_rubric_without_a_judge():
         calibrating.calibrate(make_exercise(slug="plain"))
 
 
-def test_a_long_run_hands_the_rest_to_a_fresh_message():
+def test_a_long_run_hands_the_rest_to_a_fresh_message(django_capture_on_commit_callbacks):
     [row] = calibrating.create(judged_exercise(), None)
     publish = Mock()
-    clock = Mock(**{"monotonic.side_effect": [0, 3600]})  # the first output took an hour
-    with patch.object(calibrating, "time", clock):
+    now = time.monotonic()
+    clock = Mock(**{"monotonic.side_effect": [now, now + 3600]})  # the first output took an hour
+    with patch.object(calibrating, "time", clock), django_capture_on_commit_callbacks(execute=True):
         calibrating.run(row.pk, publish=publish)
     publish.assert_called_once_with(row.pk)
     row.refresh_from_db()
-    assert (row.status, row.done) == (JudgeCalibration.RUNNING, 1)
-    calibrating.run(row.pk)  # the next delivery goes on from the second output
+    assert (row.status, row.done) == (JudgeCalibration.QUEUED, 1)
+    calibrating.run(row.pk, publish)  # the next delivery goes on from the second output
     row.refresh_from_db()
     assert (row.status, row.done, row.accuracy) == (JudgeCalibration.DONE, 6, 1.0)
 
@@ -211,7 +215,7 @@ def test_a_delivery_stops_when_another_saved_the_same_output_first():
         return judge_label(*args)
 
     with patch.object(calibrating.calibration, "judge_label", side_effect=racing) as judged:
-        calibrating.run(row.pk)
+        calibrating.run(row.pk, Mock())
     assert judged.call_count == 1
     row.refresh_from_db()
     assert (row.status, row.outcomes) == (JudgeCalibration.RUNNING, [["passed", "x"]])
@@ -220,14 +224,14 @@ def test_a_delivery_stops_when_another_saved_the_same_output_first():
 def test_a_finished_calibration_is_not_run_again():
     [row] = calibrating.calibrate(judged_exercise())
     with patch.object(calibrating.calibration, "judge_label") as judged:
-        calibrating.run(row.pk)
+        calibrating.run(row.pk, Mock())
     judged.assert_not_called()
 
 
 def test_an_error_stops_it_with_the_reason():
     [row] = calibrating.create(judged_exercise(), None)
     with patch.object(calibrating.calibration, "judge_label", side_effect=RuntimeError("boom")):
-        calibrating.run(row.pk)
+        calibrating.run(row.pk, Mock())
     row.refresh_from_db()
     assert (row.status, row.error) == (JudgeCalibration.ERROR, "boom")
 
@@ -260,3 +264,122 @@ def test_a_decision_on_a_judge_of_prefill_and_output_carries_the_prefill(learner
     assert row.labels[0]["prefill"] == "Dear Ada, sorry"
     # The judge read "Dear Ada, sorry for the wait.": its apology is in the prefill.
     assert row.outcomes[0][0] == "passed"
+
+
+def test_a_second_delivery_of_the_message_judges_nothing(instructor):
+    [row] = calibrating.create(judged_exercise(), instructor)
+    judge_label = calibrating.calibration.judge_label
+
+    def with_a_duplicate(*args):
+        calibrating.run(row.pk, Mock())  # the same message, delivered again meanwhile
+        return judge_label(*args)
+
+    with patch.object(
+        calibrating.calibration, "judge_label", side_effect=with_a_duplicate
+    ) as judged:
+        calibrating.run(row.pk, Mock())
+    assert judged.call_count == 6  # each label once
+    assert UsageRecord.objects.filter(learner=instructor).count() == 3 * 3 + 3 * 1
+    row.refresh_from_db()
+    assert (row.status, row.done, row.deliveries) == (JudgeCalibration.DONE, 6, 1)
+
+
+def test_a_calibration_whose_worker_died_is_published_again_and_finishes(monkeypatch):
+    from lessons.tasks import reconcile
+
+    [row] = calibrating.create(judged_exercise(), None)
+    jobs.claim(JudgeCalibration, row.pk)  # a worker claimed it and died: its lease runs out
+    JudgeCalibration.objects.filter(pk=row.pk).update(lease_expires_at=timezone.now())
+    monkeypatch.setattr(
+        "lessons.tasks.calibrate_judge.delay", lambda pk: calibrating.run(pk, Mock())
+    )
+    assert reconcile.run() == 1
+    row.refresh_from_db()
+    assert (row.status, row.done, row.deliveries, row.accuracy) == ("done", 6, 2, 1.0)
+
+
+def test_one_left_running_without_a_lease_or_whose_message_was_lost_is_published_again(settings):
+    """Rows running from before calibrations had leases count as expired."""
+    exercise = judged_exercise()
+    [running] = calibrating.create(exercise, None)
+    [lost] = calibrating.create(exercise, None)
+    JudgeCalibration.objects.filter(pk=running.pk).update(status=JudgeCalibration.RUNNING)
+    long_ago = timezone.now() - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER + 1)
+    JudgeCalibration.objects.filter(pk=lost.pk).update(published_at=long_ago)
+    published = Mock()
+    assert calibrating.reconcile(published) == 2
+    assert sorted(pk for (pk,), _ in published.call_args_list) == [running.pk, lost.pk]
+    assert jobs.claim(JudgeCalibration, running.pk) is not None
+
+
+def test_a_calibration_that_kills_its_worker_every_time_is_set_aside(settings):
+    [row] = calibrating.create(judged_exercise(), None)
+    for _ in range(settings.MAX_DELIVERIES):
+        jobs.claim(JudgeCalibration, row.pk)
+        JudgeCalibration.objects.filter(pk=row.pk).update(lease_expires_at=timezone.now())
+    with patch.object(calibrating.calibration, "judge_label") as judged:
+        calibrating.run(row.pk, Mock())
+    judged.assert_not_called()
+    row.refresh_from_db()
+    assert row.status == JudgeCalibration.ERROR
+    assert "stopped its worker 3 times" in row.error
+
+
+def test_each_output_is_judged_by_the_deadline_of_its_delivery(settings):
+    [row] = calibrating.create(judged_exercise(labelled=LABELLED[:1]), None)
+    started = time.monotonic() - settings.ATTEMPT_SOFT_TIME_LIMIT  # its time is up
+    with patch.object(calibrating, "time", Mock(**{"monotonic.return_value": started})):
+        calibrating.run(row.pk, Mock())
+    row.refresh_from_db()
+    # Its judge call ran out of time (a fresh deadline per output would have let it pass).
+    assert row.outcomes == [
+        ["needs_review", "needs review: the judge did not answer (JudgeFailed)"]
+    ]
+
+
+def test_judge_calls_at_most_counts_the_labels_it_would_make(learner, instructor):
+    exercise = judged_exercise()
+    attempt = make_attempt(learner, exercise)
+    outputs = ["Sorry!", "Sorry!", "Ships Monday.", "Sorry!"]
+    cases = ["Case 1", "Case 1", "Case 1", "Case 2"]
+    for position, (output, name) in enumerate(zip(outputs, cases, strict=True)):
+        run = make_run(attempt, position, output=output, case_name=name)
+        Decision.objects.create(
+            run=run, exercise=exercise, criterion_id="polite", met=True, decided_by=instructor
+        )
+    [criterion] = calibrating.judges(exercise)
+    labels = calibrating.labels_of(exercise, criterion)
+    assert len(labels) == 6 + 3
+    assert calibrating.judge_calls_at_most(exercise) == 6 * len(labels)  # 3 calls, asked twice
+    with patch.object(calibrating, "MAX_DECISION_LABELS", 2):
+        assert calibrating.judge_calls_at_most(exercise) == 6 * (6 + 2)
+        assert len(calibrating.labels_of(exercise, criterion)) == 6 + 2
+
+
+def test_decisions_on_one_attempt_and_case_render_its_prompt_once(learner):
+    rubric = judged_rubric(labelled=[])
+    rubric["criteria"][1]["with_prefill"] = True
+    exercise = judged_exercise(labelled=[])
+    exercise.rubric = rubric
+    exercise.save()
+    attempt = make_attempt(learner, exercise, prefill="Dear {name}, sorry")
+    case = exercise.cases.get()
+    for position, output in enumerate([" for the wait.", " again."]):
+        run = make_run(attempt, position, output=output, case=case)
+        Decision.objects.create(run=run, exercise=exercise, criterion_id="polite", met=True)
+    render = Exercise.grader_submission
+    with patch.object(Exercise, "grader_submission", autospec=True, side_effect=render) as built:
+        labels = calibrating.labels_of(exercise, calibrating.judges(exercise)[0])
+    assert [label.prefill for label in labels] == ["Dear Ada, sorry"] * 2
+    assert built.call_count == 1
+
+
+def test_the_report_loads_labels_and_outcomes_of_the_latest_run_only():
+    exercise = judged_exercise()
+    old, new = (calibrating.calibrate(exercise)[0] for _ in range(2))
+    [report] = calibrating.report(exercise)
+    latest, earlier = report.runs
+    assert (latest.pk, earlier.pk) == (new.pk, old.pk)
+    assert {"labels", "outcomes"} <= earlier.get_deferred_fields()
+    assert not {"labels", "outcomes"} & latest.get_deferred_fields()
+    assert latest.misjudged() == [] and len(latest.outcomes) == 6

@@ -14,7 +14,7 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from lessons.authoring import regrading
+from lessons.authoring import jobs, regrading
 from lessons.models import Exercise, Regrade
 from lessons.tasks import reconcile
 from sandbox.models import Attempt, UsageRecord
@@ -157,7 +157,7 @@ def test_a_regrade_whose_worker_died_is_taken_up_again_and_the_button_comes_back
     exercise.save()
     regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
     # A worker claimed it, regraded nothing, and died: running, its lease long gone.
-    regrading.claim(regrade.pk)
+    jobs.claim(Regrade, regrade.pk)
     Regrade.objects.filter(pk=regrade.pk).update(lease_expires_at=timezone.now())
     url = f"/teach/exercises/{exercise.id}/regrade/{regrade.pk}/"
     assert ines_client.get(url, headers=HTMX).status_code == 200  # still polling
@@ -176,7 +176,7 @@ def test_a_regrade_that_kills_its_worker_every_time_is_set_aside(instructor, set
     exercise = make_exercise()
     regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
     for _ in range(settings.MAX_DELIVERIES):
-        regrading.claim(regrade.pk)
+        jobs.claim(Regrade, regrade.pk)
         Regrade.objects.filter(pk=regrade.pk).update(lease_expires_at=timezone.now())
     regrading.run(regrade.pk, publish=Mock())
     regrade.refresh_from_db()
@@ -307,7 +307,7 @@ def test_a_regrade_left_running_without_a_lease_is_taken_up_again(instructor):
     published = Mock()
     assert regrading.reconcile(publish=published) == 1
     published.assert_called_once_with(regrade.pk)
-    assert regrading.claim(regrade.pk) is not None
+    assert jobs.claim(Regrade, regrade.pk) is not None
     regrade.refresh_from_db()
     assert regrade.lease_expires_at is not None and regrade.deliveries == 2
 

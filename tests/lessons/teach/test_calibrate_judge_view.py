@@ -3,12 +3,12 @@ first, and the "Calibrate judge" button that runs one in the worker while the pa
 
 from __future__ import annotations
 
-from unittest.mock import patch
+from unittest.mock import Mock, patch
 
 import pytest
 from django.test import Client
 
-from lessons.authoring import calibrating
+from lessons.authoring import calibrating, jobs
 from lessons.models import JudgeCalibration
 from tests.conftest import HTMX, make_exercise
 from tests.lessons.test_calibrating import LABELLED, judged_exercise
@@ -51,7 +51,7 @@ def test_a_post_starts_one_calibration_per_judge_in_the_worker(
             r = ines_client.post(url(exercise), headers=HTMX)
     row = JudgeCalibration.objects.get()
     delay.assert_called_once_with(row.pk)
-    assert (row.status, row.requested_by, row.n) == (JudgeCalibration.RUNNING, instructor, 6)
+    assert (row.status, row.requested_by, row.n) == (JudgeCalibration.QUEUED, instructor, 6)
     html = r.content.decode()
     assert f'hx-get="{url(exercise)}"' in html and 'hx-trigger="every 1s"' in html
     assert "Calibrating <code>polite</code>: 0 of 6 outputs judged" in html
@@ -69,7 +69,7 @@ def test_the_panel_polls_until_the_worker_is_done_then_shows_the_figures(ines_cl
     exercise = judged_exercise()
     [row] = calibrating.create(exercise, instructor)
     assert ines_client.get(url(exercise), headers=HTMX).status_code == 200
-    calibrating.run(row.pk)  # the worker
+    calibrating.run(row.pk, Mock())  # the worker
     r = ines_client.get(url(exercise), headers=HTMX)
     assert r.status_code == 286  # htmx: stop polling
     html = r.content.decode()
@@ -117,8 +117,9 @@ def test_a_stalled_calibration_shows_as_stopped_and_does_not_block(
     ines_client, instructor, settings
 ):
     exercise = judged_exercise()
-    calibrating.create(exercise, instructor)
+    [row] = calibrating.create(exercise, instructor)
     settings.ATTEMPT_LEASE_SECONDS = -1  # every running row is past its lease
+    jobs.claim(JudgeCalibration, row.pk)  # its worker took it and died
     html = ines_client.get(url(exercise)).content.decode()
     assert "its worker did not finish" in html and "Calibrate judge</button>" in html
 

@@ -1,0 +1,94 @@
+"""Background jobs of the lessons app (regrades, judge calibrations: lessons.models.BackgroundJob),
+claimed as attempts are: a conditional UPDATE takes a queued job, or a running one past its
+lease (its worker died), with a new lease; a delivery saves only while no later claim replaced
+it; the lessons reconciler publishes again the ones a lost message or a dead worker left."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from lessons.models import BackgroundJob
+from sandbox import runs
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[int], object]
+Job = TypeVar("Job", bound=BackgroundJob)
+
+
+def lease_end() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.ATTEMPT_LEASE_SECONDS)
+
+
+def lease_expired(now: datetime) -> Q:
+    """Return the running jobs whose worker died: past their lease, or without one (claimed
+    before the job had leases)."""
+    return Q(status=BackgroundJob.RUNNING) & (
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
+    )
+
+
+def claim(model: type[Job], pk: int) -> Job | None:
+    """Move a queued job, or a running one past its lease, to running with a new lease and one
+    more delivery; return it, or None if another delivery holds it or it is final."""
+    now = timezone.now()
+    claimable = Q(status=BackgroundJob.QUEUED) | lease_expired(now)
+    claimed = model._default_manager.filter(claimable, pk=pk).update(
+        status=BackgroundJob.RUNNING,
+        started_at=now,
+        lease_expires_at=lease_end(),
+        deliveries=F("deliveries") + 1,
+    )
+    if not claimed:
+        return None
+    return model._default_manager.select_related("exercise", "requested_by").get(pk=pk)
+
+
+def take(model: type[Job], pk: int) -> tuple[Job, QuerySet[Job]] | None:
+    """Claim a job for this delivery; return it with its hold (the job as long as no later
+    claim replaced this one), or None when there is nothing to do: another delivery holds it,
+    it is final, or it was delivered MAX_DELIVERIES times without handing over or finishing
+    (it stopped its worker each time) and is now set aside with an error."""
+    job = claim(model, pk)
+    if job is None:
+        log.info("%s %s is not runnable; nothing to do", model._meta.verbose_name, pk)
+        return None
+    held = model._default_manager.filter(
+        pk=pk, status=BackgroundJob.RUNNING, started_at=job.started_at
+    )
+    if job.deliveries > settings.MAX_DELIVERIES:
+        held.update(
+            status=BackgroundJob.ERROR,
+            error=f"It stopped its worker {job.deliveries - 1} times, so it was set aside.",
+            finished_at=timezone.now(),
+        )
+        return None
+    return job, held
+
+
+def hand_over(held: QuerySet, pk: int, publish: Publish) -> None:
+    """Queue the rest of a job for a fresh delivery, its count of deliveries reset."""
+    with transaction.atomic():
+        if held.update(
+            status=BackgroundJob.QUEUED,
+            deliveries=0,
+            lease_expires_at=None,
+            published_at=timezone.now(),
+        ):
+            transaction.on_commit(lambda: publish(pk), robust=True)
+
+
+def reconcile(model: type[BackgroundJob], publish: Publish) -> int:
+    """Publish again the jobs a lost message or a dead worker left behind; return how many.
+    The claim takes them up where they stopped."""
+    expired = model._default_manager.filter(lease_expired(timezone.now()))
+    rows = model._default_manager.all()
+    return runs.republish(rows, expired, publish, str(model._meta.verbose_name_plural))
