@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from graders import limits
 from graders.context import Context
 from graders.results import OK, Check, CriterionResult, worst_status
-
-MAX_CHILDREN = 50
 
 
 def check_children(params: dict[str, Any]) -> None:
@@ -32,8 +31,8 @@ def check_children(params: dict[str, Any]) -> None:
 
     if not params["criteria"]:
         raise ParamError("criteria", "needs at least one sub-criterion")
-    if len(params["criteria"]) > MAX_CHILDREN:
-        raise ParamError("criteria", f"has more than {MAX_CHILDREN} sub-criteria")
+    if len(params["criteria"]) > limits.MAX_CHILDREN:
+        raise ParamError("criteria", f"has more than {limits.MAX_CHILDREN} sub-criteria")
 
 
 def grade_children(ctx: Context) -> list[CriterionResult]:

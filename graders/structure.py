@@ -18,6 +18,7 @@ import referencing
 import referencing.exceptions
 from jsonschema.exceptions import ValidationError
 
+from graders import limits
 from graders.context import Context
 from graders.kinds import ParamError, excerpt, short
 from graders.results import OK, Check, worst_status
@@ -26,15 +27,6 @@ from graders.text import UNSUPPORTED_CONSTRUCTS, compile_pattern, re2_reason
 if TYPE_CHECKING:
     from graders.rubric import Criterion
 
-MAX_JSON_CHARS = 200_000
-MAX_SCHEMA_CHARS = 50_000
-# Nesting caps, in levels of arrays and objects (`[]` is 1 level, `[[1]]` 2). An output's JSON
-# deeper than MAX_JSON_DEPTH fails its criterion; a schema deeper than MAX_SCHEMA_DEPTH is
-# refused when the rubric loads. Both stay far below Python's recursion limit, so neither
-# json.loads nor jsonschema (several frames a level) can raise RecursionError under them.
-MAX_JSON_DEPTH = 100
-MAX_SCHEMA_DEPTH = 64
-DEEP_JSON = f"nested deeper than {MAX_JSON_DEPTH} levels"
 FENCE = "```"
 
 
@@ -54,29 +46,33 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+def deep_json() -> str:
+    return f"nested deeper than {limits.MAX_JSON_DEPTH} levels"
+
+
 def parse_json(text: str) -> tuple[Any, str]:
     """Return (value, "") for JSON text, or (None, reason) when it is not JSON.
 
     Deep nesting is a reason, not a crash (json.loads itself raises RecursionError at about
-    1,000 levels; MAX_JSON_DEPTH is the cap below that):
+    1,000 levels; limits.MAX_JSON_DEPTH is the cap below that):
 
     >>> parse_json("[" * 100_000)[1]
     'nested deeper than 100 levels'
     """
-    if len(text) > MAX_JSON_CHARS:
-        return None, f"the output is longer than {MAX_JSON_CHARS} characters"
+    if len(text) > limits.MAX_JSON_CHARS:
+        return None, f"the output is longer than {limits.MAX_JSON_CHARS} characters"
     try:
         value = json.loads(text)
     except RecursionError:
-        return None, DEEP_JSON
+        return None, deep_json()
     except ValueError as e:
         msg = getattr(e, "msg", str(e))
         where = (
             f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         )
         return None, f"not valid JSON ({msg}{where})"
-    if nested_deeper_than(value, MAX_JSON_DEPTH):
-        return None, DEEP_JSON
+    if nested_deeper_than(value, limits.MAX_JSON_DEPTH):
+        return None, deep_json()
     return value, ""
 
 
@@ -119,8 +115,8 @@ def load_output_json(params: Mapping[str, Any], ctx: Context) -> tuple[Any, str,
         if found is None:
             found = parsed[text] = parse_json(text)
         value, error = found
-    if error == DEEP_JSON:
-        return None, where, f"{where}'s JSON is {DEEP_JSON}"
+    if error == deep_json():
+        return None, where, f"{where}'s JSON is {error}"
     if error:
         return None, where, f"expected JSON in {where}, found {excerpt(text)}: {error}"
     return value, where, ""
@@ -184,16 +180,16 @@ def refuse_retrieval(uri: str) -> referencing.Resource:
 
 def check_schema(params: dict[str, Any]) -> None:
     schema = params["schema"]
-    if nested_deeper_than(schema, MAX_SCHEMA_DEPTH):
+    if nested_deeper_than(schema, limits.MAX_SCHEMA_DEPTH):
         raise ParamError(
-            "schema", f"is nested deeper than {MAX_SCHEMA_DEPTH} levels of objects and lists"
+            "schema", f"is nested deeper than {limits.MAX_SCHEMA_DEPTH} levels of objects and lists"
         )
     try:
         size = len(json.dumps(schema))
     except (TypeError, ValueError, RecursionError):
         raise ParamError("schema", "must be plain JSON data") from None
-    if size > MAX_SCHEMA_CHARS:
-        raise ParamError("schema", f"is longer than {MAX_SCHEMA_CHARS} characters as JSON")
+    if size > limits.MAX_SCHEMA_CHARS:
+        raise ParamError("schema", f"is longer than {limits.MAX_SCHEMA_CHARS} characters as JSON")
     bad_key = non_string_key(schema)
     if bad_key:
         raise ParamError("schema", f"keys must be strings; {bad_key[0]!r} at {bad_key[1]} is not")
@@ -584,7 +580,7 @@ def json_schema(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
             return Check(True, f"{where} matches the schema")
         best = jsonschema.exceptions.best_match(validator.iter_errors(value))
     except RecursionError:
-        # The output is at most MAX_JSON_DEPTH deep, so the schema's $refs loop or chain.
+        # The output is at most limits.MAX_JSON_DEPTH deep, so the schema's $refs loop or chain.
         return Check(
             False, f"checking {where} against the schema went too deep (a $ref that loops?)"
         )

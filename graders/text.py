@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import re2
 
+from graders import limits
 from graders.context import Context
 from graders.kinds import ParamError, excerpt, short
 from graders.results import Check
 
 if TYPE_CHECKING:
     from graders.rubric import Criterion
-
-MAX_PATTERN_CHARS = 2000
-MAX_NEEDLES = 200
 
 
 def as_list(value: str | list[str]) -> list[str]:
@@ -73,8 +71,8 @@ def check_needles(params: dict[str, Any]) -> None:
         if name in params:
             if not params[name]:
                 raise ParamError(name, "needs at least one item")
-            if len(params[name]) > MAX_NEEDLES:
-                raise ParamError(name, f"has more than {MAX_NEEDLES} items")
+            if len(params[name]) > limits.MAX_NEEDLES:
+                raise ParamError(name, f"has more than {limits.MAX_NEEDLES} items")
             if any(not item for item in params[name]):
                 raise ParamError(name, "must not contain an empty text")
     if "text" in params and isinstance(params["text"], list) and not params["text"]:
@@ -171,8 +169,8 @@ def check_pattern(params: dict[str, Any]) -> None:
     `(?=x)` with "lookaround … are not supported", each followed by RE2's own message.
     """
     pattern = params["pattern"]
-    if len(pattern) > MAX_PATTERN_CHARS:
-        raise ParamError("pattern", f"is longer than {MAX_PATTERN_CHARS} characters")
+    if len(pattern) > limits.MAX_PATTERN_CHARS:
+        raise ParamError("pattern", f"is longer than {limits.MAX_PATTERN_CHARS} characters")
     try:
         compile_pattern(pattern)
     except re2.error as e:

@@ -15,6 +15,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from graders import limits as grader_caps
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -201,6 +203,8 @@ MAX_COURSE_FILE_BYTES = envint("MAX_COURSE_FILE_BYTES", "1000000")  # a course f
 MAX_YAML_DEPTH = envint("MAX_YAML_DEPTH", "50")  # nesting levels (at most 200)
 MAX_YAML_NODES = envint("MAX_YAML_NODES", "20000")  # values in one YAML, aliases expanded
 MAX_MARKDOWN_CHARS = envint("MAX_MARKDOWN_CHARS", "100000")  # a lesson body, instructions
+# The graders' caps: GRADER_<name> for each name in graders/limits.py (GRADER_MAX_JSON_DEPTH, ...).
+GRADER_CAPS = {name: envint(f"GRADER_{name}", str(v)) for name, v in grader_caps.DEFAULTS.items()}
 
 # Model backends. The stub is the offline default; its latency and failure rate are for tests.
 STUB_LATENCY_MS = envint("STUB_LATENCY_MS", "0")

@@ -7,8 +7,8 @@ import time
 import pytest
 from grader_helpers import criterion, grade_one
 
-from graders import Case, RubricError, Submission, load_rubric
-from graders.structure import MAX_JSON_DEPTH, MAX_SCHEMA_DEPTH, parse_path, pattern_problem
+from graders import Case, RubricError, Submission, limits, load_rubric
+from graders.structure import parse_path, pattern_problem
 
 SCHEMA = {"type": "object", "required": ["label"], "properties": {"label": {"enum": ["a", "b"]}}}
 
@@ -38,21 +38,29 @@ def test_json_nested_100k_deep_is_a_failed_criterion_not_a_crash():
     for kind, params in JSON_KINDS:
         result = grade_one(kind, deep, params)
         assert not result.passed, kind
-        assert result.detail == f"the output's JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+        assert (
+            result.detail
+            == f"the output's JSON is nested deeper than {limits.MAX_JSON_DEPTH} levels"
+        )
     assert time.perf_counter() - start < 1
 
 
 def test_json_deeper_than_the_cap_fails_even_where_json_loads_could_read_it():
-    at_cap = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
-    over = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
+    at_cap = "[" * limits.MAX_JSON_DEPTH + "]" * limits.MAX_JSON_DEPTH
+    over = "[" * (limits.MAX_JSON_DEPTH + 1) + "]" * (limits.MAX_JSON_DEPTH + 1)
     assert grade_one("valid_json", at_cap).passed
     recursive = {"$defs": {"n": {"anyOf": [{"items": {"$ref": "#/$defs/n"}}]}}, "$ref": "#/$defs/n"}
     assert grade_one("json_schema", at_cap, {"schema": recursive}).passed
     for kind, params in JSON_KINDS:
         result = grade_one(kind, over, params)
-        assert not result.passed and f"deeper than {MAX_JSON_DEPTH} levels" in result.detail, kind
+        assert (
+            not result.passed and f"deeper than {limits.MAX_JSON_DEPTH} levels" in result.detail
+        ), kind
     fenced = grade_one("valid_json", f"```json\n{over}\n```", {"allow_fence": True})
-    assert fenced.detail == f"the fenced block's JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+    assert (
+        fenced.detail
+        == f"the fenced block's JSON is nested deeper than {limits.MAX_JSON_DEPTH} levels"
+    )
 
 
 def test_a_schema_nested_3000_deep_is_refused_when_the_rubric_loads():
@@ -63,11 +71,13 @@ def test_a_schema_nested_3000_deep_is_refused_when_the_rubric_loads():
         for _ in range(depth):
             schema = wrap(schema)
         schema = {"allOf": schema} if isinstance(schema, list) else schema
-        with pytest.raises(RubricError, match=f"nested deeper than {MAX_SCHEMA_DEPTH} levels") as e:
+        with pytest.raises(
+            RubricError, match=f"nested deeper than {limits.MAX_SCHEMA_DEPTH} levels"
+        ) as e:
             load_rubric({"criteria": [criterion("json_schema", {"schema": schema})]})
         assert e.value.field == "params.schema"
     at_cap: dict[str, object] = {}
-    for _ in range(MAX_SCHEMA_DEPTH - 1):
+    for _ in range(limits.MAX_SCHEMA_DEPTH - 1):
         at_cap = {"items": at_cap}
     assert grade_one("json_schema", "[[1]]", {"schema": at_cap}).passed
 
