@@ -3,6 +3,7 @@ template or module marks HTML as safe except the one sanitizer."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -77,3 +78,64 @@ def test_pages_carry_the_security_headers(client):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+# S11: a login over HTTPS under production settings, in a fresh interpreter (settings are read
+# once, at import): the cookies it sets and the headers of the page.
+COOKIES_AND_HEADERS = """
+import json, django
+django.setup()
+from django.core.management import call_command
+from django.contrib.auth.models import User
+from django.test import Client
+call_command("migrate", verbosity=0)
+call_command("collectstatic", verbosity=0, interactive=False)
+User.objects.create_user("probe", password="probe-password-1")
+client = Client()
+page = client.get("/accounts/login/", secure=True)
+login = client.post(
+    "/accounts/login/", {"username": "probe", "password": "probe-password-1"}, secure=True
+)
+def flags(morsel):
+    return {"secure": bool(morsel["secure"]), "httponly": bool(morsel["httponly"]),
+            "samesite": morsel["samesite"]}
+print(json.dumps({
+    "status": [page.status_code, login.status_code],
+    "csrf": flags(page.cookies["csrftoken"]),
+    "session": flags(login.cookies["sessionid"]),
+    "headers": {k: page.headers.get(k) for k in (
+        "Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
+        "Referrer-Policy", "Content-Security-Policy")},
+}))
+"""
+
+
+def test_production_cookies_and_headers_carry_their_flags(tmp_path):
+    env = {
+        **os.environ,
+        "DEBUG": "False",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "testserver",
+        "SANDBOX_DATA_DIR": str(tmp_path),
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "DJANGO_SETTINGS_MODULE": "sandbox.settings",
+    }
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", COOKIES_AND_HEADERS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert seen["status"] == [200, 302]
+    assert seen["session"] == {"secure": True, "httponly": True, "samesite": "Lax"}
+    assert seen["csrf"]["secure"] is True
+    headers = seen["headers"]
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "default-src" in headers["Content-Security-Policy"]
