@@ -40,13 +40,15 @@ def grade_children(ctx: Context) -> list[CriterionResult]:
     return [ctx.grade_child(child, None) for child in ctx.children]
 
 
-def mark(result: CriterionResult) -> str:
-    sign = "✓" if result.passed else "✗" if result.status == OK else "?"
+def mark(result: CriterionResult, wanted: bool) -> str:
+    """Mark a sub-criterion ✓ when it came out as its parent wants: under none_of, a match
+    (a forbidden phrase found) is the failure."""
+    sign = "?" if result.status != OK else "✓" if result.passed == wanted else "✗"
     return f"{sign} {result.detail}"
 
 
-def summary(label: str, results: list[CriterionResult]) -> str:
-    return f"{label}: " + "; ".join(mark(r) for r in results)
+def summary(label: str, results: list[CriterionResult], wanted: bool = True) -> str:
+    return f"{label}: " + "; ".join(mark(r, wanted) for r in results)
 
 
 def injected(results: list[CriterionResult]) -> bool:
@@ -87,12 +89,14 @@ def none_of(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     results = grade_children(ctx)
     if any(r.passed for r in results):
         return Check(
-            False, summary("expected none of", results), suspected_injection=injected(results)
+            False,
+            summary("expected none of", results, wanted=False),
+            suspected_injection=injected(results),
         )
     status = worst_status([r.status for r in results])
     return Check(
         status == OK,
-        summary("none of", results),
+        summary("none of", results, wanted=False),
         status=status,
         suspected_injection=injected(results),
     )

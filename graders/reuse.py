@@ -33,7 +33,8 @@ from graders.rubric import Criterion, Rubric
 # Raise when what a fingerprint covers changes: older ones then never match. 2: the judge
 # checks whether it was steered (graders.judge), so verdicts of the old protocol are asked again.
 VERSION = 2
-PRESENTATION = ("weight", "feedback", "visible")  # a criterion's fields its verdict ignores
+# A criterion's fields its verdict ignores.
+PRESENTATION = ("weight", "feedback", "visible", "title")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class Criterion:
     ignore_case: bool = False
     collapse_whitespace: bool = False
     with_prefill: bool | None = None  # None: the rubric's with_prefill decides
+    title: str = ""  # what learners call it; "" = graders.names reads one from kind and params
     # Sub-criteria of all_of / any_of / none_of / xml_tag, loaded from params["criteria"].
     children: tuple[Criterion, ...] = field(default=(), compare=False, repr=False)
 
@@ -69,6 +70,7 @@ class Criterion:
             "ignore_case",
             "collapse_whitespace",
             "with_prefill",
+            "title",
         ):
             if getattr(self, name) != getattr(defaults, name):
                 data[name] = getattr(self, name)
@@ -164,8 +166,10 @@ CRITERION_FIELDS = {
     "target",
     "visible",
     "with_prefill",
+    "title",
     *NORMALIZE_OPTIONS,
 }
+MAX_TITLE = 120
 RUBRIC_FIELDS = {
     "criteria",
     "pass_threshold",
@@ -231,6 +235,9 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
     with_prefill = data.get("with_prefill")
     if with_prefill is not None and not isinstance(with_prefill, bool):
         raise RubricError(f"must be true or false, not {with_prefill!r}", where, "with_prefill")
+    title = data.get("title", "")
+    if not isinstance(title, str) or len(title) > MAX_TITLE:
+        raise RubricError(f"must be text of at most {MAX_TITLE} characters", where, "title")
     feedback = data.get("feedback", {})
     if not isinstance(feedback, Mapping) or not all(
         k in ("pass", "fail") and isinstance(v, str) for k, v in feedback.items()
@@ -252,6 +259,7 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
         ignore_case=_flag(data, "ignore_case", False, where),
         collapse_whitespace=_flag(data, "collapse_whitespace", False, where),
         with_prefill=with_prefill,
+        title=title.strip(),
         children=children,
     )
 

@@ -966,6 +966,7 @@ RUBRIC_ORDER = (
 )
 CRITERION_ORDER = (
     "id",
+    "title",
     "kind",
     "target",
     "params",

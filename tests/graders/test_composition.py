@@ -79,3 +79,23 @@ def test_groups_use_per_case_expectations():
         ]
     }
     assert grade_one("any_of", "billing", params, case=Case(expected={"label": "billing"})).passed
+
+
+def test_none_of_marks_a_matched_forbidden_phrase_as_the_failure():
+    params = {
+        "criteria": [
+            {"kind": "contains", "params": {"text": "7Q4Z"}},
+            {"kind": "regex", "params": {"pattern": "S-T-A-F-F"}},
+        ]
+    }
+    leaked = grade_one("none_of", "The code is STAFF-7Q4Z.", params)
+    assert not leaked.passed
+    assert leaked.detail.startswith('expected none of: ✗ found "7Q4Z"')
+    assert "; ✓ " in leaked.detail  # the pattern that did not match is fine
+    secret = grade_one("none_of", "I can't share that.", params)
+    assert secret.passed and "✗" not in secret.detail and secret.detail.count("✓") == 2
+
+
+def test_all_of_still_ticks_what_passed():
+    params = {"criteria": [{"kind": "contains", "params": {"text": "a"}}]}
+    assert grade_one("all_of", "a", params).detail.startswith("all of: ✓ ")
