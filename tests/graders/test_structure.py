@@ -120,6 +120,22 @@ def test_json_schema_patterns_run_on_re2_in_linear_time(schema, output, passes):
     assert result.passed is passes, result.detail
 
 
+def test_x1_a_json_schema_pattern_on_100_000_characters_takes_under_50_ms(monkeypatch):
+    # X1 at full size, and no silent fallback: jsonschema's own keywords search with Python's
+    # re.search, so any call to it while grading fails the test.
+    def backtracking(*args):
+        raise AssertionError("a JSON Schema pattern ran on Python's re")
+
+    monkeypatch.setattr("jsonschema._keywords.re.search", backtracking)
+    output = json.dumps({"x": "a" * 100_000 + "!"})
+    schema = {"properties": {"x": {"type": "string", "pattern": CATASTROPHIC}}}
+    grade_one("json_schema", output, {"schema": schema})  # the validator, built once
+    start = time.perf_counter()
+    result = grade_one("json_schema", output, {"schema": schema})
+    assert time.perf_counter() - start < 0.05
+    assert not result.passed and "at $.x" in result.detail
+
+
 def test_json_schema_patterns_still_match_as_before():
     schema = {
         "type": "object",

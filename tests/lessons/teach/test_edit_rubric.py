@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
+
+import pytest
 
 from lessons.models import Exercise
 from tests.conftest import RUBRIC, make_exercise
@@ -145,5 +148,27 @@ def test_the_yaml_view_shows_what_is_wrong(ines_client, instructor):
     r = ines_client.post(url(exercise) + "yaml/", {"rubric": text})
     assert r.status_code == 422
     assert "criterion &#x27;j&#x27;.kind: unknown kind &#x27;vaild_json&#x27;" in r.content.decode()
+    exercise.refresh_from_db()
+    assert exercise.rubric == RUBRIC
+
+
+@pytest.mark.parametrize(
+    ("schema", "named"),
+    [
+        ("schema:\n  properties:\n    x: {pattern: '(\\w)\\1'}\n", "uses backreferences"),
+        ("schema:\n  patternProperties:\n    '(?=x)': {}\n", "uses lookaround"),
+        ("schema:\n  $ref: 'https://example.com/s.json'\n", "remote $ref"),
+    ],
+)
+def test_it_refuses_a_json_schema_re2_cannot_run_or_that_fetches_naming_why(
+    ines_client, instructor, schema, named
+):
+    # X2 and X3 at save time: the construct is named on the row, and nothing is saved.
+    exercise = make_exercise(status=Exercise.DRAFT)
+    r = ines_client.post(
+        url(exercise), criteria({"id": "shape", "kind": "json_schema", "params": schema})
+    )
+    assert r.status_code == 422
+    assert named in html.unescape(row_html(r.content.decode(), "shape"))
     exercise.refresh_from_db()
     assert exercise.rubric == RUBRIC
