@@ -91,6 +91,8 @@ def execute(attempt_id: str) -> None:
         in_pool(functools.partial(call_model, deadline=deadline), jobs, deadline)
         exercise = attempt.exercise
         grade = grade_jobs(attempt, exercise, jobs, judge_log, deadline) if exercise else None
+        if time.monotonic() > deadline:  # a grader ran past it: a thread cannot be stopped
+            raise over_time()
         save(attempt, jobs, judge_log, grade=grade)
     except AttemptFailed as e:
         save(attempt, jobs, judge_log, failure=e)
@@ -203,11 +205,13 @@ def in_pool(fn: Callable[[Item], Result], items: Sequence[Item], deadline: float
         for future in pending:
             future.cancel()
         wait(pending, timeout=settings.PROVIDER_TIMEOUT + 1)
-        raise AttemptFailed(
-            "time_limit",
-            f"Grading took longer than {settings.ATTEMPT_SOFT_TIME_LIMIT} seconds and was stopped.",
-        )
+        raise over_time()
     return first + [future.result() for future in futures]
+
+
+def over_time() -> AttemptFailed:
+    limit = settings.ATTEMPT_SOFT_TIME_LIMIT
+    return AttemptFailed("time_limit", f"Grading took longer than {limit} seconds and was stopped.")
 
 
 def grade_jobs(

@@ -374,6 +374,20 @@ def test_a_call_that_returns_after_the_soft_limit_is_still_on_the_ledger(
     assert [(u.input_tokens, u.output_tokens) for u in usage] == [(5, 2), (7, 3)]
 
 
+def test_a_grader_that_returns_after_the_soft_limit_fails_the_attempt(learner, exercise, settings):
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 1
+    grade = graders.grade_attempt
+
+    def slow_grade(*args, **kwargs):
+        time.sleep(1.2)
+        return grade(*args, **kwargs)
+
+    with patch("graders.grade_attempt", slow_grade):
+        attempt = run(make_attempt(learner, exercise))
+    assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "time_limit")
+    assert attempt.score is None
+
+
 def test_a_judge_that_needs_review_never_makes_the_attempt_pass(learner):
     # Half the weight passes and the threshold is half, but the judge's answer is unusable.
     exercise = make_exercise(
