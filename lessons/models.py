@@ -35,6 +35,12 @@ class CourseQuerySet(models.QuerySet):
             return self.none()
         return self.filter(instructors=user)
 
+    def visible_to(self, user) -> CourseQuerySet:
+        """Return the courses this user may open: those with an exercise learners can open
+        (which makes the course and the exercise's lesson published), and those they teach."""
+        live = Exercise.objects.live().values("lesson__course")
+        return self.filter(models.Q(pk__in=live) | models.Q(pk__in=self.taught_by(user)))
+
 
 class Course(models.Model):
     slug = models.SlugField(unique=True)
@@ -44,6 +50,9 @@ class Course(models.Model):
     instructors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="taught_courses"
     )
+    # Learners see a course, and a lesson, only once published. Created published (course
+    # files, seeding); the teach editor creates drafts.
+    published = models.BooleanField(default=True)
     archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -60,13 +69,29 @@ class Course(models.Model):
         return reverse("ls-course", args=[self.slug])
 
 
+class LessonQuerySet(models.QuerySet):
+    def live(self) -> LessonQuerySet:
+        """Return the lessons learners may open: published, of a published course, neither
+        archived."""
+        return self.filter(
+            published=True, archived=False, course__published=True, course__archived=False
+        )
+
+    def visible_to(self, user) -> LessonQuerySet:
+        """Return the lessons this user may open: live ones, and any of a course they teach."""
+        return self.live() | self.filter(course__in=Course.objects.taught_by(user))
+
+
 class Lesson(models.Model):
     course = models.ForeignKey(Course, models.CASCADE, related_name="lessons")
     slug = models.SlugField()
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, help_text="Markdown", validators=[validate_markdown])
     position = models.PositiveIntegerField(default=0)
+    published = models.BooleanField(default=True)
     archived = models.BooleanField(default=False)
+
+    objects = LessonQuerySet.as_manager()
 
     class Meta:
         ordering = ("position", "id")
@@ -126,14 +151,20 @@ PromptValues = Mapping[str, Any]
 
 
 class ExerciseQuerySet(models.QuerySet):
+    def live(self) -> ExerciseQuerySet:
+        """Return the exercises learners may open: published, in a published lesson of a
+        published course, none of them archived."""
+        return self.filter(
+            status=Exercise.PUBLISHED, archived=False, lesson__in=Lesson.objects.live()
+        )
+
     def visible_to(self, user) -> ExerciseQuerySet:
-        """Return the exercises this user may open: published ones, and any in courses they
-        teach (drafts and archived ones included)."""
-        live = models.Q(status=Exercise.PUBLISHED, archived=False, lesson__archived=False)
-        live &= models.Q(lesson__course__archived=False)
-        if user.is_authenticated:
-            live |= models.Q(lesson__course__instructors=user)
-        return self.filter(live).distinct()
+        """Return the exercises this user may open: live ones, and any in courses they teach
+        (drafts and archived ones included)."""
+        return self.live() | self.filter(lesson__course__in=Course.objects.taught_by(user))
+
+    def in_course_order(self) -> ExerciseQuerySet:
+        return self.order_by("lesson__position", "lesson_id", "position", "id")
 
 
 @functools.lru_cache(maxsize=512)
@@ -312,6 +343,18 @@ class Exercise(models.Model):
     def case_variables(self, case: Case | None) -> dict[str, str]:
         return {**self.fixed_variables, **(case.variables if case else {})}
 
+    def variable_names(self) -> list[str]:
+        """Return the names a placeholder may use: the declared variables, fixed ones too."""
+        return [*self.variables, *(n for n in self.fixed_variables if n not in self.variables)]
+
+    def prompt(
+        self, fields: Mapping[str, str], examples: Sequence[Sequence[str]], case: Case | None
+    ) -> RenderedPrompt:
+        """Return the prompt the model receives for a test case, from composed fields and
+        example turns (attempt.fields(), attempt.examples). The runner, the graders, the
+        preview and the attempt page all render it here, so what is shown is what was sent."""
+        return render_prompt(fields, self.case_variables(case), examples)
+
     def submission(self, values: PromptValues, case: Case | None) -> graders.Submission:
         """Return what prompt-side criteria read: a learner's values (as compose() takes
         them: the starter wherever a part is locked or not given), rendered for a case."""
@@ -330,7 +373,7 @@ class Exercise(models.Model):
         try-rubric all build the Submission here, so they grade alike."""
         fields = {name: str(fields.get(name, "")) for name in PROMPT_FIELDS}
         turns = tuple((str(role), str(text)) for role, text in examples)
-        prompt = render_prompt(fields, self.case_variables(case), turns)
+        prompt = self.prompt(fields, turns, case)
         return graders.Submission(
             fields=fields,
             starter=self.starter(),
@@ -360,8 +403,7 @@ class Exercise(models.Model):
 
     def render(self, values: PromptValues, case: Case | None) -> RenderedPrompt:
         """Return the prompt the model receives for these values and this test case."""
-        fields, examples = self.compose(values)
-        return render_prompt(fields, self.case_variables(case), examples)
+        return self.prompt(*self.compose(values), case)
 
     def first_visible_case(self) -> Case | None:
         return next((c for c in self.cases.all() if not c.hidden), None)

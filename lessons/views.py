@@ -1,78 +1,58 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from lessons.models import Course, Exercise, Progress
+from lessons.journey import standings, with_progress
+from lessons.models import Course, Exercise, Lesson
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
 from sandbox.providers import model_unavailable
 from sandbox.views import attempt_context
 
 
-def exercise_statuses(user, exercises) -> dict[int, Progress]:
-    """Return the user's Progress on these exercises, by exercise id (none: not tried)."""
-    rows = Progress.objects.filter(learner=user, exercise__in=exercises)
-    return {row.exercise_id: row for row in rows}
-
-
-def visible_courses(user):
-    return Course.objects.filter(Q(archived=False) | Q(instructors=user)).distinct()
-
-
 def visible_lessons(user, course: Course):
-    """Return the course's lessons with the exercises this user may open, prefetched."""
-    lessons = (
-        course.lessons.all()
-        if course.instructors.filter(pk=user.pk).exists()
-        else (course.lessons.filter(archived=False))
-    )
-    return list(
-        lessons.prefetch_related(
-            Prefetch(
-                "exercises",
-                queryset=Exercise.objects.visible_to(user).select_related("lesson__course"),
-                to_attr="visible",
-            )
-        )
-    )
+    """Return the course's lessons this user may open, with the exercises they may open as
+    .visible, prefetched."""
+    exercises = Exercise.objects.visible_to(user).select_related("lesson__course")
+    lessons = course.lessons.visible_to(user)
+    return list(lessons.prefetch_related(Prefetch("exercises", exercises, to_attr="visible")))
 
 
-def with_progress(user, exercises: list[Exercise]) -> list[Exercise]:
-    statuses = exercise_statuses(user, exercises)
-    for exercise in exercises:
-        # An attribute for the templates only, not a model field.
-        exercise.progress = statuses.get(exercise.id)  # type: ignore[attr-defined]
-    return exercises
-
-
-@login_required
 @require_GET
 def course_list(request: HttpRequest) -> HttpResponse:
-    published = Q(lessons__exercises__status=Exercise.PUBLISHED, lessons__exercises__archived=False)
-    courses = visible_courses(request.user).annotate(
-        lesson_count=Count("lessons", filter=Q(lessons__archived=False), distinct=True),
-        exercise_count=Count("lessons__exercises", filter=published, distinct=True),
+    """The home: signed in, the learner's courses with their standing; signed out, what the
+    product is, with the courses it offers."""
+    live_lessons = Q(lessons__published=True, lessons__archived=False)
+    courses = list(
+        Course.objects.visible_to(request.user).annotate(
+            lesson_count=Count("lessons", filter=live_lessons, distinct=True)
+        )
     )
+    if not request.user.is_authenticated:
+        prefetch_related_objects(
+            courses, Prefetch("lessons", Lesson.objects.live(), "live_lessons")
+        )
+        return render(request, "lessons/landing.html", {"courses": courses})
+    found = standings(request.user, courses)
+    for course in courses:
+        course.standing = found.get(course.id)
     return render(request, "lessons/course_list.html", {"courses": courses})
 
 
 @login_required
 @require_GET
 def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
-    course = get_object_or_404(visible_courses(request.user), slug=course_slug)
+    course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
-    exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
-    passed = sum(1 for e in exercises if e.progress and e.progress.passed)  # type: ignore[attr-defined, misc]
+    with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
     context = {
         "course": course,
         "lessons": lessons,
-        "passed": passed,
-        "total": len(exercises),
-        "progress": round(100 * passed / len(exercises)) if exercises else 0,
+        "standing": standings(request.user, [course]).get(course.id),
     }
     return render(request, "lessons/course_detail.html", context)
 
@@ -80,7 +60,7 @@ def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def lesson_detail(request: HttpRequest, course_slug: str, lesson_slug: str) -> HttpResponse:
-    course = get_object_or_404(visible_courses(request.user), slug=course_slug)
+    course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
     index = next((i for i, lesson in enumerate(lessons) if lesson.slug == lesson_slug), None)
     if index is None:

@@ -64,11 +64,13 @@ def make_user(username: str, **fields) -> User:
     return User.objects.create_user(username=username, password=PASSWORD, **fields)
 
 
-def make_exercise(**fields) -> Exercise:
-    course, _ = Course.objects.get_or_create(slug="basics", defaults={"title": "Basics"})
-    lesson, _ = Lesson.objects.get_or_create(
-        course=course, slug="first", defaults={"title": "First lesson", "body": "# Hi"}
-    )
+def make_exercise(lesson: Lesson | None = None, **fields) -> Exercise:
+    """Return a published exercise, by default in the "basics" course's first lesson."""
+    if lesson is None:
+        course, _ = Course.objects.get_or_create(slug="basics", defaults={"title": "Basics"})
+        lesson, _ = Lesson.objects.get_or_create(
+            course=course, slug="first", defaults={"title": "First lesson", "body": "# Hi"}
+        )
     fields.setdefault("slug", "greet")
     fields.setdefault("status", Exercise.PUBLISHED)
     fields.setdefault("title", "Greet someone")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lessons.models import Exercise
+from lessons.models import Course, Exercise
 from lessons.review.models import JOIN_CODE_ALPHABET, Cohort, Deadline, Membership
-from lessons.views import visible_courses
 
 
 def normalize_code(code: str) -> str:
@@ -48,7 +47,7 @@ def cohort_with_code(user, code: str) -> Cohort | None:
         return None
     return (
         Cohort.objects.select_related("course")
-        .filter(join_code=normalized, course__in=visible_courses(user))
+        .filter(join_code=normalized, course__in=Course.objects.visible_to(user))
         .first()
     )
 

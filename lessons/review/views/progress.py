@@ -9,34 +9,29 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from lessons.models import Exercise
+from lessons.journey import standings, with_progress
+from lessons.models import Course, Exercise
 from lessons.review.drilldown import history
 from lessons.review.models import Progress
 from lessons.review.views.drilldown import page_number
-from lessons.views import visible_courses, visible_lessons, with_progress
+from lessons.views import visible_lessons
 from sandbox.views import LearnerRequest
-
-
-def is_live(exercise: Exercise) -> bool:
-    return exercise.status == Exercise.PUBLISHED and not exercise.archived
 
 
 @login_required
 @require_GET
 def course_progress(request: LearnerRequest, course_slug: str) -> HttpResponse:
-    course = get_object_or_404(visible_courses(request.user), slug=course_slug)
+    course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
-    exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
-    # Drafts an instructor sees in their own course do not count towards completion.
-    live = [e for e in exercises if is_live(e)]
-    passed = {e.pk for e in live if e.progress and e.progress.passed}  # type: ignore[attr-defined]
+    with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
+    standing = standings(request.user, [course]).get(course.id)
     context = {
         "course": course,
         "lessons": lessons,
-        "passed": len(passed),
-        "total": len(live),
-        "percent": round(100 * len(passed) / len(live)) if live else 0,
-        "next": next((e for e in live if e.pk not in passed), None),
+        "passed": standing.passed_count if standing else 0,
+        "total": standing.total if standing else 0,
+        "percent": standing.percent if standing else 0,
+        "next": standing.next if standing else None,
     }
     return render(request, "lessons/review/progress.html", context)
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from lessons.models import Course, Exercise
+from lessons.models import Course, Exercise, Lesson
 from lessons.review.models import Cohort, Deadline, Membership, ReviewItem
 from lessons.review.views.cohorts import MEMBERS_PER_PAGE
 from sandbox.models import Attempt
@@ -126,7 +126,7 @@ def test_a_blank_name_is_refused_and_the_page_still_shows_the_old_one(ines_clien
 
 
 def test_a_new_code_replaces_the_old_one_which_stops_working(
-    ines_client, client, cohort, learner, other_learner
+    ines_client, client, cohort, learner, other_learner, exercise
 ):
     enrol(cohort, learner)
     old = cohort.join_code
@@ -252,7 +252,7 @@ def test_a_learner_opens_no_teach_page_of_cohorts(alice_client, cohort):
 # Joining
 
 
-def test_a_learner_joins_with_the_code_typed_any_way(alice_client, cohort, learner):
+def test_a_learner_joins_with_the_code_typed_any_way(alice_client, cohort, learner, exercise):
     form = alice_client.get(reverse("ls-join"))
     assert form.status_code == 200 and "Enter your join code" in form.content.decode()
     typed = f" {cohort.join_code[:4].lower()}-{cohort.join_code[4:]} "
@@ -289,9 +289,13 @@ def test_a_cohort_of_an_archived_course_cannot_be_joined(alice_client, cohort):
     assert not Membership.objects.exists()
 
 
-def test_a_learner_can_be_in_several_cohorts(alice_client, cohort, learner, other_instructor):
+def test_a_learner_can_be_in_several_cohorts(
+    alice_client, cohort, learner, other_instructor, exercise
+):
     second = make_cohort("Evening group")
-    third = Cohort.objects.create(course=Course.objects.get(slug="other"), name="Other course")
+    other = Course.objects.get(slug="other")
+    make_exercise(lesson=Lesson.objects.create(course=other, slug="l", title="L"))
+    third = Cohort.objects.create(course=other, name="Other course")
     for each in (cohort, second, third):
         alice_client.post(reverse("ls-join"), {"code": each.join_code})
     assert set(Membership.objects.filter(learner=learner).values_list("cohort", flat=True)) == {
@@ -301,7 +305,7 @@ def test_a_learner_can_be_in_several_cohorts(alice_client, cohort, learner, othe
     }
 
 
-def test_the_join_link_asks_first_and_joins_on_post(alice_client, cohort, learner):
+def test_the_join_link_asks_first_and_joins_on_post(alice_client, cohort, learner, exercise):
     address = join_link(cohort.join_code.lower())
     page = alice_client.get(address)
     assert page.status_code == 200
