@@ -16,6 +16,7 @@ from graders import compose, judge, limits, prompt, reuse, similarity, structure
 from graders.context import Case, Context, Submission, identity
 from graders.judge import Judge
 from graders.kinds import Kind, Param
+from graders.null_answers import null_answer
 from graders.results import (
     ERROR,
     NEEDS_REVIEW,
@@ -717,6 +718,7 @@ def grade_case(
     a decided criterion is what they decided (status "ok"), and calls no model. With
     `keep_stored`, a stored result of a model-calling criterion is reused whatever its status
     when its fingerprint is unchanged (what applying a decision, and nothing else, needs).
+    A null answer (graders.null_answers) scores 0 on every criterion that reads the output.
     """
     case = case or Case()
     submission = submission or Submission()
@@ -724,6 +726,7 @@ def grade_case(
     with_prefill = rubric.with_prefill
     parsed: dict[str, tuple[Any, str]] = {}  # the output's JSON, read once for every JSON kind
     models = rubric.model_criteria  # usually empty: then nothing below looks at it
+    empty = null_answer(output)
     results_list = []
     for criterion in rubric.criteria:
         fingerprint = ""
@@ -733,6 +736,10 @@ def grade_case(
         decision = decisions.get(criterion.id) if decisions else None
         if decision is not None:
             check = Check(passed=decision.met, detail=decision.detail)
+            results_list.append(criterion_result(criterion, check, check.detail, fingerprint))
+            continue
+        if empty and criterion.target == "output" and CRITERIA[criterion.kind].reads == "output":
+            check = Check(False, f"nothing to grade: {empty}")
             results_list.append(criterion_result(criterion, check, check.detail, fingerprint))
             continue
         unmet = unmet_requirements(criterion, results_list)
