@@ -326,27 +326,82 @@ def test_an_attempt_that_kills_its_worker_every_time_is_set_aside_as_poison(stac
     assert_all_final_once()
 
 
-def test_queued_attempts_lost_with_redis_are_reconciled(stack_for, publisher, private_redis):
+def looping_attempt(seconds: float) -> Attempt:
+    """An attempt on the echo model whose grader (tests/stalling_worker.py) loops this long."""
+    exercise = make_exercise(model_name="echo")
+    return make_attempt(make_learner(), exercise, user_prompt=f"GRADER-LOOPS-FOR {seconds}s")
+
+
+def test_a_grader_looping_past_the_soft_limit_fails_the_attempt_with_time_limit(
+    stack_for, publisher
+):
+    attempt = looping_attempt(6.5)  # past the soft limit (5 s), within the lease (8 s)
+    stack = stack_for()
+    stack.start_worker(include=STALLING)
+    publisher(attempt)
+    wait_until(lambda: Attempt.objects.get(id=attempt.id).is_final, 20, "the attempt to finish")
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "time_limit")
+    assert "longer than 5 seconds" in attempt.error
+    assert attempt.deliveries == 1
+    assert_all_final_once()
+
+
+def test_a_grader_looping_past_the_time_limit_is_set_aside_once_its_lease_expires(
+    stack_for, publisher
+):
+    attempt = looping_attempt(60)  # past the lease (8 s): the thread never gives up in time
+    stack = stack_for(MAX_DELIVERIES="1")
+    worker = stack.start_worker(include=STALLING)
+    stack.start_beat()
+    publisher(attempt)
+    wait_until(
+        lambda: Attempt.objects.filter(id=attempt.id, status=Attempt.RUNNING).exists(),
+        10,
+        "the attempt to be running",
+    )
+    lease = Attempt.objects.get(id=attempt.id).lease_expires_at
+
+    # The reconciler publishes it again once its lease (8 s) expires; that delivery takes
+    # over from the stuck one and, past MAX_DELIVERIES, sets it aside.
+    wait_until(lambda: Attempt.objects.get(id=attempt.id).is_final, 8 + 10, "the attempt")
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.error_code, attempt.deliveries) == (Attempt.ERROR, "poison", 2)
+    assert attempt.finished_at > lease
+    assert worker.poll() is None
+    assert reconciled_total(stack.log("worker").read_text()) >= 1
+    kill_9(worker)  # its stuck thread would hold up a warm shutdown
+
+
+def test_a_hundred_attempts_queued_while_workers_are_paused_survive_a_redis_restart(
+    stack_for, publisher, private_redis
+):
     learner = make_learner()
     exercise = make_exercise(cases=TWO_CASES)
     stack = stack_for(STUB_LATENCY_MS="100")
-    for _ in range(20):
-        publisher(make_attempt(learner, exercise, user_prompt=fresh_prompt()))
-    assert queued_messages(private_redis) == 20
+    paused = [stack.start_worker(), stack.start_beat()]
+    for process in paused:
+        process.send_signal(signal.SIGSTOP)
+    publisher(*(make_attempt(learner, exercise, user_prompt=fresh_prompt()) for _ in range(100)))
+    # The paused worker's pending read may have taken one message off the queue.
+    queued = queued_messages(private_redis)
+    assert queued >= 99
 
-    # Redis restarts without persistence while no worker runs: the 20 messages are gone.
+    # Redis restarts without persistence: the queued messages are gone.
     private_redis.restart()
     assert queued_messages(private_redis) == 0
-    stack.start_worker()
-    stack.start_beat()
+    for process in paused:
+        process.send_signal(signal.SIGCONT)
 
     wait_until(
-        lambda: Attempt.objects.filter(status=Attempt.GRADED).count() == 20,
-        30,
-        "the twenty lost attempts to be graded",
+        lambda: Attempt.objects.filter(status=Attempt.GRADED).count() == 100,
+        300,
+        "the hundred lost attempts to be graded",
     )
     assert_all_final_once(cases=2)
-    assert reconciled_total(stack.log("worker").read_text()) >= 20
+    assert all(process.poll() is None for process in paused)
+    assert reconciled_total(stack.log("worker").read_text()) >= queued
 
 
 def test_redis_killed_and_restarted_mid_burst_loses_no_attempt(stack_for, publisher, private_redis):
@@ -546,6 +601,47 @@ def test_a_hung_provider_times_out_on_every_try_and_fails_the_attempt(provider, 
     assert len(provider.calls()) == 3
     # 3 tries of 1 s, two waits of at most 0.05 s plus jitter, and some slack.
     assert 3 <= took < 3 + 2 * 0.1 + 1.5
+
+
+def test_a_worker_gives_up_on_a_hung_provider_in_time_and_runs_the_next_attempt(
+    stack_for, publisher, provider, alice
+):
+    stack = stack_for(
+        CELERY_WORKER_CONCURRENCY="1",  # the next attempt waits for this worker
+        OPENAI_API_KEY=FAKE_KEY,
+        OPENAI_BASE_URL=provider.openai_url,
+        CASSETTE_MODE="off",
+        SANDBOX_MODELS="openai:gpt-4o-mini:0.15:0.60",
+        PROVIDER_TRIES="3",
+    )
+    exercise = openai_exercise()
+    warm, hung, after = (
+        make_attempt(alice, exercise, user_prompt=fresh_prompt()) for _ in range(3)
+    )
+    stack.start_worker()
+    # The worker's first call imports the SDK (seconds on a loaded machine): not timed here.
+    publisher(warm)
+    wait_until(lambda: Attempt.objects.get(id=warm.id).is_final, 20, "the first attempt")
+    provider.queue(hang(), hang(), hang())  # then it answers
+    provider.arrivals.clear()
+    publisher(hung, after)
+    wait_until(lambda: not Attempt.objects.exclude(status__in=Attempt.FINAL).exists(), 30, "both")
+
+    hung.refresh_from_db()
+    after.refresh_from_db()
+    assert (hung.status, hung.error_code) == (Attempt.ERROR, "timeout")
+    assert after.status == Attempt.GRADED, after.error
+    # Each try timed out at the SDK's timeout (1 s, under the 5 s soft limit), then waited
+    # at most RETRY_BACKOFF_MAX (0.5 s) before the next.
+    tries = hung.usage_records.values_list("error_code", "latency_ms")
+    assert [code for code, _ in tries] == ["timeout"] * 3
+    assert all(1000 <= ms < 1500 for _, ms in tries), tries
+    first, second, third, _ = provider.arrivals
+    assert 1.0 <= second - first < 1.0 + 0.5 + 0.5
+    assert 1.0 <= third - second < 1.0 + 0.5 + 0.5
+    # The worker's one thread claimed the next attempt within 1 s of giving up.
+    assert after.started_at and hung.finished_at
+    assert 0 <= (after.started_at - hung.finished_at).total_seconds() < 1.0
 
 
 # L7: cost caps
