@@ -41,7 +41,15 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "code": {"class"}}
 
 
 def render_markdown(text: str) -> SafeString:
-    html = RENDERER.render(text or "")
+    return sanitized(RENDERER.render(text or ""))
+
+
+def render_markdown_inline(text: str) -> SafeString:
+    """Return one line of Markdown (a hint, a criterion's feedback) without a paragraph."""
+    return sanitized(RENDERER.renderInline(text or ""))
+
+
+def sanitized(html: str) -> SafeString:
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

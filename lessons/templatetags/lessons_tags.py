@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import template
 
-from lessons.markdown import render_markdown
+from lessons.markdown import render_markdown, render_markdown_inline
 
 register = template.Library()
 
@@ -10,3 +10,8 @@ register = template.Library()
 @register.filter
 def markdown(text: str):
     return render_markdown(text)
+
+
+@register.filter
+def markdown_inline(text: str):
+    return render_markdown_inline(text)

@@ -19,6 +19,15 @@ def test_it_shows_the_form(client, db):
     assert 'name="password2"' in html
 
 
+def test_it_lists_the_password_rules_one_per_line(client, db):
+    html = client.get(URL).content.decode()
+    help_text = html[html.index('id="id_password1_helptext"') :]
+    help_text = help_text[: help_text.index("</div>")]
+    assert help_text.count("<li>") >= 3
+    assert "information.</li>" in help_text  # the first rule ends its own line
+    assert 'aria-describedby="id_password1_helptext"' in html
+
+
 def test_it_creates_the_account_logs_in_and_redirects_to_courses(client, db):
     r = client.post(URL, GOOD)
     assert r.status_code == 302
