@@ -257,7 +257,10 @@ def answer(
     delimiter = re.search(r"<<<DATA-[0-9a-f]+>>>", prompt)
     blocks = prompt.split(delimiter.group()) if delimiter else []
     if len(blocks) < 3:
-        return "I can only answer the calls graders.judge makes."
+        return (
+            "Offline stub judge: it only answers the grading calls of an llm_judge criterion, "
+            "so it has nothing to say to this prompt. Try echo or scripted instead."
+        )
     if system.startswith(judge.KNOWN_ANSWER_SYSTEM[:40]):
         token = re.search(r"nothing else: (\S+)", prompt)
         order = steering_line(blocks[2].strip("\n")) if obedient else None

@@ -4,7 +4,8 @@ Models:
 - `echo` replies with the rendered prompt itself;
 - `scripted` replies by the exercise's rules: the first rule whose every `if`
   pattern matches the prompt (and no `unless` pattern does) gives the reply;
-  otherwise the default reply;
+  otherwise the default reply; with no rules nor default (the playground), it says
+  what it read in the prompt (graders.offline);
 - `judge` and `obedient` are judges for llm_judge criteria, by the exercise's `stub.judge`
   list: an honest one and one that obeys orders in what it grades (graders.personas).
 
@@ -25,7 +26,7 @@ from typing import Any
 
 import re2
 
-from graders import personas
+from graders import offline, personas
 from graders.personas import ScriptError as StubRuleError
 from graders.personas import patterns
 from sandbox.backends.base import Backend, BackendError, Completion, CompletionRequest
@@ -128,7 +129,7 @@ class StubBackend(Backend):
 
     @property
     def cache_scope(self) -> str:
-        return self.script.digest
+        return self.script.digest or "offline.answer"
 
     def complete(self, request: CompletionRequest) -> Completion:
         if request.model not in MODELS:
@@ -151,8 +152,13 @@ class StubBackend(Backend):
                 request.messages[-1]["content"],
                 obedient=request.model == "obedient",
             )
+        elif request.model == "echo":
+            text = prompt
+        elif self.script.rules or self.script.default:
+            text = self.script.reply(prompt)
         else:
-            text = prompt if request.model == "echo" else self.script.reply(prompt)
+            user = [m["content"] for m in request.messages if m["role"] == "user"]
+            text = offline.answer(request.system, user[-1] if user else "")
         text = truncate_words(text, request.max_tokens)
         return Completion(
             text=text,

@@ -67,8 +67,27 @@ def test_it_replies_with_the_default_when_no_rule_matches():
     assert reply({"rules": [{"if": "x{3}", "reply": "xs"}], "default": "dunno"}, "xx") == "dunno"
 
 
-def test_an_empty_script_replies_with_nothing():
-    assert reply({}, "anything") == ""
+def test_with_no_rules_it_says_what_it_read_in_the_prompt():
+    completion = StubBackend().complete(
+        request("Summarise {email} in one line.", system="Be kind.")
+    )
+    lines = completion.text.splitlines()
+    assert lines[0].startswith("Offline stub model: it has no rules for this prompt")
+    assert "- Task: “Summarise {email} in one line.”" in lines
+    assert "- Role: “Be kind.”" in lines
+    assert "- Answer shape asked for: one line." in lines
+    assert "- Left as written (no variable of that name): {email}." in lines
+    assert completion.output_tokens == len(completion.text.split())
+
+
+def test_rules_that_do_not_match_with_no_default_reply_with_nothing():
+    assert reply({"rules": [{"if": "x{3}", "reply": "xs"}]}, "anything") == ""
+
+
+@pytest.mark.parametrize("model", ["judge", "obedient"])
+def test_a_judge_says_why_it_has_nothing_to_say_to_a_free_prompt(model):
+    text = StubBackend().complete(request("Say hello.", model=model)).text
+    assert text.startswith("Offline stub judge: it only answers the grading calls")
 
 
 def test_patterns_ignore_case():
