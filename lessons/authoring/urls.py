@@ -9,11 +9,13 @@ from lessons.review.urls import teach_urls as review_urls
 course_urls = [
     path("", views.edit_course, name="ls-teach-course"),
     path("archive/", views.archive_course, name="ls-teach-archive-course"),
+    path("publish/", views.publish_course, name="ls-teach-publish-course"),
     path("preview/", views.preview_markdown, name="ls-teach-preview"),
     path("lessons/new/", views.create_lesson, name="ls-teach-create-lesson"),
     path("lessons/<int:lesson_id>/", views.edit_lesson, name="ls-teach-lesson"),
     path("lessons/<int:lesson_id>/move/", views.move_lesson, name="ls-teach-move-lesson"),
     path("lessons/<int:lesson_id>/archive/", views.archive_lesson, name="ls-teach-archive-lesson"),
+    path("lessons/<int:lesson_id>/publish/", views.publish_lesson, name="ls-teach-publish-lesson"),
     path(
         "lessons/<int:lesson_id>/exercises/new/",
         views.create_exercise,

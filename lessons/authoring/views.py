@@ -156,6 +156,7 @@ def create_course(request: LearnerRequest) -> HttpResponse:
                 title=data["title"],
                 description=data["description"],
                 position=position,
+                published=False,  # a draft until its instructors publish it
             )
             course.instructors.add(request.user, *data["instructors"])
         return redirect("ls-teach-course", course.slug)
@@ -203,6 +204,27 @@ def archive_course(request: LearnerRequest, course_slug: str) -> HttpResponse:
     return redirect("ls-teach-course", course.slug)
 
 
+def _set_published(request: LearnerRequest, item: Course | Lesson, **save) -> None:
+    """Publish the course or lesson (POST published=1), or unpublish it, and say what
+    learners see."""
+    item.published = request.POST.get("published") == "1"
+    item.save(**save)
+    if item.published:
+        messages.success(
+            request, f"Published “{item}”: learners see it once it has a published exercise."
+        )
+    else:
+        messages.success(request, f"Unpublished “{item}”: learners no longer see it.")
+
+
+@login_required
+@require_POST
+def publish_course(request: LearnerRequest, course_slug: str) -> HttpResponse:
+    course = _get_course_for_instructor(request, course_slug)
+    _set_published(request, course, update_fields=["published", "updated_at"])
+    return redirect("ls-teach-course", course.slug)
+
+
 @login_required
 @require_POST
 def preview_markdown(request: LearnerRequest, course_slug: str) -> HttpResponse:
@@ -223,7 +245,9 @@ def create_lesson(request: LearnerRequest, course_slug: str) -> HttpResponse:
     form = LessonForm(request.POST or None, course=course)
     if request.method == "POST" and form.is_valid():
         position = (course.lessons.aggregate(m=Max("position"))["m"] or 0) + 1
-        lesson = Lesson.objects.create(course=course, position=position, **form.cleaned_data)
+        lesson = Lesson.objects.create(
+            course=course, position=position, published=False, **form.cleaned_data
+        )
         messages.success(request, "Lesson created.")
         return redirect("ls-teach-lesson", course.slug, lesson.pk)
     context = {"course": course, "form": form, "lesson": None}
@@ -257,6 +281,14 @@ def _direction(request: LearnerRequest) -> int:
 def move_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
     editing.move(lesson.course.lessons.all(), lesson, _direction(request))
+    return redirect("ls-teach-course", lesson.course.slug)
+
+
+@login_required
+@require_POST
+def publish_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
+    lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
+    _set_published(request, lesson, update_fields=["published"])
     return redirect("ls-teach-course", lesson.course.slug)
 
 

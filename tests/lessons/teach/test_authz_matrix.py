@@ -50,9 +50,11 @@ PAGES = {
 }
 ACTIONS = {
     "ls-teach-archive-course",
+    "ls-teach-publish-course",
     "ls-teach-preview",
     "ls-teach-move-lesson",
     "ls-teach-archive-lesson",
+    "ls-teach-publish-lesson",
     "ls-teach-move-exercise",
     "ls-teach-archive-exercise",
     "ls-teach-import-cases",
