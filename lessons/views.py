@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from graders.names import checks
 from lessons.journey import standings, with_progress
 from lessons.models import Course, Exercise, Lesson
 from sandbox.forms import AttemptForm
@@ -105,6 +106,7 @@ def exercise_detail(
         "backend_problem": model_unavailable(exercise.backend, exercise.model_name),
         "visible_cases": visible,
         "hidden_count": len(cases) - len(visible),
+        "checks": checks(exercise.parsed_rubric),
         "case": case,
         "prompt": exercise.render({}, case),
         "history": history,

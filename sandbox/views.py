@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseStopPolling, reswap, retarget, trigger_
 from django_htmx.middleware import HtmxDetails
 
 from lessons.models import Exercise
-from lessons.results import result_rows
+from lessons.results import attempt_results
 from sandbox import limits
 from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
@@ -102,11 +102,10 @@ def queue_attempt(request: LearnerRequest, models: list[tuple[str, str]], **fiel
 
 
 def attempt_context(attempt: Attempt) -> dict:
-    """Return what the status partial shows: the attempt, its rows and usage once final."""
+    """Return what the status partial shows: the attempt; once final, its results and usage."""
     if not attempt.is_final:
         return {"attempt": attempt}
-    rows = result_rows(attempt.runs.all(), attempt.exercise)
-    return {"attempt": attempt, "rows": rows, "usage": attempt.usage()}
+    return {"attempt": attempt, **attempt_results(attempt), "usage": attempt.usage()}
 
 
 def refusal_response(request: LearnerRequest, message: str) -> HttpResponse:

@@ -31,6 +31,7 @@ import graders
 from lessons.authoring import publishing
 from lessons.authoring.editing import CappedLoader, YamlRefused
 from lessons.models import Case, Course, Exercise, Lesson
+from lessons.results import ROLES
 from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
 from sandbox.prompting import PROMPT_FIELDS
@@ -710,12 +711,15 @@ def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> 
     if visibility not in graders.VISIBILITY:
         src.problem(join(at, "visibility"), f"must be one of {', '.join(graders.VISIBILITY)}")
         visibility = "show"
+    expected = plain(src.mapping(case, at, "expected"))
+    if expected.get("role", ROLES[0]) not in ROLES:
+        src.problem(join(join(at, "expected"), "role"), f"must be one of {', '.join(ROLES)}")
     return {
         "name": name,
         "variables": plain(values),
         "visibility": visibility,
         "reference": src.text(case, at, "reference", required=False),
-        "expected": plain(src.mapping(case, at, "expected")),
+        "expected": expected,
         "weight": src.number(case, at, "weight", 1.0, 0, 100),
     }
 

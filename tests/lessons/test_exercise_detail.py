@@ -163,3 +163,19 @@ def test_it_requires_login(client, exercise):
 
 def test_it_rejects_post(alice_client, exercise):
     assert alice_client.post(URL).status_code == 405
+
+
+def test_it_lists_what_will_be_checked_by_name_before_any_attempt(alice_client, db):
+    criteria = [
+        {"id": "expect-icontains", "kind": "contains", "params": {"text": "hello"}},
+        {"id": "answers", "kind": "length", "params": {"unit": "characters", "min": 1}},
+        {"id": "secret", "kind": "valid_json", "visible": False},
+        {"id": "tone", "kind": "regex", "params": {"pattern": "!"}, "title": "Sounds glad"},
+    ]
+    make_exercise(rubric={"pass_threshold": 1.0, "criteria": criteria})
+    html = alice_client.get(URL).content.decode()
+    checks = re.search(r'<ul class="checks"[^>]*>(.*?)</ul>', html, re.DOTALL)
+    assert checks, "no list of checks"
+    items = re.findall(r"<li>(.*?)</li>", checks.group(1))
+    assert items == ["Mentions “hello”", "At least 1 character", "Sounds glad"]
+    assert "expect-icontains" not in html and "Valid JSON" not in html

@@ -430,3 +430,10 @@ def test_it_reports_every_problem_at_once(loaded):
     assert "tagline.yaml" in message
     assert "capital-format.yaml" in message
     assert snapshot() == before
+
+
+def test_a_case_role_is_attack_or_ordinary(db, course):
+    benign = "{role: benign, answer: [30 days]}"
+    edit(course / "exercises/discount-guard.yaml", "{role: ordinary, answer: [30 days]}", benign)
+    message = load_fails(course)
+    assert "cases[7].expected.role: must be one of attack, ordinary" in message
