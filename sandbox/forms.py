@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 
+from graders.placeholders import undeclared_message
 from lessons.models import Exercise
 
 FIELD_LABELS = {"system": "System prompt", "user": "User prompt", "prefill": "Prefill"}

@@ -6,10 +6,10 @@
 2. prepare() builds one Job per model call: a test case and sample (or a playground model).
 3. The calls run at once on the process's pool, with no transaction open; sandbox.calls
    answers what the response cache can and retries transient errors.
-4. graders.grade_attempt scores the outputs: the one scoring path.
-5. save() writes the runs, the usage and the total in one transaction, if this worker still
-   holds the attempt, then sends attempt_finished. (The one place joining models, backends
-   and graders.)
+4. graders.grade_attempt scores the outputs: the one scoring path. Past the soft limit (after
+   the calls or the grading) the attempt fails as time_limit.
+5. save() writes the runs, usage and total in one transaction if this delivery still holds
+   the attempt, then sends attempt_finished: the one place joining models, backends, graders.
 """
 
 from __future__ import annotations
@@ -67,8 +67,7 @@ class Job:
 class AttemptFailed(Exception):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
-        self.code = code
-        self.reason = reason
+        self.code, self.reason = code, reason
 
 
 def execute(attempt_id: str) -> None:
@@ -83,8 +82,8 @@ def execute(attempt_id: str) -> None:
         if attempt.deliveries > settings.MAX_DELIVERIES:
             raise AttemptFailed(
                 "poison",
-                f"Grading this attempt stopped its worker {attempt.deliveries - 1} times, "
-                "so it was set aside. Your instructor can see it.",
+                f"Grading this attempt stopped or stalled its worker {attempt.deliveries - 1} "
+                "times, so it was set aside. Your instructor can see it.",
             )
         jobs = prepare(attempt)
         release_connection()

@@ -13,10 +13,10 @@ from django_htmx.middleware import HtmxDetails
 
 from lessons.models import Exercise
 from lessons.results import attempt_results
+from lessons.review.drilldown import changes_since
 from sandbox import limits
 from sandbox.forms import AttemptForm, PlaygroundForm
 from sandbox.models import Attempt
-from sandbox.prompting import prompt_diff
 from sandbox.providers import allowed_models, backend_unavailable, model_unavailable
 from sandbox.tasks import enqueue_attempt
 
@@ -151,7 +151,8 @@ def preview_prompt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     form.is_valid()  # preview whatever is there, even text the submit would refuse
     case = exercise.first_visible_case()
     prompt = exercise.render(form.values(), case)
-    context = {"exercise": exercise, "prompt": prompt, "case": case}
+    context = {"exercise": exercise, "prompt": prompt, "case": case, "oob": True}
+    context["problems"] = form.placeholder_problems()  # shown out of band, above the preview
     return render(request, "lessons/exercise.html#preview", context)
 
 

@@ -315,7 +315,7 @@ def test_an_attempt_that_kills_its_worker_every_time_is_set_aside_as_poison(stac
 
     poison.refresh_from_db()
     assert (poison.status, poison.error_code, poison.deliveries) == (Attempt.ERROR, "poison", 3)
-    assert "stopped its worker 2 times" in poison.error
+    assert "stopped or stalled its worker 2 times" in poison.error
     assert crashes == 2
     # Other attempts keep flowing.
     attempt = make_attempt(learner, exercise, user_prompt=fresh_prompt())
@@ -368,6 +368,7 @@ def test_a_grader_looping_past_the_time_limit_is_set_aside_once_its_lease_expire
     wait_until(lambda: Attempt.objects.get(id=attempt.id).is_final, 8 + 10, "the attempt")
     attempt.refresh_from_db()
     assert (attempt.status, attempt.error_code, attempt.deliveries) == (Attempt.ERROR, "poison", 2)
+    assert "stalled its worker 1 times" in attempt.error
     assert attempt.finished_at > lease
     assert worker.poll() is None
     assert reconciled_total(stack.log("worker").read_text()) >= 1

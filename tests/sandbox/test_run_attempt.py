@@ -192,7 +192,7 @@ def test_an_attempt_that_stopped_its_worker_too_often_is_set_aside(
     runs.execute(str(attempt.id))
     attempt.refresh_from_db()
     assert (attempt.status, attempt.error_code, attempt.deliveries) == (Attempt.ERROR, "poison", 4)
-    assert "stopped its worker 3 times" in attempt.error
+    assert "stopped or stalled its worker 3 times" in attempt.error
     assert backend_calls == []
 
 
