@@ -74,6 +74,9 @@ class AttemptForm(forms.Form):
 
     def clean(self) -> dict:
         data = cast(dict[str, Any], super().clean())
+        self.written = dict(data)  # what the preview shows, even text refused below
+        for field, problem in self.placeholder_problems():
+            self.add_error(field.name, problem)
         if "user" in data and not data["user"].strip():
             self.add_error("user", "Write a user prompt before submitting.")
         editable = [n for n in self.fields if n in data]
@@ -81,9 +84,16 @@ class AttemptForm(forms.Form):
             raise forms.ValidationError("Write a prompt before submitting: every field is empty.")
         return data
 
+    def placeholder_problems(self) -> list[tuple[forms.BoundField, str]]:
+        """Return the fields naming a placeholder the exercise does not declare, each with
+        what to tell the learner: the submit refuses them, the preview warns of them."""
+        declared = self.exercise.variable_names()
+        found = [(self[n], undeclared_message(text, declared)) for n, text in self.written.items()]
+        return [(field, problem) for field, problem in found if problem]
+
     def values(self) -> dict:
         """Return the learner's values in the shape Exercise.compose reads."""
-        data = self.cleaned_data
+        data = self.written
         return {
             **{n: data[n] for n in ("system", "user", "prefill") if n in data},
             "slots": {n[5:]: v for n, v in data.items() if n.startswith("slot_")},

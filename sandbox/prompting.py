@@ -1,7 +1,8 @@
 """Render an exercise's prompt fields into chat messages. Pure functions, no Django.
 
-Variables are written `{name}` in a template. Only declared variable names are
-replaced, so other braces (a JSON example in the prompt) stay as written:
+Variables are written `{name}` in a template (graders.placeholders says exactly what a
+placeholder is). Only declared variable names are replaced, so other braces (a JSON example
+in the prompt) stay as written:
 
     >>> render_template('Reply as {"label": ...} for: {email}', {"email": "Hi"})
     'Reply as {"label": ...} for: Hi'
@@ -9,13 +10,13 @@ replaced, so other braces (a JSON example in the prompt) stay as written:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from graders.placeholders import PLACEHOLDER
+
 PROMPT_FIELDS = ("system", "user", "prefill")
-VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def render_template(template: str, variables: Mapping[str, str]) -> str:
@@ -23,11 +24,7 @@ def render_template(template: str, variables: Mapping[str, str]) -> str:
         name = match.group(1)
         return str(variables[name]) if name in variables else match.group(0)
 
-    return VARIABLE.sub(replace, template)
-
-
-def variables_used(template: str) -> set[str]:
-    return set(VARIABLE.findall(template))
+    return PLACEHOLDER.sub(replace, template)
 
 
 @dataclass(frozen=True)
@@ -46,16 +43,14 @@ class RenderedPrompt:
             messages.append({"role": "assistant", "content": self.prefill})
         return messages
 
+    def turns(self) -> list[tuple[str, str]]:
+        """Return the whole conversation as (role, text): the system prompt, the messages."""
+        system = [("system", self.system)] if self.system else []
+        return system + [(m["role"], m["content"]) for m in self.messages()]
+
     def as_text(self) -> str:
-        """Return the prompt as one text, as shown to learners and read by stub rules."""
-        parts = []
-        if self.system:
-            parts.append(f"[system]\n{self.system}")
-        parts += [f"[{role}]\n{text}" for role, text in self.examples]
-        parts.append(f"[user]\n{self.user}")
-        if self.prefill:
-            parts.append(f"[assistant]\n{self.prefill}")
-        return "\n\n".join(parts)
+        """Return the prompt as one text, as read by stub rules and prompt criteria."""
+        return "\n\n".join(f"[{role}]\n{text}" for role, text in self.turns())
 
 
 def render_prompt(
@@ -74,29 +69,3 @@ def render_prompt(
 def join_slots(texts: Sequence[str]) -> str:
     """Return the user prompt made of named slots: the non-empty ones, in order."""
     return "\n\n".join(t.strip("\n") for t in texts if t.strip())
-
-
-@dataclass(frozen=True)
-class FieldDiff:
-    name: str
-    lines: tuple[tuple[str, str], ...]  # (" " | "+" | "-", line)
-
-
-def prompt_diff(before: Mapping[str, str], after: Mapping[str, str]) -> list[FieldDiff]:
-    """Return, per prompt field that changed, its lines marked kept, added or removed.
-
-    >>> prompt_diff({"user": "Say hi.\nBe brief."}, {"user": "Say hello.\nBe brief."})[0].lines
-    (('-', 'Say hi.'), ('+', 'Say hello.'), (' ', 'Be brief.'))
-    """
-    diffs = []
-    for name in PROMPT_FIELDS:
-        old, new = before.get(name, ""), after.get(name, "")
-        if old == new:
-            continue
-        lines = tuple(
-            (line[0], line[2:])
-            for line in difflib.ndiff(old.splitlines(), new.splitlines())
-            if not line.startswith("?")
-        )
-        diffs.append(FieldDiff(name, lines))
-    return diffs

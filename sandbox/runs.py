@@ -134,7 +134,7 @@ def exercise_jobs(attempt: Attempt, exercise: Exercise) -> list[Job]:
     backend, choice = exercise_backend(attempt, exercise)
     jobs: list[Job] = []
     for case in exercise.cases.all():
-        prompt = render_prompt(attempt.fields(), exercise.case_variables(case), attempt.examples)
+        prompt = exercise.prompt(attempt.fields(), attempt.examples, case)
         request = build_request(choice, prompt, exercise.temperature, exercise.max_tokens)
         for sample in range(exercise.samples):
             jobs.append(Job(len(jobs), choice, backend, request, prompt, case, sample))

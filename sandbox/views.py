@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget, trigger_client_event
 from django_htmx.middleware import HtmxDetails
@@ -72,7 +73,7 @@ def submit_attempt(request: LearnerRequest, exercise_id: int) -> HttpResponse:
         return render(request, "sandbox/submit_failed.html", context, status=422)
     values = form.values()
     fields, examples = exercise.compose(values)
-    return queue_attempt(
+    response = queue_attempt(
         request,
         [(exercise.backend, exercise.model_name)],
         exercise=exercise,
@@ -82,6 +83,12 @@ def submit_attempt(request: LearnerRequest, exercise_id: int) -> HttpResponse:
         slots=values["slots"],
         examples=examples,
     )
+    if request.htmx:  # the form again, out of band: the last submit's errors go
+        context = {"exercise": exercise, "form": AttemptForm(exercise, initial=form.written)}
+        response.content += render_to_string(
+            "lessons/exercise.html#prompt_form", {**context, "oob": True}, request
+        ).encode()
+    return response
 
 
 def queue_attempt(request: LearnerRequest, models: list[tuple[str, str]], **fields) -> HttpResponse:
@@ -126,19 +133,24 @@ def attempt_detail(request: LearnerRequest, attempt_id) -> HttpResponse:
             return response
         # Stop polling, and tell the page (history, hints) that an attempt has finished.
         return trigger_client_event(HttpResponseStopPolling(response.content), ATTEMPT_CHANGED)
-    previous = attempt.exercise_id and (
-        Attempt.objects.filter(
-            learner=attempt.learner_id,
-            exercise=attempt.exercise_id,
-            is_reference=attempt.is_reference,
-            created_at__lt=attempt.created_at,
+    exercise = attempt.exercise
+    if exercise:  # what the model received for the first visible case, and what changed
+        case = exercise.first_visible_case()
+        context.update(prompt=exercise.prompt(attempt.fields(), attempt.examples, case), case=case)
+        previous = (
+            Attempt.objects.filter(
+                learner=attempt.learner_id,
+                exercise=exercise,
+                is_reference=attempt.is_reference,
+                created_at__lt=attempt.created_at,
+            )
+            .order_by("-created_at")
+            .first()
         )
-        .order_by("-created_at")
-        .first()
-    )
-    if previous:
-        context["previous"] = previous
-        context["changes"] = prompt_diff(previous.fields(), attempt.fields())
+        if previous:
+            context["previous"] = previous
+            changes = changes_since(exercise, previous, attempt)
+            context["prompt_changes"], context["output_changes"] = changes
     return render(request, "sandbox/attempt.html", context)
 
 

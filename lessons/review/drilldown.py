@@ -232,6 +232,16 @@ def output_changes(
     return out
 
 
+def changes_since(
+    exercise: Exercise, previous: Attempt, attempt: Attempt
+) -> tuple[list[FieldChange], list[OutputChange]]:
+    """Return what changed since the learner's previous attempt, as the attempt page shows
+    it: the prompt part by part, and each case's output (its first sample) the learner sees."""
+    before, after = ({k: t for k, t, _ in prompt_texts(exercise, a)} for a in (previous, attempt))
+    runs, earlier = ([r for r in a.runs.all() if r.sample == 0] for a in (attempt, previous))
+    return changes(before, after), output_changes(runs, earlier, for_instructor=False)
+
+
 def attempts_of(learner_id: int, exercise: Exercise) -> QuerySet[Attempt]:
     return Attempt.objects.by_learners().filter(learner_id=learner_id, exercise=exercise)
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+
+from django.utils import timezone
 
 from sandbox.models import Attempt
 from tests.conftest import graded_with_a_hidden_case, make_attempt, make_exercise
@@ -163,6 +166,28 @@ def test_it_requires_login(client, exercise):
 
 def test_it_rejects_post(alice_client, exercise):
     assert alice_client.post(URL).status_code == 405
+
+
+def test_history_tells_attempts_seconds_apart_by_their_time(alice_client, learner, exercise):
+    now = timezone.now()
+    for seconds in (5, 50, 3 * 60):
+        make_attempt(learner, exercise, created_at=now - timedelta(seconds=seconds))
+    html = alice_client.get(URL).content.decode()
+    times = re.findall(r'<time datetime="([^"]+)" title="([^"]+)">([^<]+)</time>', html)
+    shown = [text.replace("\xa0", " ") for _, _, text in times]
+    assert re.fullmatch(r"[5-9] seconds ago", shown[0]), shown  # a slow run adds a second
+    assert re.fullmatch(r"5[0-4] seconds ago", shown[1]), shown
+    assert shown[2] == "3 minutes ago"
+    exact = now - timedelta(seconds=5)
+    assert times[0][:2] == (exact.isoformat(), exact.strftime("%b %-d, %Y, %H:%M:%S"))
+
+
+def test_the_prompt_fields_do_not_inherit_the_submit_buttons_disabling(alice_client, exercise):
+    html = alice_client.get(URL).content.decode()
+    form = re.search(r'<form id="prompt-form"[^>]*>', html)
+    assert form and 'hx-disinherit="hx-disabled-elt"' in form.group(0)
+    assert '<script src="/static/lessons/exercise.js" defer></script>' in html
+    assert "<kbd>Ctrl</kbd>+<kbd>Enter</kbd>" in html
 
 
 def test_it_lists_what_will_be_checked_by_name_before_any_attempt(alice_client, db):

@@ -37,7 +37,7 @@ def test_it_shows_the_attempt_to_its_owner(alice_client, learner, exercise):
     html = r.content.decode()
     assert r.status_code == 200
     assert "Greet someone" in html
-    assert "Please say hello to {name}." in html
+    assert "Please say hello to Ada." in html
     assert "Be brief." in html
     assert 'id="attempt-status"' in html
 
@@ -175,7 +175,7 @@ def test_it_escapes_a_submitted_prompt(alice_client, learner, exercise):
     attempt = make_attempt(learner, exercise, user_prompt="<script>alert(1)</script> {name}")
     html = alice_client.get(url(attempt)).content.decode()
     assert "<script>alert(1)" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; {name}" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Ada" in html
 
 
 def test_it_shows_only_pass_or_fail_for_hidden_cases(client, learner):
@@ -222,8 +222,8 @@ def test_it_shows_what_changed_since_the_previous_attempt(alice_client, learner,
     latest = make_attempt(learner, exercise, user_prompt="Please say hello to {name}.")
     html = alice_client.get(f"/attempts/{latest.id}/").content.decode()
     assert "Changes since" in html
-    assert 'class="del"><span class="mark" aria-hidden="true">-</span>' in html
-    assert "Talk to {name}." in html
+    assert '<td class="side old"><del>Talk</del> to {name}.</td>' in html
+    assert '<td class="side new"><ins>Please say hello</ins> to {name}.</td>' in html
 
 
 @pytest.mark.django_db
@@ -251,3 +251,65 @@ def test_a_case_with_one_hidden_sample_shows_no_sample_of_it(alice_client, learn
     make_run(attempt, 1, case=case, case_name="Ada", sample=1, hidden=True, output="HIDDEN-FAIL")
     html = alice_client.get(url(attempt)).content.decode()
     assert "HIDDEN-FAIL" not in html and "SHOWN-PASS" not in html
+
+
+def test_what_you_submitted_is_the_conversation_the_model_received(client, learner):
+    exercise = make_exercise(
+        editable_fields=[],
+        starter_system="You write commit messages.",
+        starter_user="{change}",
+        variables=["change"],
+        examples=[
+            {"role": "user", "text": "Added dark mode", "editable": True},
+            {"role": "assistant", "text": "feat: add dark mode", "editable": True},
+        ],
+        cases=[
+            {"name": "Secret", "variables": {"change": "Hidden input"}, "visibility": "hide"},
+            {"name": "Feature", "variables": {"change": "Added CSV export"}},
+        ],
+    )
+    fields, examples = exercise.compose({})
+    attempt = make_attempt(
+        learner,
+        exercise,
+        system_prompt=fields["system"],
+        user_prompt=fields["user"],
+        examples=examples,
+    )
+    run_queued()
+    sent = attempt.runs.get(case_name="Feature").messages
+    client.force_login(learner)
+    html = client.get(url(attempt)).content.decode()
+    section = html[html.index("What you submitted") : html.index('id="attempt-status"')]
+    received = [m for m in sent if m["content"]]
+    assert [m["role"] for m in received] == ["system", "user", "assistant", "user"]
+    shown = "\n\n".join(f'<span class="role">{m["role"]}</span>\n{m["content"]}' for m in received)
+    assert shown in section
+    assert "for “Feature”" in section
+    assert "{change}" not in section and "Hidden input" not in section
+
+
+@pytest.mark.django_db
+def test_the_changes_diff_each_cases_first_output_as_well_as_the_prompt(alice_client, learner):
+    exercise = make_exercise(samples=2)
+    before = graded(make_attempt(learner, exercise, user_prompt="Talk to {name}."), 0.0, False)
+    after = graded(make_attempt(learner, exercise))
+    for attempt, output in ((before, "Hi Ada."), (after, "Hello Ada!")):
+        make_run(attempt, 0, case_name="Ada", sample=0, output=output)
+        make_run(attempt, 1, case_name="Ada", sample=1, output=f"{output} (second sample)")
+    html = alice_client.get(url(after)).content.decode()
+    outputs = html[html.index('<h3 class="label">Outputs</h3>') : html.index('id="attempt-status"')]
+    assert '<h4 class="label">Ada</h4>' in outputs
+    assert '<td class="side old"><del>Hi</del> Ada<del>.</del></td>' in outputs
+    assert '<td class="side new"><ins>Hello</ins> Ada<ins>!</ins></td>' in outputs
+    assert "second sample" not in outputs
+
+
+def test_the_changes_leave_out_a_hidden_cases_output(alice_client, learner, exercise):
+    before = graded(make_attempt(learner, exercise, user_prompt="Talk to {name}."), 0.0, False)
+    after = graded(make_attempt(learner, exercise))
+    for attempt, output in ((before, "old secret"), (after, "new secret")):
+        make_run(attempt, 0, case_name="Secret", hidden=True, output=output)
+    html = alice_client.get(url(after)).content.decode()
+    assert "secret" not in html
+    assert "No outputs to compare yet." in html

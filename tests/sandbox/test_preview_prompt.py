@@ -90,3 +90,59 @@ def test_it_requires_a_csrf_token(learner, exercise):
 def test_it_returns_404_for_an_unknown_exercise(alice_client, exercise):
     r = alice_client.post(f"/exercises/{exercise.id + 1000}/preview/", {"user": "Hi"})
     assert r.status_code == 404
+
+
+def few_shot_exercise():
+    return make_exercise(
+        editable_fields=["user"],
+        starter_system="You write commit messages.",
+        starter_user="{change}",
+        starter_prefill="Commit:",
+        variables=["change"],
+        examples=[
+            {"role": "user", "text": "Added dark mode", "editable": True},
+            {"role": "assistant", "text": "I added dark mode.", "editable": True},
+        ],
+        cases=[{"name": "Feature", "variables": {"change": "Added CSV export"}}],
+    )
+
+
+def test_it_shows_the_whole_conversation_with_the_learners_example_turns(alice_client):
+    exercise = few_shot_exercise()
+    r = alice_client.post(
+        preview_url(exercise),
+        {"user": "{change}", "example_0": "Added dark mode", "example_1": "feat: add dark mode"},
+    )
+    html = r.content.decode()
+    turns = [
+        ("system", "You write commit messages."),
+        ("user", "Added dark mode"),
+        ("assistant", "feat: add dark mode"),
+        ("user", "Added CSV export"),
+        ("assistant (prefill)", "Commit:"),
+    ]
+    expected = "\n\n".join(f'<span class="role">{role}</span>\n{text}' for role, text in turns)
+    assert expected in html
+    assert "I added dark mode." not in html
+    assert "{change}" not in html
+
+
+def test_it_warns_of_a_placeholder_the_exercise_does_not_declare(alice_client):
+    exercise = make_exercise(variables=["notes", "audience"])
+    r = alice_client.post(preview_url(exercise), {"user": "Summarise {notez} for {audience}."})
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert 'id="prompt-warnings"' in html and 'hx-swap-oob="innerHTML"' in html
+    assert (
+        "<strong>User prompt:</strong> {notez} is not a variable of this exercise; "
+        "its variables are {notes}, {audience}."
+    ) in html
+    assert "Summarise {notez} for" in html  # the preview still shows what was typed
+    assert Attempt.objects.count() == 0
+
+
+def test_it_clears_the_warning_once_the_placeholders_are_declared(alice_client, exercise):
+    r = alice_client.post(preview_url(exercise), {"user": 'Reply as {"greeting": 1} to {name}'})
+    html = r.content.decode()
+    assert 'id="prompt-warnings"' in html
+    assert "is not a variable" not in html

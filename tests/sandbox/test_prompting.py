@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.prompting import (
-    RenderedPrompt,
-    prompt_diff,
-    render_prompt,
-    render_template,
-    variables_used,
-)
+from sandbox.prompting import RenderedPrompt, render_prompt, render_template
 
 
 def test_it_replaces_declared_variables():
@@ -35,10 +29,6 @@ def test_it_does_not_render_braces_inside_a_value():
 
 def test_it_leaves_double_braces_around_a_variable():
     assert render_template("{{name}}", {"name": "Ada"}) == "{Ada}"
-
-
-def test_variables_used_lists_the_placeholder_names():
-    assert variables_used('Use {name} and {city}, not {"json": 1} or {2x}') == {"name", "city"}
 
 
 def test_messages_end_with_the_prefill_as_an_assistant_turn():
@@ -77,10 +67,16 @@ def test_render_prompt_treats_missing_fields_as_empty():
     assert render_prompt({"user": "Hi"}, {}) == RenderedPrompt(system="", user="Hi", prefill="")
 
 
-def test_prompt_diff_marks_added_and_removed_lines_of_changed_fields_only():
-    diffs = prompt_diff(
-        {"system": "Be kind.", "user": "Say hi.\nBe brief."},
-        {"system": "Be kind.", "user": "Say hello.\nBe brief."},
+def test_turns_are_the_whole_conversation_in_order():
+    prompt = render_prompt(
+        {"system": "S", "user": "U {x}", "prefill": "P"},
+        {"x": "1"},
+        [("user", "Q {x}"), ("assistant", "A")],
     )
-    assert [d.name for d in diffs] == ["user"]
-    assert diffs[0].lines == (("-", "Say hi."), ("+", "Say hello."), (" ", "Be brief."))
+    assert prompt.turns() == [
+        ("system", "S"),
+        ("user", "Q 1"),
+        ("assistant", "A"),
+        ("user", "U 1"),
+        ("assistant", "P"),
+    ]

@@ -187,3 +187,42 @@ def test_it_returns_the_form_partial_to_htmx_when_the_form_is_invalid(
     assert "<html" not in html
     assert Attempt.objects.count() == 0
     delay.assert_not_called()
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_it_refuses_a_placeholder_the_exercise_does_not_declare(
+    alice_client, exercise, delay, django_capture_on_commit_callbacks, headers
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        r = alice_client.post(
+            submit_url(exercise), {"user": "Please say hello to {nmae}."}, headers=headers
+        )
+    html = r.content.decode()
+    assert r.status_code == 422
+    assert (
+        '<p class="field-error" id="id_user_error">{nmae} is not a variable of this exercise; '
+        "its variables are {name}.</p>"
+    ) in html
+    assert Attempt.objects.count() == 0
+    assert callbacks == []
+    delay.assert_not_called()
+
+
+def test_it_accepts_braces_that_are_not_placeholders(alice_client, exercise, delay):
+    prompt = 'Say hello to {name}. Reply as {"greeting": "..."}; { name } is not a variable.'
+    r = alice_client.post(submit_url(exercise), {"user": prompt})
+    assert r.status_code == 302
+    assert Attempt.objects.get().user_prompt == prompt
+
+
+def test_it_clears_the_last_submits_errors_when_an_attempt_starts(alice_client, exercise, delay):
+    refused = alice_client.post(submit_url(exercise), {"user": ""}, headers=HTMX)
+    assert "Write the user prompt before submitting." in refused.content.decode()
+    r = alice_client.post(submit_url(exercise), {"user": GOOD_PROMPT}, headers=HTMX)
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert 'id="attempt-status"' in html
+    form = html[html.index('<form id="prompt-form"') :]
+    assert 'hx-swap-oob="true"' in form[: form.index(">")]
+    assert f">{GOOD_PROMPT}</textarea>" in form
+    assert "field-error" not in form and "aria-invalid" not in form and "alert" not in form

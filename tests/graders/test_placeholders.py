@@ -1,0 +1,69 @@
+"""graders.placeholders: what a placeholder is, and which ones an exercise does not declare."""
+
+from __future__ import annotations
+
+import pytest
+
+from graders.placeholders import placeholders, undeclared, undeclared_message
+from sandbox.prompting import render_template
+
+DECLARED = ["notes", "audience"]
+
+
+def test_it_finds_a_misspelt_placeholder():
+    assert undeclared("Summarise {notez} for {audience}.", DECLARED) == ["notez"]
+
+
+def test_it_lists_each_name_once_in_order_of_appearance():
+    assert placeholders("{b} {a} {b} {a_1} {_x}") == ["b", "a", "a_1", "_x"]
+    assert undeclared("{y} {x} {y}", DECLARED) == ["y", "x"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        '{ "nested": {"a": 1} }',
+        "{ notez }",
+        "{2x}",
+        "{}",
+        "{notez",
+        "notez}",
+        "{note-z}",
+        "{nötez}",
+        "{notes} and {audience}",
+    ],
+)
+def test_braces_that_are_not_placeholders_or_are_declared_pass(text):
+    assert undeclared(text, DECLARED) == []
+    assert undeclared_message(text, DECLARED) == ""
+
+
+def test_double_braces_hold_a_placeholder_as_the_renderer_reads_them():
+    assert undeclared("{{notez}}", DECLARED) == ["notez"]
+
+
+@pytest.mark.parametrize(
+    "text", ["{notes}", "{{notes}}", "{ notes }", '{"notes": 1}', "{notes!r}", "{notes:>3}"]
+)
+def test_a_placeholder_is_exactly_what_the_renderer_replaces(text):
+    replaced = render_template(text, {"notes": "N"}) != text
+    assert replaced == ("notes" in placeholders(text))
+
+
+def test_the_message_names_the_placeholder_and_the_exercises_variables():
+    assert undeclared_message("Summarise {notez}.", DECLARED) == (
+        "{notez} is not a variable of this exercise; its variables are {notes}, {audience}."
+    )
+
+
+def test_the_message_names_every_undeclared_placeholder():
+    assert undeclared_message("{a} {b} {c}", ["notes"]) == (
+        "{a}, {b} and {c} are not variables of this exercise; its variables are {notes}."
+    )
+
+
+def test_the_message_says_when_the_exercise_has_no_variables():
+    assert undeclared_message("Hi {name}", []) == (
+        "{name} is not a variable of this exercise, which has none."
+    )
