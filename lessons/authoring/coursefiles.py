@@ -39,8 +39,8 @@ from sandbox.prompting import PROMPT_FIELDS
 SLUG = re.compile(r"^[a-z0-9_-]+$")
 
 # The keys each mapping may hold, in the order export writes them.
-COURSE_KEYS = ("slug", "title", "description", "position", "lessons")
-LESSON_KEYS = ("slug", "title", "file", "exercises")
+COURSE_KEYS = ("slug", "title", "description", "position", "published", "lessons")
+LESSON_KEYS = ("slug", "title", "file", "published", "exercises")
 EXERCISE_KEYS = (
     "slug",
     "title",
@@ -402,6 +402,7 @@ def read_course(root: Path) -> dict[str, Any]:
             data, "", "description", False, settings.MAX_MARKDOWN_CHARS, "MAX_MARKDOWN_CHARS"
         ),
         "position": src.number(data, "", "position", 0, 0, 1_000_000, whole=True),
+        "published": src.flag(data, "", "published", True),
         "lessons": [],
     }
     lessons = data.get("lessons")
@@ -427,6 +428,7 @@ def read_lesson(src: Source, data: dict, where: str) -> dict[str, Any]:
     lesson: dict[str, Any] = {
         "slug": src.slug(data, where),
         "title": src.text(data, where, "title", max_length=200),
+        "published": src.flag(data, where, "published", True),
         "body": "",
         "exercises": [],
         "where": where,
@@ -812,6 +814,7 @@ def import_course(root: Path) -> ImportReport:
                 "title": data["title"],
                 "description": data["description"],
                 "position": data["position"],
+                "published": data["published"],
             },
         )
         report = ImportReport(course)
@@ -824,6 +827,7 @@ def import_course(root: Path) -> ImportReport:
                     "title": lesson_data["title"],
                     "body": lesson_data["body"],
                     "position": position,
+                    "published": lesson_data["published"],
                     "archived": False,
                 },
             )
@@ -1123,6 +1127,8 @@ def export_course(course: Course) -> dict[str, str]:
             files[name] = dump(compact(exercise_data(exercise)))
             names.append(name)
         entry: dict[str, Any] = {"slug": lesson.slug, "title": lesson.title, "file": body_name}
+        if not lesson.published:
+            entry["published"] = False
         if names:
             entry["exercises"] = names
         lesson_entries.append(entry)
@@ -1131,6 +1137,8 @@ def export_course(course: Course) -> dict[str, str]:
         course_data["description"] = course.description
     if course.position:
         course_data["position"] = course.position
+    if not course.published:
+        course_data["published"] = False
     course_data["lessons"] = lesson_entries
     files["course.yaml"] = dump(compact(course_data))
     return files
