@@ -160,7 +160,7 @@ def test_invisible_criteria_and_decision_notes_are_not_shown(
         decided_by=instructor,
     )
     html = alice_client.get(exercise_url(three[0])).content.decode()
-    assert "shown" in html and "plain detail" in html
+    assert "plain detail" in html  # criteria are named for learners, not by id
     assert "backstage" not in html and "secret detail" not in html
     assert "An instructor reviewed this: not met." in html
     assert "Sloppy" not in html and "ines" not in html
@@ -221,3 +221,11 @@ def test_both_pages_make_the_same_queries_for_few_rows_or_many(alice_client, lea
         graded(learner, three[1], 3 + index, f"q{index}", passed=False)
     assert queries_for(alice_client, COURSE_URL) == course
     assert queries_for(alice_client, exercise_url(three[0])) == exercise
+
+
+def test_criteria_are_named_for_learners_never_by_id(alice_client, learner, three):
+    criteria = [{"id": "greets", "kind": "contains", "passed": False, "visible": True}]
+    graded(learner, three[0], 5, "p", passed=False, criteria=criteria)
+    html = alice_client.get(exercise_url(three[0])).content.decode()
+    assert "<strong>Mentions “hello”</strong>" in html
+    assert "<strong>greets</strong>" not in html
