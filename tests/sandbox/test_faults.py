@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -168,12 +170,19 @@ LONG_CALLS = {
 STALLING = "tests.stalling_worker"  # scripts the stub's latency and a grader's loop
 
 
+def start_workers(stacks: list[Stack]) -> list[subprocess.Popen]:
+    """Start a worker on every stack at once: each takes seconds to be ready."""
+    with ThreadPoolExecutor() as starting:
+        return list(starting.map(lambda stack: stack.start_worker(include=STALLING), stacks))
+
+
 def test_fifty_attempts_in_flight_when_every_worker_is_killed_are_graded_once(stack_for, publisher):
     learner = make_learner()
     exercise = make_exercise()
     stacks = [stack_for(folder=name, **LONG_CALLS) for name in ("first", "second")]
-    workers = [stack.start_worker(include=STALLING) for stack in stacks]
-    latencies = [5 + 15 * i / 49 for i in range(50)]
+    workers = start_workers(stacks)
+    # Longest first: the last attempts claimed, on a slow machine, are still in flight.
+    latencies = [20 - 15 * i / 49 for i in range(50)]
     prompts = [f"{fresh_prompt()} STUB-WAITS {s:.1f}s" for s in latencies]
     publisher(*(make_attempt(learner, exercise, user_prompt=p) for p in prompts))
     wait_until(
@@ -186,8 +195,7 @@ def test_fifty_attempts_in_flight_when_every_worker_is_killed_are_graded_once(st
         kill_9(worker)
     killed_at = time.monotonic()
     assert Attempt.objects.filter(status=Attempt.RUNNING).count() == 50
-    for stack in stacks:
-        stack.start_worker(include=STALLING)
+    start_workers(stacks)
     stacks[0].start_beat()
 
     # The leases (24 s) run out, the reconciler (every 1 s) publishes the attempts again, the
