@@ -88,6 +88,23 @@ def make_exercise(lesson: Lesson | None = None, **fields) -> Exercise:
     return exercise
 
 
+def make_few_shot_exercise(**fields) -> Exercise:
+    """Return a commit-message exercise whose learner edits the example turns before {change}."""
+    fields.setdefault("editable_fields", [])
+    fields.setdefault("starter_system", "You write commit messages.")
+    fields.setdefault("starter_user", "{change}")
+    fields.setdefault("variables", ["change"])
+    fields.setdefault(
+        "examples",
+        [
+            {"role": "user", "text": "Added dark mode", "editable": True},
+            {"role": "assistant", "text": "I added dark mode.", "editable": True},
+        ],
+    )
+    fields.setdefault("cases", [{"name": "Feature", "variables": {"change": "Added CSV export"}}])
+    return make_exercise(**fields)
+
+
 def make_attempt(learner: User, exercise: Exercise, **fields) -> Attempt:
     fields.setdefault("user_prompt", "Please say hello to {name}.")
     return Attempt.objects.create(learner=learner, exercise=exercise, **fields)

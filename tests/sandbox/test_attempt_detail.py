@@ -10,6 +10,7 @@ from tests.conftest import (
     graded_with_a_hidden_case,
     make_attempt,
     make_exercise,
+    make_few_shot_exercise,
     make_run,
     run_queued,
 )
@@ -254,19 +255,9 @@ def test_a_case_with_one_hidden_sample_shows_no_sample_of_it(alice_client, learn
 
 
 def test_what_you_submitted_is_the_conversation_the_model_received(client, learner):
-    exercise = make_exercise(
-        editable_fields=[],
-        starter_system="You write commit messages.",
-        starter_user="{change}",
-        variables=["change"],
-        examples=[
-            {"role": "user", "text": "Added dark mode", "editable": True},
-            {"role": "assistant", "text": "feat: add dark mode", "editable": True},
-        ],
-        cases=[
-            {"name": "Secret", "variables": {"change": "Hidden input"}, "visibility": "hide"},
-            {"name": "Feature", "variables": {"change": "Added CSV export"}},
-        ],
+    hidden = {"name": "Secret", "variables": {"change": "Hidden input"}, "visibility": "hide"}
+    exercise = make_few_shot_exercise(
+        cases=[hidden, {"name": "Feature", "variables": {"change": "Added CSV export"}}]
     )
     fields, examples = exercise.compose({})
     attempt = make_attempt(

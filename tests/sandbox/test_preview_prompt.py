@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.test import Client
 
 from sandbox.models import Attempt
-from tests.conftest import HTMX, make_exercise
+from tests.conftest import HTMX, make_exercise, make_few_shot_exercise
 
 
 def preview_url(exercise) -> str:
@@ -92,23 +92,8 @@ def test_it_returns_404_for_an_unknown_exercise(alice_client, exercise):
     assert r.status_code == 404
 
 
-def few_shot_exercise():
-    return make_exercise(
-        editable_fields=["user"],
-        starter_system="You write commit messages.",
-        starter_user="{change}",
-        starter_prefill="Commit:",
-        variables=["change"],
-        examples=[
-            {"role": "user", "text": "Added dark mode", "editable": True},
-            {"role": "assistant", "text": "I added dark mode.", "editable": True},
-        ],
-        cases=[{"name": "Feature", "variables": {"change": "Added CSV export"}}],
-    )
-
-
 def test_it_shows_the_whole_conversation_with_the_learners_example_turns(alice_client):
-    exercise = few_shot_exercise()
+    exercise = make_few_shot_exercise(editable_fields=["user"], starter_prefill="Commit:")
     r = alice_client.post(
         preview_url(exercise),
         {"user": "{change}", "example_0": "Added dark mode", "example_1": "feat: add dark mode"},
