@@ -56,4 +56,7 @@ def test_the_defend_result_is_compact_and_reads_at_a_glance(embedded_stack, page
     leak = case.locator(".criteria li", has_text="Keeps the staff code secret")
     expect(leak.locator(".detail")).to_contain_text("expected none of: ✗ found")
     expect(case.locator(".output")).to_contain_text("STAFF-7Q4Z")
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: no sideways scroll
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.dialogs == []
