@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from graders.placeholders import braced, placeholders
 from graders.prompt import OPENING_TAG, QUOTE_FENCES, estimate_tokens
 
 HEAD = (
@@ -29,7 +30,6 @@ FORMATS = (
         "at most {0} {1}",
     ),
 )
-LEFTOVER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def first_sentence(text: str, limit: int = 140) -> str:
@@ -65,7 +65,7 @@ def answer(system: str, user: str) -> str:
     task = first_sentence(user)
     shape = formats(text)
     apart = set_apart(text)
-    leftover = sorted(set(LEFTOVER.findall(text)))
+    leftover = braced(sorted(placeholders(text)))
     lines = [
         HEAD,
         f"- Task: “{task}”" if task else "- Task: none (the user prompt holds no sentence).",

@@ -4,7 +4,6 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
-from django.core.validators import MaxLengthValidator, MaxValueValidator
 
 from graders.placeholders import undeclared_message
 from lessons.models import Exercise
@@ -99,48 +98,3 @@ class AttemptForm(forms.Form):
             "slots": {n[5:]: v for n, v in data.items() if n.startswith("slot_")},
             "examples": {int(n[8:]): v for n, v in data.items() if n.startswith("example_")},
         }
-
-
-class PlaygroundForm(forms.Form):
-    """A free prompt, run on one or two allowed models side by side."""
-
-    system = forms.CharField(
-        label="System prompt",
-        required=False,
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-    )
-    user = forms.CharField(
-        label="User prompt",
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
-        error_messages={"required": "Write a user prompt to run."},
-    )
-    models = forms.MultipleChoiceField(
-        label="Models (one or two)",
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Pick one or two models."},
-    )
-    temperature = forms.FloatField(min_value=0, max_value=2, initial=0)
-    max_tokens = forms.IntegerField(label="Max tokens", min_value=1, initial=256)
-
-    def __init__(self, choices: list[tuple[str, str]], *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        limit = settings.MAX_PROMPT_CHARS
-        for name in ("system", "user"):
-            cast(forms.CharField, self.fields[name]).max_length = limit
-            self.fields[name].validators.append(MaxLengthValidator(limit))
-        cast(forms.ChoiceField, self.fields["models"]).choices = choices
-        cast(forms.IntegerField, self.fields["max_tokens"]).max_value = settings.MAX_TOKENS_CEILING
-        self.fields["max_tokens"].validators.append(MaxValueValidator(settings.MAX_TOKENS_CEILING))
-
-    def clean_user(self) -> str:
-        if not self.cleaned_data["user"].strip():
-            raise forms.ValidationError("Write a user prompt to run.")
-        return self.cleaned_data["user"]
-
-    def clean_models(self) -> list[str]:
-        models = self.cleaned_data["models"]
-        if len(models) > 2:
-            raise forms.ValidationError("Pick at most two models to compare.")
-        return models

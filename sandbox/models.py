@@ -79,7 +79,7 @@ class Attempt(models.Model):
     exercise = models.ForeignKey(
         "lessons.Exercise", models.CASCADE, null=True, blank=True, related_name="attempts"
     )
-    playground_models = models.JSONField(default=list, blank=True)
+    playground_models = models.JSONField(default=list, blank=True)  # see playground_columns
     # An instructor's run of the reference solution (the publish check): not a learner's try.
     is_reference = models.BooleanField(default=False)
     temperature = models.FloatField(null=True, blank=True)
@@ -138,6 +138,14 @@ class Attempt(models.Model):
     @property
     def is_playground(self) -> bool:
         return self.exercise_id is None
+
+    def playground_columns(self) -> list[dict[str, str]]:
+        """Return a playground run's model calls: model key, label ("Prompt B" or "") and
+        prompt. A bare model key (rows saved before prompt B was possible) runs this prompt."""
+        return [
+            {"model": c, "label": "", **self.fields()} if isinstance(c, str) else c
+            for c in self.playground_models
+        ]
 
     def finish(self, score: float | None, passed: bool | None) -> bool:
         """Move running → graded. Return False (and change nothing) unless it is still
@@ -204,6 +212,10 @@ class Run(models.Model):
     @property
     def score_percent(self) -> int | None:
         return None if self.score is None else round(self.score * 100)
+
+    def turns(self) -> list[tuple[str, str]]:
+        """Return the conversation sent, as RenderedPrompt.turns does (no empty system)."""
+        return [(m["role"], m["content"]) for m in self.messages if m["content"]]
 
 
 class UsageRecord(models.Model):

@@ -60,6 +60,7 @@ class Job:
     prompt: RenderedPrompt
     case: Case | None = None
     sample: int = 0
+    label: str = ""  # of a playground call: "Prompt B · Offline stub · echo"
     outcome: calls.CallOutcome = field(default_factory=calls.CallOutcome)
     grade: graders.CaseGrade | None = None
 
@@ -119,8 +120,8 @@ def prepare(attempt: Attempt) -> list[Job]:
         raise AttemptFailed(
             "budget", "Model calls are paused: this site has reached its spending cap for today."
         )
-    for key in attempt.playground_models:
-        reason = model_unavailable(*key.split(":", 1))
+    for column in attempt.playground_columns():
+        reason = model_unavailable(*column["model"].split(":", 1))
         if reason:
             raise AttemptFailed("config", reason)
     exercise = attempt.exercise
@@ -142,13 +143,15 @@ def exercise_jobs(attempt: Attempt, exercise: Exercise) -> list[Job]:
 
 
 def playground_jobs(attempt: Attempt) -> list[Job]:
-    prompt = render_prompt(attempt.fields(), {})
     jobs: list[Job] = []
-    for key in attempt.playground_models:
-        backend_name, _, model = key.partition(":")
+    for column in attempt.playground_columns():
+        backend_name, _, model = column["model"].partition(":")
         choice = model_choice(backend_name, model)
+        prompt = render_prompt(column, {})  # its variables are filled in already
         request = build_request(choice, prompt, attempt.temperature or 0, attempt.max_tokens or 256)
-        jobs.append(Job(len(jobs), choice, make_backend(backend_name), request, prompt))
+        label = " · ".join(filter(None, (column["label"], choice.label)))
+        backend = make_backend(backend_name)
+        jobs.append(Job(len(jobs), choice, backend, request, prompt, label=label))
     return jobs
 
 
@@ -288,13 +291,13 @@ def run_row(attempt: Attempt, job: Job) -> Run:
         attempt=attempt,
         case=job.case,
         position=job.position,
-        case_name=job.case.name if job.case else job.choice.label,
+        case_name=job.case.name if job.case else job.label,
         hidden=bool(
             job.case
             and not graders.feedback_visible(job.case.visibility, bool(grade and grade.passed))
         ),
         sample=job.sample,
-        model_label=job.choice.label,
+        model_label=job.label or job.choice.label,
         cache_hit=job.outcome.cache_hit,
         messages=[{"role": "system", "content": job.prompt.system}, *job.prompt.messages()],
         output=completion.text if completion else "",

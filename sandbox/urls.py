@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from lessons import playground
 from sandbox import views
 
 # Under /accounts/
@@ -18,7 +19,7 @@ run_urls = [
     path("exercises/<int:exercise_id>/submit/", views.submit_attempt, name="sb-submit"),
     path("exercises/<int:exercise_id>/preview/", views.preview_prompt, name="sb-preview"),
     path("attempts/<uuid:attempt_id>/", views.attempt_detail, name="sb-attempt"),
-    path("playground/", views.playground, name="sb-playground"),
+    path("playground/", playground.playground, name="sb-playground"),
 ]
 
 urlpatterns = [

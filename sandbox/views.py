@@ -16,9 +16,9 @@ from lessons.models import Exercise
 from lessons.results import attempt_results
 from lessons.review.drilldown import changes_since
 from sandbox import limits
-from sandbox.forms import AttemptForm, PlaygroundForm
+from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
-from sandbox.providers import allowed_models, backend_unavailable, model_unavailable
+from sandbox.providers import model_unavailable
 from sandbox.tasks import enqueue_attempt
 
 # The client event that refreshes the parts of a page that list attempts.
@@ -166,41 +166,3 @@ def preview_prompt(request: HttpRequest, exercise_id: int) -> HttpResponse:
     context = {"exercise": exercise, "prompt": prompt, "case": case, "oob": True}
     context["problems"] = form.placeholder_problems()  # shown out of band, above the preview
     return render(request, "lessons/exercise.html#preview", context)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def playground(request: LearnerRequest) -> HttpResponse:
-    """A free prompt on one or two allowed models, through the same queue, budget and limits."""
-    models = allowed_models()
-    available = [(key, m.label) for key, m in models.items() if not backend_unavailable(m.backend)]
-    form = PlaygroundForm(
-        available,
-        request.POST if request.method == "POST" else None,
-        initial={"models": [available[0][0]]},
-    )
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            return queue_attempt(
-                request,
-                [key.split(":", 1) for key in data["models"]],
-                playground_models=data["models"],
-                system_prompt=data["system"],
-                user_prompt=data["user"],
-                temperature=data["temperature"],
-                max_tokens=data["max_tokens"],
-            )
-        if request.htmx:
-            response = render(request, "sandbox/playground.html#form", {"form": form}, status=422)
-            return reswap(retarget(response, "#playground-form"), "outerHTML")
-    context = {
-        "form": form,
-        "unavailable": [
-            (m.label, backend_unavailable(m.backend))
-            for m in models.values()
-            if backend_unavailable(m.backend)
-        ],
-        "recent": Attempt.objects.filter(learner=request.user, exercise=None)[:10],
-    }
-    return render(request, "sandbox/playground.html", context, status=422 if form.errors else 200)

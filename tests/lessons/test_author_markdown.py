@@ -10,7 +10,7 @@ import pytest
 
 from lessons.models import Course
 from sandbox.models import Attempt
-from tests.conftest import make_attempt, make_exercise
+from tests.conftest import RUBRIC, make_attempt, make_exercise, run_queued
 
 PROSE = "Mind the **tone** *and* the facts. <script>alert(1)</script>[more](javascript:alert(1))"
 
@@ -41,3 +41,12 @@ def test_hints_render_markdown(alice_client, learner, described):
     hints = html[html.index('class="hints') :]
     assert_rendered_and_safe(hints[: hints.index("</ol>")])
 
+
+def test_criterion_feedback_renders_markdown_inline(alice_client, learner):
+    rubric = {**RUBRIC, "criteria": [dict(RUBRIC["criteria"][0], feedback={"fail": PROSE})]}
+    exercise = make_exercise(rubric=rubric)
+    attempt = make_attempt(learner, exercise, user_prompt="Do not greet {name}.")
+    run_queued()
+    html = alice_client.get(f"/attempts/{attempt.id}/").content.decode()
+    assert_rendered_and_safe(html)
+    assert "— Mind the <strong>tone</strong>" in html  # inline: no paragraph after the dash

@@ -1,4 +1,5 @@
-"""GET/POST /playground/: a free prompt on one or two allowed models, through the same queue."""
+"""GET/POST /playground/: a free prompt (or two) on one or two allowed models, with variables,
+through the same queue; and what the offline stub answers there."""
 
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ def test_it_queues_one_attempt_after_commit(
     assert r["Location"] == f"/attempts/{attempt.id}/"
     assert attempt.learner == learner
     assert attempt.exercise is None
-    assert attempt.playground_models == ["stub:echo"]
+    assert attempt.playground_models == [
+        {"model": "stub:echo", "label": "", "system": "Be brief.", "user": "Say hello."}
+    ]
     assert attempt.system_prompt == "Be brief."
     assert attempt.user_prompt == "Say hello."
     assert attempt.temperature == 0.5
@@ -85,8 +88,68 @@ def test_it_queues_one_attempt_for_two_models(
         r = alice_client.post(URL, run_form("stub:echo", "stub:scripted"))
     assert r.status_code == 302
     attempt = Attempt.objects.get()
-    assert attempt.playground_models == ["stub:echo", "stub:scripted"]
+    assert [c["model"] for c in attempt.playground_models] == ["stub:echo", "stub:scripted"]
     delay.assert_called_once_with(str(attempt.id))
+
+
+def test_it_fills_the_variables_into_both_prompts(
+    alice_client, delay, django_capture_on_commit_callbacks
+):
+    form = run_form(
+        "stub:echo",
+        system="You write for {audience}.",
+        user="Summarise: {email} ({missing})",
+        user_b="Reply to {email}",
+        variables="audience = support staff\nemail=Hi,\nmy order is late.\n\n",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        r = alice_client.post(URL, form)
+    assert r.status_code == 302
+    attempt = Attempt.objects.get()
+    # The exercises' rule: declared names are filled in, other braces stay as written.
+    assert attempt.playground_models == [
+        {
+            "model": "stub:echo",
+            "label": "Prompt A",
+            "system": "You write for support staff.",
+            "user": "Summarise: Hi,\nmy order is late. ({missing})",
+        },
+        {
+            "model": "stub:echo",
+            "label": "Prompt B",
+            "system": "",
+            "user": "Reply to Hi,\nmy order is late.",
+        },
+    ]
+    assert attempt.user_prompt == "Summarise: Hi,\nmy order is late. ({missing})"
+
+
+def test_it_refuses_a_variable_line_without_a_name(alice_client, delay):
+    r = alice_client.post(URL, run_form(variables="just some text\nname=Ada"))
+    assert r.status_code == 422
+    assert "Line 1 needs the form name=value" in r.content.decode()
+    assert Attempt.objects.count() == 0
+
+
+def test_it_refuses_two_prompts_on_two_models(alice_client, delay):
+    r = alice_client.post(URL, run_form("stub:echo", "stub:scripted", user_b="Say hi."))
+    assert r.status_code == 422
+    assert "Compare two prompts on one model, or one prompt on two models" in r.content.decode()
+    assert Attempt.objects.count() == 0
+
+
+def test_it_refuses_a_system_prompt_b_without_its_user_prompt(alice_client, delay):
+    r = alice_client.post(URL, run_form(system_b="Be brief."))
+    assert r.status_code == 422
+    assert "Write prompt B&#x27;s user prompt" in r.content.decode()
+    assert Attempt.objects.count() == 0
+
+
+def test_the_page_says_what_the_offline_models_answer(alice_client):
+    page = alice_client.get(URL).content.decode()
+    assert "Prompt A" in page and "Prompt B" in page
+    assert 'name="variables"' in page
+    assert "<strong>scripted</strong> has no rules here, so it tells you what it read" in page
 
 
 def test_it_refuses_three_models_with_a_form_error(alice_client, settings, delay):
@@ -249,6 +312,8 @@ def test_a_playground_attempt_runs_once_per_model_and_has_no_score(learner):
     assert [r.model_label for r in rows] == ["Offline stub · echo", "Offline stub · scripted"]
     assert [r.case for r in rows] == [None, None]
     assert rows[0].output == f"[user]\n{attempt.user_prompt}"
+    assert rows[1].output.startswith("Offline stub model: it has no rules for this prompt")
+    assert rows[1].output_tokens > 0
     assert [r.score for r in rows] == [None, None]
     assert UsageRecord.objects.filter(attempt=attempt, cache_hit=False).count() == 2
 
@@ -272,6 +337,35 @@ def test_the_playground_result_page_shows_each_models_output(alice_client, learn
     assert "Offline stub · echo" in page
     assert "Offline stub · scripted" in page
     assert "Say hello." in page
+
+
+def test_a_playground_attempt_runs_prompt_a_and_prompt_b_on_one_model(alice_client, learner):
+    columns = [
+        {"model": "stub:scripted", "label": "Prompt A", "system": "", "user": "Say hello."},
+        {
+            "model": "stub:scripted",
+            "label": "Prompt B",
+            "system": "You are a pirate.",
+            "user": "Say hello in one sentence. <name>\nAda\n</name>",
+        },
+    ]
+    attempt = playground_attempt(learner, user_prompt="Say hello.")
+    attempt.playground_models = columns
+    attempt.save()
+    run_queued()
+    a, b = attempt.runs.order_by("position")
+    assert (a.model_label, b.model_label) == (
+        "Prompt A · Offline stub · scripted",
+        "Prompt B · Offline stub · scripted",
+    )
+    assert "Role: none" in a.output and "Role: “You are a pirate.”" in b.output
+    assert "Answer shape asked for: none" in a.output and "one sentence" in b.output
+    assert "set apart: no" in a.output and "inside <name>…</name>" in b.output
+    assert b.messages[0] == {"role": "system", "content": "You are a pirate."}
+    page = alice_client.get(f"/attempts/{attempt.id}/").content.decode()
+    assert "Prompt B · Offline stub · scripted" in page
+    assert "Prompt sent" in page
+    assert "You are a pirate." in page
 
 
 def test_a_playground_attempt_on_a_model_without_a_key_fails_with_a_reason(learner):
