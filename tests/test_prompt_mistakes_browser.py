@@ -11,9 +11,11 @@ from lessons.authoring.coursefiles import load_course
 from lessons.models import Exercise
 from sandbox.models import Attempt
 from tests.conftest import PASSWORD, STARTER, make_user
+from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+SCREENSHOT = ROOT / "docs" / "images" / "exercise-placeholder-caught.png"
 TYPO = "The product: {prodcut}\nWrite a tagline for it."
 FIXED = (
     "We sell well-made gadgets to busy people.\n"
@@ -69,6 +71,7 @@ def test_a_typo_is_caught_before_the_call_and_its_error_goes_once_fixed(embedded
     )
     expect(page.get_by_label("User prompt")).to_be_focused()
     assert Attempt.objects.count() == 0
+    page.locator(".editor").screenshot(path=str(SCREENSHOT), caret="initial")  # no injected style
 
     prompt = page.get_by_label("User prompt")
     prompt.fill(FIXED)
