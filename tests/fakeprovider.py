@@ -60,14 +60,20 @@ def success(
     output_tokens: int = 7,
     cached_tokens: int = 0,
     reasoning_tokens: int = 0,
+    cache_creation_tokens: int = 0,
     request_id: str = "req_fake_1",
 ) -> Script:
-    """Answer 200 in the wire format of the path asked; text defaults to `fake.reply`."""
+    """Answer 200 in the wire format of the path asked; text defaults to `fake.reply`.
+
+    input_tokens counts every prompt token, as OpenAI's prompt_tokens does: cached_tokens
+    (read from the provider's prompt cache) and cache_creation_tokens (written to it) are
+    part of it. Anthropic's wire format reports the three apart, as the real API does."""
     usage = {
         "input": input_tokens,
         "output": output_tokens,
         "cached": cached_tokens,
         "reasoning": reasoning_tokens,
+        "cache_creation": cache_creation_tokens,
     }
     return Script("success", text=text, usage=usage, request_id=request_id)
 
@@ -254,10 +260,10 @@ def _handler_for(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 "stop_reason": "end_turn",
                 "stop_sequence": None,
                 "usage": {
-                    "input_tokens": usage["input"],
+                    "input_tokens": usage["input"] - usage["cached"] - usage["cache_creation"],
                     "output_tokens": usage["output"],
                     "cache_read_input_tokens": usage["cached"],
-                    "cache_creation_input_tokens": 0,
+                    "cache_creation_input_tokens": usage["cache_creation"],
                     "output_tokens_details": {"thinking_tokens": usage["reasoning"]},
                 },
             }

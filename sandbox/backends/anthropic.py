@@ -56,11 +56,14 @@ def parse(response: Any, latency_ms: int) -> Completion:
     text = "".join(block.text for block in blocks if block.type == "text")
     usage = response.usage
     details = getattr(usage, "output_tokens_details", None)
+    cache_read = int(getattr(usage, "cache_read_input_tokens", None) or 0)
+    cache_creation = int(getattr(usage, "cache_creation_input_tokens", None) or 0)
     return Completion(
         text=text,
-        input_tokens=int(usage.input_tokens),
+        # Every prompt token, as OpenAI counts them: Anthropic reports the cached apart.
+        input_tokens=int(usage.input_tokens) + cache_read + cache_creation,
         output_tokens=int(usage.output_tokens),
-        cached_tokens=int(getattr(usage, "cache_read_input_tokens", None) or 0),
+        cached_tokens=cache_read,
         reasoning_tokens=int(getattr(details, "thinking_tokens", None) or 0),
         latency_ms=latency_ms,
         model=str(response.model),
@@ -68,8 +71,6 @@ def parse(response: Any, latency_ms: int) -> Completion:
         extra={
             "stop_reason": getattr(response, "stop_reason", None),
             # Cache writes are billed above the input price, so the price table needs them.
-            "cache_creation_input_tokens": int(
-                getattr(usage, "cache_creation_input_tokens", None) or 0
-            ),
+            "cache_creation_input_tokens": cache_creation,
         },
     )

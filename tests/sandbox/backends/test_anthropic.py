@@ -49,6 +49,15 @@ def test_it_returns_the_reply_with_usage_and_request_id(fake_provider):
     assert completion.extra == {"stop_reason": "end_turn", "cache_creation_input_tokens": 0}
 
 
+def test_it_counts_cache_reads_and_writes_among_the_input_tokens(fake_provider):
+    # Anthropic reports input_tokens without the tokens read from or written to its prompt
+    # cache; the ledger counts every prompt token, as OpenAI's prompt_tokens does.
+    fake_provider.queue(success(input_tokens=50, cached_tokens=16, cache_creation_tokens=8))
+    completion = backend(fake_provider).complete(REQUEST)
+    assert (completion.input_tokens, completion.cached_tokens) == (50, 16)
+    assert completion.extra["cache_creation_input_tokens"] == 8
+
+
 def test_it_sends_the_system_prompt_as_system_not_as_a_message(fake_provider):
     backend(fake_provider).complete(REQUEST)
     [call] = fake_provider.calls(ANTHROPIC_PATH)
