@@ -1,0 +1,189 @@
+"""Every main learner and teach page on a phone (390 px, real Chromium): nothing scrolls
+sideways, nothing logs a console error or fails to load (the favicon included), badges
+stay on one line and lesson code keeps its lines (it scrolls inside its block instead)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from lessons.authoring.coursefiles import load_course
+from lessons.models import Course, Exercise, Lesson
+from lessons.review import cohorts
+from lessons.review.models import Cohort
+from sandbox.models import Attempt
+from tests.conftest import PASSWORD, STARTER, make_user
+from tests.live import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+IMAGES = ROOT / "docs" / "images"
+
+# Lines of text a badge or a code block is laid out on, as the browser drew them (text for
+# screen readers only, clipped to 1 px, is not drawn).
+LINES = """el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const drawn = [...range.getClientRects()].filter(r => r.width > 1 && r.height > 1);
+  return new Set(drawn.map(r => Math.round(r.top))).size;
+}"""
+# The innermost elements that reach past the right edge of the window: what to fix.
+OVERFLOWING = """() => [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth + 0.5))
+  .slice(0, 4)
+  .map(e => e.tagName.toLowerCase() + [...e.classList].map(c => "." + c).join("")
+    + (e.name ? `[name=${e.name}]` : ""))"""
+
+
+def watch(page: Page) -> list[str]:
+    """Return the list that collects the page's console errors, uncaught exceptions and
+    failed requests (a 404 favicon is one), as they happen."""
+    problems: list[str] = []
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"exception: {e}"))
+    # A request cut short by leaving the page (an htmx refresh in flight) is no failure.
+    page.on(
+        "requestfailed",
+        lambda r: (
+            r.failure != "net::ERR_ABORTED" and problems.append(f"failed: {r.url} {r.failure}")
+        ),
+    )
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
+    return problems
+
+
+def log_in(page: Page, url: str, username: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{url}/")
+
+
+def layout_faults(page: Page, path: str) -> list[str]:
+    """Return what is wrong with the page's layout at this width."""
+    faults = []
+    if not page.locator("link[rel=icon]").count():
+        faults.append(f"{path} links no favicon (the browser asks for /favicon.ico, a 404)")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > PHONE["width"]:
+        wide = ", ".join(page.evaluate(OVERFLOWING))
+        faults.append(f"{path} scrolls sideways: {width} px wide, past the edge: {wide}")
+    for badge in page.locator(".badge").all():
+        if badge.is_visible() and badge.evaluate(LINES) > 1:
+            faults.append(f"{path}: the badge {badge.inner_text()!r} wraps")
+    for block in page.locator(".prose pre").all():
+        text_lines = block.inner_text().rstrip("\n").count("\n") + 1
+        if block.evaluate(LINES) > text_lines:
+            faults.append(f"{path}: a code block wraps its lines")
+    return faults
+
+
+def visit_all(page: Page, url: str, paths: list[str]) -> list[str]:
+    problems = watch(page)
+    faults = []
+    for path in paths:
+        page.goto(url + path)
+        page.wait_for_load_state("networkidle")
+        faults += layout_faults(page, path)
+        faults += [f"{path} {p}" for p in problems]
+        problems.clear()
+    return faults
+
+
+@pytest.fixture
+def course(db) -> Course:
+    load_course(STARTER)
+    return Course.objects.get(slug="prompt-fundamentals")
+
+
+def test_signed_out_pages_fit_a_phone(embedded_stack, page, course):
+    page.set_viewport_size(PHONE)
+    paths = ["/", "/accounts/login/", "/accounts/signup/"]
+    faults = visit_all(page, embedded_stack.url, paths)
+    assert faults == [], "\n".join(faults)
+    href = page.locator("link[rel=icon]").get_attribute("href") or ""
+    icon = page.request.get(embedded_stack.url + href)
+    assert icon.ok and icon.headers["content-type"] == "image/svg+xml"
+
+
+def test_learner_pages_fit_a_phone(embedded_stack, page, course):
+    url = embedded_stack.url
+    make_user("learner")
+    page.set_viewport_size(PHONE)
+    problems = watch(page)
+    log_in(page, url, "learner")
+
+    exercise = Exercise.objects.get(title="A tagline a program can paste")
+    page.goto(url + exercise.get_absolute_url())
+    page.get_by_label("User prompt").fill("Write a tagline for {product}, on one line.")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#result .score")).to_be_visible(timeout=20_000)
+
+    page.goto(f"{url}/playground/")
+    page.get_by_label("User prompt").first.fill("Summarise {email} in one sentence.")
+    page.get_by_label("User prompt").nth(1).fill(
+        "Summarise the email below.\n<email>\n{email}\n</email>"
+    )
+    page.get_by_label("Variables").fill("email=My order #4411 is a week late.")
+    page.get_by_label("Offline stub · echo").uncheck()
+    page.get_by_label("Offline stub · scripted").check()
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#result .run")).to_have_count(2, timeout=20_000)
+    expect(page.locator("#result .run").first).to_contain_text("Offline stub model")
+    page.screenshot(path=str(IMAGES / "phone-playground.png"), full_page=True)
+    assert problems == []
+
+    attempts = Attempt.objects.filter(learner__username="learner")
+    lesson = Lesson.objects.get(course=course, slug="anatomy")
+    paths = [
+        "/",
+        course.get_absolute_url(),
+        lesson.get_absolute_url(),
+        exercise.get_absolute_url(),
+        attempts.get(exercise=exercise).get_absolute_url(),
+        "/playground/",
+        attempts.get(exercise=None).get_absolute_url(),
+        f"/progress/{course.slug}/",
+        f"/progress/{course.slug}/{exercise.id}/",
+        "/join/",
+    ]
+    faults = visit_all(page, url, paths)
+    assert faults == [], "\n".join(faults)
+    page.goto(url + lesson.get_absolute_url())
+    page.screenshot(path=str(IMAGES / "phone-lesson.png"), full_page=True)
+
+
+def test_teach_pages_fit_a_phone(embedded_stack, page, course):
+    url = embedded_stack.url
+    instructor = make_user("instructor", is_staff=True)
+    learner = make_user("learner")
+    course.instructors.add(instructor)
+    cohort = Cohort.objects.create(course=course, name="Demo cohort", created_by=instructor)
+    cohorts.join(cohort, learner)
+    exercise = Exercise.objects.get(title="A tagline a program can paste")
+    judged = Exercise.objects.get(slug="late-delivery-reply")
+    teach = f"/teach/exercises/{exercise.id}"
+    page.set_viewport_size(PHONE)
+    log_in(page, url, "instructor")
+    paths = [
+        "/teach/",
+        f"/teach/courses/{course.slug}/",
+        f"/teach/courses/{course.slug}/lessons/{exercise.lesson_id}/",
+        f"{teach}/",
+        f"{teach}/cases/",
+        f"{teach}/rubric/",
+        f"/teach/exercises/{judged.id}/calibration/",
+        f"/teach/cohorts/{cohort.id}/",
+        f"/teach/cohorts/{cohort.id}/settings/",
+        f"/teach/cohorts/{cohort.id}/exercises/{exercise.id}/",
+        f"/teach/cohorts/{cohort.id}/learners/{learner.id}/exercises/{exercise.id}/",
+        "/teach/review/",
+        "/teach/courses/new/",
+    ]
+    faults = visit_all(page, url, paths)
+    assert faults == [], "\n".join(faults)
+    page.goto(f"{url}{teach}/cases/")
+    page.screenshot(path=str(IMAGES / "phone-teach-cases.png"), full_page=True)
