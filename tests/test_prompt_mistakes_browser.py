@@ -1,6 +1,7 @@
 """A learner's mistakes in real Chromium cost no call: a misspelt placeholder is named by the
 preview and refused by Ctrl+Enter before anything is sent; fixed, the prompt runs and the old
-error is gone. Typing, previews and submits log no console error."""
+error is gone. What was sent is clear, on a phone too: the example turns in the preview, the
+attempt page's conversation and its diffs. Typing, previews and submits log no console error."""
 
 from __future__ import annotations
 
@@ -38,17 +39,20 @@ def console_errors(page: Page) -> list[str]:
     return errors
 
 
-def test_a_typo_is_caught_before_the_call_and_its_error_goes_once_fixed(embedded_stack, page):
+def open_exercise(page: Page, url: str, slug: str) -> None:
     load_course(STARTER)
     make_user("learner")
-    exercise = Exercise.objects.get(slug="tagline")
-    errors = console_errors(page)
-    page.goto(f"{embedded_stack.url}/accounts/login/")
+    page.goto(f"{url}/accounts/login/")
     page.get_by_label("Username").fill("learner")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{embedded_stack.url}/")
-    page.goto(embedded_stack.url + exercise.get_absolute_url())
+    page.wait_for_url(f"{url}/")
+    page.goto(url + Exercise.objects.get(slug=slug).get_absolute_url())
+
+
+def test_a_typo_is_caught_before_the_call_and_its_error_goes_once_fixed(embedded_stack, page):
+    errors = console_errors(page)
+    open_exercise(page, embedded_stack.url, "tagline")
 
     prompt = page.get_by_label("User prompt")
     prompt.fill("")
@@ -83,4 +87,31 @@ def test_a_typo_is_caught_before_the_call_and_its_error_goes_once_fixed(embedded
     expect(page.locator("#prompt-form .has-error")).to_have_count(0)
     expect(page.get_by_label("User prompt")).to_have_value(FIXED)
     assert Attempt.objects.get().passed
+    assert errors == []
+
+
+def test_on_a_phone_the_example_turns_and_the_diffs_show_what_was_sent(embedded_stack, page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    errors = console_errors(page)
+    open_exercise(page, embedded_stack.url, "commit-messages")
+    preview = page.locator("#preview")
+    expect(preview).to_contain_text("Added a dark mode toggle to the settings page")
+    expect(preview).to_contain_text("Added CSV export to the reports page")  # {change}, filled
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#result .score")).to_be_visible(timeout=20_000)
+
+    answer = page.get_by_label("Example answer 2")
+    answer.fill("feat: add a dark mode toggle to settings")
+    expect(preview).to_contain_text("feat: add a dark mode toggle to settings")
+    answer.press("Control+Enter")
+    expect(page.locator("#history time")).to_have_count(2, timeout=20_000)
+    expect(page.locator("#result .score")).to_be_visible(timeout=20_000)
+
+    page.locator("#history a").first.click()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_text("The conversation the model received")).to_be_visible()
+    expect(page.locator(".prompt.rendered")).to_contain_text("Added CSV export to the reports page")
+    expect(page.locator(".sbs ins").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Outputs")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert errors == []
