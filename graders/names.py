@@ -17,6 +17,7 @@ from typing import Any
 
 from graders.kinds import is_case_reference
 from graders.rubric import Criterion, Rubric
+from graders.text import describe_range
 
 QUOTE_WIDTH = 40
 LISTED = 3  # texts named before "…"
@@ -35,20 +36,6 @@ def texts(value: Any, joiner: str, expected: str) -> str:
     items = [value] if isinstance(value, str) else list(value)
     named = [quoted(v) for v in items[:LISTED]] + (["…"] if len(items) > LISTED else [])
     return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} {joiner} {named[-1]}"
-
-
-def span(params: Mapping[str, Any], unit: str) -> str:
-    low, high = params.get("min"), params.get("max")
-    plural = unit if unit.endswith("s") else unit + "s"
-
-    def amount(n: float) -> str:
-        return f"{n:g} {unit.rstrip('s') if n == 1 else plural}"
-
-    if low is not None and high is not None:
-        return f"Between {low:g} and {amount(high)}"
-    if high is not None:
-        return f"At most {amount(high)}"
-    return f"At least {amount(low if low is not None else 0)}"
 
 
 def listing(params: Mapping[str, Any]) -> str:
@@ -104,8 +91,8 @@ NAMES: dict[str, Callable[[Criterion], str]] = {
     "ends_with": lambda c: "Ends with " + texts(c.params["text"], "or", "the expected text"),
     "regex": lambda c: "Matches the expected pattern",
     "one_of": lambda c: "Answers with " + texts(c.params["labels"], "or", "the expected label"),
-    "length": lambda c: span(c.params, c.params.get("unit") or "words"),
-    "word_count": lambda c: span(c.params, "words"),
+    "length": lambda c: describe_range(c.params["min"], c.params["max"], c.params["unit"]),
+    "word_count": lambda c: describe_range(c.params["min"], c.params["max"], "words"),
     "forbidden_words": lambda c: "Avoids " + texts(c.params["words"], "and", ""),
     "valid_json": lambda c: "Valid JSON",
     "json_schema": lambda c: "Valid JSON matching the schema",

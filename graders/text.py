@@ -206,14 +206,15 @@ def check_range(params: dict[str, Any]) -> None:
 
 
 def describe_range(low: float | None, high: float | None, unit: str) -> str:
-    def n(x: float) -> str:
-        return f"{x:g}"
-
+    """Return "at most 60 words", "2 to 3 sentences" or "at least 1 character" (a plural
+    unit, made singular after 1)."""
+    last = high if high is not None else low
+    unit = unit.removesuffix("s") if last == 1 else unit
     if low is not None and high is not None:
-        return f"{n(low)} to {n(high)} {unit}"
+        return f"{low:g} to {high:g} {unit}"
     if low is not None:
-        return f"at least {n(low)} {unit}"
-    return f"at most {n(high)} {unit}"  # type: ignore[arg-type]
+        return f"at least {low:g} {unit}"
+    return f"at most {high:g} {unit}"
 
 
 def word_count(params: Mapping[str, Any], text: str, ctx: Context) -> Check:

@@ -28,7 +28,7 @@ def name(kind: str, params: dict, **options) -> str:
         ("contains_all", {"texts": ["a", "b", "c", "d"]}, "Mentions “a”, “b”, “c” and …"),
         ("word_count", {"max": 60}, "At most 60 words"),
         ("length", {"unit": "characters", "min": 1}, "At least 1 character"),
-        ("length", {"unit": "sentences", "min": 2, "max": 3}, "Between 2 and 3 sentences"),
+        ("length", {"unit": "sentences", "min": 2, "max": 3}, "2 to 3 sentences"),
         ("json_schema", {"schema": {"type": "object"}}, "Valid JSON matching the schema"),
         ("uses_variables", {"variables": ["code"]}, "Your prompt uses {code}"),
         ("one_of", {"labels": ["billing", "refund"]}, "Answers with “billing” or “refund”"),
