@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.test import Client
 
 from sandbox.models import Attempt
-from tests.conftest import HTMX, make_exercise, make_few_shot_exercise
+from tests.conftest import HTMX, make_exercise, make_few_shot_exercise, run_queued
 
 
 def preview_url(exercise) -> str:
@@ -131,3 +133,21 @@ def test_it_clears_the_warning_once_the_placeholders_are_declared(alice_client, 
     html = r.content.decode()
     assert 'id="prompt-warnings"' in html
     assert "is not a variable" not in html
+
+
+def test_it_shows_what_the_runner_then_sends(alice_client, delay):
+    exercise = make_few_shot_exercise(editable_fields=["user"], starter_prefill="Commit:")
+    values = {
+        "user": "Change: {change}",
+        "example_0": "Fixed a typo",
+        "example_1": "docs: fix typo",
+    }
+    html = alice_client.post(preview_url(exercise), values).content.decode()
+    alice_client.post(f"/exercises/{exercise.id}/submit/", values)
+    run_queued()
+    sent = Attempt.objects.get().runs.get().messages
+    shown = re.findall(r'<span class="role">([^<]+)</span>\n([^<]*)', html)
+    roles = [role.removesuffix(" (prefill)") for role, _ in shown]
+    assert list(zip(roles, [text.rstrip("\n") for _, text in shown], strict=True)) == [
+        (m["role"], m["content"]) for m in sent if m["content"]
+    ]
