@@ -536,6 +536,7 @@ def criterion_result(
         status=check.status,
         suspected_injection=check.suspected_injection,
         fingerprint=fingerprint,
+        rationale=check.detail if detail != check.detail else "",
     )
 
 

@@ -64,6 +64,9 @@ class CriterionResult:
     # For a criterion that calls a model: what its verdict was computed from (see
     # graders.reuse), so a later grading of the same output may reuse it. "" otherwise.
     fingerprint: str = ""
+    # The detail as graded, when `detail` hides the case's reference answer in it: learners
+    # read `detail`, instructors this. "" when nothing was hidden.
+    rationale: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,12 +92,13 @@ class CriterionResult:
         status: str,
         suspected_injection: bool,
         fingerprint: str = "",
+        rationale: str = "",
     ) -> CriterionResult:
         """Return the same result as the constructor, five times faster.
 
         A frozen dataclass's __init__ sets each field through object.__setattr__; grading
         builds one result per criterion per output, so this fills the instance dict at once.
-        Every field but the fingerprint must be passed, in declaration order.
+        Every field but the fingerprint and rationale must be passed, in declaration order.
         """
         result = object.__new__(cls)
         result.__dict__.update(
@@ -109,6 +113,7 @@ class CriterionResult:
             status=status,
             suspected_injection=suspected_injection,
             fingerprint=fingerprint,
+            rationale=rationale,
         )
         return result
 

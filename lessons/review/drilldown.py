@@ -170,7 +170,7 @@ def instructor_criteria(run: Run, rubric_ids: set[str], graded: bool) -> list[Cr
                 status=status_of(result),
                 score=result.get("score"),
                 feedback=str(result.get("feedback", "")),
-                detail=str(result.get("detail", "")),
+                detail=str(result.get("rationale") or result.get("detail", "")),
                 decision=decision,
                 decidable=graded
                 and criterion_id in rubric_ids
