@@ -365,6 +365,7 @@ def test_a_playground_attempt_runs_prompt_a_and_prompt_b_on_one_model(alice_clie
     page = alice_client.get(f"/attempts/{attempt.id}/").content.decode()
     assert "Prompt B · Offline stub · scripted" in page
     assert "Prompt sent" in page
+    assert "Prompt A; each run shows the prompt it was sent." in page
     assert "You are a pirate." in page
 
 
