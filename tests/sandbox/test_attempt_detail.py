@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from sandbox.models import Attempt
@@ -304,3 +306,10 @@ def test_the_changes_leave_out_a_hidden_cases_output(alice_client, learner, exer
     html = alice_client.get(url(after)).content.decode()
     assert "secret" not in html
     assert "No outputs to compare yet." in html
+
+
+def test_it_says_when_the_attempt_was_submitted_to_the_second(alice_client, learner, exercise):
+    at = datetime(2026, 12, 1, 23, 18, 7, tzinfo=UTC)
+    attempt = make_attempt(learner, exercise, created_at=at)
+    html = alice_client.get(url(attempt)).content.decode()
+    assert f'Submitted <time datetime="{at.isoformat()}">Dec 1, 2026, 23:18:07</time>' in html
