@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from sandbox.models import Attempt
-from tests.conftest import graded_with_a_hidden_case, make_attempt, make_exercise
+from tests.conftest import graded_with_a_hidden_case, make_attempt, make_exercise, make_run
 
 URL = "/courses/basics/first/greet/"
 HINT_1 = "Say what to say."
@@ -204,3 +204,10 @@ def test_it_lists_what_will_be_checked_by_name_before_any_attempt(alice_client, 
     items = re.findall(r"<li>(.*?)</li>", checks.group(1))
     assert items == ["Mentions “hello”", "At least 1 character", "Sounds glad"]
     assert "expect-icontains" not in html and "Valid JSON" not in html
+
+
+def test_my_latest_result_opens_with_its_summary(alice_client, learner, exercise):
+    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
+    make_run(attempt, case=exercise.cases.get(), case_name="Ada", score=1.0, passed=True)
+    html = alice_client.get(URL).content.decode()
+    assert "1 of 1 test case passed</strong> · 100&nbsp;%" in html
