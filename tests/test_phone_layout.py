@@ -12,7 +12,7 @@ from lessons.models import Course, Exercise, Lesson
 from lessons.review import cohorts
 from lessons.review.models import Cohort
 from sandbox.models import Attempt
-from tests.conftest import PASSWORD, STARTER, make_user
+from tests.conftest import PASSWORD, STARTER, make_attempt, make_user, run_queued
 from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -165,6 +165,8 @@ def test_teach_pages_fit_a_phone(embedded_stack, page, course):
     cohorts.join(cohort, learner)
     exercise = Exercise.objects.get(title="A tagline a program can paste")
     judged = Exercise.objects.get(slug="late-delivery-reply")
+    make_attempt(learner, exercise, user_prompt="Write a tagline for {product}.")
+    run_queued()  # so that the gradebook, the statistics and the drill-down have a grade
     teach = f"/teach/exercises/{exercise.id}"
     page.set_viewport_size(PHONE)
     log_in(page, url, "instructor")
@@ -182,6 +184,9 @@ def test_teach_pages_fit_a_phone(embedded_stack, page, course):
         f"/teach/cohorts/{cohort.id}/learners/{learner.id}/exercises/{exercise.id}/",
         "/teach/review/",
         "/teach/courses/new/",
+        f"/teach/courses/{course.slug}/lessons/new/",
+        f"/teach/courses/{course.slug}/lessons/{exercise.lesson_id}/exercises/new/",
+        f"/teach/courses/{course.slug}/cohorts/new/",
     ]
     faults = visit_all(page, url, paths)
     assert faults == [], "\n".join(faults)
