@@ -13,6 +13,8 @@ import pytest
 from django.test import Client
 
 from lessons.models import Case, Cohort, Course, Exercise, Lesson, Membership
+from lessons.review.models import ReviewItem
+from sandbox.models import Attempt
 from tests.conftest import JUDGED_RUBRIC, UNDECIDED_JUDGE_STUB, make_attempt, make_user, run_queued
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +159,64 @@ def test_a_learner_sees_only_their_own_work(world):
     assert "from learner-one" in html and "from learner-two" not in html
     assert client.get("/teach/review/").status_code == 404
     assert client.get(f"/teach/cohorts/{world['alpha_cohort'].pk}/").status_code == 404
+
+
+# The same world by ID: every list a page or CSV shows equals, as a set of primary keys, the
+# rows its viewer may see by the rule that governs it.
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def linked_attempts(html: str) -> set[str]:
+    return set(re.findall(rf"/attempts/({UUID})/", html))
+
+
+def ids(queryset) -> set[str]:
+    return {str(pk) for pk in queryset.values_list("pk", flat=True)}
+
+
+def test_a_learners_attempt_lists_link_exactly_their_visible_attempts(world):
+    for learner in world["learners"]:
+        client = logged_in(learner)
+        for exercise in (world["alpha"], world["beta"]):
+            visible = ids(Attempt.objects.visible_to(learner).filter(exercise=exercise))
+            page = client.get(exercise.get_absolute_url())
+            shown = linked_attempts(page.content.decode()) if page.status_code == 200 else set()
+            assert shown == visible, (learner.username, exercise.slug)
+
+
+def test_the_attempts_csv_holds_exactly_the_cohort_members_attempt_ids(world):
+    for teacher, cohort in (("ia", "alpha_cohort"), ("ib", "beta_cohort")):
+        cohort = world[cohort]
+        members = Membership.objects.filter(cohort=cohort).values("learner")
+        expected = ids(
+            Attempt.objects.by_learners().filter(
+                learner__in=members, exercise__lesson__course=cohort.course
+            )
+        )
+        rows = csv_rows(logged_in(world[teacher]), f"/teach/cohorts/{cohort.pk}/attempts.csv")
+        assert {row["attempt"] for row in rows} == expected
+
+
+def test_the_queue_and_drilldowns_show_exactly_the_ids_of_my_courses(world):
+    for teacher in ("ia", "ib"):
+        client = logged_in(world[teacher])
+        html = client.get("/teach/review/").content.decode()
+        mine = ReviewItem.objects.filter(
+            resolved_at=None, attempt__exercise__lesson__course__instructors=world[teacher]
+        )
+        assert set(re.findall(r'data-item="(\d+)"', html)) == ids(mine)
+        assert mine.exists()
+    ia = logged_in(world["ia"])
+    cohort, alpha = world["alpha_cohort"], world["alpha"]
+    for learner in world["learners"][:2]:
+        url = f"/teach/cohorts/{cohort.pk}/learners/{learner.pk}/exercises/{alpha.pk}/"
+        shown = set(re.findall(rf"/teach/attempts/({UUID})/", ia.get(url).content.decode()))
+        assert shown == ids(Attempt.objects.filter(learner=learner, exercise=alpha))
+
+
+def test_the_gradebook_links_exactly_the_cohorts_learner_ids(world):
+    for teacher, cohort in (("ia", "alpha_cohort"), ("ib", "beta_cohort")):
+        cohort = world[cohort]
+        html = logged_in(world[teacher]).get(f"/teach/cohorts/{cohort.pk}/").content.decode()
+        shown = set(re.findall(rf"/teach/cohorts/{cohort.pk}/learners/(\d+)/", html))
+        assert shown == {str(pk) for pk in cohort.memberships.values_list("learner", flat=True)}
