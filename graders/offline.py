@@ -82,5 +82,6 @@ def answer(system: str, user: str) -> str:
     if leftover:
         lines.append(f"- Left as written (no variable of that name): {', '.join(leftover)}.")
     words = len(text.split())
-    lines.append(f"- Length: {words} words, about {estimate_tokens(text.strip())} tokens.")
+    tokens = estimate_tokens(text.strip())
+    lines.append(f"- Length: {words} words (a real model would count about {tokens} tokens).")
     return "\n".join(lines)

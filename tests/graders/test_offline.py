@@ -25,6 +25,7 @@ def test_two_prompts_read_differently():
     assert "Answer shape asked for: none" in bare
     assert "Answer shape asked for: JSON, at most 40 words." in careful
     assert "set apart: no" in bare and 'set apart: yes, inside """ fences.' in careful
+    assert "- Length: 3 words (a real model would count about 5 tokens)." in bare
 
 
 @pytest.mark.parametrize(
