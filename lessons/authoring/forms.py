@@ -435,7 +435,7 @@ class ImportCasesForm(forms.Form):
 # ---------------------------------------------------------------------------------------------
 # Rubric
 
-CRITERION_OWN_FIELDS = ("id", "kind", "params", "weight", "feedback", "visible", "target")
+CRITERION_OWN_FIELDS = ("id", "title", "kind", "params", "weight", "feedback", "visible", "target")
 TARGET_CHOICES = [("output", "Output"), ("prompt", "Learner's prompt")]
 
 
@@ -445,6 +445,12 @@ class CriterionForm(forms.Form):
     id = forms.CharField(max_length=80, required=False, label="Id")
     kind = forms.ChoiceField(required=False)
     params = yaml_field("Parameters", 3, "YAML, e.g. pattern: '^#\\d+'")
+    title = forms.CharField(
+        required=False,
+        max_length=graders.rubric.MAX_TITLE,
+        label="Title learners see",
+        help_text="Empty: a name read from the kind and parameters, e.g. Mentions “refund”.",
+    )
     weight = forms.FloatField(initial=1.0, required=False)
     on_pass = forms.CharField(required=False, label="Feedback when it passes", max_length=500)
     on_fail = forms.CharField(required=False, label="Feedback when it fails", max_length=500)
@@ -467,6 +473,7 @@ class CriterionForm(forms.Form):
         return {
             "id": criterion.get("id", ""),
             "kind": criterion.get("kind", ""),
+            "title": criterion.get("title", ""),
             "params": dump_yaml(criterion.get("params") or {}),
             "weight": criterion.get("weight", 1),
             "on_pass": feedback.get("pass", ""),
@@ -490,6 +497,8 @@ class CriterionForm(forms.Form):
     def criterion(self) -> dict[str, Any]:
         data = self.cleaned_data
         criterion: dict[str, Any] = {"id": data["id"], "kind": data["kind"]}
+        if data["title"]:
+            criterion["title"] = data["title"]
         if data["params"]:
             criterion["params"] = data["params"]
         criterion["weight"] = 1 if data["weight"] is None else data["weight"]
@@ -507,7 +516,7 @@ class CriterionForm(forms.Form):
 CriterionFormSet = forms.formset_factory(CriterionForm, extra=1, can_delete=True, max_num=60)
 
 # Which form field shows a RubricError about a criterion field.
-ERROR_FIELDS = {"id": "id", "kind": "kind", "weight": "weight", "target": "target"}
+ERROR_FIELDS = {name: name for name in ("id", "title", "kind", "weight", "target")}
 
 
 def error_field(rubric_field: str) -> str:

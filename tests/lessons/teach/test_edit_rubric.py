@@ -172,3 +172,14 @@ def test_it_refuses_a_json_schema_re2_cannot_run_or_that_fetches_naming_why(
     assert named in html.unescape(row_html(r.content.decode(), "shape"))
     exercise.refresh_from_db()
     assert exercise.rubric == RUBRIC
+
+
+def test_it_saves_and_shows_the_title_learners_read(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    row = {"id": "ticket", "kind": "regex", "params": "pattern: '#\\d{4}'"}
+    data = criteria({**row, "title": "Quotes the ticket number"})
+    assert ines_client.post(url(exercise), data).status_code == 302
+    exercise.refresh_from_db()
+    assert exercise.rubric["criteria"][0]["title"] == "Quotes the ticket number"
+    page = ines_client.get(url(exercise)).content.decode()
+    assert 'value="Quotes the ticket number"' in row_html(page, "ticket")
