@@ -60,6 +60,10 @@ def test_landing_sign_up_start_pass_next_and_continue(embedded_stack, page):
     page.wait_for_url(f"{embedded_stack.url}/")
     expect(page.locator("main")).to_contain_text(f"0 of {total} exercises passed")
     at_every_width(page)
+    page.goto(embedded_stack.url + first.lesson.course.get_absolute_url())
+    expect(page.get_by_role("link", name="Start Prompt engineering fundamentals")).to_be_visible()
+    at_every_width(page)
+    page.goto(f"{embedded_stack.url}/")
 
     page.get_by_role("link", name="Start Prompt engineering fundamentals").click()
     page.wait_for_url(embedded_stack.url + first.get_absolute_url())
