@@ -2,7 +2,8 @@
 real SDKs against the fake provider, one answered from the Redis response cache, one refused
 with a 401 whose message echoes the key, one retried after a 500: the key prefixes appear in
 no page, no log line (DEBUG and up, the SDKs' own included), no Redis key or value, no task
-argument and no database row."""
+argument and no database row; nor, with a real worker process holding the keys (slow), its
+log or the broker's messages."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from django.test import Client
 
 from sandbox import runs
 from sandbox.models import Attempt
-from tests.conftest import make_exercise, make_user
+from tests.conftest import make_attempt, make_exercise, make_user
 from tests.fakeprovider import status, success
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +137,63 @@ def test_the_web_process_starts_and_serves_without_provider_keys(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["200", "False"]
+
+
+def redis_leaks(url: str) -> list:
+    store = redis.Redis.from_url(url)
+    found = []
+    for key in store.scan_iter(count=1000):
+        dumped = key + (store.dump(key) or b"")
+        if store.type(key) == b"list":  # the broker's queue: its messages, task arguments in them
+            dumped += b"".join(store.lrange(key, 0, -1))
+        found += leaks(dumped)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_with_the_keys_logs_and_stores_none_of_them(
+    tmp_path, fake_provider, private_redis
+):
+    from celery import Celery
+
+    from tests.live import Stack, wait_until
+
+    learner = make_user("alice")
+    exercise = make_exercise(backend="openai", model_name="gpt-4o-mini", temperature=0)
+    leaky = f"Incorrect API key provided: {OPENAI_KEY}. Bearer {ANTHROPIC_KEY}"
+    fake_provider.queue(success("Hello there!"), status(401, message=leaky))
+    stack = Stack(
+        workdir=tmp_path,
+        broker="redis",
+        extra_env={
+            "REDIS_URL": private_redis.url,
+            "OPENAI_API_KEY": OPENAI_KEY,
+            "OPENAI_BASE_URL": fake_provider.openai_url,
+            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            "SANDBOX_MODELS": "openai:gpt-4o-mini:0.15:0.60",
+            "CASSETTE_MODE": "off",
+        },
+    )
+    attempts = [
+        make_attempt(learner, exercise, user_prompt=prompt)
+        for prompt in ("Please say hello to {name}.", "Say hello to {name}, kindly.")
+    ]
+    app = Celery("publisher", broker=private_redis.url)
+    try:
+        for attempt in attempts:
+            app.send_task("sandbox.run_attempt", args=[str(attempt.id)])
+        assert redis_leaks(private_redis.url) == []  # the messages, waiting
+        stack.start_worker()
+        wait_until(
+            lambda: not Attempt.objects.exclude(status__in=Attempt.FINAL).exists(),
+            30,
+            "both attempts to finish",
+        )
+    finally:
+        app.close()
+        stack.stop()
+    assert sorted(Attempt.objects.values_list("status", flat=True)) == ["error", "graded"]
+    log = stack.log("worker").read_text()
+    assert log.count("HTTP Request: POST") == 2 and leaks(log) == []
+    assert redis_leaks(private_redis.url) == []
