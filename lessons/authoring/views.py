@@ -210,9 +210,10 @@ def _set_published(request: LearnerRequest, item: Course | Lesson, **save) -> No
     item.published = request.POST.get("published") == "1"
     item.save(**save)
     if item.published:
-        messages.success(
-            request, f"Published “{item}”: learners see it once it has a published exercise."
+        when = (
+            "once it has a published exercise" if isinstance(item, Course) else "in a live course"
         )
+        messages.success(request, f"Published “{item}”: learners see it {when}.")
     else:
         messages.success(request, f"Unpublished “{item}”: learners no longer see it.")
 
