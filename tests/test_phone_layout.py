@@ -133,6 +133,9 @@ def test_learner_pages_fit_a_phone(embedded_stack, page, course):
     page.get_by_role("button", name="Run").click()
     expect(page.locator("#result .run")).to_have_count(2, timeout=20_000)
     expect(page.locator("#result .run").first).to_contain_text("Offline stub model")
+    for pair in (page.locator(".prompt-set"), page.locator("#result .run")):
+        first, second = (box for box in (e.bounding_box() for e in pair.all()) if box)
+        assert second["y"] >= first["y"] + first["height"], "side by side on a phone"
     page.screenshot(path=str(IMAGES / "phone-playground.png"), full_page=True)
     assert problems == []
 
