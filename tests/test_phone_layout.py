@@ -81,6 +81,12 @@ def layout_faults(page: Page, path: str) -> list[str]:
     return faults
 
 
+def side_by_side(page: Page, selector: str) -> bool:
+    """Return whether the two elements the selector finds share a row."""
+    first, second = (box for box in (e.bounding_box() for e in page.locator(selector).all()) if box)
+    return second["y"] < first["y"] + first["height"]
+
+
 def visit_all(page: Page, url: str, paths: list[str]) -> list[str]:
     problems = watch(page)
     faults = []
@@ -133,9 +139,7 @@ def test_learner_pages_fit_a_phone(embedded_stack, page, course):
     page.get_by_role("button", name="Run").click()
     expect(page.locator("#result .run")).to_have_count(2, timeout=20_000)
     expect(page.locator("#result .run").first).to_contain_text("Offline stub model")
-    for pair in (page.locator(".prompt-set"), page.locator("#result .run")):
-        first, second = (box for box in (e.bounding_box() for e in pair.all()) if box)
-        assert second["y"] >= first["y"] + first["height"], "side by side on a phone"
+    assert not side_by_side(page, ".prompt-set") and not side_by_side(page, "#result .run")
     page.screenshot(path=str(IMAGES / "phone-playground.png"), full_page=True)
     assert problems == []
 
@@ -157,6 +161,9 @@ def test_learner_pages_fit_a_phone(embedded_stack, page, course):
     assert faults == [], "\n".join(faults)
     page.goto(url + lesson.get_absolute_url())
     page.screenshot(path=str(IMAGES / "phone-lesson.png"), full_page=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{url}/playground/")
+    assert side_by_side(page, ".prompt-set")  # on a laptop, prompts A and B sit side by side
 
 
 def test_teach_pages_fit_a_phone(embedded_stack, page, course):
