@@ -33,7 +33,7 @@ PAYLOADS = (
     '<a href="data:text/html,<script>alert(1)</script>">y</a>',
 )
 XSS = " ".join(PAYLOADS)
-OUTPUT = f"Hello there! {XSS}"
+OUTPUT = f"Hello {XSS}"  # one sentence: the judge quotes it whole as its evidence
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 HONEST = {
     "rules": [{"if": "say hello", "reply": OUTPUT}],
@@ -132,6 +132,8 @@ def test_the_instructors_review_pages_show_output_and_judge_answers_as_text(worl
     assert queue.count(ESCAPED) >= 2, "the output and the judge's answer, each as text"
     drilldown = client.get(pages[-1]).content.decode()
     assert ESCAPED in drilldown
+    honest = client.get(pages[-3]).content.decode()  # the honest judge quotes the payloads
+    assert f"met 5/5 (&quot;Hello {ESCAPED}" in honest
 
 
 def log_in(page, url: str, username: str) -> None:
