@@ -140,9 +140,29 @@ def validate_examples(value: object) -> None:
         raise ValidationError("must be a list of {role: user|assistant, text, editable}")
 
 
+# An editable_fields entry "allow_empty:prefill" lets a learner submit that editable field
+# empty (a prefill-only exercise: the learner first sees what the model does unprompted).
+ALLOW_EMPTY = "allow_empty:"
+
+
+def editable_entries(editable: list[str], allow_empty: list[str]) -> list[str]:
+    return [*editable, *(ALLOW_EMPTY + f for f in allow_empty)]
+
+
+def split_editable(entries: list[str]) -> tuple[list[str], list[str]]:
+    """Return (the editable fields, those of them a learner may leave empty)."""
+    editable = [f for f in entries if not f.startswith(ALLOW_EMPTY)]
+    return editable, [f.removeprefix(ALLOW_EMPTY) for f in entries if f not in editable]
+
+
 def validate_editable(value: object) -> None:
-    if not isinstance(value, list) or not set(value) <= set(PROMPT_FIELDS):
+    if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
         raise ValidationError(f"must be a list drawn from {', '.join(PROMPT_FIELDS)}")
+    editable, allow_empty = split_editable(value)
+    if not set(editable) <= set(PROMPT_FIELDS):
+        raise ValidationError(f"must be a list drawn from {', '.join(PROMPT_FIELDS)}")
+    if not set(allow_empty) <= set(editable):
+        raise ValidationError(f"allow_empty must list editable fields ({', '.join(editable)})")
 
 
 # A learner's values, in the shape Exercise.compose reads (see there). They come from a form's
@@ -287,6 +307,10 @@ class Exercise(models.Model):
             for node in subtree(criterion)
             if node.kind == "llm_judge"
         )
+
+    @property
+    def may_be_empty(self) -> list[str]:
+        return split_editable(self.editable_fields)[1]
 
     @property
     def editable_slots(self) -> list[dict]:
@@ -466,6 +490,9 @@ class BackgroundJob(models.Model):
     deliveries = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # What a claim loads with the job (lessons.authoring.jobs.claim).
+    RELATED: tuple[str, ...] = ("exercise", "requested_by")
+
     class Meta:
         abstract = True
 
@@ -595,6 +622,35 @@ class JudgeCalibration(BackgroundJob):
         ]
 
 
+class HealthCheck(BackgroundJob):
+    """One replay of a course's published exercises: each one's reference solution (it should
+    pass) and known-bad prompts (they should fail), run on its configured backend
+    (lessons.authoring.health). Its rows are the report: exercise, check, expected, got."""
+
+    RELATED = ("course", "requested_by")
+
+    course = models.ForeignKey(Course, models.CASCADE, related_name="health_checks")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    exercise_ids = models.JSONField(default=list)  # the exercises to check, in order
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)  # exercises checked so far
+    rows = models.JSONField(default=list)  # one dict per check: exercise, check, expected, got
+    drifted = models.PositiveIntegerField(default=0)  # rows whose result is not the expected
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Health check of {self.course} ({self.status}, {self.done}/{self.total})"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100
+
+
 # The review models live with the code that reads them; importing them here registers them.
 from lessons.review.models import (  # noqa: E402
     AuditEntry,
@@ -615,6 +671,7 @@ __all__ = [
     "Deadline",
     "Decision",
     "Exercise",
+    "HealthCheck",
     "JudgeCalibration",
     "Lesson",
     "Membership",

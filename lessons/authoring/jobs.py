@@ -49,7 +49,7 @@ def claim(model: type[Job], pk: int) -> Job | None:
     )
     if not claimed:
         return None
-    return model._default_manager.select_related("exercise", "requested_by").get(pk=pk)
+    return model._default_manager.select_related(*model.RELATED).get(pk=pk)
 
 
 def take(model: type[Job], pk: int) -> tuple[Job, QuerySet[Job]] | None:
