@@ -272,9 +272,41 @@ def embedded_stack(tmp_path):
         yield stack
 
 
+# A form the server refuses answers 422 (or 429 over a limit), which htmx swaps in as the page
+# asks; Chromium logs such a response as a failed resource, and that one is expected.
+REFUSALS = (422, 429)
+
+
+def watch_for_problems(page) -> list[str]:
+    """Return the list that collects, as they happen, the page's console errors, uncaught
+    exceptions and failed requests (a 404 favicon is one)."""
+    problems: list[str] = []
+
+    def on_console(message) -> None:
+        refused = any(f"status of {code}" in message.text for code in REFUSALS)
+        if message.type == "error" and not refused:
+            problems.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda e: problems.append(f"exception: {e}"))
+    # A request cut short by leaving the page (an htmx refresh in flight) is no failure.
+    page.on(
+        "requestfailed",
+        lambda r: r.failure != "net::ERR_ABORTED" and problems.append(f"failed: {r.url}"),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            r.status >= 400 and r.status not in REFUSALS and problems.append(f"{r.status}: {r.url}")
+        ),
+    )
+    return problems
+
+
 @pytest.fixture
 def page(monkeypatch):
-    """A page in real Chromium; page.dialogs lists any alert() that fired (none may)."""
+    """A page in real Chromium; page.dialogs lists any alert() that fired (none may), and
+    page.problems its console errors, uncaught exceptions and failed requests."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the
@@ -287,5 +319,6 @@ def page(monkeypatch):
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.dialogs = dialogs
+        page.problems = watch_for_problems(page)
         yield page
         browser.close()

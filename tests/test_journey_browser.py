@@ -1,7 +1,8 @@
 """A new learner's way in and way on, in real Chromium: the landing page says what the
-product is; sign up; Start goes to the first exercise; a pass shows Next exercise, which goes
-to the second; the home then says 1 passed and Continue. At laptop and phone widths no page
-scrolls sideways, and none logs a console error."""
+product is; sign up; Start goes to the first exercise; a misspelt placeholder is caught before
+anything is sent; fixed, a pass shows Next exercise, which goes to the second; the home then
+says 1 passed and Continue. At laptop and phone widths no page scrolls sideways, and none logs
+a console error."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from lessons.authoring.coursefiles import load_course
 from lessons.models import Exercise
+from sandbox.models import Attempt
 from tests.conftest import STARTER
 from tests.live import ROOT
 
@@ -17,13 +19,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(trans
 
 SCREENSHOT = ROOT / "docs" / "images" / "landing.png"
 WIDTHS = (1280, 390)
-
-
-def console_errors(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"exception: {e}"))
-    return errors
 
 
 def scrolls_sideways(page: Page) -> bool:
@@ -42,7 +37,6 @@ def test_landing_sign_up_start_pass_next_and_continue(embedded_stack, page):
     load_course(STARTER)
     first, second = Exercise.objects.live().in_course_order()[:2]
     total = Exercise.objects.live().count()
-    errors = console_errors(page)
 
     page.goto(f"{embedded_stack.url}/")
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -67,7 +61,17 @@ def test_landing_sign_up_start_pass_next_and_continue(embedded_stack, page):
 
     page.get_by_role("link", name="Start Prompt engineering fundamentals").click()
     page.wait_for_url(embedded_stack.url + first.get_absolute_url())
-    page.get_by_label("User prompt").fill(first.solution["user"])
+    solution = first.solution["user"]
+    placeholder = "{" + first.variable_names()[0] + "}"
+    typo = placeholder.replace("}", "z}")
+    prompt = page.get_by_label("User prompt")
+    prompt.fill(solution.replace(placeholder, typo))
+    expect(page.locator("#prompt-warnings")).to_contain_text(f"{typo} is not a variable")
+    prompt.press("Control+Enter")
+    expect(page.locator("#prompt-form .field-error")).to_contain_text(typo)
+    assert not Attempt.objects.exists()  # caught before anything was sent
+
+    page.get_by_label("User prompt").fill(solution)
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#result .score")).to_have_text("100%", timeout=20_000)
     next_button = page.get_by_role("link", name="Next exercise →")
@@ -80,4 +84,4 @@ def test_landing_sign_up_start_pass_next_and_continue(embedded_stack, page):
     expect(page.locator("main")).to_contain_text(f"1 of {total} exercises passed")
     continue_button = page.get_by_role("link", name="Continue Prompt engineering fundamentals")
     expect(continue_button).to_have_attribute("href", second.get_absolute_url())
-    assert errors == []
+    assert page.problems == []

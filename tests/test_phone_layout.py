@@ -37,23 +37,6 @@ OVERFLOWING = """() => [...document.querySelectorAll("body *")]
     + (e.name ? `[name=${e.name}]` : ""))"""
 
 
-def watch(page: Page) -> list[str]:
-    """Return the list that collects the page's console errors, uncaught exceptions and
-    failed requests (a 404 favicon is one), as they happen."""
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-    page.on("pageerror", lambda e: problems.append(f"exception: {e}"))
-    # A request cut short by leaving the page (an htmx refresh in flight) is no failure.
-    page.on(
-        "requestfailed",
-        lambda r: (
-            r.failure != "net::ERR_ABORTED" and problems.append(f"failed: {r.url} {r.failure}")
-        ),
-    )
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
-    return problems
-
-
 def log_in(page: Page, url: str, username: str) -> None:
     page.goto(f"{url}/accounts/login/")
     page.get_by_label("Username").fill(username)
@@ -88,7 +71,7 @@ def side_by_side(page: Page, selector: str) -> bool:
 
 
 def visit_all(page: Page, url: str, paths: list[str]) -> list[str]:
-    problems = watch(page)
+    problems = page.problems
     faults = []
     for path in paths:
         page.goto(url + path)
@@ -119,7 +102,7 @@ def test_learner_pages_fit_a_phone(embedded_stack, page, course):
     url = embedded_stack.url
     make_user("learner")
     page.set_viewport_size(PHONE)
-    problems = watch(page)
+    problems = page.problems
     log_in(page, url, "learner")
 
     exercise = Exercise.objects.get(title="A tagline a program can paste")
