@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 import graders
-from lessons.authoring import calibrating, editing, publishing, regrading
+from lessons.authoring import calibrating, editing, health, publishing, regrading
 from lessons.authoring.forms import (
     CaseFormSet,
     CourseForm,
@@ -38,6 +38,7 @@ from lessons.markdown import render_markdown
 from lessons.models import Case, Course, Exercise, Lesson, PublishCheck
 from lessons.review.models import Cohort, ReviewItem
 from lessons.tasks import calibrate_judge as calibrate_task
+from lessons.tasks import check_exercises as health_task
 from lessons.tasks import regrade as regrade_task
 from sandbox import limits
 from sandbox.models import Attempt
@@ -361,7 +362,7 @@ def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
             "stub",
         ):
             setattr(exercise, name, data[name])
-        exercise.editable_fields = data["editable"]
+        exercise.editable_fields = form.editable_fields()
         exercise.solution = form.solution()
         _save_and_recheck(request, exercise)
         messages.success(request, "Exercise saved.")
@@ -747,3 +748,37 @@ def calibrate_judge(request: LearnerRequest, exercise_id: int) -> HttpResponse:
         return response
     full = _exercise_context(exercise, tab="calibration", **context)
     return render(request, "lessons/teach/calibration.html", full, status=422 if refused else 200)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise health
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def course_health(request: LearnerRequest, course_slug: str) -> HttpResponse:
+    """GET: the course's latest health check, its progress while it runs (htmx polls the
+    panel), and the button to run one. POST: start one in the worker, unless one is under way
+    or the instructor is over their budget."""
+    course = _get_course_for_instructor(request, course_slug)
+    refused = ""
+    if request.method == "POST":
+        refused = health.refusal(course, request.user)
+        if not refused:
+            health.start(course, request.user, publish=health_task.delay)
+            if not request.htmx:
+                return redirect("ls-teach-health", course.slug)
+    job = course.health_checks.select_related("requested_by").first()
+    context = {
+        "course": course,
+        "job": job,
+        "refused": refused,
+        "exercise_count": health.published(course).count(),
+    }
+    status = 422 if refused else 200
+    if not request.htmx:
+        return render(request, "lessons/teach/health.html", context, status=status)
+    response = render(request, "lessons/teach/health.html#panel", context, status=status)
+    if request.method == "GET" and (job is None or job.is_final):
+        return HttpResponseStopPolling(response.content)
+    return response
