@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from lessons.authoring import calibrating, publishing, regrading
+from lessons.authoring import calibrating, health, publishing, regrading
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +21,20 @@ def calibrate_judge(calibration_id: int) -> None:
     calibrating.run(calibration_id, publish=calibrate_judge.delay)
 
 
+@shared_task(name="lessons.check_exercises", acks_late=True, ignore_result=True)
+def check_exercises(check_id: int) -> None:
+    health.run(check_id, publish=check_exercises.delay)
+
+
 @shared_task(name="lessons.reconcile", ignore_result=True)
 def reconcile() -> int:
-    """Decide stranded publish checks, and publish again stranded regrades and calibrations;
-    a failure of the first does not keep the others from running."""
+    """Decide stranded publish checks, and publish again stranded regrades, calibrations and
+    health checks; a failure of the first does not keep the others from running."""
     decided = 0
     try:
         decided = publishing.finish_stranded_checks()
     except Exception:
         log.exception("stranded publish checks could not be decided")
     regrades = regrading.reconcile(publish=regrade.delay)
-    return decided + regrades + calibrating.reconcile(publish=calibrate_judge.delay)
+    calibrations = calibrating.reconcile(publish=calibrate_judge.delay)
+    return decided + regrades + calibrations + health.reconcile(publish=check_exercises.delay)

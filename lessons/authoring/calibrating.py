@@ -232,7 +232,7 @@ def run(calibration_id: int, publish: Publish) -> None:
                 return
             refused = limits.budget_refusal(row.requested_by) if row.requested_by else ""
             if refused:
-                stop(held, f"{len(outcomes)} of {row.n} outputs judged, then: {refused}")
+                jobs.stop(held, f"{len(outcomes)} of {row.n} outputs judged, then: {refused}")
                 return
             with editing.judge_on_ledger(
                 row.exercise, row.requested_by_id, deadline=deadline
@@ -247,7 +247,7 @@ def run(calibration_id: int, publish: Publish) -> None:
                 return
     except Exception as e:
         log.exception("calibration %s failed", calibration_id)
-        stop(held, str(e) or type(e).__name__)
+        jobs.stop(held, str(e) or type(e).__name__)
         return
     row.outcomes = outcomes
     figures = row.figures()
@@ -259,10 +259,6 @@ def run(calibration_id: int, publish: Publish) -> None:
         needs_review=figures.needs_review,
         finished_at=timezone.now(),
     )
-
-
-def stop(held: QuerySet[JudgeCalibration], error: str) -> None:
-    held.update(status=JudgeCalibration.ERROR, error=error, finished_at=timezone.now())
 
 
 def reconcile(publish: Publish) -> int:

@@ -86,6 +86,11 @@ def hand_over(held: QuerySet, pk: int, publish: Publish) -> None:
             transaction.on_commit(lambda: publish(pk), robust=True)
 
 
+def stop(held: QuerySet, error: str) -> None:
+    """End a job with an error, if this delivery still holds it."""
+    held.update(status=BackgroundJob.ERROR, error=error, finished_at=timezone.now())
+
+
 def reconcile(model: type[BackgroundJob], publish: Publish) -> int:
     """Publish again the jobs a lost message or a dead worker left behind; return how many.
     The claim takes them up where they stopped."""

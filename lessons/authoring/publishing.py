@@ -21,7 +21,7 @@ from django.utils import timezone
 
 import graders
 from lessons.authoring.editing import judge_on_ledger
-from lessons.models import Case, Exercise, PublishCheck
+from lessons.models import Case, Exercise, PromptValues, PublishCheck
 from sandbox import limits
 from sandbox.models import Attempt
 from sandbox.providers import reference_unavailable
@@ -65,9 +65,12 @@ def checked_definition(exercise: Exercise) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def reference_attempt_fields(exercise: Exercise) -> dict[str, Any]:
-    """Return the Attempt fields of a run of the exercise's reference solution."""
-    solution = exercise.solution or {}
+def reference_attempt_fields(
+    exercise: Exercise, solution: PromptValues | None = None
+) -> dict[str, Any]:
+    """Return the Attempt fields of a run of the exercise's reference solution (or of another
+    instructor's prompt, such as a known-bad one)."""
+    solution = (exercise.solution or {}) if solution is None else solution
     fields, examples = exercise.compose(solution)
     return {
         "exercise": exercise,

@@ -11,6 +11,7 @@ course_urls = [
     path("archive/", views.archive_course, name="ls-teach-archive-course"),
     path("publish/", views.publish_course, name="ls-teach-publish-course"),
     path("preview/", views.preview_markdown, name="ls-teach-preview"),
+    path("health/", views.course_health, name="ls-teach-health"),
     path("lessons/new/", views.create_lesson, name="ls-teach-create-lesson"),
     path("lessons/<int:lesson_id>/", views.edit_lesson, name="ls-teach-lesson"),
     path("lessons/<int:lesson_id>/move/", views.move_lesson, name="ls-teach-move-lesson"),
