@@ -16,18 +16,17 @@ FIELD_HELP = {
 }
 
 
-def prompt_field(label: str, help_text: str, initial: str, rows: int, required: bool = False):
+def prompt_field(label: str, help_text: str, initial: str, rows: int):
     limit = settings.MAX_PROMPT_CHARS
     return forms.CharField(
         label=label,
         help_text=help_text,
-        required=required,
+        required=False,
         strip=False,
         max_length=limit,
         initial=initial,
         widget=forms.Textarea(attrs={"rows": rows, "spellcheck": "false"}),
         error_messages={
-            "required": f"Write the {label.lower()} before submitting.",
             "max_length": f"Keep the {label.lower()} under {limit:,} characters "
             "(it has %(show_value)d).",
         },
@@ -64,7 +63,7 @@ class AttemptForm(forms.Form):
                 )
         elif "user" in exercise.editable_fields:
             self.fields["user"] = prompt_field(
-                FIELD_LABELS["user"], FIELD_HELP["user"], starter["user"], 8, required=True
+                FIELD_LABELS["user"], FIELD_HELP["user"], starter["user"], 8
             )
         if "prefill" in exercise.editable_fields:
             self.fields["prefill"] = prompt_field(
@@ -76,10 +75,11 @@ class AttemptForm(forms.Form):
         self.written = dict(data)  # what the preview shows, even text refused below
         for field, problem in self.placeholder_problems():
             self.add_error(field.name, problem)
-        if "user" in data and not data["user"].strip():
-            self.add_error("user", "Write a user prompt before submitting.")
+        empty_ok = self.exercise.may_be_empty  # where leaving a field empty is the lesson
+        if "user" in data and not data["user"].strip() and "user" not in empty_ok:
+            self.add_error("user", "Write the user prompt before submitting.")
         editable = [n for n in self.fields if n in data]
-        if editable and not any(data[n].strip() for n in editable):
+        if editable and not empty_ok and not any(data[n].strip() for n in editable):
             raise forms.ValidationError("Write a prompt before submitting: every field is empty.")
         return data
 

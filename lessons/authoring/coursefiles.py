@@ -30,7 +30,7 @@ from django.db import transaction
 import graders
 from lessons.authoring import publishing
 from lessons.authoring.editing import CappedLoader, YamlRefused
-from lessons.models import Case, Course, Exercise, Lesson
+from lessons.models import Case, Course, Exercise, Lesson, editable_entries, split_editable
 from lessons.results import ROLES
 from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
@@ -57,7 +57,7 @@ EXERCISE_KEYS = (
     "solution",
     "known_bad",
 )
-PROMPT_KEYS = ("editable", *PROMPT_FIELDS, "slots", "examples")
+PROMPT_KEYS = ("editable", "allow_empty", *PROMPT_FIELDS, "slots", "examples")
 MODEL_KEYS = (
     "backend",
     "name",
@@ -549,7 +549,11 @@ def read_prompt(src: Source) -> dict[str, Any]:
     if not isinstance(editable, list) or not set(editable) <= set(PROMPT_FIELDS):
         src.problem("prompt.editable", f"must list some of {', '.join(PROMPT_FIELDS)}")
         editable = DEFAULT_EDITABLE
-    result: dict[str, Any] = {"editable_fields": list(editable)}
+    allow_empty = prompt.get("allow_empty", [])
+    if not isinstance(allow_empty, list) or any(f not in editable for f in allow_empty):
+        src.problem("prompt.allow_empty", f"must list some of the editable {', '.join(editable)}")
+        allow_empty = []
+    result: dict[str, Any] = {"editable_fields": editable_entries(editable, allow_empty)}
     for name in PROMPT_FIELDS:
         result[f"starter_{name}"] = src.text(prompt, "prompt", name, required=False)
     result["slots"] = read_parts(src, prompt, "slots", SLOT_KEYS, ("name", "text"))
@@ -1039,8 +1043,11 @@ def exercise_data(exercise: Exercise) -> dict[str, Any]:
     if exercise.instructions:
         data["instructions"] = exercise.instructions
     prompt: dict[str, Any] = {}
-    if list(exercise.editable_fields) != DEFAULT_EDITABLE:
-        prompt["editable"] = list(exercise.editable_fields)
+    editable, allow_empty = split_editable(exercise.editable_fields)
+    if editable != DEFAULT_EDITABLE:
+        prompt["editable"] = editable
+    if allow_empty:
+        prompt["allow_empty"] = allow_empty
     for name in PROMPT_FIELDS:
         if getattr(exercise, f"starter_{name}"):
             prompt[name] = getattr(exercise, f"starter_{name}")

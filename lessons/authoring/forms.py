@@ -13,7 +13,14 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 import graders
 from lessons.authoring.editing import dump_yaml, load_yaml
-from lessons.models import SAMPLE_RULE_CHOICES, Exercise, validate_examples, validate_slots
+from lessons.models import (
+    SAMPLE_RULE_CHOICES,
+    Exercise,
+    editable_entries,
+    split_editable,
+    validate_examples,
+    validate_slots,
+)
 from sandbox.backends.stub import StubRuleError, parse_script
 from sandbox.prompting import PROMPT_FIELDS
 from sandbox.providers import allowed_models
@@ -152,6 +159,14 @@ class ExerciseForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Unticked parts are locked: the learner sees them but cannot change them.",
     )
+    allow_empty = forms.MultipleChoiceField(
+        label="Learners may submit empty",
+        required=False,
+        choices=[(f, PART_LABELS[f]) for f in PROMPT_FIELDS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Where leaving a part empty is the lesson, e.g. an empty prefill, so the "
+        "learner first sees what the model does unprompted. Only editable parts.",
+    )
     starter_system = text("Starter system prompt", 3, code=True)
     starter_user = text(
         "Starter user prompt", 5, "Write {variable} where a test case's value goes.", code=True
@@ -240,7 +255,8 @@ class ExerciseForm(forms.Form):
             "title": exercise.title,
             "slug": exercise.slug,
             "instructions": exercise.instructions,
-            "editable": exercise.editable_fields,
+            "editable": split_editable(exercise.editable_fields)[0],
+            "allow_empty": exercise.may_be_empty,
             "starter_system": exercise.starter_system,
             "starter_user": exercise.starter_user,
             "starter_prefill": exercise.starter_prefill,
@@ -304,11 +320,17 @@ class ExerciseForm(forms.Form):
         backend, _, model = self.cleaned_data["model"].partition(":")
         return backend, model
 
+    def editable_fields(self) -> list[str]:
+        return editable_entries(self.cleaned_data["editable"], self.cleaned_data["allow_empty"])
+
     def clean_hints(self) -> list[str]:
         return [h.strip() for h in HINT_SEPARATOR.split(self.cleaned_data["hints"]) if h.strip()]
 
     def clean(self) -> dict:
         data = cast(dict[str, Any], super().clean())
+        locked = set(data.get("allow_empty", [])) - set(data.get("editable", []))
+        if locked:
+            self.add_error("allow_empty", "Only an editable part can be left empty: tick it above.")
         if data.get("sample_rule") != "at_least":
             data["samples_needed"] = 0
         if "samples" in data and "sample_rule" in data:

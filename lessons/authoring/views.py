@@ -362,7 +362,7 @@ def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
             "stub",
         ):
             setattr(exercise, name, data[name])
-        exercise.editable_fields = data["editable"]
+        exercise.editable_fields = form.editable_fields()
         exercise.solution = form.solution()
         _save_and_recheck(request, exercise)
         messages.success(request, "Exercise saved.")

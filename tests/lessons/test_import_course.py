@@ -437,3 +437,43 @@ def test_a_case_role_is_attack_or_ordinary(db, course):
     edit(course / "exercises/discount-guard.yaml", "{role: ordinary, answer: [30 days]}", benign)
     message = load_fails(course)
     assert "cases[7].expected.role: must be one of attack, ordinary" in message
+
+
+PREFILL_ONLY = """\
+slug: unprompted
+title: What the model does unprompted
+prompt:
+  editable: [prefill]
+  allow_empty: [prefill]
+  user: Describe a cat.
+cases: [{name: One}]
+rubric:
+  criteria: [{id: says, kind: contains, params: {text: cat}}]
+"""
+
+
+def add_exercise(course: Path, text: str) -> None:
+    (course / "exercises" / "unprompted.yaml").write_text(text)
+    edit(
+        course / "course.yaml",
+        "      - exercises/tagline.yaml\n",
+        "      - exercises/tagline.yaml\n      - exercises/unprompted.yaml\n",
+    )
+
+
+def test_an_exercise_may_let_the_learner_leave_a_field_empty(course, db, tmp_path):
+    add_exercise(course, PREFILL_ONLY)
+    load(course)
+    exercise = Exercise.objects.get(slug="unprompted")
+    assert exercise.may_be_empty == ["prefill"]
+    run("export_course", exercise.lesson.course.slug, str(tmp_path / "out"))
+    exported = yaml.safe_load((tmp_path / "out" / "exercises" / "unprompted.yaml").read_text())
+    assert exported["prompt"]["allow_empty"] == ["prefill"]
+    assert exported["prompt"]["editable"] == ["prefill"]
+
+
+def test_only_an_editable_field_may_be_left_empty(course, db):
+    add_exercise(course, PREFILL_ONLY.replace("allow_empty: [prefill]", "allow_empty: [user]"))
+    message = load_fails(course)
+    assert reported_line(message, "exercises/unprompted.yaml", "prompt.allow_empty") == 5
+    assert "must list some of the editable prefill" in message

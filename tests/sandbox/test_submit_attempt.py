@@ -8,7 +8,7 @@ from django.db import transaction
 from django.test import Client
 
 from sandbox.models import Attempt
-from tests.conftest import HTMX, make_exercise
+from tests.conftest import HTMX, make_exercise, run_queued
 
 GOOD_PROMPT = "Please say hello to {name}."
 
@@ -183,7 +183,7 @@ def test_it_returns_the_form_partial_to_htmx_when_the_form_is_invalid(
     assert r["HX-Retarget"] == "#prompt-form"
     assert r["HX-Reswap"] == "outerHTML"
     assert 'id="prompt-form"' in html
-    assert "Write a user prompt before submitting." in html
+    assert "Write the user prompt before submitting." in html
     assert "<html" not in html
     assert Attempt.objects.count() == 0
     delay.assert_not_called()
@@ -226,3 +226,33 @@ def test_it_clears_the_last_submits_errors_when_an_attempt_starts(alice_client, 
     assert 'hx-swap-oob="true"' in form[: form.index(">")]
     assert f">{GOOD_PROMPT}</textarea>" in form
     assert "field-error" not in form and "aria-invalid" not in form and "alert" not in form
+
+
+def prefill_only(**fields):
+    """An exercise whose lesson starts from an empty prefill: what does the model do unprompted?"""
+    fields.setdefault("editable_fields", ["prefill", "allow_empty:prefill"])
+    return make_exercise(starter_user="Greet {name}.", starter_prefill="", **fields)
+
+
+def test_an_empty_field_the_exercise_allows_is_saved_and_graded(alice_client, delay):
+    exercise = prefill_only()
+    r = alice_client.post(submit_url(exercise), {"prefill": ""})
+    attempt = Attempt.objects.get()
+    assert r.status_code == 302
+    assert (attempt.prefill, attempt.user_prompt) == ("", "Greet {name}.")
+    run_queued()
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED
+    assert attempt.score is not None
+
+
+def test_an_empty_field_is_refused_where_the_exercise_does_not_allow_it(alice_client, delay):
+    exercise = prefill_only(editable_fields=["prefill"])
+    r = alice_client.post(submit_url(exercise), {"prefill": ""})
+    assert r.status_code == 422
+    assert "Write a prompt before submitting: every field is empty." in r.content.decode()
+    assert Attempt.objects.count() == 0
+    allowed = prefill_only(slug="greet-2", editable_fields=["user", "allow_empty:prefill"])
+    r = alice_client.post(submit_url(allowed), {"user": " "})
+    assert "Write the user prompt before submitting." in r.content.decode()
+    assert Attempt.objects.count() == 0

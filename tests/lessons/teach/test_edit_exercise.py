@@ -145,3 +145,22 @@ def test_it_refuses_bad_variable_names(ines_client, exercise):
     r = ines_client.post(url(exercise), form_data(variables="name, 2fast"))
     assert r.status_code == 422
     assert "2fast: a variable name is" in r.content.decode()
+
+
+def test_it_lets_an_editable_part_be_left_empty(ines_client, exercise):
+    data = form_data(editable=["user", "prefill"], allow_empty=["prefill"])
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 302
+    exercise.refresh_from_db()
+    assert exercise.may_be_empty == ["prefill"]
+    html = ines_client.get(url(exercise)).content.decode()
+    assert 'name="allow_empty" value="prefill"' in html
+    assert 'name="allow_empty" value="prefill" id="id_allow_empty_2" checked' in html
+
+
+def test_a_locked_part_cannot_be_left_empty(ines_client, exercise):
+    r = ines_client.post(url(exercise), form_data(allow_empty=["prefill"]))
+    assert r.status_code == 422
+    assert "Only an editable part can be left empty: tick it above." in r.content.decode()
+    exercise.refresh_from_db()
+    assert exercise.may_be_empty == []
