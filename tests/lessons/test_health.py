@@ -1,0 +1,116 @@
+"""lessons.authoring.health: the exercise health job run through its real path (claimed with a
+lease, each check a reference attempt on the pipeline), handed over, taken up by the
+reconciler after its worker died, and stopped by the instructor's budget."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import count
+from types import SimpleNamespace
+
+import pytest
+from django.utils import timezone
+
+from lessons import tasks
+from lessons.authoring import health
+from lessons.models import Course, HealthCheck
+from sandbox.models import Attempt
+from tests.conftest import make_exercise
+
+pytestmark = pytest.mark.django_db
+
+SOLUTION = {"user": "Say hello to {name}."}
+BAD = {"user": "Talk to {name}."}
+
+
+@pytest.fixture
+def course(instructor) -> Course:
+    make_exercise(solution=SOLUTION, known_bad=[BAD])
+    make_exercise(slug="second", solution=SOLUTION)
+    return Course.objects.get(slug="basics")
+
+
+def results(job: HealthCheck) -> list[tuple[str, str, str, str]]:
+    return [(r["exercise"], r["check"], r["expected"], r["got"]) for r in job.rows]
+
+
+EVERY_CHECK = [
+    ("first/greet", "reference solution", "pass", "pass"),
+    ("first/greet", "known-bad prompt 1", "fail", "fail"),
+    ("first/second", "reference solution", "pass", "pass"),
+]
+
+
+def test_the_worker_task_runs_every_check_of_a_started_job(
+    course, instructor, django_capture_on_commit_callbacks
+):
+    published: list[int] = []
+    with django_capture_on_commit_callbacks(execute=True):
+        job = health.start(course, instructor, publish=published.append)
+    assert published == [job.pk] and job.total == 2
+    tasks.check_exercises(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.drifted, job.deliveries) == (HealthCheck.DONE, 2, 0, 1)
+    assert results(job) == EVERY_CHECK
+    assert Attempt.objects.filter(is_reference=True, learner=instructor).count() == 3
+
+
+def test_a_delivery_past_half_its_time_hands_the_rest_over(
+    course, instructor, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Each look at the clock finds it 1,000 seconds later: every check takes too long.
+    monkeypatch.setattr(health, "time", SimpleNamespace(monotonic=count(0, 1000).__next__))
+    job = health.create(course, instructor)
+    handed: list[int] = []
+    with django_capture_on_commit_callbacks(execute=True):
+        health.run(job.pk, publish=handed.append)
+    job.refresh_from_db()
+    assert handed == [job.pk] and job.status == HealthCheck.QUEUED
+    assert (len(job.rows), job.done) == (1, 0)
+    while handed:
+        with django_capture_on_commit_callbacks(execute=True):
+            health.run(handed.pop(), publish=handed.append)
+    job.refresh_from_db()
+    assert job.status == HealthCheck.DONE and results(job) == EVERY_CHECK
+
+
+def test_a_dead_workers_job_is_taken_up_by_the_reconciler_where_it_stopped(course, instructor):
+    job = health.create(course, instructor)
+    health.run(job.pk, publish=lambda pk: None)
+    done = HealthCheck.objects.get(pk=job.pk)
+    # A second job whose worker died after its first check: running, its lease past.
+    dead = health.create(course, instructor)
+    HealthCheck.objects.filter(pk=dead.pk).update(
+        status=HealthCheck.RUNNING,
+        started_at=timezone.now() - timedelta(hours=1),
+        lease_expires_at=timezone.now() - timedelta(minutes=1),
+        deliveries=1,
+        rows=done.rows[:1],
+    )
+    assert health.running(course) is None  # it blocks nobody meanwhile
+    published: list[int] = []
+    assert health.reconcile(published.append) == 1
+    assert published == [dead.pk]
+    before = Attempt.objects.count()
+    health.run(dead.pk, publish=published.append)
+    dead.refresh_from_db()
+    assert (dead.status, dead.deliveries) == (HealthCheck.DONE, 2)
+    assert results(dead) == EVERY_CHECK
+    assert Attempt.objects.count() == before + 2  # the reference of greet is not run again
+
+
+def test_over_the_budget_it_stops_saying_how_far_it_got(course, instructor, settings):
+    settings.DAILY_TOKEN_BUDGET = 0
+    job = health.create(course, instructor)
+    health.run(job.pk, publish=lambda pk: None)
+    job.refresh_from_db()
+    assert job.status == HealthCheck.ERROR
+    assert job.error.startswith("0 of 2 exercises checked, then: You have used your 0 tokens")
+    assert health.refusal(course, instructor).startswith("You have used your 0 tokens")
+
+
+def test_an_exercise_that_cannot_run_is_an_error_row(instructor):
+    make_exercise(solution=SOLUTION, backend="openai", model_name="gpt-4o-mini", stub={})
+    job = health.check_course(Course.objects.get(slug="basics"), instructor)
+    assert job.status == HealthCheck.DONE and job.drifted == 1
+    assert job.rows[0]["got"] == "error" and job.rows[0]["detail"]
