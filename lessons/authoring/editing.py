@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import models, transaction
 
 import graders
+from graders.kinds import FROM_CASE
+from graders.reuse import subtree
 from lessons.models import Case, Exercise, Lesson
 from sandbox import calls
 from sandbox.calls import CallLog
@@ -324,24 +326,45 @@ def expectation_problem(prefix: str, value: str, used: set[str]) -> str:
     return ""
 
 
-def merge_criteria(rubric: dict[str, Any], criteria: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return the rubric with the criteria whose id it does not have yet appended."""
+def missing_criteria(rubric: dict[str, Any], criteria: list[dict[str, Any]]) -> list[dict]:
+    """Return the criteria whose id the rubric does not have yet: what an import would add."""
     have = {c.get("id") for c in rubric.get("criteria", [])}
-    added = [c for c in criteria if c["id"] not in have]
-    return {**rubric, "criteria": [*rubric.get("criteria", []), *added]}
+    return [c for c in criteria if c["id"] not in have]
+
+
+def expected_keys(exercise: Exercise) -> dict[str, str]:
+    """Return each expected value the rubric reads from a test case ({from_case: key}), with
+    the id of a criterion that reads it (the reference answer is not an expected value)."""
+    return {
+        node.params[name][FROM_CASE]: criterion.id
+        for criterion in exercise.parsed_rubric.criteria
+        for node in subtree(criterion)
+        for name in node.case_params
+        if node.params[name][FROM_CASE] != "reference"
+    }
+
+
+def case_numbers(exercise: Exercise) -> dict[int, int]:
+    """Return each test case's number by id, as the cases page numbers them: from 1, in order."""
+    return {pk: n for n, pk in enumerate(exercise.cases.values_list("pk", flat=True), start=1)}
 
 
 @transaction.atomic
-def save_imported_cases(exercise: Exercise, imported: CsvImport, replace: bool) -> int:
-    """Save the imported cases (after the existing ones, or instead of them); return how many."""
+def save_imported_cases(
+    exercise: Exercise, imported: CsvImport, replace: bool, add_criteria: bool = True
+) -> int:
+    """Save the imported cases (after the existing ones, or instead of them), and the criteria
+    their expectations need unless the author declined them; return how many cases."""
     if replace:
         exercise.cases.all().delete()
     start = (exercise.cases.aggregate(m=models.Max("position"))["m"] or -1) + 1
     Case.objects.bulk_create(
         Case(exercise=exercise, position=start + i, **case) for i, case in enumerate(imported.cases)
     )
-    if imported.criteria:
-        exercise.rubric = merge_criteria(exercise.rubric, imported.criteria)
+    added = missing_criteria(exercise.rubric, imported.criteria) if add_criteria else []
+    if added:
+        criteria = [*exercise.rubric.get("criteria", []), *added]
+        exercise.rubric = {**exercise.rubric, "criteria": criteria}
         exercise.save(update_fields=["rubric"])
     return len(imported.cases)
 

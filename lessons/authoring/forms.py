@@ -393,9 +393,9 @@ class CaseForm(forms.Form):
     )
     weight = forms.FloatField(initial=1.0, validators=[MinValueValidator(0)])
 
-    def __init__(self, *args, variables: list[str], **kwargs) -> None:
+    def __init__(self, *args, variables: list[str], expected_keys: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.variables = variables
+        self.variables, self.expected_keys = variables, expected_keys
         for name in variables:
             self.fields[f"var_{name}"] = text(name, 2, code=True)
 
@@ -410,6 +410,15 @@ class CaseForm(forms.Form):
         filled = any(data.get(f"var_{n}") for n in self.variables) or data.get("reference")
         if not data.get("name") and (filled or data.get("id")):
             self.add_error("name", "Give the test case a name.")
+        expected = data.get("expected")  # None when its YAML was refused
+        missing = [k for k in self.expected_keys if expected is not None and k not in expected]
+        if missing and data.get("name") and not data.get("DELETE"):
+            key = missing[0]
+            self.add_error(
+                "expected",
+                f"The rubric's criterion {self.expected_keys[key]} reads the expected value "
+                f"{key}: add a line “{key}: …” here, or take the criterion out of the rubric.",
+            )
         return data
 
     def case_fields(self) -> dict[str, Any]:
@@ -438,6 +447,12 @@ class ImportCasesForm(forms.Form):
         code=True,
     )
     replace = forms.BooleanField(required=False, label="Replace the existing test cases")
+    # Set by the confirm step, when the import would add criteria to the rubric.
+    criteria = forms.ChoiceField(
+        choices=[("", "ask"), ("add", "add"), ("skip", "skip")],
+        required=False,
+        widget=forms.HiddenInput,
+    )
 
     def clean(self) -> dict:
         data = cast(dict[str, Any], super().clean())

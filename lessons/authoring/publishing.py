@@ -20,7 +20,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 import graders
-from lessons.authoring.editing import judge_on_ledger
+from lessons.authoring.editing import case_numbers, judge_on_ledger
 from lessons.models import Case, Exercise, PromptValues, PublishCheck
 from sandbox import limits
 from sandbox.models import Attempt
@@ -159,20 +159,19 @@ def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
 
 
 def reference_failures(attempt: Attempt, limit: int = 4) -> list[str]:
-    """Return one sentence per failing criterion of the reference run, naming the case."""
-    failures = []
-    runs = list(attempt.runs.all())
-    cases = {run.case_name: n for n, run in enumerate(runs, start=1)}
-    for run in runs:
+    """Return one sentence per failing check of the reference run (a criterion on a case, or a
+    case's error), once however many samples failed it, numbering cases as the cases page."""
+    assert attempt.exercise is not None  # a reference attempt is one of an exercise
+    numbers = case_numbers(attempt.exercise)
+    why: dict[str, str] = {}  # what failed → why, as its first failing sample said
+    for run in attempt.runs.all():
+        case = f"case {numbers.get(run.case_id or 0, '?')} ({run.case_name!r})"
         if run.error:
-            failures.append(f"case {cases[run.case_name]} ({run.case_name!r}): {run.error}")
-            continue
-        for criterion in run.criteria:
-            if not criterion["passed"]:
-                failures.append(
-                    f"criterion {criterion['id']!r} failed on case {cases[run.case_name]} "
-                    f"({run.case_name!r}): {criterion['detail']}"
-                )
+            why.setdefault(case, run.error)
+        for c in run.criteria:
+            if not c["passed"]:
+                why.setdefault(f"criterion {c['id']!r} failed on {case}", c["detail"])
+    failures = [f"{what}: {detail}" for what, detail in why.items()]
     if len(failures) > limit:
         failures = [*failures[:limit], f"and {len(failures) - limit} more"]
     return failures

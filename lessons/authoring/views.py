@@ -21,6 +21,7 @@ from django_htmx.http import HttpResponseStopPolling
 import graders
 from lessons.authoring import calibrating, editing, health, publishing, regrading
 from lessons.authoring.forms import (
+    CaseForm,
     CaseFormSet,
     CourseForm,
     CriterionForm,
@@ -393,9 +394,10 @@ def archive_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
 # Test cases
 
 
-def _case_initial(case: Case, variables: list[str]) -> dict:
+def _case_initial(case: Case, variables: list[str], number: int) -> dict:
     initial = {
         "id": case.pk,
+        "number": number,
         "name": case.name,
         "visibility": case.visibility,
         "reference": case.reference,
@@ -406,19 +408,23 @@ def _case_initial(case: Case, variables: list[str]) -> dict:
     return initial
 
 
+def _case_formset(exercise: Exercise, data=None) -> BaseFormSet[CaseForm]:
+    variables, numbers = list(exercise.variables), editing.case_numbers(exercise)
+    return CaseFormSet(
+        data,
+        initial=[_case_initial(c, variables, numbers[c.pk]) for c in exercise.cases.all()],
+        form_kwargs={"variables": variables, "expected_keys": editing.expected_keys(exercise)},
+        prefix="cases",
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def edit_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The test cases as rows: edit, add one, delete; and bulk entry from CSV."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
-    variables = list(exercise.variables)
     cases = {c.pk: c for c in exercise.cases.all()}
-    formset = CaseFormSet(
-        request.POST or None,
-        initial=[_case_initial(c, variables) for c in cases.values()],
-        form_kwargs={"variables": variables},
-        prefix="cases",
-    )
+    formset = _case_formset(exercise, request.POST or None)
     if request.method == "POST" and formset.is_valid():
         with transaction.atomic():
             position = 0
@@ -452,33 +458,36 @@ def edit_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def import_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
-    """Add (or replace) test cases from CSV; all or nothing, every bad row named."""
+    """Add (or replace) test cases from CSV; all or nothing, every bad row named. An import
+    that would add criteria to the rubric asks first: Confirm, or Import without them."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     form = ImportCasesForm(request.POST, request.FILES)
     errors: list[str] = []
+    adds: list[dict] = []
     if form.is_valid():
         imported = editing.parse_cases_csv(form.cleaned_data["csv_text"], exercise.variables)
         errors = imported.errors
-        if not errors:
+        adds = editing.missing_criteria(exercise.rubric, imported.criteria)
+        decision = form.cleaned_data["criteria"]
+        if not errors and (decision or not adds):
             with transaction.atomic():
                 count = editing.save_imported_cases(
-                    exercise, imported, form.cleaned_data["replace"]
+                    exercise, imported, form.cleaned_data["replace"], decision != "skip"
                 )
                 publishing.recheck_if_changed(exercise, request.user)
-            added = ", ".join(c["id"] for c in imported.criteria)
+            added = ", ".join(c["id"] for c in adds) if decision != "skip" else ""
             note = f" The rubric now checks {added} on every case." if added else ""
             messages.success(request, f"Imported {count} test case{'s' * (count != 1)}.{note}")
             return redirect("ls-teach-cases", exercise.pk)
-    variables = list(exercise.variables)
-    formset = CaseFormSet(
-        initial=[_case_initial(c, variables) for c in exercise.cases.all()],
-        form_kwargs={"variables": variables},
-        prefix="cases",
-    )
     context = _exercise_context(
-        exercise, formset=formset, import_form=form, import_errors=errors, tab="cases"
+        exercise,
+        formset=_case_formset(exercise),
+        import_form=form,
+        import_errors=errors,
+        confirm_criteria=[c["id"] for c in adds],  # none when the CSV has errors
+        tab="cases",
     )
-    return render(request, "lessons/teach/cases.html", context, status=422)
+    return render(request, "lessons/teach/cases.html", context, status=200 if adds else 422)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -768,7 +777,7 @@ def course_health(request: LearnerRequest, course_slug: str) -> HttpResponse:
             health.start(course, request.user, publish=health_task.delay)
             if not request.htmx:
                 return redirect("ls-teach-health", course.slug)
-    job = course.health_checks.select_related("requested_by").first()
+    job = health.latest(course)
     context = {
         "course": course,
         "job": job,

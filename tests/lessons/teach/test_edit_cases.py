@@ -73,3 +73,29 @@ def test_a_case_with_values_needs_a_name(ines_client, instructor):
     r = ines_client.post(url(exercise), rows({"name": "", "var_name": "Bo"}))
     assert r.status_code == 422
     assert "Give the test case a name." in r.content.decode()
+
+
+def test_a_case_without_an_expected_value_the_rubric_reads_is_refused_saying_how_to_fix(
+    ines_client, instructor
+):
+    criterion = {"id": "expect-icontains", "kind": "contains", "ignore_case": True}
+    criterion["params"] = {"text": {"from_case": "expect-icontains"}}
+    exercise = make_exercise(
+        status=Exercise.DRAFT,
+        rubric={"criteria": [criterion]},
+        cases=[{"name": "Ada", "expected": {"expect-icontains": "a"}}],
+    )
+    [ada] = exercise.cases.all()
+    kept = {"id": str(ada.pk), "name": "Ada", "var_name": "Ada", "expected": "expect-icontains: a"}
+    r = ines_client.post(url(exercise), rows(kept, {"name": "By hand", "var_name": "Bo"}))
+    html = r.content.decode()
+    assert r.status_code == 422
+    assert (
+        "The rubric&#x27;s criterion expect-icontains reads the expected value expect-icontains: "
+        "add a line “expect-icontains: …” here, or take the criterion out of the rubric."
+    ) in html
+    assert exercise.cases.count() == 1
+    given = {"name": "By hand", "var_name": "Bo", "expected": "expect-icontains: bo"}
+    r = ines_client.post(url(exercise), rows(kept, given))
+    assert r.status_code == 302
+    assert exercise.cases.get(name="By hand").expected == {"expect-icontains": "bo"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lessons.models import Exercise
@@ -12,10 +15,52 @@ def url(exercise) -> str:
     return f"/teach/exercises/{exercise.id}/cases/import/"
 
 
+CSV = "name,__name,__visibility,__expected\nBo,Bo,hide,contains:Bo\nCy,,show,contains:Cy\n"
+
+
+def confirm_fields(html: str) -> dict[str, str]:
+    """Return the hidden fields of the confirm step's form, as the browser would send them."""
+    form = html[html.index("This import adds") : html.index("Import without")]
+    return {
+        name: unescape(value)
+        for name, value in re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form)
+    }
+
+
+def test_it_asks_before_it_adds_a_criterion_to_the_rubric(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    rubric = exercise.rubric
+    r = ines_client.post(url(exercise), {"csv_text": CSV, "replace": "on"})
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert (
+        "This import adds the criterion <code>expect-contains</code> to the rubric; cases "
+        "without an expected value will fail it." in html
+    )
+    assert ">Confirm</button>" in html and ">Import without it</button>" in html
+    assert exercise.cases.count() == 1
+    exercise.refresh_from_db()
+    assert exercise.rubric == rubric
+    assert confirm_fields(html)["csv_text"].replace("\r\n", "\n") == CSV
+    assert confirm_fields(html)["replace"] == "on"
+
+
+def test_it_imports_without_the_criterion_when_asked(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    rubric = exercise.rubric
+    r = ines_client.post(url(exercise), {"csv_text": CSV, "criteria": "skip"}, follow=True)
+    assert "Imported 2 test cases." in r.content.decode()
+    assert "The rubric now checks" not in r.content.decode()
+    assert exercise.cases.count() == 3
+    exercise.refresh_from_db()
+    assert exercise.rubric == rubric
+
+
 def test_it_adds_the_rows_as_cases_and_the_criteria_to_the_rubric(ines_client, instructor):
     exercise = make_exercise(status=Exercise.DRAFT)
-    csv = "name,__name,__visibility,__expected\nBo,Bo,hide,contains:Bo\nCy,,show,contains:Cy\n"
-    r = ines_client.post(url(exercise), {"csv_text": csv}, follow=True)
+    html = ines_client.post(url(exercise), {"csv_text": CSV}).content.decode()
+    confirmed = {**confirm_fields(html), "criteria": "add"}
+    r = ines_client.post(url(exercise), confirmed, follow=True)
     assert "Imported 2 test cases. The rubric now checks expect-contains" in r.content.decode()
     names = list(exercise.cases.values_list("name", "visibility"))
     assert names == [("Ada", "show"), ("Bo", "hide"), ("Case 2", "show")]

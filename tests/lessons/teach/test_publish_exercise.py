@@ -289,3 +289,25 @@ def test_unpublish_takes_it_back_to_draft(ines_client, instructor):
     assert "Draft" in r.content.decode()
     exercise.refresh_from_db()
     assert exercise.status == Exercise.DRAFT
+
+
+def test_a_refusal_names_each_failing_check_once_numbering_cases_as_the_page(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise(
+        status=Exercise.DRAFT,
+        solution={"user": "Talk to {name}."},
+        samples=3,
+        cases=[
+            {"name": "Ada", "variables": {"name": "Ada"}},
+            {"name": "Bob", "variables": {"name": "Bob"}},
+        ],
+    )
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    run_queued()
+    [problem] = PublishCheck.objects.get().problems
+    assert problem.count("criterion 'greets' failed on case 1 ('Ada')") == 1
+    assert problem.count("criterion 'greets' failed on case 2 ('Bob')") == 1
+    assert "case 3" not in problem and "case 6" not in problem
+    page = ines_client.get(f"/teach/exercises/{exercise.id}/cases/").content.decode()
+    assert '<span class="num">1</span>' in page and '<span class="num">2</span>' in page
