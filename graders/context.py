@@ -71,6 +71,7 @@ class Context:
     normalize: Callable[[str], str] = identity
     ignore_case: bool = False
     raw: str = ""  # the text before normalisation (the judge and tag extraction read this)
+    field: str = ""  # the one prompt field the criterion reads (Criterion.field); "" = all
     compiled: Any = None  # what the kind's prepare() built once per criterion (regex, validator)
     children: tuple[Criterion, ...] = ()
     grade_child: Callable[[Criterion, str | None], CriterionResult] | None = None

@@ -76,16 +76,20 @@ CRITERIA: dict[str, Kind] = {
         ),
         "The text is exactly a given text, or one of several (after normalisation).",
         extra=text.check_needles,
+        normalises="the expected texts are normalised the same way",
+        strip=False,
     ),
     "contains": Kind(
         text.contains,
         (Param("text", (str,), from_case=True, help="the text to find"),),
         "The text contains a given piece of text.",
+        normalises="the text to find is normalised the same way",
     ),
     "not_contains": Kind(
         text.not_contains,
         (Param("text", (str,), from_case=True, help="the text that must not appear"),),
         "The text does not contain a given piece of text.",
+        normalises="the forbidden text is normalised the same way",
     ),
     "contains_any": Kind(
         text.contains_any,
@@ -100,6 +104,7 @@ CRITERIA: dict[str, Kind] = {
         ),
         "The text contains at least one of several texts.",
         extra=text.check_needles,
+        normalises="the texts are normalised the same way",
     ),
     "contains_all": Kind(
         text.contains_all,
@@ -114,6 +119,7 @@ CRITERIA: dict[str, Kind] = {
         ),
         "The text contains every one of several texts.",
         extra=text.check_needles,
+        normalises="the texts are normalised the same way",
     ),
     "starts_with": Kind(
         text.starts_with,
@@ -128,6 +134,8 @@ CRITERIA: dict[str, Kind] = {
         ),
         "The text starts with a given text.",
         extra=text.check_needles,
+        normalises="the beginnings are normalised the same way",
+        strip=False,
     ),
     "ends_with": Kind(
         text.ends_with,
@@ -142,19 +150,31 @@ CRITERIA: dict[str, Kind] = {
         ),
         "The text ends with a given text, such as its last character.",
         extra=text.check_needles,
+        normalises="the endings are normalised the same way",
+        strip=False,
     ),
     "regex": Kind(
         text.regex,
-        (Param("pattern", (str,), help="an RE2 regular expression, searched anywhere"),),
+        (
+            Param(
+                "pattern",
+                (str,),
+                from_case=True,
+                help="an RE2 regular expression, searched anywhere",
+            ),
+        ),
         "The text matches a regular expression (RE2 syntax: linear time, no backreferences).",
         extra=text.check_pattern,
         prepare=text.prepare_pattern,
+        normalises="ignore_case also makes the pattern case-insensitive; "
+        "^ and $ match at the ends of the whole text",
     ),
     "one_of": Kind(
         text.one_of,
         (Param("labels", (list,), items=(str,), from_case=True, help="the allowed labels"),),
         "The whole text is exactly one of the labels (a classification answer).",
         extra=text.check_needles,
+        normalises="the labels are normalised the same way; punctuation is never forgiven",
     ),
     "length": Kind(
         text.length,
@@ -165,18 +185,29 @@ CRITERIA: dict[str, Kind] = {
                 required=False,
                 default="words",
                 choices=text.LENGTH_UNITS,
-                help="characters, words, lines (non-blank) or sentences",
+                help="characters, words, lines or sentences",
             ),
             *range_params("units"),
+            Param(
+                "count_blank",
+                (bool,),
+                required=False,
+                default=False,
+                help="with unit: lines, count blank lines too (default: only non-blank lines)",
+            ),
         ),
         "The length in characters, words, lines or sentences lies within a range.",
         extra=text.check_range,
+        normalises="lines count only non-blank lines unless count_blank: true; "
+        "words are runs of non-space characters; a sentence ends at . ! or ? and a space",
+        strip=False,
     ),
     "word_count": Kind(
         text.word_count,
         range_params("words"),
         "The number of words lies within a range (same as length with unit: words).",
         extra=text.check_range,
+        normalises="words are runs of non-space characters, so spacing never changes the count",
     ),
     "forbidden_words": Kind(
         text.forbidden_words,
@@ -191,12 +222,16 @@ CRITERIA: dict[str, Kind] = {
         "None of the forbidden words or phrases appears as a whole word.",
         extra=text.check_needles,
         prepare=text.prepare_words,
+        normalises="the words are normalised the same way and match only whole words",
     ),
     # Structure
     "valid_json": Kind(
         structure.valid_json,
         (ALLOW_FENCE,),
         "The text is valid JSON.",
+        normalises="reads the output as it came, whitespace at both ends ignored; "
+        "allow_fence reads a fenced block",
+        options=False,
     ),
     "json_schema": Kind(
         structure.json_schema,
@@ -212,12 +247,17 @@ CRITERIA: dict[str, Kind] = {
         "The text is JSON matching a JSON Schema.",
         extra=structure.check_schema,
         prepare=structure.prepare_schema,
+        normalises="reads the output as it came, whitespace at both ends ignored; "
+        "values compare as the schema says",
+        options=False,
     ),
     "json_path_exists": Kind(
         structure.json_path_exists,
         (Param("path", (str,), help="where to look, e.g. $.order.items[0].sku"), ALLOW_FENCE),
         "The JSON has a value at a path.",
         extra=structure.check_path,
+        normalises="reads the output as it came, whitespace at both ends ignored",
+        options=False,
     ),
     "json_path_equals": Kind(
         structure.json_path_equals,
@@ -228,6 +268,8 @@ CRITERIA: dict[str, Kind] = {
         ),
         "The JSON value at a path equals a given value (strings after normalisation).",
         extra=structure.check_path,
+        normalises="applies to string values only (the found one and the expected one); "
+        "numbers, booleans and null compare exactly",
     ),
     "xml_tag": Kind(
         structure.xml_tag,
@@ -253,6 +295,9 @@ CRITERIA: dict[str, Kind] = {
         "The text has an XML-style tag, and the text inside it meets sub-criteria.",
         extra=structure.check_tag,
         nested=True,
+        normalises="finds the tag in the output as it came; "
+        "each sub-criterion normalises the text inside it as it says",
+        options=False,
     ),
     "markdown_list": Kind(
         structure.markdown_list,
@@ -267,6 +312,8 @@ CRITERIA: dict[str, Kind] = {
             ),
         ),
         "The text has a markdown list.",
+        normalises="reads the output as it came, line by line",
+        options=False,
     ),
     "markdown_table": Kind(
         structure.markdown_table,
@@ -275,6 +322,8 @@ CRITERIA: dict[str, Kind] = {
             Param("min_columns", (int,), required=False, default=2, help="the fewest columns"),
         ),
         "The text has a markdown table.",
+        normalises="reads the output as it came, line by line",
+        options=False,
     ),
     # Similarity to the reference
     "levenshtein": Kind(
@@ -282,12 +331,15 @@ CRITERIA: dict[str, Kind] = {
         (THRESHOLD, REFERENCE),
         "The text is close to the reference answer by normalised edit distance.",
         extra=similarity.check_threshold,
+        normalises="the reference is normalised the same way",
     ),
     "rouge_l": Kind(
         similarity.rouge_l,
         (THRESHOLD, REFERENCE),
         "The text overlaps the reference answer by ROUGE-L (longest common word subsequence, F1).",
         extra=similarity.check_threshold,
+        normalises="the reference is normalised the same way; "
+        "only words (letters and digits) are compared, punctuation ignored",
     ),
     "semantic_similarity": Kind(
         similarity.semantic,
@@ -295,6 +347,7 @@ CRITERIA: dict[str, Kind] = {
         "The text means the same as the reference answer, by a local embedding model (optional).",
         extra=similarity.check_threshold,
         negatable=False,
+        normalises="the reference is normalised the same way",
     ),
     # The learner's prompt
     "uses_variables": Kind(
@@ -311,6 +364,9 @@ CRITERIA: dict[str, Kind] = {
         ),
         "The prompt uses every declared variable.",
         reads="prompt",
+        normalises="looks for {name} or {{ name }} in the template text, "
+        "or the case's value in the rendered prompt",
+        options=False,
     ),
     "no_hardcoded_answer": Kind(
         prompt.no_hardcoded_answer,
@@ -334,6 +390,7 @@ CRITERIA: dict[str, Kind] = {
         "The prompt does not contain a test case's expected answer verbatim.",
         reads="prompt",
         negatable=False,
+        normalises="the rendered prompt and the answers are normalised the same way",
     ),
     "prompt_budget": Kind(
         prompt.prompt_budget,
@@ -354,6 +411,7 @@ CRITERIA: dict[str, Kind] = {
         "The rendered prompt stays under a length or token budget.",
         extra=prompt.check_budget,
         reads="prompt",
+        normalises="tokens are estimated (words and punctuation, or characters / 4)",
     ),
     "only_editable_changed": Kind(
         prompt.only_editable_changed,
@@ -369,6 +427,17 @@ CRITERIA: dict[str, Kind] = {
         "Only the editable fields differ from the starter prompt.",
         reads="prompt",
         negatable=False,
+        normalises="each field and its starter are normalised the same way before comparing",
+        fields=(),
+    ),
+    "words_changed": Kind(
+        prompt.words_changed,
+        (Param("at_most", (int,), help="the most words that may differ from the starter"),),
+        "The learner changed at most so many words of the starter (word-level edit distance), "
+        "in one field or in system, user and prefill together.",
+        reads="prompt",
+        normalises="words are runs of non-space characters, so spacing alone changes nothing",
+        fields=prompt.TEXT_FIELDS,
     ),
     "delimited_input": Kind(
         prompt.delimited_input,
@@ -383,6 +452,9 @@ CRITERIA: dict[str, Kind] = {
         ),
         "Untrusted input is wrapped in delimiters in the prompt.",
         reads="prompt",
+        normalises="reads the template text, and the rendered prompt where the case's value "
+        "appears, as they came",
+        options=False,
     ),
     # Composition
     "all_of": Kind(
@@ -391,6 +463,8 @@ CRITERIA: dict[str, Kind] = {
         "Every sub-criterion passes.",
         extra=compose.check_children,
         nested=True,
+        normalises="none itself: each sub-criterion applies its own",
+        options=False,
     ),
     "any_of": Kind(
         compose.any_of,
@@ -398,6 +472,8 @@ CRITERIA: dict[str, Kind] = {
         "At least one sub-criterion passes.",
         extra=compose.check_children,
         nested=True,
+        normalises="none itself: each sub-criterion applies its own",
+        options=False,
     ),
     "none_of": Kind(
         compose.none_of,
@@ -405,6 +481,8 @@ CRITERIA: dict[str, Kind] = {
         "No sub-criterion passes.",
         extra=compose.check_children,
         nested=True,
+        normalises="none itself: each sub-criterion applies its own",
+        options=False,
     ),
     # LLM judge
     "llm_judge": Kind(
@@ -469,6 +547,8 @@ CRITERIA: dict[str, Kind] = {
         "A judge model scores natural-language rubric items (checked for being steered).",
         extra=judge.check_judge_params,
         negatable=False,
+        normalises="the judge reads the output as it came",
+        options=False,
     ),
 }
 
@@ -480,7 +560,7 @@ def normalizer(criterion: Criterion) -> Callable[[str], str]:
 
     The common cases are single C calls rather than a closure that tests each option.
     """
-    collapse, strip, fold = criterion.collapse_whitespace, criterion.strip, criterion.ignore_case
+    collapse, strip, fold = criterion.collapse_whitespace, criterion.strips, criterion.ignore_case
     if not collapse:
         if strip and fold:
             return lambda value: value.strip().casefold()
@@ -554,7 +634,7 @@ def criterion_check(
     kind = CRITERIA[criterion.kind]
     if subject is None:
         if kind.reads == "prompt" or criterion.target == "prompt":
-            subject = submission.rendered
+            subject = prompt.rendered_text(submission, criterion.field)
         else:
             prefill = criterion.with_prefill if criterion.with_prefill is not None else with_prefill
             # The prefill as the model received it (rendered for this case), not its template.
@@ -603,6 +683,7 @@ def run_check(
         normalize=criterion.normalize,
         ignore_case=criterion.ignore_case,
         raw=subject,
+        field=criterion.field,
         compiled=compiled,
         children=criterion.children,
         grade_child=grade_child,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from graders.context import Case, Context
 from graders.results import Check
-from graders.rubric import RubricError
+from graders.rubric import PROMPT_FIELDS, RubricError
 
 if TYPE_CHECKING:
     from graders.rubric import Criterion
@@ -85,6 +85,27 @@ class Kind:
     negatable: bool = True
     nested: bool = False  # params["criteria"] is a list of sub-criteria
     reads: str = "output"  # "prompt" kinds read the Submission whatever the criterion's target
+    strip: bool = True  # the criterion's `strip` when it sets none; exact-match kinds: False
+    # What else the kind normalises or ignores (tests/graders/test_kinds.py: every kind says).
+    normalises: str = ""
+    options: bool = True  # False: strip, ignore_case and collapse_whitespace change nothing
+    # The fields of the prompt a criterion reading it may read alone (its `field`).
+    fields: tuple[str, ...] = PROMPT_FIELDS
+
+    def normalisation(self) -> str:
+        """Return every normalisation the kind applies, on one line: the rubric editor's help
+        and docs/graders.md both show it."""
+        if not self.options:
+            return f"Normalises: {self.normalises}."
+        trims = (
+            "trims whitespace at both ends (strip: false keeps it)"
+            if self.strip
+            else "exact, trims nothing (strip: true trims whitespace at both ends)"
+        )
+        return (
+            f"Normalises: {trims}; keeps case and inner spacing unless ignore_case: true or "
+            f"collapse_whitespace: true; {self.normalises}."
+        )
 
     def validate(self, params: dict[str, Any], criterion: str) -> dict[str, Any]:
         """Return params with defaults filled in, or raise RubricError naming the bad field."""

@@ -20,6 +20,7 @@ from graders.rubric import Criterion, Rubric
 from graders.text import describe_range
 
 QUOTE_WIDTH = 40
+FIELD_NAMES = {"system": "the system prompt", "user": "the user message", "prefill": "the prefill"}
 LISTED = 3  # texts named before "…"
 
 
@@ -117,6 +118,10 @@ NAMES: dict[str, Callable[[Criterion], str]] = {
     "no_hardcoded_answer": lambda c: "Your prompt does not give away the answers",
     "prompt_budget": lambda c: budget(c.params),
     "only_editable_changed": lambda c: "Only the parts you may edit changed",
+    "words_changed": lambda c: (
+        f"At most {c.params['at_most']} {'word' if c.params['at_most'] == 1 else 'words'} "
+        f"changed in {FIELD_NAMES.get(c.field, 'your prompt')}"
+    ),
     "delimited_input": lambda c: delimited(c.params),
     "all_of": composed("; "),
     "any_of": composed(" or "),

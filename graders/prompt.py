@@ -15,6 +15,7 @@ from typing import Any
 from graders.context import Context, Submission
 from graders.kinds import ParamError, excerpt, short
 from graders.results import Check
+from graders.similarity import levenshtein_distance
 
 
 def placeholder(name: str) -> re.Pattern[str]:
@@ -23,16 +24,29 @@ def placeholder(name: str) -> re.Pattern[str]:
     return re.compile(r"\{\{\s*" + escaped + r"\s*\}\}|\{" + escaped + r"\}")
 
 
-def template_texts(submission: Submission) -> list[str]:
-    """Return what the learner wrote: the three fields, then the example turns."""
-    return [
-        *(submission.fields.get(name, "") for name in ("system", "user", "prefill")),
-        *(text for _, text in submission.examples),
-    ]
+TEXT_FIELDS = ("system", "user", "prefill")
 
 
-def template_text(submission: Submission) -> str:
-    return "\n".join(template_texts(submission))
+def template_texts(submission: Submission, field: str = "") -> list[str]:
+    """Return what the learner wrote: the three fields, then the example turns; or one field
+    ("examples": the turns)."""
+    texts = {name: [submission.fields.get(name, "")] for name in TEXT_FIELDS}
+    texts["examples"] = [text for _, text in submission.examples]
+    return texts[field] if field else [text for group in texts.values() for text in group]
+
+
+def template_text(submission: Submission, field: str = "") -> str:
+    return "\n".join(template_texts(submission, field))
+
+
+def rendered_text(submission: Submission, field: str = "") -> str:
+    """Return the prompt as the model received it, or one field of it (the example turns
+    as written)."""
+    if not field:
+        return submission.rendered
+    if field == "examples":
+        return template_text(submission, field)
+    return submission.rendered_field(field)
 
 
 def variable_values(ctx: Context) -> dict[str, str]:
@@ -53,12 +67,12 @@ def uses_variable(name: str, ctx: Context) -> bool:
     fails on the others; but a fixed variable's value is the same in every case, so for it
     only the placeholder counts.
     """
-    if placeholder(name).search(template_text(ctx.submission)):
+    if placeholder(name).search(template_text(ctx.submission, ctx.field)):
         return True
     if is_fixed(name, ctx):
         return False
     value = ctx.case.variables.get(name, "")
-    return bool(value) and value in ctx.submission.rendered
+    return bool(value) and value in rendered_text(ctx.submission, ctx.field)
 
 
 def declared_variables(ctx: Context) -> list[str]:
@@ -160,6 +174,24 @@ def only_editable_changed(params: Mapping[str, Any], text: str, ctx: Context) ->
     return Check(True, f"only editable fields changed ({', '.join(sorted(editable)) or 'none'})")
 
 
+def words_changed(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
+    """Fail when the learner changed more than `at_most` words of the starter: in one field,
+    or summed over system, user and prefill."""
+    names = [ctx.field] if ctx.field else list(TEXT_FIELDS)
+    fields, starter = ctx.submission.fields, ctx.submission.starter
+    changed = sum(
+        levenshtein_distance(
+            ctx.normalize(fields.get(name, "")).split(),
+            ctx.normalize(starter.get(name, "")).split(),
+        )
+        for name in names
+    )
+    noun = "word" if changed == 1 else "words"
+    return Check(
+        changed <= params["at_most"], f"{changed} {noun} changed; at most {params['at_most']}"
+    )
+
+
 QUOTE_FENCES = ('"""', "'''", "```", "~~~", "---", "###", "<<<", ">>>")
 OPENING_TAG = re.compile(r"<([A-Za-z_][\w.-]*)(?:\s[^<>]*)?>$")
 
@@ -189,13 +221,13 @@ def delimited_input(params: Mapping[str, Any], text: str, ctx: Context) -> Check
     """
     name, tag = params["variable"], params["tag"]
     spans: list[tuple[str, int, int]] = []
-    for field_text in template_texts(ctx.submission):
+    for field_text in template_texts(ctx.submission, ctx.field):
         spans.extend(
             (field_text, m.start(), m.end()) for m in placeholder(name).finditer(field_text)
         )
     value = variable_values(ctx).get(name, "")
     if not spans and value:
-        rendered = ctx.submission.rendered
+        rendered = rendered_text(ctx.submission, ctx.field)
         at = rendered.find(value)
         while at >= 0 and len(spans) < 50:
             spans.append((rendered, at, at + len(value)))

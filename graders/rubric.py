@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from graders import limits
 
 if TYPE_CHECKING:
+    from graders.kinds import Kind
     from graders.reuse import ModelCriterion
 
 TARGETS = ("output", "prompt")
+PROMPT_FIELDS = ("system", "user", "prefill", "examples")
 NORMALIZE_OPTIONS = ("strip", "ignore_case", "collapse_whitespace")
 UNAVAILABLE_POLICIES = ("fail", "skip")
 
@@ -47,13 +49,16 @@ class Criterion:
     negate: bool = False
     target: str = "output"
     visible: bool = True
-    strip: bool = True
+    strip: bool | None = None  # None: the kind's default (Kind.strip)
     ignore_case: bool = False
     collapse_whitespace: bool = False
     with_prefill: bool | None = None  # None: the rubric's with_prefill decides
     title: str = ""  # what learners call it; "" = graders.names reads one from kind and params
     # Sub-criteria of all_of / any_of / none_of / xml_tag, loaded from params["criteria"].
     children: tuple[Criterion, ...] = field(default=(), compare=False, repr=False)
+    # A criterion reading the prompt reads this field only; "" = all of it. (Declared last:
+    # the name shadows dataclasses.field in the class body.)
+    field: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         params = dict(self.params)
@@ -71,6 +76,7 @@ class Criterion:
             "collapse_whitespace",
             "with_prefill",
             "title",
+            "field",
         ):
             if getattr(self, name) != getattr(defaults, name):
                 data[name] = getattr(self, name)
@@ -78,6 +84,12 @@ class Criterion:
         if feedback:
             data["feedback"] = feedback
         return data
+
+    @property
+    def strips(self) -> bool:
+        from graders.engine import CRITERIA
+
+        return CRITERIA[self.kind].strip if self.strip is None else self.strip
 
     # Built once per criterion on first use, so grading 1,000 outputs compiles nothing twice.
     @cached_property
@@ -149,9 +161,10 @@ def _number(value: Any, criterion: str, name: str, low: float, high: float | Non
     return float(value)
 
 
-def _flag(data: Mapping[str, Any], name: str, default: bool, criterion: str) -> bool:
+def _flag(data: Mapping[str, Any], name: str, default: bool | None, criterion: str) -> Any:
+    """Return a true-or-false field; a None default leaves it unset when it is not given."""
     value = data.get(name, default)
-    if not isinstance(value, bool):
+    if not isinstance(value, bool) and not (value is None and default is None):
         raise RubricError(f"must be true or false, not {value!r}", criterion, name)
     return value
 
@@ -167,6 +180,7 @@ CRITERION_FIELDS = {
     "visible",
     "with_prefill",
     "title",
+    "field",
     *NORMALIZE_OPTIONS,
 }
 MAX_TITLE = 120
@@ -232,9 +246,7 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
     negate = _flag(data, "negate", False, where)
     if negate and not kind.negatable:
         raise RubricError(f"a {kind_name} criterion cannot be negated", where, "negate")
-    with_prefill = data.get("with_prefill")
-    if with_prefill is not None and not isinstance(with_prefill, bool):
-        raise RubricError(f"must be true or false, not {with_prefill!r}", where, "with_prefill")
+    prompt_field = load_field(data, kind, target, where)
     title = data.get("title", "")
     if not isinstance(title, str) or len(title) > MAX_TITLE:
         raise RubricError(f"must be text of at most {MAX_TITLE} characters", where, "title")
@@ -255,13 +267,28 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
         negate=negate,
         target=target,
         visible=_flag(data, "visible", True, where),
-        strip=_flag(data, "strip", True, where),
+        strip=_flag(data, "strip", None, where),
         ignore_case=_flag(data, "ignore_case", False, where),
         collapse_whitespace=_flag(data, "collapse_whitespace", False, where),
-        with_prefill=with_prefill,
+        with_prefill=_flag(data, "with_prefill", None, where),
         title=title.strip(),
+        field=prompt_field,
         children=children,
     )
+
+
+def load_field(data: Mapping[str, Any], kind: Kind, target: str, where: str) -> str:
+    """Return the one prompt field a criterion reads ("" = the whole prompt), refused where
+    it cannot apply."""
+    value = data.get("field", "")
+    if value == "":
+        return ""
+    if kind.reads != "prompt" and target != "prompt":
+        raise RubricError("reads one field of the prompt: add target: prompt", where, "field")
+    if value not in kind.fields:
+        allowed = ", ".join(kind.fields) or "none (it compares every field)"
+        raise RubricError(f"must be one of {allowed}, not {value!r}", where, "field")
+    return str(value)
 
 
 SAMPLE_FIELDS = {"output", "expected", "reference", "variables", "prefill"}

@@ -9,7 +9,7 @@ import importlib
 import importlib.util
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache, wraps
 from typing import Any
 
@@ -33,14 +33,15 @@ def reference_of(params: Mapping[str, Any], ctx: Context) -> str:
     return ctx.normalize(ctx.case.reference if reference is None else reference)
 
 
-def levenshtein_distance(a: str, b: str) -> int:
-    """Return the edit distance between a and b (insertions, deletions, substitutions).
+def levenshtein_distance(a: Sequence[str], b: Sequence[str]) -> int:
+    """Return the edit distance between a and b (insertions, deletions, substitutions): of
+    characters between texts, of words between lists of words.
 
     RapidFuzz's C++ bit-parallel implementation (Myers 1999, Hyyrö 2001), over code points:
     2,000 × 2,000 characters takes microseconds.
 
-    >>> levenshtein_distance("kitten", "sitting")
-    3
+    >>> levenshtein_distance("kitten", "sitting"), levenshtein_distance(["a", "b"], ["a", "c"])
+    (3, 1)
     """
     return Levenshtein.distance(a, b)
 

@@ -228,26 +228,30 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 LENGTH_UNITS = ("characters", "words", "lines", "sentences")
 
 
-def measure(text: str, unit: str) -> int:
+def measure(text: str, unit: str, count_blank: bool = False) -> int:
     """Return the length of text in unit.
 
-    Lines count only non-blank lines; sentences end at ., ! or ? followed by space:
+    Lines count only non-blank lines unless count_blank; sentences end at ., ! or ? followed
+    by space:
 
     >>> measure("One. Two! Three", "sentences"), measure("a\\n\\nb\\n", "lines")
     (3, 2)
+    >>> measure("a\\n\\nb\\n", "lines", count_blank=True)
+    3
     """
     if unit == "characters":
         return len(text)
     if unit == "words":
         return len(text.split())
     if unit == "lines":
-        return sum(1 for line in text.splitlines() if line.strip())
+        lines = text.splitlines()
+        return len(lines) if count_blank else sum(1 for line in lines if line.strip())
     return sum(1 for piece in SENTENCE_END.split(text) if piece.strip())
 
 
 def length(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
     unit = params["unit"]
-    count = measure(text, unit)
+    count = measure(text, unit, params["count_blank"])
     low, high = params["min"], params["max"]
     ok = (low is None or count >= low) and (high is None or count <= high)
     return Check(ok, f"expected {describe_range(low, high, unit)}, found {count}")

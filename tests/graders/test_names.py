@@ -86,3 +86,10 @@ def test_hidden_criteria_are_not_listed():
 def test_a_title_must_be_short_text():
     with pytest.raises(RubricError, match="title"):
         load_rubric({"criteria": [{"id": "a", "kind": "valid_json", "title": ["x"]}]})
+
+
+def test_words_changed_is_named_with_its_bound_and_field():
+    assert name("words_changed", {"at_most": 2}, field="user") == (
+        "At most 2 words changed in the user message"
+    )
+    assert name("words_changed", {"at_most": 1}) == "At most 1 word changed in your prompt"

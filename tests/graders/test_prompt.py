@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from grader_helpers import grade_one
+import pytest
+from grader_helpers import criterion, grade_one
 
-from graders import Case, Submission
+from graders import Case, RubricError, Submission, load_rubric
 
 STARTER = {"system": "You sort support tickets.", "user": "Ticket: {{ ticket }}", "prefill": ""}
 
@@ -140,3 +141,45 @@ def test_delimited_input_finds_a_fixed_value_in_the_rendered_prompt():
     assert grade_one(
         "delimited_input", "", {"variable": "policy"}, submission=pasted, case=QUESTION
     ).passed
+
+
+def test_a_prompt_criterion_can_read_one_field_without_the_headers():
+    rendered = Submission(
+        fields={**STARTER, "system": "You are terse."},
+        rendered="[system]\nYou are terse.\n[user]\nTicket: My card was charged twice",
+        rendered_fields={"system": "You are terse.", "user": "Ticket: My card was charged twice"},
+    )
+    whole = grade_one("contains", "", {"text": "[user]"}, target="prompt", submission=rendered)
+    assert whole.passed  # the whole transcript carries headers, one field does not
+    field = dict(target="prompt", field="system", submission=rendered)
+    assert not grade_one("contains", "", {"text": "Ticket"}, **field).passed
+    assert grade_one("equals", "", {"text": "You are terse."}, **field).passed
+    budget = grade_one("prompt_budget", "", {"max_chars": 14}, field="system", submission=rendered)
+    assert budget.passed and "14 characters" in budget.detail
+    user_only = grade_one("uses_variables", "", field="system", submission=rendered, case=CASE)
+    assert not user_only.passed
+
+
+def test_words_changed_counts_words_inserted_deleted_or_replaced_from_the_starter():
+    two = submission(user="Ticket: {{ ticket }} now please")
+    result = grade_one("words_changed", "", {"at_most": 2}, field="user", submission=two)
+    assert result.passed and result.detail == "2 words changed; at most 2"
+    three = submission(user="Urgent ticket, please: {{ ticket }}")
+    result = grade_one("words_changed", "", {"at_most": 2}, field="user", submission=three)
+    assert not result.passed and result.detail == "3 words changed; at most 2"
+    both = submission(system="You sort tickets.", user="Ticket:  {{ ticket }}")
+    assert grade_one("words_changed", "", {"at_most": 1}, submission=both).detail == (
+        "1 word changed; at most 1"
+    )
+
+
+def test_field_is_refused_where_it_cannot_apply():
+    for kind, params, options, message in [
+        ("contains", {"text": "x"}, {"field": "user"}, "add target: prompt"),
+        ("uses_variables", {}, {"field": "assistant"}, "system, user, prefill, examples"),
+        ("words_changed", {"at_most": 1}, {"field": "examples"}, "system, user, prefill"),
+        ("only_editable_changed", {}, {"field": "user"}, "compares every field"),
+    ]:
+        with pytest.raises(RubricError) as e:
+            load_rubric({"criteria": [criterion(kind, params, **options)]})
+        assert e.value.field == "field" and message in e.value.message, kind

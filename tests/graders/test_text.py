@@ -26,9 +26,19 @@ def test_contains_any_and_all():
     assert grade_one("contains_all", "refund today", {"texts": ["refund", "today"]}).passed
 
 
+def test_exact_match_kinds_are_exact_unless_asked_to_strip():
+    assert not grade_one("equals", "Michael Jordan\n", {"text": "Michael Jordan"}).passed
+    assert grade_one("equals", "Michael Jordan\n", {"text": "Michael Jordan"}, strip=True).passed
+    assert not grade_one("starts_with", " Dear", {"text": "Dear"}).passed
+    assert not grade_one("ends_with", "Thanks?\n", {"text": "?"}).passed
+    assert grade_one("ends_with", "Thanks?\n", {"text": "?"}, strip=True).passed
+    assert not grade_one("length", "abc\n", {"unit": "characters", "max": 3}).passed
+    assert grade_one("contains", " refund ", {"text": " refund"}).passed  # others still strip
+
+
 def test_equals_with_normalisation_options():
-    assert grade_one("equals", "  Paris \n", {"text": "Paris"}).passed  # strip is on by default
-    assert not grade_one("equals", "  Paris \n", {"text": "Paris"}, strip=False).passed
+    assert grade_one("equals", "  Paris \n", {"text": "Paris"}, strip=True).passed
+    assert not grade_one("equals", "  Paris \n", {"text": "Paris"}).passed
     assert grade_one("equals", "PARIS", {"text": "paris"}, ignore_case=True).passed
     assert grade_one(
         "equals",
@@ -109,6 +119,27 @@ def test_length_in_every_unit():
     assert grade_one("length", "a\nb", {"unit": "lines", "min": 2}).passed
     result = grade_one("length", "One. Two.", {"unit": "sentences", "min": 3})
     assert result.detail == "expected at least 3 sentences, found 2"
+
+
+def test_length_in_lines_counts_blank_lines_only_when_asked():
+    poem = "one\n\ntwo\n\nthree"
+    assert grade_one("length", poem, {"unit": "lines", "max": 3}).passed
+    result = grade_one("length", poem, {"unit": "lines", "max": 3, "count_blank": True})
+    assert not result.passed and result.detail == "expected at most 3 lines, found 5"
+    assert grade_one(
+        "length", "a\nb\n\n", {"unit": "lines", "max": 2, "count_blank": True}, strip=True
+    ).passed
+
+
+def test_regex_takes_its_pattern_from_the_case():
+    params = {"pattern": {"from_case": "pattern"}}
+    case = Case(name="order id", expected={"pattern": r"^ORD-\d{4}$"})
+    assert grade_one("regex", "ORD-1234", params, case=case).passed
+    assert not grade_one("regex", "ORD-12", params, case=case).passed
+    bad = Case(name="lookahead", expected={"pattern": "(?=x)"})
+    result = grade_one("regex", "x", params, case=bad)
+    assert result.status == "error" and "test case 'lookahead'" in result.detail
+    assert "lookaround" in result.detail
 
 
 def test_length_validation():
