@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from graders import CRITERIA
 from lessons.models import Exercise
 from tests.conftest import RUBRIC, make_exercise
 
@@ -51,6 +52,22 @@ def test_it_shows_one_row_per_criterion_and_a_blank_one(ines_client, instructor)
     assert 'name="criteria-TOTAL_FORMS" value="3"' in html
     assert 'value="greets"' in html and 'value="short"' in html
     assert "The text contains a given piece of text." in html  # the kind's summary
+
+
+def test_each_row_says_on_one_line_all_its_kind_normalises(ines_client, instructor):
+    exercise = make_exercise(
+        status=Exercise.DRAFT,
+        rubric={
+            "criteria": [
+                {"id": "exact", "kind": "equals", "params": {"text": "Michael Jordan"}},
+                *RUBRIC["criteria"],
+            ]
+        },
+    )
+    page = ines_client.get(url(exercise)).content.decode()
+    for criterion_id, kind in [("exact", "equals"), ("greets", "contains")]:
+        assert html.escape(CRITERIA[kind].normalisation()) in row_html(page, criterion_id)
+    assert "exact, trims nothing" in row_html(page, "exact")
 
 
 def test_it_saves_a_regex_and_json_schema_rubric(ines_client, instructor):
