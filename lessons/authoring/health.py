@@ -21,7 +21,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, QuerySet
 from django.utils import timezone
 
 from lessons.authoring import jobs, publishing
@@ -92,6 +92,12 @@ def running(course: Course) -> HealthCheck | None:
     whose worker died waits for the reconciler and blocks nothing)."""
     under_way = course.health_checks.filter(status__in=(HealthCheck.QUEUED, HealthCheck.RUNNING))
     return under_way.exclude(jobs.lease_expired(timezone.now())).first()
+
+
+def latest(course: Course) -> HealthCheck | None:
+    """Return the course's latest health check, saying whether its worker died (`stalled`)."""
+    stalled = ExpressionWrapper(jobs.lease_expired(timezone.now()), output_field=BooleanField())
+    return course.health_checks.select_related("requested_by").annotate(stalled=stalled).first()
 
 
 def refusal(course: Course, user) -> str:

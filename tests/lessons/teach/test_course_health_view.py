@@ -3,10 +3,12 @@ exercise health check, its progress polled while it runs, and its report table."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest.mock import patch
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from lessons.authoring import health
 from lessons.models import Course, HealthCheck
@@ -57,9 +59,17 @@ def test_a_post_starts_a_check_in_the_worker_and_the_panel_polls_its_progress(
     html = r.content.decode()
     assert f'hx-get="{URL}"' in html and 'hx-trigger="every 1s"' in html
     assert "0 of 2 exercises checked" in html
-    HealthCheck.objects.filter(pk=job.pk).update(status=HealthCheck.RUNNING, done=1)
+    lease = timezone.now() + timedelta(minutes=5)
+    running = HealthCheck.objects.filter(pk=job.pk)
+    running.update(status=HealthCheck.RUNNING, done=1, lease_expires_at=lease)
     r = ines_client.get(URL, headers=HTMX)
-    assert r.status_code == 200 and "1 of 2 exercises checked" in r.content.decode()
+    assert r.status_code == 200 and "1 of 2 exercises checked…" in r.content.decode()
+    # Its worker died: the page says so, and goes on polling until the reconciler takes it up.
+    past = timezone.now() - timedelta(seconds=1)
+    running.update(lease_expires_at=past)
+    html = ines_client.get(URL, headers=HTMX).content.decode()
+    assert "Paused after 1 of 2 exercises: its worker did not finish" in html
+    assert 'hx-trigger="every 1s"' in html
 
 
 def test_a_second_post_while_one_runs_is_refused(ines_client, instructor):
