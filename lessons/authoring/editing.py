@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from django.conf import settings
 from django.db import models, transaction
+from django.utils.text import slugify
 
 import graders
 from graders.kinds import FROM_CASE
@@ -154,6 +155,24 @@ def dump_yaml(value: Any) -> str:
     if not value:
         return ""
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=88)
+
+
+# ---------------------------------------------------------------------------------------------
+# Slugs
+
+SLUG_MAX = 50
+
+
+def suggested_slug(title: str, taken: models.QuerySet, reserved: Iterable[str] = ()) -> str:
+    """Return the title as a slug not among `taken`'s slugs nor reserved: "intro", else
+    "intro-2", "intro-3" … ("untitled" for a title with no letters or digits)."""
+    base = slugify(title)[: SLUG_MAX - 4].strip("-_") or "untitled"
+    used = set(taken.filter(slug__startswith=base).values_list("slug", flat=True)) | set(reserved)
+    slug, n = base, 1
+    while slug in used:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
 
 
 # ---------------------------------------------------------------------------------------------

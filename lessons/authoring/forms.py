@@ -10,11 +10,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import QuerySet
 
 import graders
-from lessons.authoring.editing import dump_yaml, load_yaml
+from lessons.authoring.editing import SLUG_MAX, dump_yaml, load_yaml, suggested_slug
 from lessons.models import (
     SAMPLE_RULE_CHOICES,
+    Course,
     Exercise,
     editable_entries,
     split_editable,
@@ -55,9 +57,34 @@ def clean_yaml(value: str, expect: type, what: str) -> Any:
         raise ValidationError(str(e)) from None
 
 
-class CourseForm(forms.Form):
+class TitledForm(forms.Form):
+    """A title and a slug; a blank slug is filled from the title, unique among taken()."""
+
     title = forms.CharField(max_length=200)
-    slug = forms.SlugField(max_length=50, help_text="Part of the course's address.")
+    slug = forms.SlugField(
+        max_length=SLUG_MAX,
+        required=False,
+        help_text="Part of the address: letters, digits and -. Empty: made from the title.",
+        widget=forms.TextInput(attrs={"data-slug-of": "title"}),
+    )
+    reserved: tuple[str, ...] = ()
+
+    def taken(self) -> QuerySet:
+        """Return the rows whose slug this one must differ from."""
+        raise NotImplementedError
+
+    def clean_slug(self) -> str:
+        slug, title = self.cleaned_data["slug"], self.cleaned_data.get("title", "")
+        if not slug:
+            return suggested_slug(title, self.taken(), self.reserved)
+        if slug in self.reserved or self.taken().filter(slug=slug).exists():
+            free = suggested_slug(slug, self.taken(), self.reserved)
+            raise ValidationError(f"“{slug}” is taken here; choose another, such as “{free}”.")
+        return slug
+
+
+class CourseForm(TitledForm):
+    reserved = ("new",)
     description = forms.CharField(
         required=False,
         max_length=settings.MAX_MARKDOWN_CHARS,
@@ -73,18 +100,8 @@ class CourseForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.course = course
 
-    def clean_slug(self) -> str:
-        from lessons.models import Course
-
-        slug = self.cleaned_data["slug"]
-        if slug == "new":
-            raise ValidationError("“new” is reserved; choose another address.")
-        taken = Course.objects.filter(slug=slug)
-        if self.course:
-            taken = taken.exclude(pk=self.course.pk)
-        if taken.exists():
-            raise ValidationError("Another course already uses this address.")
-        return slug
+    def taken(self) -> QuerySet:
+        return Course.objects.exclude(pk__in=[self.course.pk] if self.course else [])
 
     def clean_instructors(self) -> list[User]:
         names = [n.strip() for n in self.cleaned_data["instructors"].split(",") if n.strip()]
@@ -95,9 +112,7 @@ class CourseForm(forms.Form):
         return users
 
 
-class LessonForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    slug = forms.SlugField(max_length=50)
+class LessonForm(TitledForm):
     body = forms.CharField(
         label="Lesson text",
         required=False,
@@ -111,29 +126,17 @@ class LessonForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.course, self.lesson = course, lesson
 
-    def clean_slug(self) -> str:
-        slug = self.cleaned_data["slug"]
-        taken = self.course.lessons.filter(slug=slug)
-        if self.lesson:
-            taken = taken.exclude(pk=self.lesson.pk)
-        if taken.exists():
-            raise ValidationError("Another lesson of this course already uses this address.")
-        return slug
+    def taken(self) -> QuerySet:
+        return self.course.lessons.exclude(pk__in=[self.lesson.pk] if self.lesson else [])
 
 
-class NewExerciseForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    slug = forms.SlugField(max_length=50)
-
+class NewExerciseForm(TitledForm):
     def __init__(self, *args, lesson, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.lesson = lesson
 
-    def clean_slug(self) -> str:
-        slug = self.cleaned_data["slug"]
-        if self.lesson.exercises.filter(slug=slug).exists():
-            raise ValidationError("Another exercise of this lesson already uses this address.")
-        return slug
+    def taken(self) -> QuerySet:
+        return self.lesson.exercises.all()
 
 
 def model_choices() -> list[tuple[str, str]]:

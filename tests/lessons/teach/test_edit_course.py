@@ -42,7 +42,7 @@ def test_it_refuses_a_taken_slug_and_an_unknown_co_instructor(ines_client, instr
     )
     html = r.content.decode()
     assert r.status_code == 422
-    assert "Another course already uses this address." in html
+    assert "“taken” is taken here; choose another, such as “taken-2”." in html
     assert "No user called nobody." in html
 
 
