@@ -39,6 +39,7 @@ PAGES = {
     "ls-teach-regrade-status",
     "ls-teach-regrade",
     "ls-teach-calibration",
+    "ls-teach-health",
     "ls-teach-create-cohort",
     "ls-teach-cohort",
     "ls-teach-gradebook",
