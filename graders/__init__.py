@@ -19,7 +19,7 @@ See docs/graders.md for every kind with its parameters and an example.
 
 from __future__ import annotations
 
-from graders.authoring import SampleResult, SelfTestReport, self_test, try_rubric
+from graders.authoring import SampleResult, SelfTestReport, case_problems, self_test, try_rubric
 from graders.context import Case, Submission
 from graders.engine import CRITERIA, aggregate, grade_case
 from graders.judge import Judge, JudgeRequest
@@ -45,6 +45,7 @@ from graders.scoring import (
 )
 
 __all__ = (
+    "case_problems",
     "CRITERIA",
     "SAMPLE_RULES",
     "STATUSES",

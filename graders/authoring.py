@@ -9,6 +9,7 @@ from typing import Any
 from graders.context import Case, Submission
 from graders.judge import Judge
 from graders.results import CaseGrade
+from graders.reuse import subtree
 from graders.rubric import Rubric, load_rubric
 from graders.scoring import CaseOutputs, grade_attempt
 
@@ -37,6 +38,24 @@ def try_rubric(
     """
     loaded = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
     return grade_one_output(loaded, output, case or Case(), submission or Submission(), judge)
+
+
+def case_problems(rubric: Rubric, case: Case) -> list[str]:
+    """Return what is wrong with the case's expected values for the criteria that read them
+    (a pattern RE2 cannot compile, a list where text is wanted), each naming the case; a
+    value the case lacks is not a problem here (the rubric may be edited next)."""
+    from graders.engine import CRITERIA
+
+    problems = []
+    for node in (n for c in rubric.criteria for n in subtree(c)):
+        present = tuple(
+            name for name in node.case_params if node.params[name]["from_case"] in case.expected
+        )
+        if present:
+            resolved = CRITERIA[node.kind].resolve(node.params, present, case)
+            if isinstance(resolved, str):
+                problems.append(f"criterion {node.id}: {resolved}")
+    return problems
 
 
 @dataclass(frozen=True)

@@ -530,6 +530,7 @@ def read_exercise(src: Source) -> dict[str, Any]:
 
     unshared = [v for v in variables if v not in fixed]
     exercise["cases"] = read_cases(src, unshared)
+    check_case_values(src, exercise["rubric"], exercise["cases"])
     exercise["hints"] = src.texts(data, "", "hints")
     exercise["solution"] = prompt_value(src, "solution", data.get("solution"), required=False)
     bad = data.get("known_bad", [])
@@ -697,6 +698,19 @@ def read_cases(src: Source, variables: list[str]) -> list[dict]:
         names.add(row["name"])
         result.append(row)
     return result
+
+
+def check_case_values(src: Source, rubric: Any, cases: list[dict]) -> None:
+    """Report, at a case's expected values, one the rubric cannot use (a from_case pattern
+    RE2 cannot compile)."""
+    try:
+        loaded = graders.load_rubric(rubric)
+    except graders.RubricError:
+        return  # check_rubric reported it
+    for i, case in enumerate(cases):
+        found = graders.Case(name=case["name"], expected=case["expected"])
+        for problem in graders.case_problems(loaded, found):
+            src.problem(join(join("cases", i), "expected"), problem)
 
 
 def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> dict[str, Any]:

@@ -396,9 +396,16 @@ class CaseForm(forms.Form):
     )
     weight = forms.FloatField(initial=1.0, validators=[MinValueValidator(0)])
 
-    def __init__(self, *args, variables: list[str], expected_keys: dict[str, str], **kwargs):
+    def __init__(
+        self,
+        *args,
+        variables: list[str],
+        expected_keys: dict[str, str],
+        rubric: graders.Rubric,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self.variables, self.expected_keys = variables, expected_keys
+        self.variables, self.expected_keys, self.rubric = variables, expected_keys, rubric
         for name in variables:
             self.fields[f"var_{name}"] = text(name, 2, code=True)
 
@@ -422,6 +429,10 @@ class CaseForm(forms.Form):
                 f"The rubric's criterion {self.expected_keys[key]} reads the expected value "
                 f"{key}: add a line “{key}: …” here, or take the criterion out of the rubric.",
             )
+        if expected is not None and data.get("name") and not data.get("DELETE"):
+            case = graders.Case(name=data["name"], expected=expected)
+            for problem in graders.case_problems(self.rubric, case)[:1]:
+                self.add_error("expected", problem)
         return data
 
     def case_fields(self) -> dict[str, Any]:

@@ -413,7 +413,11 @@ def _case_formset(exercise: Exercise, data=None) -> BaseFormSet[CaseForm]:
     return CaseFormSet(
         data,
         initial=[_case_initial(c, variables, numbers[c.pk]) for c in exercise.cases.all()],
-        form_kwargs={"variables": variables, "expected_keys": editing.expected_keys(exercise)},
+        form_kwargs={
+            "variables": variables,
+            "expected_keys": editing.expected_keys(exercise),
+            "rubric": exercise.parsed_rubric,
+        },
         prefix="cases",
     )
 

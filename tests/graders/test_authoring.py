@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from graders import RubricError, load_rubric, self_test, try_rubric
+from graders import Case, RubricError, case_problems, load_rubric, self_test, try_rubric
 
 RUBRIC = {
     "pass_threshold": 1,
@@ -60,3 +60,13 @@ def test_try_rubric_grades_a_pasted_output_without_a_model():
     assert judged.status == "unavailable" and not judged.passed
     with pytest.raises(RubricError):
         try_rubric({"criteria": []}, "x")
+
+
+def test_case_problems_name_the_case_whose_pattern_re2_cannot_compile():
+    rubric = load_rubric(
+        {"criteria": [{"id": "shape", "kind": "regex", "params": {"pattern": {"from_case": "p"}}}]}
+    )
+    [problem] = case_problems(rubric, Case(name="Echo", expected={"p": "(a)\\1"}))
+    assert problem.startswith("criterion shape: test case 'Echo': pattern RE2 cannot compile")
+    assert case_problems(rubric, Case(name="ok", expected={"p": "a+"})) == []
+    assert case_problems(rubric, Case(name="no value yet")) == []

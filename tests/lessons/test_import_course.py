@@ -477,3 +477,17 @@ def test_only_an_editable_field_may_be_left_empty(course, db):
     message = load_fails(course)
     assert reported_line(message, "exercises/unprompted.yaml", "prompt.allow_empty") == 5
     assert "must list some of the editable prefill" in message
+
+
+def test_a_cases_regex_pattern_re2_cannot_compile_is_refused_naming_the_case(course):
+    triage = course / "exercises/email-triage.yaml"
+    edit(triage, "expected: {label: billing}", "expected: {label: billing, shape: '(?=x)'}")
+    edit(
+        triage,
+        "  criteria:\n",
+        "  criteria:\n    - {id: shape, kind: regex, params: {pattern: {from_case: shape}}}\n",
+    )
+    message = load_fails(course)
+    reported_line(message, "exercises/email-triage.yaml", "cases[0].expected")
+    assert "test case 'Double charge': pattern RE2 cannot compile" in message
+    assert "lookaround" in message

@@ -99,3 +99,17 @@ def test_a_case_without_an_expected_value_the_rubric_reads_is_refused_saying_how
     r = ines_client.post(url(exercise), rows(kept, given))
     assert r.status_code == 302
     assert exercise.cases.get(name="By hand").expected == {"expect-icontains": "bo"}
+
+
+def test_a_case_whose_regex_pattern_re2_cannot_compile_is_refused_naming_it(
+    ines_client, instructor
+):
+    criterion = {"id": "shape", "kind": "regex", "params": {"pattern": {"from_case": "shape"}}}
+    exercise = make_exercise(status=Exercise.DRAFT, rubric={"criteria": [criterion]}, cases=[])
+    bad = {"name": "Echo", "var_name": "Bo", "expected": "shape: '(a)\\1'"}
+    r = ines_client.post(url(exercise), rows(bad))
+    assert r.status_code == 422
+    assert "test case &#x27;Echo&#x27;: pattern RE2 cannot compile" in r.content.decode()
+    assert "backreferences" in r.content.decode()
+    good = {**bad, "expected": "shape: '^B'"}
+    assert ines_client.post(url(exercise), rows(good)).status_code == 302
