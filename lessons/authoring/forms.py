@@ -508,7 +508,9 @@ class CriterionForm(forms.Form):
     visible = forms.BooleanField(required=False, initial=True, label="Learner sees it")
     target = forms.ChoiceField(choices=TARGET_CHOICES, initial="output", label="Checks")
     options = yaml_field(
-        "More options", 1, "YAML: negate, ignore_case, collapse_whitespace, strip, with_prefill"
+        "More options",
+        1,
+        "YAML: negate, ignore_case, collapse_whitespace, strip, with_prefill, field",
     )
 
     def __init__(self, *args, **kwargs) -> None:
