@@ -491,3 +491,38 @@ def test_a_cases_regex_pattern_re2_cannot_compile_is_refused_naming_the_case(cou
     reported_line(message, "exercises/email-triage.yaml", "cases[0].expected")
     assert "test case 'Double charge': pattern RE2 cannot compile" in message
     assert "lookaround" in message
+
+
+def test_the_issue_16_options_import_and_match_the_schema(db, course):
+    from tests.lessons.test_course_schema import problems
+
+    tagline = course / "exercises/tagline.yaml"
+    edit(
+        tagline,
+        "  criteria:\n",
+        "  criteria:\n"
+        "    - {id: few-edits, kind: words_changed, field: user, params: {at_most: 200}}\n"
+        "    - {id: asks, kind: contains, target: prompt, field: user, params: {text: tagline}}\n"
+        "    - {id: lines, kind: length, params: {unit: lines, max: 9, count_blank: true}}\n",
+    )
+    assert problems(yaml.safe_load(tagline.read_text())) == []
+    load(course)
+    criteria = Exercise.objects.get(slug="tagline").parsed_rubric.criteria
+    assert [(c.kind, c.field) for c in criteria[:3]] == [
+        ("words_changed", "user"),
+        ("contains", "user"),
+        ("length", ""),
+    ]
+    assert criteria[2].params["count_blank"] is True
+
+
+def test_a_field_where_it_cannot_apply_is_reported_at_its_line(course):
+    tagline = course / "exercises/tagline.yaml"
+    edit(
+        tagline,
+        "  criteria:\n",
+        "  criteria:\n    - {id: x, kind: contains, field: user, params: {text: a}}\n",
+    )
+    message = load_fails(course)
+    assert "reads one field of the prompt: add target: prompt" in message
+    reported_line(message, "exercises/tagline.yaml", "rubric.criteria[0].field")
