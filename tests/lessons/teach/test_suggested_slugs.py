@@ -7,6 +7,10 @@ from lessons.models import Course, Exercise, Lesson
 from tests.conftest import make_exercise
 
 
+def new_exercise_url(lesson: Lesson) -> str:
+    return f"/teach/courses/{lesson.course.slug}/lessons/{lesson.pk}/exercises/new/"
+
+
 def test_a_blank_course_slug_is_made_from_the_title_unique_among_courses(ines_client, instructor):
     Course.objects.create(slug="prompt-basics", title="Taken")
     r = ines_client.post("/teach/courses/new/", {"title": "Prompt Basics!", "slug": ""})
@@ -28,9 +32,8 @@ def test_a_blank_lesson_slug_is_unique_within_its_course_only(ines_client, instr
 
 
 def test_a_blank_exercise_slug_is_unique_within_its_lesson(ines_client, instructor):
-    exercise = make_exercise(slug="greet-someone")
-    lesson = exercise.lesson
-    url = f"/teach/courses/{lesson.course.slug}/lessons/{lesson.pk}/exercises/new/"
+    lesson = make_exercise(slug="greet-someone").lesson
+    url = new_exercise_url(lesson)
     r = ines_client.post(url, {"title": "Greet someone", "slug": ""})
     assert r.status_code == 302
     created = Exercise.objects.get(lesson=lesson, title="Greet someone", status=Exercise.DRAFT)
@@ -40,9 +43,8 @@ def test_a_blank_exercise_slug_is_unique_within_its_lesson(ines_client, instruct
 
 
 def test_a_typed_slug_is_kept_and_a_taken_one_refused_naming_a_free_one(ines_client, instructor):
-    exercise = make_exercise(slug="greet")
-    lesson = exercise.lesson
-    url = f"/teach/courses/{lesson.course.slug}/lessons/{lesson.pk}/exercises/new/"
+    lesson = make_exercise(slug="greet").lesson
+    url = new_exercise_url(lesson)
     r = ines_client.post(url, {"title": "Greet", "slug": "greet"})
     assert r.status_code == 422
     assert "“greet” is taken here; choose another, such as “greet-2”." in r.content.decode()
@@ -56,7 +58,7 @@ def test_the_create_pages_mark_the_slug_to_follow_the_title(ines_client, instruc
     for url in (
         "/teach/courses/new/",
         f"/teach/courses/{lesson.course.slug}/lessons/new/",
-        f"/teach/courses/{lesson.course.slug}/lessons/{lesson.pk}/exercises/new/",
+        new_exercise_url(lesson),
     ):
         html = ines_client.get(url).content.decode()
         assert 'data-slug-of="title"' in html, url
