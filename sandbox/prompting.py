@@ -1,8 +1,8 @@
 """Render an exercise's prompt fields into chat messages. Pure functions, no Django.
 
-Variables are written `{name}` in a template (graders.placeholders says exactly what a
-placeholder is). Only declared variable names are replaced, so other braces (a JSON example
-in the prompt) stay as written:
+Variables are written `{name}` in a template, `{{name}}` is the literal `{name}`
+(graders.placeholders says exactly what a placeholder is). Only declared variable names are
+replaced, so other braces (a JSON example in the prompt) stay as written:
 
     >>> render_template('Reply as {"label": ...} for: {email}', {"email": "Hi"})
     'Reply as {"label": ...} for: Hi'
@@ -10,21 +10,12 @@ in the prompt) stay as written:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from graders.placeholders import PLACEHOLDER
+from graders.placeholders import fill as render_template
 
 PROMPT_FIELDS = ("system", "user", "prefill")
-
-
-def render_template(template: str, variables: Mapping[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return str(variables[name]) if name in variables else match.group(0)
-
-    return PLACEHOLDER.sub(replace, template)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import transaction
 
 import graders
-from lessons.authoring import publishing
+from lessons.authoring import pitfalls, publishing
 from lessons.authoring.editing import CappedLoader, YamlRefused
 from lessons.models import Case, Course, Exercise, Lesson, editable_entries, split_editable
 from lessons.results import ROLES
@@ -206,6 +206,7 @@ class Reader:
 
     root: Path
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # imported anyway
     texts: dict[Path, str] = field(default_factory=dict)  # by resolved path: each read once
     data: dict[Path, LineMap | None] = field(default_factory=dict)
 
@@ -312,9 +313,13 @@ class Source:
     data: LineMap
 
     def problem(self, where: str, message: str) -> None:
-        self.reader.problems.append(
-            Problem(self.reader.relative(self.path), line_of(self.data, where), where, message)
-        )
+        self.reader.problems.append(self.at(where, message))
+
+    def warning(self, where: str, message: str) -> None:
+        self.reader.warnings.append(self.at(where, message))
+
+    def at(self, where: str, message: str) -> Problem:
+        return Problem(self.reader.relative(self.path), line_of(self.data, where), where, message)
 
     def known_keys(self, node: dict, prefix: str, allowed: Iterable[str]) -> None:
         allowed = tuple(allowed)
@@ -419,6 +424,7 @@ def read_course(root: Path) -> dict[str, Any]:
     check_unique(src, course)
     if reader.problems:
         raise CourseFilesInvalid(reader.problems)
+    course["warnings"] = reader.warnings
     return course
 
 
@@ -540,6 +546,11 @@ def read_exercise(src: Source) -> dict[str, Any]:
     exercise["known_bad"] = [
         prompt_value(src, join("known_bad", i), b, required=True) for i, b in enumerate(bad)
     ]
+    for where, message in pitfalls.placeholder_errors(exercise):
+        src.problem(where, message)
+    model = Exercise(**{k: exercise[k] for k in ("backend", "model_name", "max_tokens")})
+    for where, message in pitfalls.setting_warnings(model):
+        src.warning(where, message)
     return exercise
 
 
@@ -610,7 +621,9 @@ def read_model(src: Source) -> dict[str, Any]:
         "backend": backend,
         "model_name": name,
         "temperature": src.number(model, "model", "temperature", 0.0, 0, 2),
-        "max_tokens": src.number(model, "model", "max_tokens", 256, 1, 32000, whole=True),
+        "max_tokens": src.number(
+            model, "model", "max_tokens", 256, 1, pitfalls.MAX_TOKENS, whole=True
+        ),
         "samples": samples,
         **read_sample_rule(src, model, samples),
     }
@@ -805,6 +818,7 @@ class ImportReport:
     exercises: int = 0
     archived: list[str] = field(default_factory=list)  # "lesson/exercise" slugs
     deleted: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
         text = f"Imported {self.course.title!r}: {self.lessons} lessons, "
@@ -835,7 +849,7 @@ def import_course(root: Path) -> ImportReport:
                 "published": data["published"],
             },
         )
-        report = ImportReport(course)
+        report = ImportReport(course, warnings=data["warnings"])
         kept_lessons = []
         for position, lesson_data in enumerate(data["lessons"]):
             lesson, _ = Lesson.objects.update_or_create(

@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 
 import graders
+from lessons.authoring import pitfalls
 from lessons.authoring.editing import SLUG_MAX, dump_yaml, load_yaml, suggested_slug
 from lessons.models import (
     SAMPLE_RULE_CHOICES,
@@ -29,6 +30,7 @@ from sandbox.providers import allowed_models
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HINT_SEPARATOR = re.compile(r"^\s*---\s*$", re.MULTILINE)
+YAML_PARTS = ("slots", "examples", "stub")  # editor fields holding several prompt parts
 PART_LABELS = {"system": "System prompt", "user": "User prompt", "prefill": "Prefill"}
 
 
@@ -203,7 +205,9 @@ class ExerciseForm(forms.Form):
     temperature = forms.FloatField(validators=[MinValueValidator(0), MaxValueValidator(2)])
     max_tokens = forms.IntegerField(
         label="Max tokens",
-        validators=[MinValueValidator(1), MaxValueValidator(settings.MAX_TOKENS_CEILING)],
+        validators=[MinValueValidator(1), MaxValueValidator(pitfalls.MAX_TOKENS)],
+        help_text=f"This site cuts replies at {settings.MAX_TOKENS_CEILING} tokens "
+        "(MAX_TOKENS_CEILING); the editor warns above it.",
     )
     samples = forms.IntegerField(
         label="Samples per case",
@@ -249,7 +253,11 @@ class ExerciseForm(forms.Form):
     def __init__(self, *args, exercise: Exercise, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.exercise = exercise
-        cast(forms.ChoiceField, self.fields["model"]).choices = model_choices()
+        choices = model_choices()
+        current = f"{exercise.backend}:{exercise.model_name}"
+        if current not in dict(choices):  # kept, and warned of, until the author picks one
+            choices.append((current, f"{current} (not allowed on this site)"))
+        cast(forms.ChoiceField, self.fields["model"]).choices = choices
 
     @staticmethod
     def initial_for(exercise: Exercise) -> dict[str, Any]:
@@ -342,7 +350,16 @@ class ExerciseForm(forms.Form):
                 rule.check(data["samples"])
             except graders.SampleRuleError as e:
                 self.add_error(e.field, f"{e.message[0].upper()}{e.message[1:]}.")
+        self.check_placeholders(data)
         return data
+
+    def check_placeholders(self, data: dict[str, Any]) -> None:
+        """Refuse a prompt part naming a placeholder that is not a variable, at its field."""
+        solution = {part: data.get(f"solution_{part}", "") for part in PROMPT_FIELDS}
+        solution["slots"] = data.get("solution_slots") or {}
+        for where, message in pitfalls.placeholder_errors({**data, "solution": solution}):
+            field = editor_field(where)
+            self.add_error(field, f"{where}: {message}" if field in YAML_PARTS else message)
 
     def clean_solution_slots(self) -> dict[str, str]:
         values = clean_yaml(self.cleaned_data["solution_slots"], dict, "Slot texts")
@@ -376,6 +393,18 @@ class ExerciseForm(forms.Form):
         if kept:
             solution["examples"] = kept
         return solution
+
+
+def editor_field(where: str) -> str:
+    """Return the editor field of a course-file field: prompt.user is starter_user,
+    prompt.examples[0].text is examples, solution.slots.intro is solution_slots …"""
+    head, _, rest = where.partition(".")
+    part = re.split(r"[.\[]", rest)[0]
+    if head == "stub":
+        return "stub"
+    if head == "prompt":
+        return part if part in YAML_PARTS else f"starter_{part}"
+    return f"solution_{part}"
 
 
 # ---------------------------------------------------------------------------------------------

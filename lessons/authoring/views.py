@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 import graders
-from lessons.authoring import calibrating, editing, health, publishing, regrading
+from lessons.authoring import calibrating, editing, health, pitfalls, publishing, regrading
 from lessons.authoring.forms import (
     CaseForm,
     CaseFormSet,
@@ -86,6 +86,7 @@ def _exercise_context(exercise: Exercise, **extra) -> dict:
         "case_count": exercise.cases.count(),
         "check": exercise.publish_checks.first(),
         "judged_by_itself": exercise.judged_by_itself(),
+        "setting_warnings": [message for _, message in pitfalls.setting_warnings(exercise)],
         "has_judge": bool(calibrating.judges(exercise)),
         **extra,
     }

@@ -20,6 +20,7 @@ class AnthropicBackend(SdkBackend):
     sdk = anthropic
     client_class = anthropic.Anthropic
     provider = "Anthropic"
+    unsent = {"temperature": "the anthropic SDK 2.x takes no sampling settings"}
 
     def send(self, client: anthropic.Anthropic, request: CompletionRequest) -> Any:
         return client.messages.create(

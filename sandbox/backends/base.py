@@ -83,6 +83,7 @@ class Backend(ABC):
     """
 
     label = ""
+    unsent: dict[str, str] = {}  # request settings this backend does not send, and why
 
     @property
     def cache_scope(self) -> str:

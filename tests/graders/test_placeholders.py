@@ -39,15 +39,16 @@ def test_braces_that_are_not_placeholders_or_are_declared_pass(text):
     assert undeclared_message(text, DECLARED) == ""
 
 
-def test_double_braces_hold_a_placeholder_as_the_renderer_reads_them():
-    assert undeclared("{{notez}}", DECLARED) == ["notez"]
+def test_double_braces_are_the_escape_not_a_placeholder():
+    assert undeclared("{{notez}}", DECLARED) == []
+    assert placeholders("{{notes}} {audience}") == ["audience"]
 
 
 @pytest.mark.parametrize(
     "text", ["{notes}", "{{notes}}", "{ notes }", '{"notes": 1}', "{notes!r}", "{notes:>3}"]
 )
 def test_a_placeholder_is_exactly_what_the_renderer_replaces(text):
-    replaced = render_template(text, {"notes": "N"}) != text
+    replaced = "N" in render_template(text, {"notes": "N"})
     assert replaced == ("notes" in placeholders(text))
 
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from django.utils.html import escape
 
-from lessons.authoring.coursefiles import load_course
+from lessons.authoring.coursefiles import import_course, load_course
 from lessons.models import Exercise, Lesson
 from sandbox.calls import make_judge
 from sandbox.models import Attempt
@@ -62,6 +62,10 @@ def failures(attempt: Attempt) -> list[str]:
 @pytest.fixture
 def starter(db) -> None:
     load_course(STARTER)
+
+
+def test_the_course_imports_without_warnings(db):
+    assert import_course(STARTER).warnings == []
 
 
 def test_the_course_has_enough_lessons_and_exercises():

@@ -27,8 +27,15 @@ def test_it_does_not_render_braces_inside_a_value():
     assert render_template("{a} {b}", {"a": "{b}", "b": "B"}) == "{b} B"
 
 
-def test_it_leaves_double_braces_around_a_variable():
-    assert render_template("{{name}}", {"name": "Ada"}) == "{Ada}"
+def test_double_braces_around_a_name_write_it_literally():
+    assert render_template("{{name}} is {name}", {"name": "Ada"}) == "{name} is Ada"
+    assert render_template("{{typo}}", {}) == "{typo}"
+
+
+def test_doubled_braces_that_do_not_hold_a_name_stay_as_written():
+    assert render_template('{{"a": {"b": 1}}} {{ name }}', {"name": "Ada"}) == (
+        '{{"a": {"b": 1}}} {{ name }}'
+    )
 
 
 def test_messages_end_with_the_prefill_as_an_assistant_turn():

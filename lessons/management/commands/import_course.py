@@ -6,7 +6,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.authoring.coursefiles import CourseFilesInvalid, import_course, read_course
+from lessons.authoring.coursefiles import (
+    CourseFilesInvalid,
+    Problem,
+    import_course,
+    read_course,
+)
 
 
 class Command(BaseCommand):
@@ -32,6 +37,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{folder}: no problems ({len(lessons)} lessons, {exercises} exercises)."
                 )
+                self.warn(course["warnings"])
                 return
             report = import_course(folder.resolve())
         except CourseFilesInvalid as e:
@@ -39,3 +45,9 @@ class Command(BaseCommand):
                 f"{folder} has {len(e.problems)} problem(s); nothing was changed:\n{e}"
             ) from None
         self.stdout.write(report.summary())
+        self.warn(report.warnings)
+
+    def warn(self, warnings: list[Problem]) -> None:
+        """Print what the import kept as written but learners would meet otherwise."""
+        for warning in warnings:
+            self.stdout.write(self.style.WARNING(f"warning: {warning}"))
