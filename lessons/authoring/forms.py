@@ -174,7 +174,10 @@ class ExerciseForm(forms.Form):
     )
     starter_system = text("Starter system prompt", 3, code=True)
     starter_user = text(
-        "Starter user prompt", 5, "Write {variable} where a test case's value goes.", code=True
+        "Starter user prompt",
+        5,
+        "Write {variable} where a test case's value goes, {{variable}} for the braces as text.",
+        code=True,
     )
     starter_prefill = text("Starter prefill", 2, code=True)
     slots = yaml_field(
