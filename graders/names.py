@@ -20,7 +20,12 @@ from graders.rubric import Criterion, Rubric
 from graders.text import describe_range
 
 QUOTE_WIDTH = 40
-FIELD_NAMES = {"system": "the system prompt", "user": "the user message", "prefill": "the prefill"}
+FIELD_NAMES = {
+    "system": "the system prompt",
+    "user": "the user message",
+    "prefill": "the prefill",
+    "examples": "the example turns",
+}
 LISTED = 3  # texts named before "…"
 
 
@@ -139,7 +144,8 @@ def criterion_name(criterion: Criterion) -> str:
     if criterion.negate:
         name = "Not: " + lowered(name)
     if criterion.target == "prompt" and not name.startswith("Your prompt"):
-        name = "Your prompt: " + lowered(name)
+        where = FIELD_NAMES[criterion.field].removeprefix("the ") if criterion.field else "prompt"
+        name = f"Your {where}: " + lowered(name)
     return name
 
 

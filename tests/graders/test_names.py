@@ -47,6 +47,9 @@ def test_negated_and_prompt_criteria_say_so():
     assert name("contains", {"text": "<ticket>"}, target="prompt") == (
         "Your prompt: mentions “<ticket>”"
     )
+    assert name("contains", {"text": "You are"}, target="prompt", field="system") == (
+        "Your system prompt: mentions “You are”"
+    )
 
 
 def test_a_group_names_its_parts_once():
