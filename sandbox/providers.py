@@ -19,6 +19,7 @@ from sandbox.backends.stub import MODELS as STUB_MODELS
 from sandbox.backends.stub import StubScript
 
 MILLION = Decimal(1_000_000)
+MICRODOLLAR = Decimal("0.000001")  # the ledger's precision (UsageRecord.cost_usd)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class ModelChoice:
         return f"{BACKENDS[self.backend][0]} · {self.model}"
 
     def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
-        return (input_tokens * self.input_price + output_tokens * self.output_price) / MILLION
+        cost = (input_tokens * self.input_price + output_tokens * self.output_price) / MILLION
+        return cost.quantize(MICRODOLLAR)  # as every database keeps it, so sums agree
 
 
 def parse_models(spec: str) -> dict[str, ModelChoice]:

@@ -116,9 +116,11 @@ def test_one_record_per_http_call_with_cached_and_reasoning_tokens_summed_exactl
     assert all(r.request_id and r.model == MODELS[r.backend] for r in answered)
 
     for learner in (alice, bob):
-        expected = sum(
-            (r.input_tokens * PRICES[r.backend][0] + r.output_tokens * PRICES[r.backend][1])
-            / 1_000_000
+        expected = sum(  # each call's cost to the micro-dollar, as the ledger keeps it
+            (
+                (r.input_tokens * PRICES[r.backend][0] + r.output_tokens * PRICES[r.backend][1])
+                / 1_000_000
+            ).quantize(Decimal("0.000001"))
             for r in records.filter(learner=learner)
         )
         assert limits.spent_today(learner=learner)["cost"] == expected
