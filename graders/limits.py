@@ -14,6 +14,7 @@ MAX_SCHEMA_CHARS = 50_000  # a JSON Schema, as JSON
 MAX_SIMILARITY_CHARS = 20_000  # an output or reference compared by similarity
 MAX_ANSWER_CHARS = 50_000  # a judge's answer
 MAX_PATTERN_CHARS = 2000  # a regex
+MAX_TITLE_CHARS = 120  # the title learners read for a criterion
 MAX_NEEDLES = 200  # the strings of one contains / one_of list
 # Levels of arrays and objects (`[]` is 1 level, `[[1]]` 2): an output's JSON deeper than
 # MAX_JSON_DEPTH fails its criterion, a schema deeper than MAX_SCHEMA_DEPTH is refused when the

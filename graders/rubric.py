@@ -183,7 +183,6 @@ CRITERION_FIELDS = {
     "field",
     *NORMALIZE_OPTIONS,
 }
-MAX_TITLE = 120
 RUBRIC_FIELDS = {
     "criteria",
     "pass_threshold",
@@ -248,8 +247,10 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
         raise RubricError(f"a {kind_name} criterion cannot be negated", where, "negate")
     prompt_field = load_field(data, kind, target, where)
     title = data.get("title", "")
-    if not isinstance(title, str) or len(title) > MAX_TITLE:
-        raise RubricError(f"must be text of at most {MAX_TITLE} characters", where, "title")
+    if not isinstance(title, str) or len(title) > limits.MAX_TITLE_CHARS:
+        raise RubricError(
+            f"must be text of at most {limits.MAX_TITLE_CHARS} characters", where, "title"
+        )
     feedback = data.get("feedback", {})
     if not isinstance(feedback, Mapping) or not all(
         k in ("pass", "fail") and isinstance(v, str) for k, v in feedback.items()

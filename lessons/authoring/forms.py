@@ -530,7 +530,7 @@ class CriterionForm(forms.Form):
     params = yaml_field("Parameters", 3, "YAML, e.g. pattern: '^#\\d+'")
     title = forms.CharField(
         required=False,
-        max_length=graders.rubric.MAX_TITLE,
+        max_length=graders.limits.MAX_TITLE_CHARS,
         label="Title learners see",
         help_text="Empty: a name read from the kind and parameters, e.g. Mentions “refund”.",
     )
