@@ -30,6 +30,17 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
 
 
+def test_the_schema_names_each_key_once():
+    """A key written twice is read as its last copy: an edit to the first would do nothing."""
+
+    def unique(pairs):
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), f"keys written twice: {keys}"
+        return dict(pairs)
+
+    json.loads((ROOT / "docs" / "course-format.schema.json").read_text(), object_pairs_hook=unique)
+
+
 @pytest.mark.parametrize("name", STARTER_FILES)
 def test_every_starter_file_matches_the_schema(name):
     assert problems(yaml.safe_load((STARTER / name).read_text())) == []
