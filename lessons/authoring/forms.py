@@ -60,7 +60,8 @@ def clean_yaml(value: str, expect: type, what: str) -> Any:
 
 
 class TitledForm(forms.Form):
-    """A title and a slug; a blank slug is filled from the title, unique among taken()."""
+    """A title and a slug; a blank slug is filled from the title, unique among `taken`, the
+    rows whose slug this one must differ from."""
 
     title = forms.CharField(max_length=200)
     slug = forms.SlugField(
@@ -71,16 +72,16 @@ class TitledForm(forms.Form):
     )
     reserved: tuple[str, ...] = ()
 
-    def taken(self) -> QuerySet:
-        """Return the rows whose slug this one must differ from."""
-        raise NotImplementedError
+    def __init__(self, *args, taken: QuerySet, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.taken = taken
 
     def clean_slug(self) -> str:
         slug, title = self.cleaned_data["slug"], self.cleaned_data.get("title", "")
         if not slug:
-            return suggested_slug(title, self.taken(), self.reserved)
-        if slug in self.reserved or self.taken().filter(slug=slug).exists():
-            free = suggested_slug(slug, self.taken(), self.reserved)
+            return suggested_slug(title, self.taken, self.reserved)
+        if slug in self.reserved or self.taken.filter(slug=slug).exists():
+            free = suggested_slug(slug, self.taken, self.reserved)
             raise ValidationError(f"“{slug}” is taken here; choose another, such as “{free}”.")
         return slug
 
@@ -99,11 +100,8 @@ class CourseForm(TitledForm):
     )
 
     def __init__(self, *args, course=None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.course = course
-
-    def taken(self) -> QuerySet:
-        return Course.objects.exclude(pk__in=[self.course.pk] if self.course else [])
+        others = Course.objects.exclude(pk__in=[course.pk] if course else [])
+        super().__init__(*args, taken=others, **kwargs)
 
     def clean_instructors(self) -> list[User]:
         names = [n.strip() for n in self.cleaned_data["instructors"].split(",") if n.strip()]
@@ -125,20 +123,13 @@ class LessonForm(TitledForm):
     )
 
     def __init__(self, *args, course, lesson=None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.course, self.lesson = course, lesson
-
-    def taken(self) -> QuerySet:
-        return self.course.lessons.exclude(pk__in=[self.lesson.pk] if self.lesson else [])
+        others = course.lessons.exclude(pk__in=[lesson.pk] if lesson else [])
+        super().__init__(*args, taken=others, **kwargs)
 
 
 class NewExerciseForm(TitledForm):
     def __init__(self, *args, lesson, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.lesson = lesson
-
-    def taken(self) -> QuerySet:
-        return self.lesson.exercises.all()
+        super().__init__(*args, taken=lesson.exercises.all(), **kwargs)
 
 
 def model_choices() -> list[tuple[str, str]]:
