@@ -153,44 +153,45 @@ def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) 
     saved them (a learner may have hundreds of attempts: none is read again).
 
     No row yet means no graded attempt before this one (migration 0008 built the rows of
-    earlier ones); if a concurrent first attempt created it meanwhile, refresh."""
+    earlier ones); if a concurrent first attempt created it meanwhile, the insert fails on
+    the unique key and the row is rebuilt instead."""
     assert attempt.exercise_id is not None
     learner_id, exercise_id = attempt.learner_id, attempt.exercise_id
-    with transaction.atomic():
-        row = (
-            Progress.objects.select_for_update()
-            .filter(learner_id=learner_id, exercise_id=exercise_id)
-            .first()
-        )
-        fields = {name: getattr(row, name) for name in not_tried()} if row else not_tried()
-        add_attempt(fields, graded_attempt(attempt, runs, override=None))  # new: none yet
-        spent = list(usage)
-        add_usage(
-            fields,
-            Usage(
-                sum(u.input_tokens for u in spent),
-                sum(u.output_tokens for u in spent),
-                sum((Decimal(u.cost_usd) for u in spent), Decimal(0)),
-            ),
-        )
-        wanted = waiting_for_review(attempt, runs)
-        if wanted:
-            items = [
-                ReviewItem(attempt=attempt, run_id=r, criterion_id=c, reason=why)
-                for r, c, why in wanted
-            ]
-            ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
-        fields["needs_review"] = (row.needs_review if row else 0) + len(wanted)
-        if row is not None:
-            return save(row, fields)
-        try:
-            with transaction.atomic():
-                return Progress.objects.create(
-                    learner_id=learner_id, exercise_id=exercise_id, **fields
-                )
-        except IntegrityError:
-            pass
-    return refresh(learner_id, exercise_id)
+    try:
+        with transaction.atomic():
+            row = locked_row(learner_id, exercise_id)
+            fields = {name: getattr(row, name) for name in not_tried()} if row else not_tried()
+            add_attempt(fields, graded_attempt(attempt, runs, override=None))  # new: none yet
+            spent = list(usage)
+            add_usage(
+                fields,
+                Usage(
+                    sum(u.input_tokens for u in spent),
+                    sum(u.output_tokens for u in spent),
+                    sum((Decimal(u.cost_usd) for u in spent), Decimal(0)),
+                ),
+            )
+            wanted = waiting_for_review(attempt, runs)
+            if wanted:
+                items = [
+                    ReviewItem(attempt=attempt, run_id=r, criterion_id=c, reason=why)
+                    for r, c, why in wanted
+                ]
+                ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
+            fields["needs_review"] = (row.needs_review if row else 0) + len(wanted)
+            if row is not None:
+                return save(row, fields)
+            return Progress.objects.create(learner_id=learner_id, exercise_id=exercise_id, **fields)
+    except IntegrityError:
+        return refresh(learner_id, exercise_id)
+
+
+def locked_row(learner_id: int, exercise_id: int) -> Progress | None:
+    """Return the learner's row on the exercise, locked until the transaction ends, or None."""
+    rows = Progress.objects.select_for_update().filter(
+        learner_id=learner_id, exercise_id=exercise_id
+    )
+    return next(iter(rows), None)  # one at most: (learner, exercise) is unique
 
 
 RUN_FIELDS = ("id", "attempt_id", "case_id", "passed", "criteria")

@@ -182,3 +182,21 @@ def test_counting_a_new_attempt_in_does_not_read_the_older_ones_again(learner):
     run_queued()
     assert Progress.objects.get().best_score == 0.0
     assert refresh(learner.pk, exercise.pk).best_score == 0.9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_attempt_counted_while_another_creates_the_row_rebuilds_it(
+    learner, monkeypatch
+):
+    """Two first attempts graded at once both find no row; the second insert fails on the
+    unique key, and the row is rebuilt from both attempts rather than counting one."""
+    from lessons.review import progress
+
+    exercise = make_exercise()
+    make_attempt(learner, exercise, user_prompt="Tell {name} a story.")
+    run_queued()
+    monkeypatch.setattr(progress, "locked_row", lambda learner_id, exercise_id: None)
+    make_attempt(learner, exercise, user_prompt="Please say hello to {name}.")
+    run_queued()
+    row = Progress.objects.get()
+    assert row.attempts == 2 and row.passed and row.attempts_to_pass == 2
