@@ -548,7 +548,7 @@ def read_exercise(src: Source) -> dict[str, Any]:
     ]
     for where, message in pitfalls.placeholder_errors(exercise):
         src.problem(where, message)
-    model = Exercise(**{k: exercise[k] for k in ("backend", "model_name", "max_tokens")})
+    model = Exercise(**{k: exercise[k] for k in ("backend", "model_name", "max_tokens", "rubric")})
     for where, message in pitfalls.setting_warnings(model):
         src.warning(where, message)
     return exercise

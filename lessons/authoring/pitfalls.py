@@ -4,8 +4,8 @@ course import, the exercise editor and its publish page:
 - errors: a prompt part naming a `{placeholder}` the exercise does not declare (the model
   would read it as written, braces and all);
 - warnings: settings this site changes or does not send (max_tokens above the ceiling, a
-  model not on the allowlist, a setting the provider's backend leaves out), each naming
-  what to change.
+  model or an llm_judge's judge not on the allowlist, a setting the provider's backend
+  leaves out), each naming what to change.
 
 Both return (field, message) pairs, the field named as in the course files ("prompt.user",
 "stub.rules[0].if[1]", "model.max_tokens"), so import reports the file's line.
@@ -93,6 +93,7 @@ def setting_warnings(exercise: Any) -> list[tuple[str, str]]:
                 f"one of {', '.join(allowed)}.",
             )
         )
+    warnings += judge_warnings(exercise)
     if exercise.backend not in BACKENDS:
         return warnings  # import reports the unknown backend as an error
     backend = cast(type[Backend], backend_class(exercise.backend))
@@ -105,3 +106,41 @@ def setting_warnings(exercise: Any) -> list[tuple[str, str]]:
         for setting, why in backend.unsent.items()
     ]
     return warnings
+
+
+def judge_warnings(exercise: Any) -> list[tuple[str, str]]:
+    """Return (field, message) for each llm_judge criterion, at any depth, whose judge is not
+    on the allowlist: the judge is never called, so each of its verdicts waits for review."""
+    allowed = allowed_models()
+    warnings = []
+    for field, criterion in rubric_criteria(exercise.rubric, "rubric"):
+        model = (criterion.get("params") or {}).get("model")
+        if criterion.get("kind") != "llm_judge" or not isinstance(model, str):
+            continue
+        backend, name = exercise.judge_model(model)
+        if backend != "stub" and f"{backend}:{name}" not in allowed:
+            warnings.append(
+                (
+                    f"{field}.params.model",
+                    f"the judge {backend}:{name} is not on this site's list of allowed models "
+                    "(SANDBOX_MODELS), so it is never called and every output this criterion "
+                    "grades waits for review. Ask your operator to add it, or judge with one "
+                    f"of {', '.join(allowed)}.",
+                )
+            )
+    return warnings
+
+
+def rubric_criteria(node: Any, path: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """Return (field, criterion) for every criterion of a rubric as written, sub-criteria
+    (`params.criteria`) included, each named by its path ("rubric.criteria[0]")."""
+    criteria = node.get("criteria") if isinstance(node, Mapping) else None
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    for i, criterion in enumerate(criteria if isinstance(criteria, list) else []):
+        if isinstance(criterion, Mapping):
+            field = f"{path}.criteria[{i}]"
+            found += [
+                (field, criterion),
+                *rubric_criteria(criterion.get("params"), f"{field}.params"),
+            ]
+    return found

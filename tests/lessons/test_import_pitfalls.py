@@ -5,6 +5,7 @@ and still imports, when a model setting would not reach the provider as written.
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from lessons.models import Exercise
 from tests.lessons.test_import_course import course, edit, line_of, load, load_fails, run
@@ -107,3 +108,48 @@ def test_a_setting_that_will_not_reach_the_provider_warns_and_imports(
     assert out.count("warning:") == 1
     assert Exercise.objects.filter(slug="tagline").exists()
     assert warning in run("import_course", "--check", str(course))
+
+
+JUDGED = "exercises/late-delivery-reply.yaml"
+JUDGE_SAYS = (
+    "the judge openai:gpt-9 is not on this site's list of allowed models (SANDBOX_MODELS), "
+    "so it is never called and every output this criterion grades waits for review."
+)
+
+
+def test_a_judge_not_on_the_allowlist_warns_at_its_model_and_imports(db, course):
+    path = course / JUDGED
+    edit(path, "        model: judge\n", "        model: openai:gpt-9\n")
+    out = load(course)
+    criteria = yaml.safe_load(path.read_text())["rubric"]["criteria"]
+    judged = next(i for i, c in enumerate(criteria) if c["kind"] == "llm_judge")
+    where = f"{JUDGED}:{line_of(path, 'openai:gpt-9')}: rubric.criteria[{judged}].params.model"
+    assert f"warning: prompt-fundamentals/{where}: {JUDGE_SAYS}" in out
+    assert Exercise.objects.filter(slug="late-delivery-reply").exists()
+
+
+def test_a_judge_inside_a_combining_criterion_is_checked_too(db, course):
+    path = course / TAGLINE
+    edit(
+        path,
+        "  criteria:\n",
+        "  criteria:\n"
+        "    - id: judged\n"
+        "      kind: all_of\n"
+        "      params:\n"
+        "        criteria:\n"
+        "          - kind: llm_judge\n"
+        "            params: {model: 'openai:gpt-9', items: [The tagline is one line.]}\n",
+    )
+    out = load(course)
+    where = f"{TAGLINE}:{line_of(path, 'openai:gpt-9')}"
+    assert (
+        f"warning: prompt-fundamentals/{where}: "
+        f"rubric.criteria[0].params.criteria[0].params.model: {JUDGE_SAYS}"
+    ) in out
+
+
+def test_a_stub_judge_and_an_allowed_one_do_not_warn(db, course, settings):
+    settings.SANDBOX_MODELS = "openai:gpt-9:0.10:0.20"
+    edit(course / JUDGED, "        model: judge\n", "        model: openai:gpt-9\n")
+    assert "the judge" not in load(course)
