@@ -23,3 +23,6 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+    # A folder, not a host: without this, kombu warns "No hostname was supplied" each time
+    # it clones a connection (as a publish from a management command does).
+    default_connection_params = {"hostname": None, "port": None}

@@ -39,3 +39,11 @@ def test_a_message_being_written_is_invisible_to_the_worker(channel, tmp_path):
     assert [p.name.endswith(".celery.msg.part") for p in written] == [True]
     with pytest.raises(Empty):
         channel._get("celery")  # the old transport would read it half written, and die
+
+
+def test_a_cloned_connection_does_not_warn_about_a_missing_host(caplog):
+    """kombu warns "No hostname was supplied" for a hostless URL unless the transport has no
+    default host; a re-import printed it on every publish."""
+    with Connection("filesystem://", transport="sandbox.broker:Transport") as connection:
+        connection.clone().release()
+    assert "No hostname" not in caplog.text
