@@ -36,7 +36,7 @@ import re2
 
 from graders import judge
 from graders.judge import Judge, JudgeRequest
-from graders.text import compile_pattern, re2_reason
+from graders.text import as_written, compile_pattern, re2_reason
 
 
 class ScriptError(ValueError):
@@ -54,7 +54,9 @@ def pattern(value: Any, field: str) -> re2._Regexp:
     try:
         return compile_pattern(value, ignore_case=True)
     except re2.error as e:
-        raise ScriptError(field, f"RE2 cannot compile {value!r}: {re2_reason(e)}") from None
+        raise ScriptError(
+            field, f"RE2 cannot compile {as_written(value)}: {re2_reason(e)}"
+        ) from None
 
 
 def patterns(value: Any, field: str) -> tuple[re2._Regexp, ...]:

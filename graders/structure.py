@@ -22,7 +22,7 @@ from graders import limits
 from graders.context import Context
 from graders.kinds import ParamError, excerpt, short
 from graders.results import OK, Check, worst_status
-from graders.text import UNSUPPORTED_CONSTRUCTS, compile_pattern, re2_reason
+from graders.text import UNSUPPORTED_CONSTRUCTS, as_written, compile_pattern, re2_reason
 
 if TYPE_CHECKING:
     from graders.rubric import Criterion
@@ -296,11 +296,11 @@ def pattern_problem(schema: Any) -> str:
             )
             if construct:
                 return (
-                    f"the pattern {pattern!r} at {where} uses {construct}, "
+                    f"the pattern {as_written(pattern)} at {where} uses {construct}, "
                     "which RE2 does not support"
                 )
             reason = re2_reason(e)
-            return f"RE2 cannot compile the pattern {pattern!r} at {where}: {reason}"
+            return f"RE2 cannot compile the pattern {as_written(pattern)} at {where}: {reason}"
     if "patternProperties" in keywords and "unevaluatedProperties" in keywords:
         # jsonschema decides which properties patternProperties evaluated with Python's re.
         return (

@@ -162,6 +162,11 @@ def re2_reason(error: re2.error) -> str:
     return first.decode() if isinstance(first, bytes) else str(error)
 
 
+def as_written(pattern: str) -> str:
+    """Return a pattern quoted as its author wrote it (repr would double each backslash)."""
+    return f"'{pattern}'"
+
+
 def check_pattern(params: dict[str, Any]) -> None:
     """Refuse a pattern RE2 cannot compile, naming the construct; never fall back to `re`.
 
@@ -179,7 +184,7 @@ def check_pattern(params: dict[str, Any]) -> None:
             (name for found, name in UNSUPPORTED_CONSTRUCTS if found.search(pattern)), ""
         )
         named = f"{construct} are not supported ({reason})" if construct else reason
-        raise ParamError("pattern", f"RE2 cannot compile {pattern!r}: {named}") from None
+        raise ParamError("pattern", f"RE2 cannot compile {as_written(pattern)}: {named}") from None
 
 
 def prepare_pattern(params: Mapping[str, Any], criterion: Criterion) -> re2._Regexp:

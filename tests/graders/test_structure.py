@@ -159,7 +159,7 @@ def test_json_schema_patterns_still_match_as_before():
     [
         (
             {"properties": {"x": {"pattern": "(\\w)\\1"}}},
-            "the pattern '(\\\\w)\\\\1' at /properties/x/pattern uses backreferences",
+            r"the pattern '(\w)\1' at /properties/x/pattern uses backreferences",
         ),
         ({"patternProperties": {"(?=x)": {}}}, "at /patternProperties/(?=x) uses lookaround"),
         (

@@ -87,6 +87,7 @@ def test_regex_refuses_what_re2_cannot_compile_naming_the_construct(pattern, con
         load_rubric({"criteria": [criterion("regex", {"pattern": pattern})]})
     assert e.value.criterion == "c" and e.value.field == "params.pattern"
     assert construct in e.value.message
+    assert f"RE2 cannot compile '{pattern}'" in e.value.message  # as written, not repr'd
 
 
 def test_a_pathological_pattern_finishes_in_milliseconds():
