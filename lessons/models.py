@@ -68,6 +68,9 @@ class Course(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("ls-course", args=[self.slug])
 
+    def opens_for(self, user) -> bool:
+        return Course.objects.visible_to(user).filter(pk=self.pk).exists()
+
 
 class LessonQuerySet(models.QuerySet):
     def live(self) -> LessonQuerySet:
@@ -270,6 +273,9 @@ class Exercise(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("ls-exercise", args=[self.lesson.course.slug, self.lesson.slug, self.slug])
+
+    def opens_for(self, user) -> bool:
+        return Exercise.objects.visible_to(user).filter(pk=self.pk).exists()
 
     @property
     def parsed_rubric(self) -> graders.Rubric:

@@ -135,6 +135,12 @@ def attempt_detail(request: LearnerRequest, attempt_id) -> HttpResponse:
         return trigger_client_event(HttpResponseStopPolling(response.content), ATTEMPT_CHANGED)
     exercise = attempt.exercise
     if exercise:  # what the model received for the first visible case, and what changed
+        # An attempt stays readable after its exercise or course went back to draft; links
+        # to pages the learner can no longer open are left out.
+        context.update(
+            exercise_opens=exercise.opens_for(request.user),
+            course_opens=exercise.lesson.course.opens_for(request.user),
+        )
         case = exercise.first_visible_case()
         context.update(prompt=exercise.prompt(attempt.fields(), attempt.examples, case), case=case)
         previous = (

@@ -13,7 +13,7 @@ def after_passing(context, attempt) -> dict | None:
     """Return where a passed attempt leads the learner viewing it: {"next": the exercise to
     do next, or None when the course is complete; "course"}. None if it did not pass, or is
     not the viewer's own exercise attempt (a playground run, a reference run, a learner's
-    attempt an instructor reviews)."""
+    attempt an instructor reviews), or its course no longer opens for them (a draft again)."""
     request = context.get("request")
     if attempt.exercise_id is None or attempt.is_reference:
         return None
@@ -22,5 +22,7 @@ def after_passing(context, attempt) -> dict | None:
     override = override_of(attempt)
     if not (override.passed if override else attempt.passed):
         return None
-    exercise = attempt.exercise
-    return {"next": journey.next_after(exercise, request.user), "course": exercise.lesson.course}
+    course = attempt.exercise.lesson.course
+    if not course.opens_for(request.user):
+        return None
+    return {"next": journey.next_after(attempt.exercise, request.user), "course": course}

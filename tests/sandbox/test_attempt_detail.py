@@ -313,3 +313,23 @@ def test_it_says_when_the_attempt_was_submitted_to_the_second(alice_client, lear
     attempt = make_attempt(learner, exercise, created_at=at)
     html = alice_client.get(url(attempt)).content.decode()
     assert f'Submitted <time datetime="{at.isoformat()}">Dec 1, 2026, 23:18:07</time>' in html
+
+
+def test_an_attempt_on_an_exercise_back_in_draft_opens_without_links_to_it(
+    alice_client, learner, exercise
+):
+    attempt = graded(make_attempt(learner, exercise))
+    exercise_url, course_url = (
+        exercise.get_absolute_url(),
+        exercise.lesson.course.get_absolute_url(),
+    )
+    html = alice_client.get(url(attempt)).content.decode()
+    assert f'href="{exercise_url}"' in html and f'href="{course_url}"' in html
+    exercise.lesson.course.published = False
+    exercise.lesson.course.save()
+    r = alice_client.get(url(attempt))
+    html = r.content.decode()
+    assert r.status_code == 200 and exercise.title in html
+    assert f'href="{exercise_url}"' not in html and f'href="{course_url}"' not in html
+    assert "This exercise is closed for now." in html
+    assert alice_client.get(exercise_url).status_code == 404  # the link would have been a 404
