@@ -185,9 +185,7 @@ def test_counting_a_new_attempt_in_does_not_read_the_older_ones_again(learner):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_first_attempt_counted_while_another_creates_the_row_rebuilds_it(
-    learner, monkeypatch
-):
+def test_a_first_attempt_counted_while_another_creates_the_row_rebuilds_it(learner, monkeypatch):
     """Two first attempts graded at once both find no row; the second insert fails on the
     unique key, and the row is rebuilt from both attempts rather than counting one."""
     from lessons.review import progress
