@@ -526,3 +526,22 @@ def test_a_field_where_it_cannot_apply_is_reported_at_its_line(course):
     message = load_fails(course)
     assert "reads one field of the prompt: add target: prompt" in message
     reported_line(message, "exercises/tagline.yaml", "rubric.criteria[0].field")
+
+
+def test_instructor_makes_existing_users_teach_the_imported_course(db, course):
+    from django.contrib.auth.models import User
+
+    User.objects.create_user("ada")
+    User.objects.create_user("grace")
+    out = run("import_course", str(course), "--instructor", "ada", "--instructor", "grace")
+    imported = Course.objects.get()
+    assert sorted(imported.instructors.values_list("username", flat=True)) == ["ada", "grace"]
+    assert f"ada teaches {imported.title!r}." in out
+    load(course)  # a re-import keeps them
+    assert imported.instructors.count() == 2
+
+
+def test_an_unknown_instructor_changes_nothing(db, course):
+    with pytest.raises(CommandError, match="No user called nobody; nothing was changed."):
+        run("import_course", str(course), "--instructor", "nobody")
+    assert not Course.objects.exists()

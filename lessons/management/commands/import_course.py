@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from lessons.authoring.coursefiles import (
@@ -27,8 +29,21 @@ class Command(BaseCommand):
             action="store_true",
             help="only read and check the files; write nothing (for a course repository's CI)",
         )
+        parser.add_argument(
+            "--instructor",
+            action="append",
+            default=[],
+            metavar="USERNAME",
+            help="make this existing user an instructor of the course (repeatable)",
+        )
 
-    def handle(self, folder: Path, check: bool = False, **options) -> None:
+    def handle(
+        self, folder: Path, check: bool = False, instructor: Sequence[str] = (), **options
+    ) -> None:
+        instructors = User.objects.filter(username__in=instructor)
+        unknown = sorted(set(instructor) - set(instructors.values_list("username", flat=True)))
+        if unknown:
+            raise CommandError(f"No user called {', '.join(unknown)}; nothing was changed.")
         try:
             if check:
                 course = read_course(folder.resolve())
@@ -44,7 +59,10 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{folder} has {len(e.problems)} problem(s); nothing was changed:\n{e}"
             ) from None
+        report.course.instructors.add(*instructors)
         self.stdout.write(report.summary())
+        for user in instructors:
+            self.stdout.write(f"{user.username} teaches {report.course.title!r}.")
         self.warn(report.warnings)
 
     def warn(self, warnings: list[Problem]) -> None:
