@@ -132,7 +132,30 @@ def test_the_broker_is_redis_when_redis_url_is_set():
     assert values["CACHES"]["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": url,
+        "OPTIONS": {"driver_info": None},
     }
+
+
+@pytest.mark.parametrize(("options", "lookups"), [({}, ["redis"]), (None, [])])
+def test_the_caches_connections_skip_redis_pys_package_metadata(monkeypatch, options, lookups):
+    """Each thread of a worker connects to the response cache; redis-py otherwise reads its
+    own version from the package metadata for every connection (1.9 ms of CPU, not 0.7)."""
+    import redis
+    from redis import utils
+
+    from tests.live import redis_url
+
+    if options is None:  # the settings' own
+        options = values_under({"REDIS_URL": "redis://x"}, "CACHES")["CACHES"]["default"]
+        options = options["OPTIONS"]
+    looked_up: list[str] = []
+    monkeypatch.setattr(utils.metadata, "version", lambda name: looked_up.append(name) or "8")
+    pool = redis.ConnectionPool.from_url(redis_url(), **options)
+    try:
+        assert redis.Redis(connection_pool=pool).ping()
+    finally:
+        pool.disconnect()
+    assert looked_up == lookups
 
 
 def test_web_and_workers_share_the_queue_celery_queue_names():
