@@ -419,11 +419,13 @@ class Exercise(models.Model):
             fixed_variables=dict(self.fixed_variables),
         )
 
-    def self_test(self, judge: graders.Judge | None = None) -> graders.SelfTestReport:
+    def self_test(
+        self, judge: graders.Judge | None = None, case: Case | None = None
+    ) -> graders.SelfTestReport:
         """Return the rubric's verdict on its own known-good and known-bad samples, graded as
-        if the reference solution had produced them for the first test case (so prompt-side
-        criteria see a good prompt, and per-case expectations have a case)."""
-        case = self.cases.first()
+        if the reference solution had produced them for the first test case, or `case` (so
+        prompt-side criteria see a good prompt, and per-case expectations have a case)."""
+        case = case or self.cases.first()
         return graders.self_test(
             self.parsed_rubric,
             case.as_grader_case() if case else None,

@@ -545,3 +545,30 @@ def test_an_unknown_instructor_changes_nothing(db, course):
     with pytest.raises(CommandError, match="No user called nobody; nothing was changed."):
         run("import_course", str(course), "--instructor", "nobody")
     assert not Course.objects.exists()
+
+
+def test_a_sample_the_rubric_misjudges_is_refused_at_its_line(db, course):
+    """The rubric's samples are graded as the publish check's self-test grades them, so a
+    rubric that fails its own good sample is caught when the files are read."""
+    path = course / "exercises/tagline.yaml"
+    too_long = "Stand up, sit down, stand up again, and do your very best work today."
+    edit(path, "      - Stand up to your best work.\n", f"      - {too_long}\n")
+    for args in ((str(course),), ("--check", str(course))):
+        with pytest.raises(CommandError) as e:
+            run("import_course", *args)
+        line = line_of(path, "Stand up, sit down")
+        assert (
+            f"prompt-fundamentals/exercises/tagline.yaml:{line}: rubric.samples.good[1]: "
+            "the rubric misjudges it: good sample 2 ('Stand up, sit down, stand up again, and do "
+            "your ve…') failed with score 0.67, but should have passed (failing: short)"
+        ) in str(e.value)
+    assert not Course.objects.exists()
+
+
+def test_a_judged_rubrics_samples_are_left_to_the_publish_check(db, course):
+    """Reading files calls no model: a bad sample a judge would catch is not graded here."""
+    path = course / "exercises/late-delivery-reply.yaml"
+    rubric = yaml.safe_load(path.read_text())["rubric"]
+    assert rubric["samples"]["bad"] and any(c["kind"] == "llm_judge" for c in rubric["criteria"])
+    load(course)
+    assert Exercise.objects.filter(slug="late-delivery-reply").exists()
