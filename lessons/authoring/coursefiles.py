@@ -549,23 +549,22 @@ def read_exercise(src: Source) -> dict[str, Any]:
     ]
     for where, message in pitfalls.placeholder_errors(exercise):
         src.problem(where, message)
+    model = Exercise(**{k: v for k, v in exercise.items() if k not in ("cases", "where")})
     if len(src.reader.problems) == problems_before:  # a rubric and cases that load
-        for where, message in sample_problems(exercise):
+        for where, message in sample_problems(model, Case(**exercise["cases"][0])):
             src.problem(where, message)
-    model = Exercise(**{k: exercise[k] for k in ("backend", "model_name", "max_tokens", "rubric")})
     for where, message in pitfalls.setting_warnings(model):
         src.warning(where, message)
     return exercise
 
 
-def sample_problems(exercise: dict[str, Any]) -> list[tuple[str, str]]:
+def sample_problems(exercise: Exercise, case: Case) -> list[tuple[str, str]]:
     """Return (field, message) for each rubric sample the rubric misjudges (a good one that
     fails, a bad one that passes), graded as the publish check's self-test grades them. A
     rubric that calls a judge is left to that check: reading files calls no model."""
-    model = Exercise(**{k: v for k, v in exercise.items() if k not in ("cases", "where")})
-    if model.parsed_rubric.calls_a_model():
+    if exercise.parsed_rubric.calls_a_model():
         return []
-    report = model.self_test(case=Case(**exercise["cases"][0]))  # read_cases wants one
+    report = exercise.self_test(case=case)
     return [
         (f"rubric.samples.{r.expected}[{r.index}]", f"the rubric misjudges it: {r.describe()}")
         for r in report.misjudged

@@ -93,7 +93,7 @@ def setting_warnings(exercise: Any) -> list[tuple[str, str]]:
                 f"one of {', '.join(allowed)}.",
             )
         )
-    warnings += judge_warnings(exercise)
+    warnings += judge_warnings(exercise, allowed)
     if exercise.backend not in BACKENDS:
         return warnings  # import reports the unknown backend as an error
     backend = cast(type[Backend], backend_class(exercise.backend))
@@ -108,17 +108,16 @@ def setting_warnings(exercise: Any) -> list[tuple[str, str]]:
     return warnings
 
 
-def judge_warnings(exercise: Any) -> list[tuple[str, str]]:
+def judge_warnings(exercise: Any, allowed: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Return (field, message) for each llm_judge criterion, at any depth, whose judge is not
-    on the allowlist: the judge is never called, so each of its verdicts waits for review."""
-    allowed = allowed_models()
+    `allowed`: the judge is never called, so each of its verdicts waits for review."""
     warnings = []
     for field, criterion in rubric_criteria(exercise.rubric, "rubric"):
         model = (criterion.get("params") or {}).get("model")
         if criterion.get("kind") != "llm_judge" or not isinstance(model, str):
             continue
         backend, name = exercise.judge_model(model)
-        if backend != "stub" and f"{backend}:{name}" not in allowed:
+        if f"{backend}:{name}" not in allowed:
             warnings.append(
                 (
                     f"{field}.params.model",

@@ -40,8 +40,8 @@ class Command(BaseCommand):
     def handle(
         self, folder: Path, check: bool = False, instructor: Sequence[str] = (), **options
     ) -> None:
-        instructors = User.objects.filter(username__in=instructor)
-        unknown = sorted(set(instructor) - set(instructors.values_list("username", flat=True)))
+        instructors = list(User.objects.filter(username__in=instructor))
+        unknown = sorted(set(instructor) - {user.username for user in instructors})
         if unknown:
             raise CommandError(f"No user called {', '.join(unknown)}; nothing was changed.")
         try:
