@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -126,23 +126,29 @@ def self_test(
     submission: Submission | None = None,
     *,
     judge: Judge | None = None,
+    render: Callable[[Case], Submission] | None = None,
 ) -> SelfTestReport:
-    """Return how the rubric judges its samples: every good one must pass, every bad one fail."""
+    """Return how the rubric judges its samples: every good one must pass, every bad one fail.
+
+    `render`, when given, builds the prompt as the model received it for a sample's own
+    variables (a mapping sample with `variables`)."""
     results: list[SampleResult] = []
     submission = submission or Submission()
     for expected in ("good", "bad"):
         for index, sample in enumerate(rubric.samples.get(expected, ())):
             output, sample_case_value, prefill = sample_case(sample, case)
             sample_submission = submission
+            if render is not None and isinstance(sample, Mapping) and "variables" in sample:
+                sample_submission = render(sample_case_value)
             if prefill is not None:
                 # The sample's prefill is the one the model received, as it received it.
                 rendered_fields = {
-                    **(submission.rendered_fields or submission.fields),
+                    **(sample_submission.rendered_fields or sample_submission.fields),
                     "prefill": prefill,
                 }
                 sample_submission = replace(
-                    submission,
-                    fields={**submission.fields, "prefill": prefill},
+                    sample_submission,
+                    fields={**sample_submission.fields, "prefill": prefill},
                     rendered_fields=rendered_fields,
                 )
             grade = grade_one_output(rubric, output, sample_case_value, sample_submission, judge)

@@ -364,7 +364,7 @@ CRITERIA: dict[str, Kind] = {
         ),
         "The prompt uses every declared variable.",
         reads="prompt",
-        normalises="looks for {name} or {{ name }} in the template text, "
+        normalises="looks for {name} (not the escape {{name}}) in the template text, "
         "or the case's value in the rendered prompt",
         options=False,
     ),
@@ -670,10 +670,12 @@ def run_check(
 
     grade_child = None
     if criterion.children:
+        # A composite's own with_prefill is its sub-criteria's default.
+        inherited = criterion.with_prefill if criterion.with_prefill is not None else with_prefill
 
         def grade_child(child: Criterion, child_subject: str | None) -> CriterionResult:
             check = criterion_check(
-                child, output, case, submission, judge, with_prefill, child_subject, parsed
+                child, output, case, submission, judge, inherited, child_subject, parsed
             )
             return criterion_result(child, check, check.detail)
 

@@ -14,14 +14,15 @@ from typing import Any
 
 from graders.context import Context, Submission
 from graders.kinds import ParamError, excerpt, short
+from graders.placeholders import TOKEN
 from graders.results import Check
 from graders.similarity import levenshtein_distance
 
 
-def placeholder(name: str) -> re.Pattern[str]:
-    """Return the pattern of a variable's placeholder: `{name}` or `{{ name }}`."""
-    escaped = re.escape(name)
-    return re.compile(r"\{\{\s*" + escaped + r"\s*\}\}|\{" + escaped + r"\}")
+def placeholder_spans(name: str, text: str) -> list[tuple[int, int]]:
+    """Return where the text holds a placeholder of the variable, `{name}`, as the renderer
+    reads it (graders.placeholders): not the escape `{{name}}`, which renders as text."""
+    return [m.span() for m in TOKEN.finditer(text) if m.group(2) == name]
 
 
 TEXT_FIELDS = ("system", "user", "prefill")
@@ -67,7 +68,7 @@ def uses_variable(name: str, ctx: Context) -> bool:
     fails on the others; but a fixed variable's value is the same in every case, so for it
     only the placeholder counts.
     """
-    if placeholder(name).search(template_text(ctx.submission, ctx.field)):
+    if placeholder_spans(name, template_text(ctx.submission, ctx.field)):
         return True
     if is_fixed(name, ctx):
         return False
@@ -88,7 +89,7 @@ def uses_variables(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
         return Check(True, "the exercise declares no variables")
     missing = [n for n in names if not uses_variable(n, ctx)]
     if missing:
-        listed = ", ".join("{{ " + n + " }}" for n in missing)
+        listed = ", ".join("{" + n + "}" for n in missing)
         return Check(False, f"expected the prompt to use every variable, found no {listed}")
     return Check(True, f"the prompt uses all {len(names)} variables")
 
@@ -222,9 +223,7 @@ def delimited_input(params: Mapping[str, Any], text: str, ctx: Context) -> Check
     name, tag = params["variable"], params["tag"]
     spans: list[tuple[str, int, int]] = []
     for field_text in template_texts(ctx.submission, ctx.field):
-        spans.extend(
-            (field_text, m.start(), m.end()) for m in placeholder(name).finditer(field_text)
-        )
+        spans.extend((field_text, start, end) for start, end in placeholder_spans(name, field_text))
     value = variable_values(ctx).get(name, "")
     if not spans and value:
         rendered = rendered_text(ctx.submission, ctx.field)

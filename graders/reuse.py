@@ -74,13 +74,15 @@ def model_criteria(rubric: Rubric) -> dict[str, ModelCriterion]:
         if not any(node.kind == "llm_judge" for node in nodes):
             continue
         prefill = case = prompt = False
+        inherited = {id(criterion): rubric.with_prefill}  # each node's with_prefill default
         for node in nodes:
             kind = CRITERIA[node.kind]
             reads_prompt = kind.reads == "prompt" or node.target == "prompt"
             prompt = prompt or reads_prompt
             with_prefill = (
-                node.with_prefill if node.with_prefill is not None else rubric.with_prefill
+                node.with_prefill if node.with_prefill is not None else inherited[id(node)]
             )
+            inherited.update((id(child), with_prefill) for child in node.children)
             prefill = prefill or (with_prefill and not reads_prompt)
             case = case or bool(
                 node.case_params or (REFERENCE in kind.params and node.params["reference"] is None)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -152,10 +153,13 @@ class Rubric:
         return model_criteria(self)
 
 
+MAX_WEIGHT = 1_000_000  # far past any sensible share; keeps sums of weights finite
+
+
 def _number(value: Any, criterion: str, name: str, low: float, high: float | None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RubricError(f"must be a number, not {value!r}", criterion, name)
-    if value != value or value < low or (high is not None and value > high):
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise RubricError(f"must be {bounds}, not {value}", criterion, name)
     return float(value)
@@ -242,6 +246,10 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
     target = data.get("target", "output")
     if target not in TARGETS:
         raise RubricError(f"must be one of {', '.join(TARGETS)}, not {target!r}", where, "target")
+    if kind.nested and target != "output":
+        raise RubricError(
+            "set target on each sub-criterion: they read it, not the group", where, "target"
+        )
     negate = _flag(data, "negate", False, where)
     if negate and not kind.negatable:
         raise RubricError(f"a {kind_name} criterion cannot be negated", where, "negate")
@@ -262,7 +270,7 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
         id=cid,
         kind=kind_name,
         params=params,
-        weight=_number(data.get("weight", 1), where, "weight", 0, None),
+        weight=_number(data.get("weight", 1), where, "weight", 0, MAX_WEIGHT),
         on_pass=feedback.get("pass", ""),
         on_fail=feedback.get("fail", ""),
         negate=negate,

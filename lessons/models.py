@@ -370,7 +370,7 @@ class Exercise(models.Model):
         ]
         return fields, examples
 
-    def case_variables(self, case: Case | None) -> dict[str, str]:
+    def case_variables(self, case: Case | graders.Case | None) -> dict[str, str]:
         return {**self.fixed_variables, **(case.variables if case else {})}
 
     def variable_names(self) -> list[str]:
@@ -378,7 +378,10 @@ class Exercise(models.Model):
         return [*self.variables, *(n for n in self.fixed_variables if n not in self.variables)]
 
     def prompt(
-        self, fields: Mapping[str, str], examples: Sequence[Sequence[str]], case: Case | None
+        self,
+        fields: Mapping[str, str],
+        examples: Sequence[Sequence[str]],
+        case: Case | graders.Case | None,
     ) -> RenderedPrompt:
         """Return the prompt the model receives for a test case, from composed fields and
         example turns (attempt.fields(), attempt.examples). The runner, the graders, the
@@ -395,7 +398,7 @@ class Exercise(models.Model):
         self,
         fields: Mapping[str, str],
         examples: Sequence[Sequence[str]],
-        case: Case | None,
+        case: Case | graders.Case | None,  # a rubric sample's case: its variables
     ) -> graders.Submission:
         """Return what the graders read of a prompt as sent: its system/user/prefill and
         example turns already composed (attempt.fields(), attempt.examples), rendered for a
@@ -426,11 +429,14 @@ class Exercise(models.Model):
         if the reference solution had produced them for the first test case, or `case` (so
         prompt-side criteria see a good prompt, and per-case expectations have a case)."""
         case = case or self.cases.first()
+        fields, examples = self.compose(self.solution)
         return graders.self_test(
             self.parsed_rubric,
             case.as_grader_case() if case else None,
-            self.submission(self.solution, case),
+            self.grader_submission(fields, examples, case),
             judge=judge,
+            # A sample's own variables: the solution rendered for them, as the runner would.
+            render=lambda sample_case: self.grader_submission(fields, examples, sample_case),
         )
 
     def render(self, values: PromptValues, case: Case | None) -> RenderedPrompt:

@@ -727,6 +727,10 @@ def read_cases(src: Source, variables: list[str]) -> list[dict]:
             src.problem(join(at, "name"), f"{row['name']!r} is used twice")
         names.add(row["name"])
         result.append(row)
+    if result and not any(row["weight"] for row in result):
+        src.problem(
+            join(join("cases", 0), "weight"), "at least one test case needs a weight above 0"
+        )
     return result
 
 

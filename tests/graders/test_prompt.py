@@ -31,7 +31,7 @@ def test_uses_variables():
     assert grade_one("uses_variables", "", submission=submission(), case=CASE).passed
     bare = submission(user="Ticket: (pasted by hand)")
     result = grade_one("uses_variables", "", submission=bare, case=CASE)
-    assert not result.passed and "{{ ticket }}" in result.detail
+    assert not result.passed and "{ticket}" in result.detail
 
 
 def test_no_hardcoded_answer_does_not_reveal_the_answer():
@@ -115,7 +115,7 @@ def test_uses_variables_counts_the_fixed_variables():
         "uses_variables", "", submission=policy_submission("<policy>{policy}</policy> {question}")
     ).passed
     result = grade_one("uses_variables", "", submission=policy_submission("{question}"))
-    assert not result.passed and "{{ policy }}" in result.detail
+    assert not result.passed and "{policy}" in result.detail
 
 
 def test_a_pasted_fixed_value_is_not_a_use_of_its_variable():
