@@ -829,7 +829,9 @@ def grade_case(
         unmet = unmet_requirements(criterion, results_list)
         if unmet:
             check = Check(False, f"not judged: it requires {unmet}, which did not pass")
-            results_list.append(criterion_result(criterion, check, check.detail, fingerprint))
+            # Marked so it is never reused for a judged verdict once its requirements pass.
+            unjudged = f"{fingerprint}{reuse.UNJUDGED}" if fingerprint else ""
+            results_list.append(criterion_result(criterion, check, check.detail, unjudged))
             continue
         if model is not None:
             stored = previous.get(criterion.id) if previous else None

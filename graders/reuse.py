@@ -33,6 +33,9 @@ from graders.rubric import Criterion, Rubric
 # Raise when what a fingerprint covers changes: older ones then never match. 2: the judge
 # checks whether it was steered (graders.judge), so verdicts of the old protocol are asked again.
 VERSION = 2
+# Ends the fingerprint of a result stored without asking the judge (its `requires` did not
+# pass): same definition, but never a verdict to reuse.
+UNJUDGED = ":unjudged"
 # A criterion's fields its verdict ignores.
 PRESENTATION = ("weight", "feedback", "visible", "title")
 
@@ -164,4 +167,5 @@ def same_definition(stored: Mapping[str, Any] | None, model: ModelCriterion) -> 
     return (
         isinstance(stored_fingerprint, str)
         and stored_fingerprint.partition(":")[0] == model.definition
+        and not stored_fingerprint.endswith(UNJUDGED)
     )

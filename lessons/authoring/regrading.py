@@ -18,6 +18,7 @@ from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 import graders
+from graders import reuse
 from lessons.authoring import jobs
 from lessons.authoring.jobs import Publish
 from lessons.models import Exercise, Regrade
@@ -44,10 +45,36 @@ def by_id(criteria: list[dict]) -> dict[str, dict]:
     return {criterion["id"]: criterion for criterion in criteria}
 
 
+def comparable(exercise: Exercise, attempt: Attempt) -> list[dict[str, dict]]:
+    """Return the stored criterion results, by id, of an attempt's runs (prefetched), less
+    the verdicts of model-calling criteria whose inputs changed since (an edited test case,
+    prefill or starter): grade_case asks the judge again for those, as for a changed
+    definition, so they must be counted (and budgeted) too."""
+    models = exercise.parsed_rubric.model_criteria
+    stored_runs = []
+    for run in attempt.runs.all():
+        stored = by_id(run.criteria)
+        case = grader_case(run)
+        submission = exercise.grader_submission(attempt.fields(), attempt.examples, run.case)
+        for criterion_id, model in models.items():
+            result = stored.get(criterion_id)
+            if result and result.get("fingerprint") != reuse.fingerprint(
+                model, run.output, case, submission
+            ):
+                del stored[criterion_id]
+        stored_runs.append(stored)
+    return stored_runs
+
+
 def stored_criteria(exercise: Exercise, before) -> list[dict[str, dict]]:
-    """Return the stored criterion results, by id, of every run a regrade would grade again."""
-    stored = Run.objects.filter(attempt__in=attempts_to_regrade(exercise, before))
-    return [by_id(criteria) for criteria in stored.values_list("criteria", flat=True).iterator()]
+    """Return the stored criterion results, by id, of every run a regrade would grade again,
+    as it would find them reusable (comparable)."""
+    pending = attempts_to_regrade(exercise, before).prefetch_related(stored_runs())
+    return [
+        stored
+        for attempt in pending.iterator(chunk_size=100)
+        for stored in comparable(exercise, attempt)
+    ]
 
 
 def judge_calls_needed(exercise: Exercise, before) -> int:
@@ -76,9 +103,19 @@ def refusal(exercise: Exercise, user) -> str:
     return ""
 
 
+class RegradeUnderWay(Exception):
+    """The exercise has a regrade queued or running: a second would grade (and bill) the same
+    attempts again."""
+
+
 def start(exercise: Exercise, user, publish: Publish) -> Regrade:
-    """Save a queued regrade, published once the transaction commits."""
+    """Save a queued regrade, published once the transaction commits, unless one is under way
+    (RegradeUnderWay)."""
     with transaction.atomic():
+        Exercise.objects.select_for_update().filter(pk=exercise.pk).first()  # one at a time
+        under_way = exercise.regrades.filter(status__in=(Regrade.QUEUED, Regrade.RUNNING))
+        if under_way.exists():
+            raise RegradeUnderWay("A regrade of this exercise is under way.")
         regrade = Regrade.objects.create(exercise=exercise, requested_by=user)
         transaction.on_commit(lambda: publish(regrade.pk), robust=True)
     return regrade
@@ -121,9 +158,8 @@ def grade_stored(
         for run, sample in zip(group, case_grade.samples, strict=True):
             run.score, run.passed = sample.score, sample.passed
             run.criteria = [c.to_dict() for c in sample.criteria]
-            run.hidden = bool(
-                run.case and not graders.feedback_visible(run.case.visibility, sample.passed)
-            )
+            if run.case:  # a deleted case's run stays as hidden as it was
+                run.hidden = not graders.feedback_visible(run.case.visibility, sample.passed)
     return grade
 
 
@@ -149,6 +185,17 @@ def stored_runs() -> Prefetch:
     return Prefetch("runs", runs.order_by("position"))
 
 
+class OverTime(Exception):
+    """Grading an attempt again took longer than the soft time limit: its grade is not saved
+    (its judge calls ran out of time, and would read as needs review)."""
+
+
+def decided(attempt: Attempt) -> set[tuple[int, str, bool]]:
+    """Return the decisions on an attempt's runs (prefetched) as they were read."""
+    runs = attempt.runs.all()
+    return {(run.pk, d.criterion_id, d.met) for run in runs for d in run.decisions.all()}
+
+
 def regrade_attempt(
     exercise: Exercise,
     attempt: Attempt,
@@ -160,20 +207,40 @@ def regrade_attempt(
     counting it in the regrade's progress and renewing its lease, in one transaction; return
     whether its score or pass changed, or None if this delivery no longer holds the regrade
     (its grade is not saved then; the judge calls it made, which were billed, still go on
-    the ledger)."""
+    the ledger). Raise OverTime, saving only the ledger, when grading outlasted `deadline`.
+    A decision saved while the judge was asked is applied before saving (the attempt locked,
+    as decisions.decide locks it)."""
     judge_log: list[CallLog] = []
     grade = grade_stored(exercise, attempt, calls.make_judge(exercise, deadline, judge_log))
-    changed = (attempt.score, attempt.passed) != (grade.score, grade.passed)
+    # Past the deadline, judge calls fail (needs review): the runner would fail the attempt.
+    over_time = exercise.parsed_rubric.calls_a_model() and time.monotonic() >= deadline
     with transaction.atomic():
         if ledger_user_id and judge_log:
             UsageRecord.objects.bulk_create(UsageRecord.for_calls(ledger_user_id, None, judge_log))
-        if not held.update(
-            done=F("done") + 1,
-            changed=F("changed") + int(changed),
-            lease_expires_at=jobs.lease_end(),
-        ):
-            return None
-        save_regraded(attempt, grade)
+        if not over_time:
+            locked = (
+                Attempt.objects.select_for_update(of=("self",))
+                .prefetch_related(stored_runs())
+                .get(pk=attempt.pk)
+            )
+            if decided(locked) != decided(attempt):
+                # Apply the new decisions to the verdicts just asked for, asking no judge.
+                graded = {run.pk: run.criteria for run in attempt.runs.all()}
+                for run in locked.runs.all():
+                    run.criteria = graded.get(run.pk, run.criteria)
+                grade = grade_stored(exercise, locked, judge=None, keep_stored=True)
+                attempt = locked
+            changed = (attempt.score, attempt.passed) != (grade.score, grade.passed)
+            if not held.update(
+                done=F("done") + 1,
+                changed=F("changed") + int(changed),
+                lease_expires_at=jobs.lease_end(),
+            ):
+                return None
+            save_regraded(attempt, grade)
+    if over_time:
+        limit = settings.ATTEMPT_SOFT_TIME_LIMIT
+        raise OverTime(f"Grading one attempt again took longer than {limit} seconds.")
     progress.refresh(attempt.learner_id, exercise.pk)
     return changed
 
@@ -184,8 +251,7 @@ def budget_stop(regrade: Regrade, attempt: Attempt) -> str:
     rubric = regrade.exercise.parsed_rubric
     if regrade.requested_by is None or not rubric.calls_a_model():
         return ""
-    previous = [by_id(run.criteria) for run in attempt.runs.all()]
-    if not graders.judge_calls_needed(rubric, previous):
+    if not graders.judge_calls_needed(rubric, comparable(regrade.exercise, attempt)):
         return ""
     return limits.budget_refusal(regrade.requested_by)
 
@@ -205,7 +271,6 @@ def run(regrade_id: int, publish: Publish) -> None:
         return
     regrade, held = taken
     started = time.monotonic()
-    deadline = started + settings.ATTEMPT_SOFT_TIME_LIMIT
     try:
         pending = attempts_to_regrade(regrade.exercise, regrade.created_at)
         if not regrade.done:
@@ -225,12 +290,20 @@ def run(regrade_id: int, publish: Publish) -> None:
                     finished_at=timezone.now(),
                 )
                 return
+            # Each attempt's judge calls get the whole soft limit, as a runner's do (the lease,
+            # renewed after each attempt, is longer).
+            deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
             changed = regrade_attempt(
                 regrade.exercise, attempt, regrade.requested_by_id, held, deadline
             )
             if changed is None:
                 log.info("regrade %s was taken over by another delivery", regrade_id)
                 return
+    except OverTime as e:
+        done = Regrade.objects.get(pk=regrade.pk).done
+        error = f"{done} attempt{'' if done == 1 else 's'} regraded, then it stopped. {e}"
+        held.update(status=Regrade.ERROR, error=error, finished_at=timezone.now())
+        return
     except Exception as e:
         log.exception("regrade %s failed", regrade_id)
         held.update(status=Regrade.ERROR, error=str(e), finished_at=timezone.now())

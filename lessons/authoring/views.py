@@ -701,7 +701,10 @@ def regrade_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     refused = regrading.refusal(exercise, request.user)
     if refused:
         return _regrade_panel(request, exercise, refused=refused)
-    regrade = regrading.start(exercise, request.user, publish=regrade_task.delay)
+    try:
+        regrade = regrading.start(exercise, request.user, publish=regrade_task.delay)
+    except regrading.RegradeUnderWay as e:
+        return _regrade_panel(request, exercise, refused=str(e), regrade=exercise.regrades.first())
     if request.htmx:
         return _regrade_panel(request, exercise, regrade=regrade)
     return redirect(reverse("ls-teach-rubric", args=[exercise.pk]) + "#regrade")

@@ -1,0 +1,252 @@
+"""Regrade where it could grade otherwise than the runner, or do what its page did not say:
+a judge whose requirement now passes, an edited test case, a deleted hidden case, a second
+regrade, a decision made meanwhile, a regrade out of time."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import Mock
+
+import pytest
+
+import graders
+from lessons.authoring import regrading
+from lessons.models import Exercise, Regrade
+from sandbox.models import Attempt, UsageRecord
+from tests.conftest import HTMX, make_attempt, make_exercise, run_queued
+
+pytestmark = pytest.mark.django_db
+
+JUDGE_STUB = {
+    "rules": [{"if": "say hello", "reply": "Hello there!"}],
+    "default": "No.",
+    "judge": [{"item": "The reply greets the reader.", "if": "hello"}],
+}
+
+
+def run_regrade(exercise: Exercise, instructor) -> Regrade:
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    return regrade
+
+
+def judge_calls_on_ledger(user) -> int:
+    return UsageRecord.objects.filter(learner=user, attempt=None, cache_hit=False).count()
+
+
+def fresh_grade(exercise: Exercise, attempt: Attempt) -> graders.Grade:
+    """The grade the runner would give these outputs with the current rubric (no previous)."""
+    exercise = Exercise.objects.get(pk=exercise.pk)
+    runs = list(attempt.runs.order_by("position"))
+    case = runs[0].case
+    cases = [
+        graders.CaseOutputs(
+            case=case.as_grader_case(),
+            outputs=tuple(r.output for r in runs),
+            submission=exercise.grader_submission(attempt.fields(), attempt.examples, case),
+        )
+    ]
+    from sandbox import calls
+
+    return graders.grade_attempt(
+        exercise.parsed_rubric,
+        cases,
+        sample_rule=exercise.parsed_sample_rule,
+        judge=calls.make_judge(exercise, 10**12, []),
+    )
+
+
+def test_a_judge_that_requires_a_fixed_criterion_is_judged_again(learner, instructor):
+    """The judge `requires` a criterion that failed (a typo in its text); the instructor fixes
+    the typo and regrades. The stored "not judged: it requires ..." result has the same
+    fingerprint and status ok, so it is reused: the judge is never asked, and the regrade
+    disagrees with what the runner gives the same output under the same rubric."""
+    rubric = {
+        "pass_threshold": 1.0,
+        "criteria": [
+            {"id": "greets", "kind": "contains", "params": {"text": "helo"}, "ignore_case": True},
+            {
+                "id": "friendly",
+                "kind": "llm_judge",
+                "params": {
+                    "model": "stub:judge",
+                    "items": ["The reply greets the reader."],
+                    "requires": ["greets"],
+                },
+            },
+        ],
+    }
+    exercise = make_exercise(rubric=rubric, stub=JUDGE_STUB)
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    attempt.refresh_from_db()
+    assert attempt.passed is False
+    fixed = json.loads(json.dumps(rubric))
+    fixed["criteria"][0]["params"]["text"] = "hello"
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=fixed)
+    exercise.refresh_from_db()
+    expected = fresh_grade(exercise, attempt)
+    assert (expected.score, expected.passed) == (1.0, True)  # what the runner gives now
+    run_regrade(exercise, instructor)
+    attempt.refresh_from_db()
+    friendly = regrading.by_id(attempt.runs.get().criteria)["friendly"]
+    assert friendly["detail"].startswith("not judged") is False, friendly["detail"]
+    assert (attempt.score, attempt.passed) == (expected.score, expected.passed)
+
+
+def test_the_page_counts_judge_calls_an_edited_test_case_makes(ines_client, learner, instructor):
+    """A judge grading prefill + output reads the prefill rendered for the case: edit the
+    case's variables and a regrade asks the judge again for every attempt, yet the page says
+    it calls no judge, the budget is not checked, and the calls are billed."""
+    rubric = {
+        "pass_threshold": 1.0,
+        "with_prefill": True,
+        "criteria": [
+            {
+                "id": "friendly",
+                "kind": "llm_judge",
+                "params": {"model": "stub:judge", "items": ["The reply greets the reader."]},
+            },
+        ],
+    }
+    exercise = make_exercise(
+        rubric=rubric, stub=JUDGE_STUB, editable_fields=["system", "user", "prefill"]
+    )
+    make_attempt(learner, exercise, prefill="Dear {name}, ")
+    run_queued()
+    assert Attempt.objects.get().status == Attempt.GRADED
+    exercise.cases.update(variables={"name": "Grace"})
+    html = ines_client.get(f"/teach/exercises/{exercise.id}/regrade/", headers=HTMX)
+    text = html.content.decode()
+    said_no_judge = "without calling a judge" in text
+    run_regrade(Exercise.objects.get(pk=exercise.pk), instructor)
+    billed = judge_calls_on_ledger(instructor)
+    assert not (said_no_judge and billed), f"page said no judge call; {billed} were billed"
+
+
+def test_a_regrade_does_not_unhide_a_deleted_hidden_case(learner, instructor):
+    """A hidden test case's run is hidden from the learner; once the case is deleted (or
+    renamed in a course file: deleted and created again), a regrade sets hidden=False, so the
+    learner's attempt page shows that output and its criteria details."""
+    exercise = make_exercise(
+        model_name="echo",
+        cases=[
+            {"name": "Ada", "variables": {"name": "Ada"}},
+            {"name": "Secret case", "variables": {"name": "Zanzibar"}, "visibility": "hide"},
+        ],
+    )
+    attempt = make_attempt(learner, exercise, user_prompt="hello {name}")
+    run_queued()
+    secret = attempt.runs.get(case_name="Secret case")
+    assert secret.hidden
+    exercise.cases.filter(name="Secret case").delete()
+    run_regrade(exercise, instructor)
+    secret.refresh_from_db()
+    assert "Zanzibar" in secret.output
+    assert secret.hidden, "the hidden case's output is now shown to the learner"
+
+
+def test_a_second_regrade_is_refused_while_one_is_under_way(ines_client, learner, instructor):
+    """Two POSTs (two tabs, a double click without htmx, a replayed form) queue two regrades
+    of the same attempts: on two workers both ask the judge for every changed verdict, and
+    both bill the instructor."""
+    exercise = make_exercise()
+    make_attempt(learner, exercise)
+    run_queued()
+    url = f"/teach/exercises/{exercise.id}/regrade/"
+    ines_client.post(url, headers=HTMX)
+    ines_client.post(url, headers=HTMX)
+    unfinished = Regrade.objects.filter(status__in=[Regrade.QUEUED, Regrade.RUNNING])
+    assert unfinished.count() == 1
+
+
+def test_a_decision_made_while_the_regrade_asks_the_judge_is_not_lost(learner, instructor):
+    """The regrade reads an attempt's runs and decisions (prefetched, up to 100 attempts ahead),
+    asks the judge, then saves without a lock. An instructor decides the judge's criterion on
+    that output meanwhile (decide excludes the decided criterion from judges_changed, so it is
+    allowed): the regrade's save then overwrites the decided grade with one computed without
+    the decision."""
+    from lessons.review import decisions
+    from sandbox import calls
+    from tests.conftest import JUDGED_RUBRIC
+
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["model"] = "stub:judge"
+    exercise = make_exercise(rubric=rubric, stub=JUDGE_STUB)
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    changed = json.loads(json.dumps(rubric))
+    changed["criteria"][1]["params"]["items"] = ["The reply is friendly."]  # judge: not met
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=changed)
+    run = attempt.runs.get()
+    real = calls.make_judge
+    decided = []
+
+    def make_judge(*args, **kwargs):
+        judge = real(*args, **kwargs)
+
+        def judging(request):
+            if not decided:  # the instructor decides while the judge thinks
+                try:
+                    fresh = type(run).objects.select_related("attempt__exercise").get(pk=run.pk)
+                    decided.append(decisions.decide(fresh, "friendly", True, "", instructor))
+                except Exception as e:
+                    decided.append(e)
+                    raise
+            return judge(request)
+
+        return judging
+
+    import unittest.mock
+
+    with unittest.mock.patch("lessons.authoring.regrading.calls.make_judge", make_judge):
+        run_regrade(Exercise.objects.get(pk=exercise.pk), instructor)
+    assert decided and not isinstance(decided[0], Exception), decided
+    run.refresh_from_db()
+    friendly = regrading.by_id(run.criteria)["friendly"]
+    assert friendly["passed"] is True, "the instructor's decision (met) was overwritten"
+
+
+def test_progress_follows_a_regrade(learner, instructor):
+    from lessons.review.models import Progress
+
+    exercise = make_exercise()
+    make_attempt(learner, exercise, user_prompt="nothing")  # fails
+    make_attempt(learner, exercise)  # passes
+    run_queued()
+    progress = Progress.objects.get(learner=learner, exercise=exercise)
+    assert progress.passed and progress.attempts_to_pass == 2
+    exercise.rubric = {"criteria": [{"id": "any", "kind": "word_count", "params": {"min": 1}}]}
+    exercise.save()
+    run_regrade(exercise, instructor)
+    progress.refresh_from_db()
+    assert progress.passed and progress.attempts_to_pass == 1 and progress.first_try_passed
+    assert progress.failure_groups == []
+
+
+def test_a_regrade_out_of_time_does_not_save_judge_verdicts_as_needs_review(
+    learner, instructor, settings
+):
+    """The regrade's judge calls share one deadline per delivery (started + soft limit) and run
+    one after another. Past it, each judge call raises JudgeFailed, which llm_judge turns into
+    needs_review, and the regrade saves that: a passing attempt stops passing and lands in the
+    review queue. The runner past its soft limit fails the attempt instead of saving a grade;
+    a regrade should hand the attempt over (not save it)."""
+    from tests.conftest import JUDGED_RUBRIC
+
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["model"] = "stub:judge"
+    exercise = make_exercise(rubric=rubric, stub=JUDGE_STUB)
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    attempt.refresh_from_db()
+    assert attempt.passed
+    changed = json.loads(json.dumps(rubric))
+    changed["criteria"][1]["params"]["instructions"] = "Be strict."
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=changed)
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 0  # this delivery's deadline has passed at once
+    run_regrade(Exercise.objects.get(pk=exercise.pk), instructor)
+    attempt.refresh_from_db()
+    friendly = regrading.by_id(attempt.runs.get().criteria)["friendly"]
+    assert friendly["status"] != "needs_review", friendly["detail"]
