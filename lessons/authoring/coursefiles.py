@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -30,7 +30,15 @@ from django.db import transaction
 import graders
 from lessons.authoring import pitfalls, publishing
 from lessons.authoring.editing import CappedLoader, YamlRefused
-from lessons.models import Case, Course, Exercise, Lesson, editable_entries, split_editable
+from lessons.models import (
+    Case,
+    Course,
+    Exercise,
+    Lesson,
+    PublishCheck,
+    editable_entries,
+    split_editable,
+)
 from lessons.results import ROLES
 from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
@@ -851,8 +859,9 @@ class ImportReport:
         return text
 
 
-def import_course(root: Path) -> ImportReport:
-    """Read a course folder and save it: all of it, or (on any problem) nothing.
+def import_course(root: Path, instructors: Sequence[Any] = ()) -> ImportReport:
+    """Read a course folder and save it: all of it, or (on any problem) nothing. The
+    `instructors` teach it from the start, so its exercises' reference checks run as theirs.
 
     1. Read and check every file; any problem raises CourseFilesInvalid before a write.
     2. In one transaction, update or create the course, its lessons, exercises and test
@@ -870,6 +879,7 @@ def import_course(root: Path) -> ImportReport:
                 "published": data["published"],
             },
         )
+        course.instructors.add(*instructors)
         report = ImportReport(course, warnings=data["warnings"])
         kept_lessons = []
         for position, lesson_data in enumerate(data["lessons"]):
@@ -910,6 +920,16 @@ def save_exercises(lesson: Lesson, exercises: list[dict], report: ImportReport) 
     kept = []
     for position, data in enumerate(exercises):
         fields = {k: v for k, v in data.items() if k not in ("slug", "cases", "where")}
+        existing = Exercise.objects.filter(lesson=lesson, slug=data["slug"]).first()
+        # The files may ask for a draft to be published, not publish it unchecked: it stays a
+        # draft and its publish check publishes it if it passes (below).
+        to_publish = (
+            existing is not None
+            and existing.status == Exercise.DRAFT
+            and fields["status"] == Exercise.PUBLISHED
+        )
+        if to_publish:
+            fields["status"] = Exercise.DRAFT
         exercise, _ = Exercise.objects.update_or_create(
             lesson=lesson,
             slug=data["slug"],
@@ -923,7 +943,12 @@ def save_exercises(lesson: Lesson, exercises: list[dict], report: ImportReport) 
             )
             kept_cases.append(row.id)
         Case.objects.filter(exercise=exercise).exclude(id__in=kept_cases).delete()
-        publishing.recheck_if_changed(exercise)
+        if to_publish:
+            user = lesson.course.instructors.order_by("pk").first()
+            if user is not None:
+                publishing.start_check(exercise, user, PublishCheck.PUBLISH)
+        else:
+            publishing.recheck_if_changed(exercise)
     retire_exercises(lesson, Exercise.objects.filter(lesson=lesson).exclude(id__in=kept), report)
 
 

@@ -54,12 +54,11 @@ class Command(BaseCommand):
                 )
                 self.warn(course["warnings"])
                 return
-            report = import_course(folder.resolve())
+            report = import_course(folder.resolve(), instructors)
         except CourseFilesInvalid as e:
             raise CommandError(
                 f"{folder} has {len(e.problems)} problem(s); nothing was changed:\n{e}"
             ) from None
-        report.course.instructors.add(*instructors)
         self.stdout.write(report.summary())
         for user in instructors:
             self.stdout.write(f"{user.username} teaches {report.course.title!r}.")

@@ -1,0 +1,52 @@
+"""Course imports and the publish gate: an import naming its instructors checks its published
+exercises as theirs, and files cannot publish a draft past its publish check."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+
+from lessons.authoring import coursefiles
+from lessons.models import Course, Exercise, PublishCheck
+from tests.conftest import HTMX, make_exercise, run_queued
+
+FAILING_SOLUTION = {"user": "Tell {name} a story."}  # the stub's long default: 'greets' fails
+
+
+def test_an_import_with_instructors_checks_its_published_exercises(
+    instructor, ines_client, delay, tmp_path
+):
+    exercise = make_exercise(solution=FAILING_SOLUTION)
+    folder = tmp_path / "basics"
+    coursefiles.write_course(exercise.lesson.course, folder)
+    Course.objects.filter(slug="basics").delete()
+
+    call_command("import_course", str(folder), instructor=["ines"])
+
+    imported = Exercise.objects.get(slug="greet")
+    assert imported.status == Exercise.PUBLISHED  # learners can open it
+    assert imported.lesson.course.instructors.filter(pk=instructor.pk).exists()
+    # A published exercise's failing reference is checked and its instructors told.
+    assert PublishCheck.objects.filter(exercise=imported).exists(), "no check was run"
+
+
+def test_a_reimport_does_not_publish_a_draft_its_check_refused(
+    instructor, ines_client, delay, tmp_path, django_capture_on_commit_callbacks
+):
+    draft = make_exercise(status=Exercise.DRAFT, solution=FAILING_SOLUTION)
+    with django_capture_on_commit_callbacks(execute=True):
+        ines_client.post(f"/teach/exercises/{draft.id}/publish/", headers=HTMX)
+    run_queued()
+    assert draft.publish_checks.get().status == "failed"  # publishing refused
+    draft.refresh_from_db()
+    assert draft.status == Exercise.DRAFT
+
+    folder = tmp_path / "basics"
+    coursefiles.write_course(draft.lesson.course, folder)
+    exercise_file = next((folder / "exercises").glob("*greet*.yaml"))
+    exercise_file.write_text(exercise_file.read_text().replace("status: draft\n", ""))
+    coursefiles.import_course(folder)  # the default status is published
+
+    draft.refresh_from_db()
+    # The files ask for it to be published: it stays a draft, and a publish check decides.
+    assert draft.status == Exercise.DRAFT, "published although its publish check failed"
+    assert draft.publish_checks.count() == 2
