@@ -5,7 +5,7 @@ regrade, a decision made meanwhile, a regrade out of time."""
 from __future__ import annotations
 
 import json
-from unittest.mock import Mock
+from unittest.mock import Mock, patch
 
 import pytest
 
@@ -223,6 +223,38 @@ def test_progress_follows_a_regrade(learner, instructor):
     progress.refresh_from_db()
     assert progress.passed and progress.attempts_to_pass == 1 and progress.first_try_passed
     assert progress.failure_groups == []
+
+
+def test_a_regrade_rebuilds_each_learners_progress_once(learner, other_learner, instructor):
+    exercise = make_exercise()
+    for who in (learner, other_learner, learner, other_learner, learner):
+        make_attempt(who, exercise)
+    run_queued()
+    with patch("lessons.authoring.regrading.progress.refresh") as refresh:
+        assert run_regrade(exercise, instructor).status == Regrade.DONE
+    assert sorted(c.args for c in refresh.call_args_list) == sorted(
+        [(learner.pk, exercise.pk), (other_learner.pk, exercise.pk)]
+    )
+
+
+def test_a_regrade_handed_over_within_a_learners_attempts_rebuilds_their_progress(
+    learner, instructor, settings
+):
+    from lessons.review.models import Progress
+
+    exercise = make_exercise()
+    make_attempt(learner, exercise, user_prompt="nothing")  # fails
+    make_attempt(learner, exercise)  # passes
+    run_queued()
+    exercise.rubric = {"criteria": [{"id": "any", "kind": "word_count", "params": {"min": 1}}]}
+    exercise.save()
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 0  # hand over after every attempt
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.done) == (Regrade.QUEUED, 1)  # handed over after one
+    progress = Progress.objects.get(learner=learner, exercise=exercise)
+    assert progress.first_try_passed  # the regraded first attempt counts already
 
 
 def test_a_regrade_out_of_time_does_not_save_judge_verdicts_as_needs_review(
