@@ -131,9 +131,9 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
 @transaction.atomic
 def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
     """Check a published exercise again if what its check depends on changed since its latest
-    check. Every path that edits an exercise or its test cases calls this after saving, in
-    its transaction: the instructor's editors, the CSV import, the course import and the
-    Django admin.
+    check, and fail any check still under way of an earlier version. Every path that edits an
+    exercise or its test cases calls this after saving, in its transaction: the instructor's
+    editors, the CSV import, the course import and the Django admin.
 
     It locks the exercise's row first, as finish_check does before it publishes: an edit
     committed while a check to publish is being decided is either seen by that check (which
@@ -147,10 +147,17 @@ def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
         .values_list("status", flat=True)
         .first()
     )
+    definition = checked_definition(exercise)
+    # A check under way when its exercise is edited fails now, draft or published: its
+    # worker may grade either version, and an undo before it is decided would leave the digest
+    # it compares as it was, so it would pass on a run of the edited version.
+    exercise.publish_checks.filter(status=PublishCheck.CHECKING).exclude(
+        definition=definition
+    ).update(status=PublishCheck.FAILED, problems=[CHANGED], finished_at=timezone.now())
     if status != Exercise.PUBLISHED:
         return None
     latest = exercise.publish_checks.first()
-    if latest and latest.definition == checked_definition(exercise):
+    if latest and latest.definition == definition:
         return None
     user = user or exercise.lesson.course.instructors.order_by("pk").first()
     if user is None:

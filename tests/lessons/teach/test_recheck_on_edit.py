@@ -4,10 +4,14 @@ while learners keep the exercise as it is now."""
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import pytest
 
 from lessons.authoring import coursefiles, publishing
 from lessons.models import Exercise, PublishCheck
+from lessons.tasks import reconcile
+from sandbox.models import Attempt
 from tests.conftest import HTMX, RUBRIC, make_exercise, run_queued
 from tests.lessons.teach.test_edit_cases import rows
 from tests.lessons.teach.test_edit_exercise import form_data
@@ -150,3 +154,29 @@ def test_drafts_are_not_checked_on_edit(ines_client, instructor):
     draft = make_exercise(status=Exercise.DRAFT, slug="draft", rubric=RUBRIC)
     ines_client.post(f"/teach/exercises/{draft.id}/rubric/yaml/", {"rubric": "criteria: []\n"})
     assert not PublishCheck.objects.filter(exercise=draft).exists()
+
+
+def test_an_edit_while_a_check_runs_fails_it_even_if_undone(
+    ines_client, instructor, delay, django_capture_on_commit_callbacks
+):
+    """Publish a draft whose reference fails; while its check is queued, loosen the rubric,
+    let the worker grade with the loose one, then put the strict one back: the check must not
+    pass on a run of a version that is gone (the digest it compares is the same again)."""
+    draft = make_exercise(status=Exercise.DRAFT, solution={"user": "Tell {name} a story."})
+    strict = draft.rubric
+    with django_capture_on_commit_callbacks(execute=True):
+        ines_client.post(f"/teach/exercises/{draft.id}/publish/", headers=HTMX)
+    loose = "criteria:\n  - id: any\n    kind: length\n    params: {min: 1}\n"
+    ines_client.post(f"/teach/exercises/{draft.id}/rubric/yaml/", {"rubric": loose})
+    with patch("lessons.authoring.publishing.finish_check"):  # its worker dies before deciding
+        run_queued()
+    check = draft.publish_checks.get()
+    assert check.reference.passed  # graded with the loose rubric
+    Exercise.objects.filter(pk=draft.pk).update(rubric=strict)
+    publishing.recheck_if_changed(draft)  # as the editors call it after saving
+    Attempt.objects.filter(pk=check.reference_id).update(finished_at="2000-01-01T00:00:00Z")
+    reconcile()  # decides checks whose worker died
+    check.refresh_from_db()
+    draft.refresh_from_db()
+    assert (check.status, check.problems) == ("failed", [publishing.CHANGED])
+    assert draft.status == Exercise.DRAFT
