@@ -36,6 +36,7 @@ from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.prompting import RenderedPrompt, render_prompt
 from sandbox.providers import (
     ModelChoice,
+    backend_unavailable,
     make_backend,
     model_choice,
     model_unavailable,
@@ -158,13 +159,13 @@ def playground_jobs(attempt: Attempt) -> list[Job]:
 def exercise_backend(attempt: Attempt, exercise: Exercise) -> tuple[Backend, ModelChoice]:
     """Return the backend an exercise attempt runs on. A reference run (the publish check)
     falls back, where the exercise's backend is not configured, to its recorded cassette or
-    its stub rules."""
+    its stub rules; not where only its model is off the allowlist, which learners meet too."""
     reason = model_unavailable(exercise.backend, exercise.model_name)
     if not reason:
         backend = make_backend(exercise.backend, exercise.stub_script)
         return backend, model_choice(exercise.backend, exercise.model_name)
     fallback = offline_backend(exercise.backend, exercise.stub_script)
-    if attempt.is_reference and fallback:
+    if attempt.is_reference and fallback and backend_unavailable(exercise.backend):
         backend, choice = fallback
         if not choice.model:
             choice = model_choice(exercise.backend, exercise.model_name)

@@ -275,6 +275,25 @@ def test_without_the_backend_the_reference_runs_on_the_stub_rules(
     assert attempt.runs.get().model_label == "Offline stub · scripted"
 
 
+def test_a_model_off_the_allowlist_fails_the_check_as_it_fails_learners(
+    ines_client, delay, django_capture_on_commit_callbacks, settings
+):
+    settings.OPENAI_API_KEY = "sk-test-configured"
+    settings.SANDBOX_MODELS = "openai:gpt-4o-mini:0.15:0.60"
+    exercise = make_exercise(
+        status=Exercise.DRAFT,
+        backend="openai",
+        model_name="gpt-not-allowed",
+        solution={"user": "Please say hello to {name}."},
+    )
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    run_queued()  # the stub rules do not stand in: learners would get no answer
+    check = exercise.publish_checks.get()
+    assert check.status == PublishCheck.FAILED
+    assert "not on this site's list of allowed models" in check.problems[0]
+    assert not check.reference.runs.exists()
+
+
 def test_reference_runs_do_not_count_as_learner_attempts(
     ines_client, instructor, delay, django_capture_on_commit_callbacks
 ):
