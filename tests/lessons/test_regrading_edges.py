@@ -12,8 +12,9 @@ import pytest
 import graders
 from lessons.authoring import regrading
 from lessons.models import Exercise, Regrade
-from sandbox.models import Attempt, UsageRecord
-from tests.conftest import HTMX, make_attempt, make_exercise, run_queued
+from sandbox.models import Attempt
+from tests.conftest import HTMX, graded_with_a_hidden_case, make_attempt, make_exercise, run_queued
+from tests.lessons.test_regrading import judge_calls_on_ledger, run_regrade
 
 pytestmark = pytest.mark.django_db
 
@@ -22,17 +23,6 @@ JUDGE_STUB = {
     "default": "No.",
     "judge": [{"item": "The reply greets the reader.", "if": "hello"}],
 }
-
-
-def run_regrade(exercise: Exercise, instructor) -> Regrade:
-    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
-    regrading.run(regrade.pk, publish=Mock())
-    regrade.refresh_from_db()
-    return regrade
-
-
-def judge_calls_on_ledger(user) -> int:
-    return UsageRecord.objects.filter(learner=user, attempt=None, cache_hit=False).count()
 
 
 def fresh_grade(exercise: Exercise, attempt: Attempt) -> graders.Grade:
@@ -129,15 +119,8 @@ def test_a_regrade_does_not_unhide_a_deleted_hidden_case(learner, instructor):
     """A hidden test case's run is hidden from the learner; once the case is deleted (or
     renamed in a course file: deleted and created again), a regrade sets hidden=False, so the
     learner's attempt page shows that output and its criteria details."""
-    exercise = make_exercise(
-        model_name="echo",
-        cases=[
-            {"name": "Ada", "variables": {"name": "Ada"}},
-            {"name": "Secret case", "variables": {"name": "Zanzibar"}, "visibility": "hide"},
-        ],
-    )
-    attempt = make_attempt(learner, exercise, user_prompt="hello {name}")
-    run_queued()
+    attempt = graded_with_a_hidden_case(learner)
+    exercise = attempt.exercise
     secret = attempt.runs.get(case_name="Secret case")
     assert secret.hidden
     exercise.cases.filter(name="Secret case").delete()
