@@ -630,11 +630,29 @@ def try_rubric(request: LearnerRequest, exercise_id: int) -> HttpResponse:
 # Publishing
 
 
-def _publish_panel(request: LearnerRequest, exercise: Exercise, **extra) -> HttpResponse:
+def _publish_panel(
+    request: LearnerRequest, exercise: Exercise, announce: str = "", **extra
+) -> HttpResponse:
+    """The publishing panel; with htmx, the panel alone, and `announce` (what changed, in a
+    sentence) for the page's status region, which stays in place so screen readers read it."""
     context = _exercise_context(exercise, **extra)
     if request.htmx:
+        context["announcement"] = announce
         return render(request, "lessons/teach/_publish.html", context)
     return render(request, "lessons/teach/publish.html", context)
+
+
+def check_announcement(check: PublishCheck) -> str:
+    """Return what a screen reader says when a publish check starts or is decided."""
+    if check.status == PublishCheck.CHECKING:
+        return "Checking: the reference solution runs on every test case."
+    if check.status == PublishCheck.PASSED:
+        return "Published." if check.reason == PublishCheck.PUBLISH else "Checked: it still passes."
+    failed = len(check.problems)
+    checks = f"{failed} check{'' if failed == 1 else 's'} failed"
+    if check.reason == PublishCheck.PUBLISH:
+        return f"Not published: {checks}."
+    return f"Its reference check failed: {checks}."
 
 
 @login_required
@@ -647,7 +665,7 @@ def publish_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     reason = PublishCheck.PUBLISH if exercise.status == Exercise.DRAFT else PublishCheck.RECHECK
     check = publishing.start_check(exercise, request.user, reason)
     if request.htmx:
-        return _publish_panel(request, exercise, check=check)
+        return _publish_panel(request, exercise, check_announcement(check), check=check)
     return redirect("ls-teach-publish-status", exercise.pk, check.pk)
 
 
@@ -657,7 +675,8 @@ def publish_status(request: LearnerRequest, exercise_id: int, check_id: int) -> 
     """The publish check while the reference runs, then its result; htmx polls it."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     check = get_object_or_404(exercise.publish_checks, pk=check_id)
-    return _publish_panel(request, exercise, check=check, just_decided=check.is_final)
+    announce = check_announcement(check) if check.is_final else ""  # polls say nothing new
+    return _publish_panel(request, exercise, announce, check=check, just_decided=check.is_final)
 
 
 @login_required
@@ -667,7 +686,7 @@ def unpublish_exercise(request: LearnerRequest, exercise_id: int) -> HttpRespons
     exercise = _get_exercise_for_instructor(request, exercise_id)
     exercise.status = Exercise.DRAFT
     exercise.save(update_fields=["status"])
-    return _publish_panel(request, exercise)
+    return _publish_panel(request, exercise, "Unpublished: learners no longer see it.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ def publish_and_wait(page, outcome: str):
     ).click()
     panel = page.locator("#publish-panel")
     expect(panel.locator(f'[data-publish="{outcome}"]')).to_be_visible(timeout=30_000)
+    # What the page's status region (outside the replaced panel) reads out.
+    said = "Published." if outcome == "published" else "Not published"
+    expect(page.locator("#publish-announcement")).to_contain_text(said)
     return panel
 
 

@@ -59,6 +59,22 @@ def test_the_worker_publishes_it_with_no_further_request(
     assert "every 500ms" not in html  # final: the polling stops
 
 
+def test_screen_readers_hear_the_check_start_and_end_once(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    page = ines_client.get(f"/teach/exercises/{exercise.id}/").content.decode()
+    # The status region sits outside the panel that each poll replaces.
+    assert '<p id="publish-announcement" class="visually-hidden" role="status"' in page
+    started = start(ines_client, exercise, django_capture_on_commit_callbacks).content.decode()
+    oob = '<span id="publish-announcement" hx-swap-oob="innerHTML">'
+    assert f"{oob}Checking: the reference solution runs on every test case.</span>" in started
+    check = PublishCheck.objects.get()
+    assert oob not in status(ines_client, exercise, check).content.decode()  # a poll: no news
+    run_queued()
+    assert f"{oob}Published.</span>" in status(ines_client, exercise, check).content.decode()
+
+
 def test_it_refuses_while_the_reference_fails_and_says_which_check(
     ines_client, delay, django_capture_on_commit_callbacks
 ):
