@@ -8,7 +8,8 @@ The public interface:
 - SampleRule(kind, needed) for a case's k samples: kind in SAMPLE_RULES (mean, all, at_least
   n, any); .check(k) raises SampleRuleError(message, field)
 - grade_case(rubric, output, case, submission, *, judge=None, previous=None) -> CaseGrade
-- judge_calls_needed(rubric, [stored criteria by id, ...]) -> int, and judge_calls_at_most (retries)
+- judge_calls_needed(rubric, [stored criteria by id, ...]) -> int, and judge_calls_at_most
+  (retries); reusable_previous(rubric, cases) -> the stored criteria a regrade would reuse
 - aggregate(rubric, [(case_grade, weight), ...]) -> Grade (the cases -> attempt step)
 - try_rubric(rubric_or_dict, output, ...) -> CaseGrade, and self_test(rubric) -> SelfTestReport
 - feedback_visible(visibility, passed) -> bool, with VISIBILITY the allowed values
@@ -41,6 +42,7 @@ from graders.scoring import (
     grade_attempt,
     judge_calls_at_most,
     judge_calls_needed,
+    reusable_previous,
     score_case,
 )
 
@@ -73,6 +75,7 @@ __all__ = (
     "judge_calls_at_most",
     "judge_calls_needed",
     "load_rubric",
+    "reusable_previous",
     "score_case",
     "self_test",
     "try_rubric",

@@ -22,7 +22,7 @@ from graders.context import Case, Submission
 from graders.engine import aggregate, grade_case, weighted_mean
 from graders.judge import Judge
 from graders.results import NEEDS_REVIEW, CaseGrade, Decision, Grade, worst_status
-from graders.reuse import ModelCriterion, same_definition
+from graders.reuse import ModelCriterion, fingerprint, reusable, same_definition
 from graders.rubric import Rubric
 
 StoredCriteria = Mapping[str, Mapping[str, Any]]  # CriterionResult.to_dict() by criterion id
@@ -169,6 +169,24 @@ def grade_attempt(
         pairs.append((case_grade, case_outputs.case.weight))
         at += count
     return aggregate(rubric, pairs)
+
+
+def reusable_previous(rubric: Rubric, cases: Sequence[CaseOutputs]) -> list[StoredCriteria]:
+    """Return, per sample of these cases, its stored results less the model verdicts that
+    grade_case would not reuse on grading it again (their fingerprint, of the definition and
+    of the inputs it reads, has changed: an edited test case, prefill or prompt), for
+    judge_calls_needed to count from."""
+    models = rubric.model_criteria
+
+    def holds(criterion_id: str, result: Mapping[str, Any], output: str, on: CaseOutputs) -> bool:
+        model = models.get(criterion_id)
+        return model is None or reusable(result, fingerprint(model, output, on.case, on.submission))
+
+    return [
+        {cid: result for cid, result in stored.items() if holds(cid, result, output, on)}
+        for on in cases
+        for output, stored in zip(on.outputs, on.previous, strict=False)
+    ]
 
 
 def judge_calls_needed(rubric: Rubric, previous: Sequence[StoredCriteria]) -> int:

@@ -159,10 +159,15 @@ def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
     latest = exercise.publish_checks.first()
     if latest and latest.definition == definition:
         return None
-    user = user or exercise.lesson.course.instructors.order_by("pk").first()
+    user = user or first_instructor(exercise)
     if user is None:
         return None  # nobody teaches it yet: nobody to run it as, nor to tell
     return start_check(exercise, user, PublishCheck.RECHECK)
+
+
+def first_instructor(exercise: Exercise):
+    """Return whom a check no one clicked for (a course import's) runs as, or None."""
+    return exercise.lesson.course.instructors.order_by("pk").first()
 
 
 def reference_failures(attempt: Attempt, limit: int = 4) -> list[str]:

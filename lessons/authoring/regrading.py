@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.db import transaction
@@ -19,11 +18,11 @@ from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 import graders
-from graders import reuse
 from lessons.authoring import jobs
 from lessons.authoring.jobs import Publish
 from lessons.models import Exercise, Regrade
 from lessons.review import progress
+from lessons.review.models import Decision
 from sandbox import calls, limits
 from sandbox.calls import CallLog
 from sandbox.models import Attempt, Run, UsageRecord
@@ -48,28 +47,14 @@ def by_id(criteria: list[dict]) -> dict[str, dict]:
     return {criterion["id"]: criterion for criterion in criteria}
 
 
-def comparable(exercise: Exercise, attempt: Attempt) -> list[dict[str, dict]]:
-    """Return the stored criterion results, by id, of an attempt's runs (prefetched), less
-    the verdicts of model-calling criteria whose inputs changed since (an edited test case,
-    prefill or starter): grade_case asks the judge again for those, as for a changed
-    definition, so they must be counted (and budgeted) too."""
-    models = exercise.parsed_rubric.model_criteria
-    stored_runs = []
-    for run in attempt.runs.all():
-        stored = by_id(run.criteria)
-        case = grader_case(run)
-        submission = exercise.grader_submission(attempt.fields(), attempt.examples, run.case)
-        for criterion_id, model in models.items():
-            result = stored.get(criterion_id)
-            if result and result.get("fingerprint") != reuse.fingerprint(
-                model, run.output, case, submission
-            ):
-                del stored[criterion_id]
-        stored_runs.append(stored)
-    return stored_runs
+def comparable(exercise: Exercise, attempt: Attempt) -> list[graders.scoring.StoredCriteria]:
+    """Return the stored criterion results of an attempt's runs (prefetched) as grading them
+    again would reuse them: graders.reusable_previous, on the cases grade_stored grades."""
+    cases = stored_cases(exercise, attempt, case_groups(attempt))
+    return graders.reusable_previous(exercise.parsed_rubric, cases)
 
 
-def stored_criteria(exercise: Exercise, before) -> list[dict[str, dict]]:
+def stored_criteria(exercise: Exercise, before) -> list[graders.scoring.StoredCriteria]:
     """Return the stored criterion results, by id, of every run a regrade would grade again,
     as it would find them reusable (comparable)."""
     pending = attempts_to_regrade(exercise, before).prefetch_related(stored_runs())
@@ -132,10 +117,38 @@ def grade_stored(
     run's score, pass, criteria and visibility to match (unsaved). Instructors' decisions
     stand for the criteria they decided; stored judge verdicts that cannot have changed are
     reused (with keep_stored, whatever their status: graders.grade_case)."""
+    groups = case_groups(attempt)
+    cases = stored_cases(exercise, attempt, groups)
+    grade = graders.grade_attempt(
+        exercise.parsed_rubric,
+        cases,
+        sample_rule=exercise.parsed_sample_rule,
+        judge=judge,
+        keep_stored=keep_stored,
+    )
+    for group, case_grade in zip(groups, grade.cases, strict=True):
+        for run, sample in zip(group, case_grade.samples, strict=True):
+            run.score, run.passed = sample.score, sample.passed
+            run.criteria = [c.to_dict() for c in sample.criteria]
+            if run.case:  # a deleted case's run stays as hidden as it was
+                run.hidden = not graders.feedback_visible(run.case.visibility, sample.passed)
+    return grade
+
+
+def case_groups(attempt: Attempt) -> list[list[Run]]:
+    """Return an attempt's runs (prefetched) grouped by test case, its samples together."""
     by_case: dict[object, list[Run]] = {}
     for run in attempt.runs.all():
         by_case.setdefault(case_key(run), []).append(run)
-    cases = [
+    return list(by_case.values())
+
+
+def stored_cases(
+    exercise: Exercise, attempt: Attempt, groups: list[list[Run]]
+) -> list[graders.CaseOutputs]:
+    """Return what graders grade again of each test case's runs: outputs, the prompt as
+    sent, the stored results and the instructors' decisions."""
+    return [
         graders.CaseOutputs(
             case=grader_case(group[0]),
             outputs=tuple(run.output for run in group),
@@ -148,22 +161,8 @@ def grade_stored(
                 for run in group
             ),
         )
-        for group in by_case.values()
+        for group in groups
     ]
-    grade = graders.grade_attempt(
-        exercise.parsed_rubric,
-        cases,
-        sample_rule=exercise.parsed_sample_rule,
-        judge=judge,
-        keep_stored=keep_stored,
-    )
-    for group, case_grade in zip(by_case.values(), grade.cases, strict=True):
-        for run, sample in zip(group, case_grade.samples, strict=True):
-            run.score, run.passed = sample.score, sample.passed
-            run.criteria = [c.to_dict() for c in sample.criteria]
-            if run.case:  # a deleted case's run stays as hidden as it was
-                run.hidden = not graders.feedback_visible(run.case.visibility, sample.passed)
-    return grade
 
 
 def case_key(run: Run) -> object:
@@ -199,6 +198,12 @@ def decided(attempt: Attempt) -> set[tuple[int, str, bool]]:
     return {(run.pk, d.criterion_id, d.met) for run in runs for d in run.decisions.all()}
 
 
+def decided_now(attempt: Attempt) -> set[tuple[int, str, bool]]:
+    """Return the decisions on an attempt's runs as they are saved now (one query)."""
+    saved = Decision.objects.filter(run__attempt=attempt)
+    return set(saved.values_list("run_id", "criterion_id", "met"))
+
+
 def regrade_attempt(
     exercise: Exercise,
     attempt: Attempt,
@@ -221,18 +226,15 @@ def regrade_attempt(
         if ledger_user_id and judge_log:
             UsageRecord.objects.bulk_create(UsageRecord.for_calls(ledger_user_id, None, judge_log))
         if not over_time:
-            locked = (
-                Attempt.objects.select_for_update(of=("self",))
-                .prefetch_related(stored_runs())
-                .get(pk=attempt.pk)
-            )
-            if decided(locked) != decided(attempt):
+            locked = Attempt.objects.select_for_update().filter(pk=attempt.pk)
+            list(locked.values_list("pk", flat=True))  # as decisions.decide locks it
+            if decided_now(attempt) != decided(attempt):
                 # Apply the new decisions to the verdicts just asked for, asking no judge.
                 graded = {run.pk: run.criteria for run in attempt.runs.all()}
-                for run in locked.runs.all():
+                attempt = locked.prefetch_related(stored_runs()).get()
+                for run in attempt.runs.all():
                     run.criteria = graded.get(run.pk, run.criteria)
-                grade = grade_stored(exercise, locked, judge=None, keep_stored=True)
-                attempt = locked
+                grade = grade_stored(exercise, attempt, judge=None, keep_stored=True)
             changed = (attempt.score, attempt.passed) != (grade.score, grade.passed)
             if not held.update(
                 done=F("done") + 1,
@@ -273,63 +275,57 @@ def run(regrade_id: int, publish: Publish) -> None:
         return
     regrade, held = taken
     started = time.monotonic()
-    unrefreshed = None  # a learner whose regraded attempts their progress does not count yet
+    unrefreshed = None  # the learner whose regraded attempts their progress does not count yet
     try:
         pending = attempts_to_regrade(regrade.exercise, regrade.created_at)
         if not regrade.done:
             held.update(total=pending.count())
         pending = pending.prefetch_related(stored_runs())
-        attempts = with_next(pending[regrade.done :].iterator(chunk_size=100))
-        for index, (attempt, following) in enumerate(attempts):
+        for index, attempt in enumerate(pending[regrade.done :].iterator(chunk_size=100)):
+            if unrefreshed is not None and attempt.learner_id != unrefreshed:
+                progress.refresh(unrefreshed, regrade.exercise_id)  # their last one is done
+                unrefreshed = None
             if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
                 jobs.hand_over(held, regrade.pk, publish)
                 return
             refused = budget_stop(regrade, attempt)
             if refused:
-                done = regrade.done + index
-                held.update(
-                    status=Regrade.ERROR,
-                    error=f"{done} attempt{'' if done == 1 else 's'} regraded, then it was "
-                    f"over the budget of the instructor who asked for it. {refused}",
-                    finished_at=timezone.now(),
+                jobs.stop(
+                    held,
+                    stopped_after(
+                        regrade.done + index,
+                        f"it was over the budget of the instructor who asked for it. {refused}",
+                    ),
                 )
                 return
             # Each attempt's judge calls get the whole soft limit, as a runner's do (the lease,
             # renewed after each attempt, is longer).
             deadline = time.monotonic() + settings.ATTEMPT_SOFT_TIME_LIMIT
-            changed = regrade_attempt(
-                regrade.exercise, attempt, regrade.requested_by_id, held, deadline
-            )
+            try:
+                changed = regrade_attempt(
+                    regrade.exercise, attempt, regrade.requested_by_id, held, deadline
+                )
+            except OverTime as e:
+                jobs.stop(held, stopped_after(regrade.done + index, f"it stopped. {e}"))
+                return
             if changed is None:
                 log.info("regrade %s was taken over by another delivery", regrade_id)
                 return
             unrefreshed = attempt.learner_id
-            if following is None or following.learner_id != unrefreshed:
-                progress.refresh(unrefreshed, regrade.exercise_id)
-                unrefreshed = None
-    except OverTime as e:
-        done = Regrade.objects.get(pk=regrade.pk).done
-        error = f"{done} attempt{'' if done == 1 else 's'} regraded, then it stopped. {e}"
-        held.update(status=Regrade.ERROR, error=error, finished_at=timezone.now())
-        return
     except Exception as e:
         log.exception("regrade %s failed", regrade_id)
-        held.update(status=Regrade.ERROR, error=str(e), finished_at=timezone.now())
+        jobs.stop(held, str(e))
         return
-    finally:  # stopped, or handed over, in the middle of a learner's attempts
+    finally:  # the last learner, or one whose attempts a stop or a hand-over cut short
         if unrefreshed is not None:
             progress.refresh(unrefreshed, regrade.exercise_id)
     held.update(status=Regrade.DONE, finished_at=timezone.now())
 
 
-def with_next(attempts: Iterable[Attempt]) -> Iterator[tuple[Attempt, Attempt | None]]:
-    """Yield each attempt with the one after it (None after the last)."""
-    iterator = iter(attempts)
-    current = next(iterator, None)
-    while current is not None:
-        following = next(iterator, None)
-        yield current, following
-        current = following
+def stopped_after(done: int, why: str) -> str:
+    """Return the error of a regrade stopped after `done` attempts: "3 attempts regraded,
+    then <why>"."""
+    return f"{done} attempt{'' if done == 1 else 's'} regraded, then {why}"
 
 
 def reconcile(publish: Publish) -> int:
