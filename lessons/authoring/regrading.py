@@ -14,7 +14,7 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 import graders
@@ -29,16 +29,33 @@ from sandbox.models import Attempt, Run, UsageRecord
 
 log = logging.getLogger(__name__)
 
+WAIT_INTERVAL = 0.5  # seconds between looks at the attempts being graded when a regrade starts
+
 
 def attempts_to_regrade(exercise: Exercise, before) -> QuerySet[Attempt]:
-    """Return the learners' attempts graded before `before`, in the order a regrade takes
-    them (later ones were graded with the rubric it regrades with)."""
+    """Return the learners' attempts graded with the rubric of before `before`, in the order
+    a regrade takes them: graded before it, or claimed before it and graded since (their
+    worker read the exercise when it claimed them). Later ones had the rubric it regrades
+    with."""
+    graded_with_it = Q(finished_at__lte=before) | Q(started_at__lte=before)
     return (
         Attempt.objects.by_learners()
-        .filter(exercise=exercise, status=Attempt.GRADED, finished_at__lte=before)
+        .filter(graded_with_it, exercise=exercise, status=Attempt.GRADED)
         # A learner's attempts one after another: their progress is rebuilt once, after the
         # last (rebuilding it after each made a regrade grow with the square of their count).
         .order_by("learner_id", "finished_at", "id")
+    )
+
+
+def being_graded(exercise: Exercise, before) -> QuerySet[Attempt]:
+    """Return the learners' attempts a worker is grading with the rubric of before `before`:
+    claimed before it and held (a dead worker's, past its lease, is claimed again later and
+    graded with the rubric of then)."""
+    return Attempt.objects.by_learners().filter(
+        exercise=exercise,
+        status=Attempt.RUNNING,
+        started_at__lte=before,
+        lease_expires_at__gte=timezone.now(),
     )
 
 
@@ -263,18 +280,28 @@ def budget_stop(regrade: Regrade, attempt: Attempt) -> str:
 def run(regrade_id: int, publish: Publish) -> None:
     """Run a regrade: every attempt it has not counted yet, in order, then done.
 
-    A delivery that has worked for half the task's soft time limit (after one attempt at
-    least) hands the rest to a fresh message, so a long regrade meets no time limit (the judge
-    calls of the attempt under way end by the limit, as a runner's do). One delivered
-    MAX_DELIVERIES times without handing over or finishing stopped its worker each time, and
-    is set aside. Before each attempt that calls the judge, the instructor's budget is checked:
-    over it, the regrade stops (an error saying why and how far it got).
+    It begins once no attempt claimed before it was asked for is still being graded (those
+    join it), waiting in turns of half the task's soft time limit, as below. A delivery that
+    has worked for half the task's soft time limit (after one attempt at least) hands the rest
+    to a fresh message, so a long regrade meets no time limit (the judge calls of the attempt
+    under way end by the limit, as a runner's do). One delivered MAX_DELIVERIES times without
+    handing over or finishing stopped its worker each time, and is set aside. Before each
+    attempt that calls the judge, the instructor's budget is checked: over it, the regrade
+    stops (an error saying why and how far it got).
     """
     taken = jobs.take(Regrade, regrade_id)
     if taken is None:
         return
     regrade, held = taken
     started = time.monotonic()
+    if not regrade.done:
+        # Graded, an attempt under way joins this regrade (attempts_to_regrade): begun before
+        # it finishes, the regrade would leave it with the old rubric's grade.
+        while being_graded(regrade.exercise, regrade.created_at).exists():
+            if time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
+                jobs.hand_over(held, regrade.pk, publish)
+                return
+            time.sleep(WAIT_INTERVAL)
     unrefreshed = None  # the learner whose regraded attempts their progress does not count yet
     try:
         pending = attempts_to_regrade(regrade.exercise, regrade.created_at)

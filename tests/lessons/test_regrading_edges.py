@@ -1,13 +1,16 @@
 """Regrade where it could grade otherwise than the runner, or do what its page did not say:
 a judge whose requirement now passes, an edited test case, a deleted hidden case, a second
-regrade, a decision made meanwhile, a regrade out of time."""
+regrade, a decision made meanwhile, a regrade out of time, an attempt graded meanwhile with the
+old rubric."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from unittest.mock import Mock, patch
 
 import pytest
+from django.utils import timezone
 
 import graders
 from lessons.authoring import regrading
@@ -265,3 +268,77 @@ def test_a_regrade_out_of_time_does_not_save_judge_verdicts_as_needs_review(
     attempt.refresh_from_db()
     friendly = regrading.by_id(attempt.runs.get().criteria)["friendly"]
     assert friendly["status"] != "needs_review", friendly["detail"]
+
+
+BYE_RUBRIC = {"criteria": [{"id": "bye", "kind": "contains", "params": {"text": "bye"}}]}
+
+
+def being_graded_when_asked(learner, exercise: Exercise) -> Attempt:
+    """Return an attempt graded with the exercise's rubric now, back in the state of one a
+    worker claimed (lease held) and is still grading: its runs saved, its grade not yet."""
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    Attempt.objects.filter(pk=attempt.pk).update(
+        status=Attempt.RUNNING,
+        finished_at=None,
+        lease_expires_at=timezone.now() + timedelta(minutes=4),
+    )
+    return attempt
+
+
+def test_an_attempt_being_graded_with_the_old_rubric_joins_the_regrade(learner, instructor):
+    exercise = make_exercise()
+    attempt = being_graded_when_asked(learner, exercise)
+    exercise.rubric = BYE_RUBRIC
+    exercise.save()
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+
+    def its_worker_saves_the_old_grade(seconds):  # while the regrade waits
+        Attempt.objects.filter(pk=attempt.pk).update(
+            status=Attempt.GRADED, finished_at=timezone.now()
+        )
+
+    with patch.object(regrading.time, "sleep", side_effect=its_worker_saves_the_old_grade):
+        regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    attempt.refresh_from_db()
+    assert attempt.finished_at > regrade.created_at
+    assert (regrade.status, regrade.total, regrade.done) == ("done", 1, 1)
+    assert [c["id"] for c in attempt.runs.get().criteria] == ["bye"]
+    assert (attempt.score, attempt.passed) == (0.0, False)
+
+
+def test_a_regrade_waiting_too_long_for_an_attempt_hands_over(
+    ines_client, learner, instructor, settings, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise()
+    being_graded_when_asked(learner, exercise)
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 0.2  # a delivery waits 0.1 s
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    published = Mock()
+    with django_capture_on_commit_callbacks(execute=True):
+        with patch.object(regrading, "WAIT_INTERVAL", 0.02):
+            regrading.run(regrade.pk, publish=published)
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.done, regrade.total, regrade.deliveries) == (
+        "queued",
+        0,
+        0,
+        0,
+    )
+    published.assert_called_once_with(regrade.pk)
+    Regrade.objects.filter(pk=regrade.pk).update(status=Regrade.RUNNING)  # the next delivery
+    url = f"/teach/exercises/{exercise.pk}/regrade/{regrade.pk}/"
+    page = ines_client.get(url, headers=HTMX).content.decode()
+    assert "Waiting for the attempts being graded now" in page
+
+
+def test_an_attempt_whose_worker_died_is_not_waited_for(learner, instructor):
+    exercise = make_exercise()
+    attempt = being_graded_when_asked(learner, exercise)
+    Attempt.objects.filter(pk=attempt.pk).update(lease_expires_at=timezone.now())
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    with patch.object(regrading.time, "sleep", side_effect=AssertionError("waited")):
+        regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.total) == ("done", 0)
