@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from celery import shared_task
-from django.db.models import Max
+from django.db.models import Max, Min
 
 from tests.live import ProcessGroup
 
@@ -207,20 +207,28 @@ class Bench:
         follows within a millisecond. So the polling, kept slow enough not to compete with
         the processes it measures, adds nothing to the figures.
 
-        One attempt is polled every 2 ms by its key; a batch every 20 ms, cheaply (every
-        earlier attempt is final already)."""
+        One attempt is polled every 2 ms by its key. A batch (queued together on one
+        exercise, every earlier attempt final) is polled every 20 ms through the index of
+        unfinished attempts: asking for its thousand ids each time cost this process 2.7 ms
+        of CPU per attempt, taken from the worker and the database it measures on two cores,
+        where the no-op floor's counter costs a Redis GET."""
+        attempts = self.Attempt.objects.filter(id__in=ids)
         if len(ids) == 1:
-            remaining, interval = self.Attempt.objects.filter(id=ids[0]), 0.002
+            remaining, interval = attempts.exclude(status__in=self.Attempt.FINAL), 0.002
         else:
-            remaining, interval = self.Attempt.objects.filter(id__in=ids), 0.02
-        remaining = remaining.exclude(status__in=self.Attempt.FINAL)
+            batch = attempts.aggregate(first=Min("created_at"), exercise=Max("exercise_id"))
+            remaining = self.Attempt.objects.filter(
+                exercise_id=batch["exercise"],
+                created_at__gte=batch["first"],
+                status__in=(self.Attempt.QUEUED, self.Attempt.RUNNING),
+            )
+            interval = 0.02
         deadline = time.monotonic() + timeout
         while remaining.exists():
             if time.monotonic() > deadline:
                 raise SystemExit(f"bench: attempts still unfinished after {timeout}s")
             time.sleep(interval)
         self.check_graded(ids)
-        attempts = self.Attempt.objects.filter(id__in=ids)
         return attempts.aggregate(last=Max("finished_at"))["last"].timestamp()
 
     def check_graded(self, ids: list[str]) -> None:
