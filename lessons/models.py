@@ -525,6 +525,9 @@ class Regrade(BackgroundJob):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0, help_text="Attempts whose score changed")
+    # The id of the last attempt regraded: a fresh delivery goes on after it (attempts are
+    # taken in id order; a count of those done would skip some once earlier ones are deleted).
+    after = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

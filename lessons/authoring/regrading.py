@@ -34,16 +34,14 @@ WAIT_INTERVAL = 0.5  # seconds between looks at the attempts being graded when a
 
 def attempts_to_regrade(exercise: Exercise, before) -> QuerySet[Attempt]:
     """Return the learners' attempts graded with the rubric of before `before`, in the order
-    a regrade takes them: graded before it, or claimed before it and graded since (their
-    worker read the exercise when it claimed them). Later ones had the rubric it regrades
-    with."""
+    a regrade takes them (see Regrade.after): graded before it, or claimed before it and
+    graded since (their worker read the exercise when it claimed them). Later ones had the
+    rubric it regrades with."""
     graded_with_it = Q(finished_at__lte=before) | Q(started_at__lte=before)
     return (
         Attempt.objects.by_learners()
         .filter(graded_with_it, exercise=exercise, status=Attempt.GRADED)
-        # A learner's attempts one after another: their progress is rebuilt once, after the
-        # last (rebuilding it after each made a regrade grow with the square of their count).
-        .order_by("learner_id", "finished_at", "id")
+        .order_by("id")
     )
 
 
@@ -254,6 +252,7 @@ def regrade_attempt(
                 grade = grade_stored(exercise, attempt, judge=None, keep_stored=True)
             changed = (attempt.score, attempt.passed) != (grade.score, grade.passed)
             if not held.update(
+                after=attempt.id,
                 done=F("done") + 1,
                 changed=F("changed") + int(changed),
                 lease_expires_at=jobs.lease_end(),
@@ -302,16 +301,15 @@ def run(regrade_id: int, publish: Publish) -> None:
                 jobs.hand_over(held, regrade.pk, publish)
                 return
             time.sleep(WAIT_INTERVAL)
-    unrefreshed = None  # the learner whose regraded attempts their progress does not count yet
+    unrefreshed: set[int] = set()  # learners whose progress does not count their regrade yet
     try:
         pending = attempts_to_regrade(regrade.exercise, regrade.created_at)
         if not regrade.done:
             held.update(total=pending.count())
+        if regrade.after:
+            pending = pending.filter(id__gt=regrade.after)
         pending = pending.prefetch_related(stored_runs())
-        for index, attempt in enumerate(pending[regrade.done :].iterator(chunk_size=100)):
-            if unrefreshed is not None and attempt.learner_id != unrefreshed:
-                progress.refresh(unrefreshed, regrade.exercise_id)  # their last one is done
-                unrefreshed = None
+        for index, attempt in enumerate(pending.iterator(chunk_size=100)):
             if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
                 jobs.hand_over(held, regrade.pk, publish)
                 return
@@ -338,14 +336,15 @@ def run(regrade_id: int, publish: Publish) -> None:
             if changed is None:
                 log.info("regrade %s was taken over by another delivery", regrade_id)
                 return
-            unrefreshed = attempt.learner_id
+            unrefreshed.add(attempt.learner_id)
     except Exception as e:
         log.exception("regrade %s failed", regrade_id)
         jobs.stop(held, str(e))
         return
-    finally:  # the last learner, or one whose attempts a stop or a hand-over cut short
-        if unrefreshed is not None:
-            progress.refresh(unrefreshed, regrade.exercise_id)
+    finally:  # once per learner and delivery (after each attempt, a regrade grew with the
+        # square of a learner's attempts), whether it ends, stops or hands over
+        for learner_id in unrefreshed:
+            progress.refresh(learner_id, regrade.exercise_id)
     held.update(status=Regrade.DONE, finished_at=timezone.now())
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 import graders
 from lessons.authoring import regrading
 from lessons.models import Exercise, Regrade
-from sandbox.models import Attempt
+from sandbox.models import Attempt, Run
 from tests.conftest import HTMX, graded_with_a_hidden_case, make_attempt, make_exercise, run_queued
 from tests.lessons.test_regrading import judge_calls_on_ledger, run_regrade
 
@@ -342,3 +342,23 @@ def test_an_attempt_whose_worker_died_is_not_waited_for(learner, instructor):
         regrading.run(regrade.pk, publish=Mock())
     regrade.refresh_from_db()
     assert (regrade.status, regrade.total) == ("done", 0)
+
+
+def test_a_learner_deleted_during_a_regrade_costs_nobody_else_their_regrade(
+    learner, other_learner, instructor, settings
+):
+    exercise = make_exercise()
+    for who in (learner, other_learner, other_learner):
+        make_attempt(who, exercise)
+    run_queued()
+    exercise.rubric = BYE_RUBRIC
+    exercise.save()
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 0  # a delivery regrades one attempt, then hands over
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    regrading.run(regrade.pk, publish=Mock())
+    regraded = Attempt.objects.get(runs__criteria__0__id="bye")
+    regraded.learner.delete()  # and with them their attempts
+    while Regrade.objects.get(pk=regrade.pk).status != Regrade.DONE:
+        regrading.run(regrade.pk, publish=Mock())
+    criteria = [run.criteria[0]["id"] for run in Run.objects.filter(attempt__exercise=exercise)]
+    assert criteria and set(criteria) == {"bye"}
