@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -541,6 +542,10 @@ class Regrade(BackgroundJob):
         return round(100 * self.done / self.total) if self.total else 100
 
 
+# A worker takes a queued attempt within a second, or a few in a class's burst.
+REFERENCE_QUEUED_TOO_LONG = timedelta(seconds=15)
+
+
 class PublishCheck(models.Model):
     """A run of the reference solution that decides whether an exercise may be published, or
     (after an edit of a published exercise) whether it still passes its own rubric."""
@@ -582,6 +587,15 @@ class PublishCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} check of {self.exercise} ({self.status})"
+
+    @property
+    def waiting_for_a_worker(self) -> bool:
+        """Whether its reference run has been queued longer than a running worker leaves one
+        (REFERENCE_QUEUED_TOO_LONG): no worker may be running."""
+        reference = self.reference
+        if reference is None or reference.status != reference.QUEUED:
+            return False
+        return timezone.now() - reference.created_at > REFERENCE_QUEUED_TOO_LONG
 
     @property
     def is_final(self) -> bool:

@@ -346,3 +346,21 @@ def test_a_refusal_names_each_failing_check_once_numbering_cases_as_the_page(
     assert "case 3" not in problem and "case 6" not in problem
     page = ines_client.get(f"/teach/exercises/{exercise.id}/cases/").content.decode()
     assert '<span class="num">1</span>' in page and '<span class="num">2</span>' in page
+
+
+def test_a_reference_run_no_worker_takes_says_it_waits_for_one(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    check = PublishCheck.objects.get()
+    assert 'data-publish="checking"' in status(ines_client, exercise, check).content.decode()
+    Attempt.objects.filter(pk=check.reference_id).update(
+        created_at=timezone.now() - timedelta(minutes=2)
+    )
+    html = status(ines_client, exercise, check).content.decode()
+    assert 'data-publish="waiting"' in html and "queued for 2\xa0minutes" in html
+    assert "every 500ms" in html  # it goes on watching
+    run_queued()  # a worker starts
+    html = status(ines_client, exercise, check).content.decode()
+    assert 'data-publish="published"' in html
