@@ -21,7 +21,7 @@ from typing import Any
 from graders.context import Case, Submission
 from graders.engine import aggregate, grade_case, weighted_mean
 from graders.judge import Judge
-from graders.results import NEEDS_REVIEW, CaseGrade, Decision, Grade, worst_status
+from graders.results import NEEDS_REVIEW, OK, CaseGrade, Decision, Grade, worst_status
 from graders.reuse import ModelCriterion, fingerprint, reusable, same_definition
 from graders.rubric import Rubric
 
@@ -172,20 +172,32 @@ def grade_attempt(
 
 
 def reusable_previous(rubric: Rubric, cases: Sequence[CaseOutputs]) -> list[StoredCriteria]:
-    """Return, per sample of these cases, its stored results less the model verdicts that
-    grade_case would not reuse on grading it again (their fingerprint, of the definition and
-    of the inputs it reads, has changed: an edited test case, prefill or prompt), for
-    judge_calls_needed to count from."""
+    """Return, per sample of these cases, its stored results as grading it again would leave
+    its model verdicts, for judge_calls_needed to count from: less those grade_case would
+    not reuse (their fingerprint, of the definition and of the inputs it reads, has changed:
+    an edited test case, prefill or prompt), and with those an instructor decided as the "ok"
+    result the decision gives them, whatever was stored (a decision calls no model)."""
     models = rubric.model_criteria
 
     def holds(criterion_id: str, result: Mapping[str, Any], output: str, on: CaseOutputs) -> bool:
         model = models.get(criterion_id)
         return model is None or reusable(result, fingerprint(model, output, on.case, on.submission))
 
+    def decided(ids: Iterable[str], output: str, on: CaseOutputs) -> dict[str, dict[str, str]]:
+        return {
+            cid: {
+                "status": OK,
+                "fingerprint": fingerprint(models[cid], output, on.case, on.submission),
+            }
+            for cid in ids
+            if cid in models
+        }
+
     return [
         {cid: result for cid, result in stored.items() if holds(cid, result, output, on)}
+        | decided(on.decisions[sample] if on.decisions else (), output, on)
         for on in cases
-        for output, stored in zip(on.outputs, on.previous, strict=False)
+        for sample, (output, stored) in enumerate(zip(on.outputs, on.previous, strict=False))
     ]
 
 

@@ -12,6 +12,7 @@ from graders import (
     Case,
     CaseOutputs,
     CriterionResult,
+    Decision,
     JudgeRequest,
     SampleRule,
     Submission,
@@ -20,6 +21,7 @@ from graders import (
     judge_calls_needed,
     load_rubric,
     personas,
+    reusable_previous,
     score_case,
     self_test,
     try_rubric,
@@ -289,3 +291,21 @@ def test_self_test_grades_a_samples_prefill_as_the_one_received():
     )
     report = self_test(load_rubric(data), submission=submission)
     assert report.ok, report.messages()
+
+
+def test_a_decided_criterion_is_counted_as_no_judge_call_whatever_was_stored():
+    first = grade_case(rubric(HELLO, JUDGE), "hello there", judge=met_judge)
+    edited = rubric(HELLO, {**JUDGE, "params": {**JUDGE["params"], "items": ["It is polite"]}})
+    undecided = CaseOutputs(Case(), ("hello there",), Submission(), previous=(stored(first),))
+    decided = CaseOutputs(
+        Case(),
+        ("hello there",),
+        Submission(),
+        previous=(stored(first),),
+        decisions=({"judge": Decision(met=False)},),
+    )
+    assert judge_calls_needed(edited, reusable_previous(edited, [undecided])) == 1
+    assert judge_calls_needed(edited, reusable_previous(edited, [decided])) == 0
+    judge = CountingJudge()
+    grade = grade_attempt(edited, [decided], judge=judge)
+    assert judge.calls == 0 and grade.cases[0].samples[0].criteria[1].passed is False

@@ -362,3 +362,27 @@ def test_a_learner_deleted_during_a_regrade_costs_nobody_else_their_regrade(
         regrading.run(regrade.pk, publish=Mock())
     criteria = [run.criteria[0]["id"] for run in Run.objects.filter(attempt__exercise=exercise)]
     assert criteria and set(criteria) == {"bye"}
+
+
+def test_the_judge_call_count_leaves_out_criteria_an_instructor_decided(learner, instructor):
+    from lessons.review import decisions
+    from tests.conftest import JUDGED_RUBRIC
+
+    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
+    rubric["criteria"][1]["params"]["model"] = "stub:judge"
+    exercise = make_exercise(rubric=rubric, stub=JUDGE_STUB)
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    run = attempt.runs.select_related("attempt__exercise").get()
+    decisions.decide(run, "friendly", False, "Too curt.", instructor)
+    changed = json.loads(json.dumps(rubric))
+    changed["criteria"][1]["params"]["items"] = ["The reply is friendly."]
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=changed)
+    exercise = Exercise.objects.get(pk=exercise.pk)
+    now = timezone.now()
+    assert regrading.judge_calls_needed(exercise, now) == 0
+    assert regrading.judge_calls_at_most(exercise, now) == 0
+    run_regrade(exercise, instructor)
+    assert judge_calls_on_ledger(instructor) == 0  # the decision stands: no judge was asked
+    run.refresh_from_db()
+    assert regrading.by_id(run.criteria)["friendly"]["passed"] is False
