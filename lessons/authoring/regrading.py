@@ -267,13 +267,22 @@ def regrade_attempt(
 
 def budget_stop(regrade: Regrade, attempt: Attempt) -> str:
     """Return why a regrade must stop before grading this attempt again, or "": it would call
-    the judge, and the instructor who asked is over their budget (limits.budget_refusal)."""
+    the judge, and the instructor who asked is over their budget (limits.budget_refusal), or
+    their account is gone (the calls would go on nobody's ledger, past the site's cap)."""
     rubric = regrade.exercise.parsed_rubric
-    if regrade.requested_by is None or not rubric.calls_a_model():
+    if not rubric.calls_a_model():
         return ""
     if not graders.judge_calls_needed(rubric, comparable(regrade.exercise, attempt)):
         return ""
-    return limits.budget_refusal(regrade.requested_by)
+    if regrade.requested_by is None:
+        return (
+            "the instructor who asked for it no longer has an account, and its judge calls "
+            "would be on nobody's budget. Ask for a new regrade."
+        )
+    refusal = limits.budget_refusal(regrade.requested_by)
+    if not refusal:
+        return ""
+    return f"it was over the budget of the instructor who asked for it. {refusal}"
 
 
 def run(regrade_id: int, publish: Publish) -> None:
@@ -315,13 +324,7 @@ def run(regrade_id: int, publish: Publish) -> None:
                 return
             refused = budget_stop(regrade, attempt)
             if refused:
-                jobs.stop(
-                    held,
-                    stopped_after(
-                        regrade.done + index,
-                        f"it was over the budget of the instructor who asked for it. {refused}",
-                    ),
-                )
+                jobs.stop(held, stopped_after(regrade.done + index, refused))
                 return
             # Each attempt's judge calls get the whole soft limit, as a runner's do (the lease,
             # renewed after each attempt, is longer).

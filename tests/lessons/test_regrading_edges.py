@@ -15,9 +15,9 @@ from django.utils import timezone
 import graders
 from lessons.authoring import regrading
 from lessons.models import Exercise, Regrade
-from sandbox.models import Attempt, Run
+from sandbox.models import Attempt, Run, UsageRecord
 from tests.conftest import HTMX, graded_with_a_hidden_case, make_attempt, make_exercise, run_queued
-from tests.lessons.test_regrading import judge_calls_on_ledger, run_regrade
+from tests.lessons.test_regrading import JUDGED, judge_calls_on_ledger, run_regrade
 
 pytestmark = pytest.mark.django_db
 
@@ -386,3 +386,19 @@ def test_the_judge_call_count_leaves_out_criteria_an_instructor_decided(learner,
     assert judge_calls_on_ledger(instructor) == 0  # the decision stands: no judge was asked
     run.refresh_from_db()
     assert regrading.by_id(run.criteria)["friendly"]["passed"] is False
+
+
+def test_a_regrade_whose_instructor_was_deleted_asks_no_judge(learner, instructor):
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
+    make_attempt(learner, exercise)
+    run_queued()
+    changed = json.loads(json.dumps(JUDGED))
+    changed["criteria"][1]["params"]["items"] = ["The reply is friendly."]
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=changed)
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=None)  # deleted since
+    calls_before = UsageRecord.objects.count()
+    regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert regrade.status == Regrade.ERROR
+    assert regrade.error.startswith("0 attempts regraded, then the instructor who asked for it")
+    assert UsageRecord.objects.count() == calls_before  # no judge call on nobody's ledger
