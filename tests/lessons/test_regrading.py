@@ -87,14 +87,20 @@ def test_unchanged_judge_criteria_keep_their_verdicts_without_a_judge_call(learn
     assert regrade.changed == 0 and judge_calls_on_ledger(instructor) == 0
 
 
-def test_changed_judge_criteria_ask_the_judge_on_the_instructors_ledger(learner, instructor):
+def graded_then_judge_edited(learner) -> tuple[Exercise, Attempt]:
+    """Return an exercise whose judge criterion was edited after it graded this attempt."""
     exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
-    make_attempt(learner, exercise)
+    attempt = make_attempt(learner, exercise)
     run_queued()
     rubric = json.loads(json.dumps(JUDGED))
     rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
     exercise.rubric = rubric
     exercise.save()
+    return exercise, attempt
+
+
+def test_changed_judge_criteria_ask_the_judge_on_the_instructors_ledger(learner, instructor):
+    exercise, _ = graded_then_judge_edited(learner)
     assert regrading.judge_calls_needed(exercise, timezone.now()) == 1
     run_regrade(exercise, instructor)
     assert judge_calls_on_ledger(instructor) == 1

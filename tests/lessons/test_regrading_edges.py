@@ -17,7 +17,12 @@ from lessons.authoring import regrading
 from lessons.models import Exercise, Regrade
 from sandbox.models import Attempt, Run, UsageRecord
 from tests.conftest import HTMX, graded_with_a_hidden_case, make_attempt, make_exercise, run_queued
-from tests.lessons.test_regrading import JUDGED, judge_calls_on_ledger, run_regrade
+from tests.lessons.test_regrading import (
+    JUDGED,
+    graded_then_judge_edited,
+    judge_calls_on_ledger,
+    run_regrade,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -229,9 +234,10 @@ def test_a_regrade_handed_over_within_a_learners_attempts_rebuilds_their_progres
     from lessons.review.models import Progress
 
     exercise = make_exercise()
-    make_attempt(learner, exercise, user_prompt="nothing")  # fails
-    make_attempt(learner, exercise)  # passes
+    for _ in range(2):
+        make_attempt(learner, exercise, user_prompt="nothing")  # fails, and passes regraded
     run_queued()
+    assert not Progress.objects.get(learner=learner, exercise=exercise).passed
     exercise.rubric = {"criteria": [{"id": "any", "kind": "word_count", "params": {"min": 1}}]}
     exercise.save()
     settings.ATTEMPT_SOFT_TIME_LIMIT = 0  # hand over after every attempt
@@ -240,7 +246,7 @@ def test_a_regrade_handed_over_within_a_learners_attempts_rebuilds_their_progres
     regrade.refresh_from_db()
     assert (regrade.status, regrade.done) == (Regrade.QUEUED, 1)  # handed over after one
     progress = Progress.objects.get(learner=learner, exercise=exercise)
-    assert progress.first_try_passed  # the regraded first attempt counts already
+    assert progress.passed  # the regraded attempt counts already
 
 
 def test_a_regrade_out_of_time_does_not_save_judge_verdicts_as_needs_review(
@@ -366,19 +372,12 @@ def test_a_learner_deleted_during_a_regrade_costs_nobody_else_their_regrade(
 
 def test_the_judge_call_count_leaves_out_criteria_an_instructor_decided(learner, instructor):
     from lessons.review import decisions
-    from tests.conftest import JUDGED_RUBRIC
 
-    rubric = json.loads(json.dumps(JUDGED_RUBRIC))
-    rubric["criteria"][1]["params"]["model"] = "stub:judge"
-    exercise = make_exercise(rubric=rubric, stub=JUDGE_STUB)
-    attempt = make_attempt(learner, exercise)
-    run_queued()
+    exercise, attempt = graded_then_judge_edited(learner)
     run = attempt.runs.select_related("attempt__exercise").get()
+    Exercise.objects.filter(pk=exercise.pk).update(rubric=JUDGED)  # as it was when graded
     decisions.decide(run, "friendly", False, "Too curt.", instructor)
-    changed = json.loads(json.dumps(rubric))
-    changed["criteria"][1]["params"]["items"] = ["The reply is friendly."]
-    Exercise.objects.filter(pk=exercise.pk).update(rubric=changed)
-    exercise = Exercise.objects.get(pk=exercise.pk)
+    exercise.save()  # the edited judge again
     now = timezone.now()
     assert regrading.judge_calls_needed(exercise, now) == 0
     assert regrading.judge_calls_at_most(exercise, now) == 0
@@ -389,12 +388,7 @@ def test_the_judge_call_count_leaves_out_criteria_an_instructor_decided(learner,
 
 
 def test_a_regrade_whose_instructor_was_deleted_asks_no_judge(learner, instructor):
-    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
-    make_attempt(learner, exercise)
-    run_queued()
-    changed = json.loads(json.dumps(JUDGED))
-    changed["criteria"][1]["params"]["items"] = ["The reply is friendly."]
-    Exercise.objects.filter(pk=exercise.pk).update(rubric=changed)
+    exercise, _ = graded_then_judge_edited(learner)
     regrade = Regrade.objects.create(exercise=exercise, requested_by=None)  # deleted since
     calls_before = UsageRecord.objects.count()
     regrading.run(regrade.pk, publish=Mock())
