@@ -314,7 +314,7 @@ def run(regrade_id: int, publish: Publish) -> None:
     try:
         pending = attempts_to_regrade(regrade.exercise, regrade.created_at)
         if not regrade.done:
-            held.update(total=pending.count())
+            held.update(total=pending.count(), lease_expires_at=jobs.lease_end())  # after a wait
         if regrade.after:
             pending = pending.filter(id__gt=regrade.after)
         pending = pending.prefetch_related(stored_runs())

@@ -329,3 +329,20 @@ def test_the_migration_gives_leaseless_running_regrades_an_expired_lease(instruc
     running.refresh_from_db()
     queued.refresh_from_db()
     assert running.lease_expires_at <= timezone.now() and queued.lease_expires_at is None
+
+
+def test_the_migration_stops_regrades_under_way_that_counted_attempts_at_an_offset(instructor):
+    migration = importlib.import_module("lessons.migrations.0016_regrade_after")
+    exercise = make_exercise()
+    halfway, fresh, done = (
+        Regrade.objects.create(exercise=exercise, requested_by=instructor) for _ in range(3)
+    )
+    Regrade.objects.filter(pk=halfway.pk).update(status=Regrade.QUEUED, done=3, total=5)
+    Regrade.objects.filter(pk=done.pk).update(status=Regrade.DONE, done=5, total=5)
+    migration.stop_regrades_under_way(apps, None)
+    statuses = {r.pk: (r.status, r.error[:24]) for r in Regrade.objects.all()}
+    assert statuses == {
+        halfway.pk: ("error", "The site was upgraded wh"),
+        fresh.pk: ("queued", ""),
+        done.pk: ("done", ""),
+    }

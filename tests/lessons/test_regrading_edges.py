@@ -13,9 +13,10 @@ import pytest
 from django.utils import timezone
 
 import graders
-from lessons.authoring import regrading
+from lessons.authoring import jobs, regrading
 from lessons.models import Exercise, Regrade
-from sandbox.models import Attempt, Run, UsageRecord
+from sandbox import calls
+from sandbox.models import Attempt, Run
 from tests.conftest import HTMX, graded_with_a_hidden_case, make_attempt, make_exercise, run_queued
 from tests.lessons.test_regrading import (
     JUDGED,
@@ -45,7 +46,6 @@ def fresh_grade(exercise: Exercise, attempt: Attempt) -> graders.Grade:
             submission=exercise.grader_submission(attempt.fields(), attempt.examples, case),
         )
     ]
-    from sandbox import calls
 
     return graders.grade_attempt(
         exercise.parsed_rubric,
@@ -159,7 +159,6 @@ def test_a_decision_made_while_the_regrade_asks_the_judge_is_not_lost(learner, i
     allowed): the regrade's save then overwrites the decided grade with one computed without
     the decision."""
     from lessons.review import decisions
-    from sandbox import calls
     from tests.conftest import JUDGED_RUBRIC
 
     rubric = json.loads(json.dumps(JUDGED_RUBRIC))
@@ -314,6 +313,34 @@ def test_an_attempt_being_graded_with_the_old_rubric_joins_the_regrade(learner, 
     assert (attempt.score, attempt.passed) == (0.0, False)
 
 
+def test_a_regrade_that_waited_renews_its_lease_before_regrading(learner, instructor):
+    exercise = make_exercise()
+    attempt = being_graded_when_asked(learner, exercise)
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+
+    def the_wait_uses_up_its_lease(seconds):
+        Attempt.objects.filter(pk=attempt.pk).update(
+            status=Attempt.GRADED, finished_at=timezone.now()
+        )
+        Regrade.objects.filter(pk=regrade.pk).update(lease_expires_at=timezone.now())
+
+    real = regrading.regrade_attempt
+    second_delivery = []
+
+    def regrade_attempt(*args, **kwargs):
+        second_delivery.append(jobs.claim(Regrade, regrade.pk))  # the reconciler's, say
+        return real(*args, **kwargs)
+
+    with (
+        patch.object(regrading.time, "sleep", side_effect=the_wait_uses_up_its_lease),
+        patch.object(regrading, "regrade_attempt", regrade_attempt),
+    ):
+        regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert second_delivery == [None]
+    assert (regrade.status, regrade.done) == ("done", 1)
+
+
 def test_a_regrade_waiting_too_long_for_an_attempt_hands_over(
     ines_client, learner, instructor, settings, django_capture_on_commit_callbacks
 ):
@@ -337,6 +364,7 @@ def test_a_regrade_waiting_too_long_for_an_attempt_hands_over(
     url = f"/teach/exercises/{exercise.pk}/regrade/{regrade.pk}/"
     page = ines_client.get(url, headers=HTMX).content.decode()
     assert "Waiting for the attempts being graded now" in page
+    assert 'max="100" aria-label' in page  # an indeterminate bar, not 100 %
 
 
 def test_an_attempt_whose_worker_died_is_not_waited_for(learner, instructor):
@@ -390,9 +418,16 @@ def test_the_judge_call_count_leaves_out_criteria_an_instructor_decided(learner,
 def test_a_regrade_whose_instructor_was_deleted_asks_no_judge(learner, instructor):
     exercise, _ = graded_then_judge_edited(learner)
     regrade = Regrade.objects.create(exercise=exercise, requested_by=None)  # deleted since
-    calls_before = UsageRecord.objects.count()
-    regrading.run(regrade.pk, publish=Mock())
+    asked = []
+    real = calls.make_judge
+
+    def make_judge(*args, **kwargs):
+        judge = real(*args, **kwargs)
+        return lambda request: asked.append(request) or judge(request)
+
+    with patch("lessons.authoring.regrading.calls.make_judge", make_judge):
+        regrading.run(regrade.pk, publish=Mock())
     regrade.refresh_from_db()
     assert regrade.status == Regrade.ERROR
     assert regrade.error.startswith("0 attempts regraded, then the instructor who asked for it")
-    assert UsageRecord.objects.count() == calls_before  # no judge call on nobody's ledger
+    assert asked == []  # no judge call on nobody's ledger
