@@ -643,8 +643,11 @@ def _publish_panel(
 
 
 def check_announcement(check: PublishCheck) -> str:
-    """Return what a screen reader says when a publish check starts or is decided."""
+    """Return what a screen reader says when a publish check starts, waits for a worker, or
+    is decided."""
     if check.status == PublishCheck.CHECKING:
+        if check.waiting_for_a_worker:
+            return "Waiting for a worker to run the reference solution."
         return "Checking: the reference solution runs on every test case."
     if check.status == PublishCheck.PASSED:
         return "Published." if check.reason == PublishCheck.PUBLISH else "Checked: it still passes."
@@ -675,7 +678,9 @@ def publish_status(request: LearnerRequest, exercise_id: int, check_id: int) -> 
     """The publish check while the reference runs, then its result; htmx polls it."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     check = get_object_or_404(exercise.publish_checks, pk=check_id)
-    announce = check_announcement(check) if check.is_final else ""  # polls say nothing new
+    # A poll says what it showed: only news is announced (the decision, or the wait).
+    news = check.is_final or (check.waiting_for_a_worker and request.GET.get("shown") != "waiting")
+    announce = check_announcement(check) if news else ""
     return _publish_panel(request, exercise, announce, check=check, just_decided=check.is_final)
 
 

@@ -361,6 +361,11 @@ def test_a_reference_run_no_worker_takes_says_it_waits_for_one(
     html = status(ines_client, exercise, check).content.decode()
     assert 'data-publish="waiting"' in html and "queued for 2\xa0minutes" in html
     assert "every 500ms" in html  # it goes on watching
+    heard = "Waiting for a worker to run the reference solution."
+    assert heard in html  # once: the poll that first shows it
+    assert '"shown": "waiting"' in html
+    url = f"/teach/exercises/{exercise.id}/publish/{check.pk}/?shown=waiting"
+    assert heard not in ines_client.get(url, headers=HTMX).content.decode()
     run_queued()  # a worker starts
     html = status(ines_client, exercise, check).content.decode()
     assert 'data-publish="published"' in html
