@@ -1,5 +1,5 @@
-"""Rate limits and budgets, checked before anything is queued (and the spend cap
-again before any provider call)."""
+"""Rate limits and budgets, checked before anything is queued (and the budgets again before
+an attempt's model calls: attempts queued together each passed the submit's check)."""
 
 from __future__ import annotations
 
@@ -57,8 +57,9 @@ def refusal(user) -> str:
 
 
 def budget_refusal(user) -> str:
-    """Return why model calls on this user's budget may not start now (the site's spending
-    cap, their daily tokens or cost), or "" when they may: an instructor's regrade asks this."""
+    """Return why model calls on this user's budget (a user or their id) may not start now
+    (the site's spending cap, their daily tokens or cost), or "" when they may: a submit asks
+    this, the worker again before an attempt's calls, and an instructor's regrade."""
     if spend_cap_reached():
         return "Model calls are paused: this site has reached its spending cap for today."
     spent = spent_today(learner=user)

@@ -98,11 +98,11 @@ def execute(attempt_id: str) -> None:
     except AttemptFailed as e:
         save(attempt, jobs, judge_log, failure=e)
     except Exception:
-        # A bug must not leave the learner watching "running" forever.
+        # A bug must not leave the learner watching "running" forever, nor lose the usage of
+        # the calls it made.
         log.exception("attempt %s crashed", attempt.id)
-        attempt.fail(
-            "internal", "Something went wrong while grading this attempt; it has been logged."
-        )
+        reason = "Something went wrong while grading this attempt; it has been logged."
+        save(attempt, jobs, judge_log, failure=AttemptFailed("internal", reason))
         raise
     finally:
         release_connection()
@@ -117,10 +117,10 @@ def release_connection() -> None:
 
 
 def prepare(attempt: Attempt) -> list[Job]:
-    if limits.spend_cap_reached():
-        raise AttemptFailed(
-            "budget", "Model calls are paused: this site has reached its spending cap for today."
-        )
+    # Again here: the submit's check saw only finished attempts, not those queued with it.
+    refused = limits.budget_refusal(attempt.learner_id)
+    if refused:
+        raise AttemptFailed("budget", refused)
     for column in attempt.playground_columns():
         reason = model_unavailable(*column["model"].split(":", 1))
         if reason:

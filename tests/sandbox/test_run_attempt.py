@@ -14,7 +14,7 @@ import graders
 from lessons.models import Exercise
 from sandbox import runs
 from sandbox.backends import Backend, Completion, CompletionRequest
-from sandbox.models import Attempt, Run
+from sandbox.models import Attempt, Run, UsageRecord
 from tests.conftest import make_attempt, make_exercise, run_queued
 
 RUBRIC_GREETS = {
@@ -265,6 +265,30 @@ def test_it_fails_the_attempt_when_a_bug_crashes_the_run(learner, exercise):
     assert attempt.status == Attempt.ERROR
     assert "hunter2" not in attempt.error
     assert "has been logged" in attempt.error
+
+
+def test_a_crash_after_the_calls_keeps_their_usage_on_the_ledger(learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    with patch("graders.grade_attempt", side_effect=RuntimeError("a grader bug")):
+        with pytest.raises(RuntimeError):
+            runs.execute(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.ERROR and "has been logged" in attempt.error
+    assert UsageRecord.objects.filter(attempt=attempt).count() == 1  # the call it made
+
+
+def test_queued_attempts_stop_at_the_learners_budget_when_they_run(learner, exercise, settings):
+    settings.DAILY_TOKEN_BUDGET = 10  # an attempt here costs about 9 tokens
+    attempts = [  # all queued under it; unlike prompts, so none is a free cache hit
+        make_attempt(learner, exercise, user_prompt=f"Please say hello to {{name}}, {n}.")
+        for n in range(4)
+    ]
+    run_queued()
+    outcomes = [Attempt.objects.get(pk=a.pk) for a in attempts]
+    assert [a.status for a in outcomes] == ["graded", "graded", "error", "error"]
+    assert outcomes[2].error_code == "budget"
+    assert outcomes[2].error.startswith("You have used your 10 tokens for today.")
+    assert UsageRecord.objects.filter(learner=learner).count() == 2
 
 
 def judged_exercise(judge_model: str) -> Exercise:
