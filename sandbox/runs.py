@@ -63,7 +63,8 @@ class Job:
     sample: int = 0
     label: str = ""  # of a playground call: "Prompt B · Offline stub · echo"
     outcome: calls.CallOutcome = field(default_factory=calls.CallOutcome)
-    grade: graders.CaseGrade | None = None
+    grade: graders.CaseGrade | None = None  # of its sample
+    case_passed: bool = False  # whether its test case passed, which hide_if_fail reads
 
 
 class AttemptFailed(Exception):
@@ -255,7 +256,7 @@ def grade_jobs(
     )
     for case_jobs, case_grade in zip(by_case.values(), grade.cases, strict=True):
         for job, sample_grade in zip(case_jobs, case_grade.samples, strict=True):
-            job.grade = sample_grade
+            job.grade, job.case_passed = sample_grade, case_grade.passed
     return grade
 
 
@@ -294,8 +295,7 @@ def run_row(attempt: Attempt, job: Job) -> Run:
         position=job.position,
         case_name=job.case.name if job.case else job.label,
         hidden=bool(
-            job.case
-            and not graders.feedback_visible(job.case.visibility, bool(grade and grade.passed))
+            job.case and not graders.feedback_visible(job.case.visibility, job.case_passed)
         ),
         sample=job.sample,
         model_label=job.label or job.choice.label,

@@ -145,8 +145,8 @@ def grade_stored(
         for run, sample in zip(group, case_grade.samples, strict=True):
             run.score, run.passed = sample.score, sample.passed
             run.criteria = [c.to_dict() for c in sample.criteria]
-            if run.case:  # a deleted case's run stays as hidden as it was
-                run.hidden = not graders.feedback_visible(run.case.visibility, sample.passed)
+            if run.case:  # a deleted case's run stays as hidden as it was; samples as one
+                run.hidden = not graders.feedback_visible(run.case.visibility, case_grade.passed)
     return grade
 
 

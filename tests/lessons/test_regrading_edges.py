@@ -431,3 +431,18 @@ def test_a_regrade_whose_instructor_was_deleted_asks_no_judge(learner, instructo
     assert regrade.status == Regrade.ERROR
     assert regrade.error.startswith("0 attempts regraded, then the instructor who asked for it")
     assert asked == []  # no judge call on nobody's ledger
+
+
+def test_a_regrade_hides_every_sample_of_a_case_that_fails(learner, instructor):
+    exercise = make_exercise(
+        samples=2,
+        sample_rule="all",
+        cases=[{"name": "Secret", "variables": {"name": "Z"}, "visibility": "hide_if_fail"}],
+    )
+    attempt = make_attempt(learner, exercise)
+    run_queued()
+    first, second = attempt.runs.order_by("sample")
+    Run.objects.filter(pk=second.pk).update(output="nope")  # this sample fails the case
+    Run.objects.filter(attempt=attempt).update(hidden=False)
+    run_regrade(exercise, instructor)
+    assert [run.hidden for run in attempt.runs.order_by("sample")] == [True, True]

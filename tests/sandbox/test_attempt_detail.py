@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from unittest.mock import patch
 
 import pytest
 
+from sandbox import calls
+from sandbox.backends import Completion
 from sandbox.models import Attempt
 from tests.conftest import (
     HTMX,
@@ -333,3 +336,44 @@ def test_an_attempt_on_an_exercise_back_in_draft_opens_without_links_to_it(
     assert f'href="{exercise_url}"' not in html and f'href="{course_url}"' not in html
     assert "This exercise is closed for now." in html
     assert alice_client.get(exercise_url).status_code == 404  # the link would have been a 404
+
+
+def test_a_case_failed_by_one_sample_hides_every_sample_and_its_changes(alice_client, learner):
+    exercise = make_exercise(
+        samples=2,
+        sample_rule="all",
+        rubric={"criteria": [{"id": "ok", "kind": "contains", "params": {"text": "SECRET"}}]},
+        cases=[{"name": "Secret case", "variables": {"name": "Z"}, "visibility": "hide_if_fail"}],
+    )
+
+    def complete(backend, request, name, deadline, sample=0, **kwargs):  # sample 1 fails
+        text = f"SECRET output {request.messages}" if sample == 0 else "nope"
+        return calls.CallOutcome(completion=Completion(text=text, input_tokens=1, output_tokens=1))
+
+    with patch("sandbox.runs.calls.complete", side_effect=complete):
+        for n in range(2):
+            make_attempt(learner, exercise, user_prompt=f"hello {{name}} {n}")
+            run_queued()
+    latest = Attempt.objects.order_by("-created_at").first()
+    assert [(run.passed, run.hidden) for run in latest.runs.order_by("sample")] == [
+        (True, True),
+        (False, True),
+    ]
+    page = alice_client.get(url(latest)).content.decode()
+    assert "Hidden case 1" in page and "SECRET" not in page
+
+
+def test_the_migration_hides_every_sample_of_a_case_one_hidden_sample_hid(learner, exercise):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("sandbox.migrations.0005_hide_test_cases_whole")
+    attempt = make_attempt(learner, exercise)
+    for position, (case, sample, hidden) in enumerate(
+        [("Ada", 0, False), ("Ada", 1, True), ("Bob", 0, False), ("Bob", 1, False)]
+    ):
+        make_run(attempt, position, case_name=case, sample=sample, hidden=hidden)
+    migration.hide_cases_whole(apps, None)
+    hidden = {(r.case_name, r.sample): r.hidden for r in attempt.runs.all()}
+    assert hidden == {("Ada", 0): True, ("Ada", 1): True, ("Bob", 0): False, ("Bob", 1): False}
