@@ -34,9 +34,12 @@ class LessonAdmin(admin.ModelAdmin):
 
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):
-    list_display = ("title", "lesson", "backend", "model_name", "position")
+    list_display = ("title", "lesson", "backend", "model_name", "position", "status")
     list_filter = ("lesson__course", "backend")
     inlines = [CaseInline]
+    # Publishing is the publish check's (the exercise's Publish on /teach/): the admin shows
+    # the status, and writing back the one it read would undo a check or an Unpublish since.
+    readonly_fields = ("status",)
 
     def save_related(self, request, form, formsets, change):
         """Save the inline test cases, then check the exercise again if it is published and

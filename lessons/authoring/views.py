@@ -332,6 +332,29 @@ def create_exercise(request: LearnerRequest, course_slug: str, lesson_id: int) -
     return render(request, "lessons/teach/create_exercise.html", context, status=status)
 
 
+# The exercise editor's fields that are saved as the form cleaned them.
+EDITOR_FIELDS = (
+    "title",
+    "slug",
+    "instructions",
+    "starter_system",
+    "starter_user",
+    "starter_prefill",
+    "slots",
+    "examples",
+    "variables",
+    "fixed_variables",
+    "temperature",
+    "max_tokens",
+    "samples",
+    "sample_rule",
+    "samples_needed",
+    "hints",
+    "known_bad",
+    "stub",
+)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
@@ -343,30 +366,14 @@ def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         exercise.backend, exercise.model_name = data["model"]
-        for name in (
-            "title",
-            "slug",
-            "instructions",
-            "starter_system",
-            "starter_user",
-            "starter_prefill",
-            "slots",
-            "examples",
-            "variables",
-            "fixed_variables",
-            "temperature",
-            "max_tokens",
-            "samples",
-            "sample_rule",
-            "samples_needed",
-            "hints",
-            "known_bad",
-            "stub",
-        ):
+        for name in EDITOR_FIELDS:
             setattr(exercise, name, data[name])
         exercise.editable_fields = form.editable_fields()
         exercise.solution = form.solution()
-        _save_and_recheck(request, exercise)
+        # Only what the editor shows: its status, read when the page was, may have changed
+        # since (an Unpublish, a publish check decided), and is not the editor's to write.
+        edited = [*EDITOR_FIELDS, "backend", "model_name", "editable_fields", "solution"]
+        _save_and_recheck(request, exercise, update_fields=edited)
         messages.success(request, "Exercise saved.")
         return redirect("ls-teach-exercise", exercise.pk)
     context = _exercise_context(exercise, form=form, tab="exercise")

@@ -146,3 +146,14 @@ def test_the_admin_refuses_markdown_over_the_cap(admin_client, exercise, setting
     assert "Keep it under 100 characters (it has 101)." in r.content.decode()
     lesson.refresh_from_db()
     assert lesson.body != "x" * 101
+
+
+def test_the_admin_cannot_publish_a_draft_past_its_check(admin_client, instructor):
+    draft = make_exercise(status=Exercise.DRAFT, slug="draft")
+    url = f"/admin/lessons/exercise/{draft.pk}/change/"
+    data = change_page_data(admin_client, url)
+    data["status"] = Exercise.PUBLISHED
+    data["title"] = "Renamed"
+    assert admin_client.post(url, data).status_code == 302
+    draft.refresh_from_db()
+    assert (draft.status, draft.title) == (Exercise.DRAFT, "Renamed")

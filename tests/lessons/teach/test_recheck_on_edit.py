@@ -9,6 +9,7 @@ from unittest.mock import patch
 import pytest
 
 from lessons.authoring import coursefiles, publishing
+from lessons.authoring.forms import ExerciseForm
 from lessons.models import Exercise, PublishCheck
 from lessons.tasks import reconcile
 from sandbox.models import Attempt
@@ -180,3 +181,30 @@ def test_an_edit_while_a_check_runs_fails_it_even_if_undone(
     draft.refresh_from_db()
     assert (check.status, check.problems) == ("failed", [publishing.CHANGED])
     assert draft.status == Exercise.DRAFT
+
+
+@pytest.mark.parametrize(
+    "meanwhile, kept",
+    [
+        (Exercise.DRAFT, Exercise.DRAFT),  # another tab's Unpublish: it does not come back
+        (Exercise.PUBLISHED, Exercise.PUBLISHED),  # a draft's check published it meanwhile
+    ],
+)
+def test_the_exercise_form_never_writes_back_the_status_it_read(
+    ines_client, exercise, meanwhile, kept
+):
+    edit_exercise(ines_client, exercise)  # settle the fields the form writes
+    run_queued()
+    Exercise.objects.filter(pk=exercise.pk).update(
+        status=Exercise.PUBLISHED if meanwhile == Exercise.DRAFT else Exercise.DRAFT
+    )
+    original = ExerciseForm.is_valid
+
+    def changed_meanwhile(self):  # committed while this request validates its form
+        Exercise.objects.filter(pk=exercise.pk).update(status=meanwhile)
+        return original(self)
+
+    with patch.object(ExerciseForm, "is_valid", changed_meanwhile):
+        assert edit_exercise(ines_client, exercise, title="A new title").status_code == 302
+    exercise.refresh_from_db()
+    assert (exercise.status, exercise.title) == (kept, "A new title")
