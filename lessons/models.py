@@ -556,9 +556,10 @@ class PublishCheck(models.Model):
 
     exercise = models.ForeignKey(Exercise, models.CASCADE, related_name="publish_checks")
     # The run of the reference solution; none when it could not even be run (the check
-    # failed at once, saying why).
+    # failed at once, saying why), or once deleted with the account that started it (the
+    # decision stays: instructors are still told of a failing check).
     reference = models.OneToOneField(
-        "sandbox.Attempt", models.CASCADE, null=True, blank=True, related_name="publish_check"
+        "sandbox.Attempt", models.SET_NULL, null=True, blank=True, related_name="publish_check"
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+"

@@ -257,9 +257,16 @@ def finish_check_of(sender, attempt: Attempt, **kwargs) -> None:
         finish_check(check)
 
 
+ORPHANED = (
+    "Reference solution: its run was deleted with the account that started the check, "
+    "before it was decided. Check again."
+)
+
+
 def finish_stranded_checks() -> int:
     """Decide the checks whose reference attempt is final but which are not (the worker died
-    between saving the attempt and deciding the check); return how many it tried.
+    between saving the attempt and deciding the check); return how many it tried. Fail those
+    whose reference attempt was deleted before it was decided.
 
     Only those whose reference attempt finished more than RECONCILE_QUEUED_AFTER seconds ago:
     a younger one is being decided by its attempt_finished handler right now, and deciding it
@@ -273,6 +280,8 @@ def finish_stranded_checks() -> int:
         reference__finished_at__lt=finished_before,
     )
     checks = list(stranded[: settings.RECONCILE_BATCH])
+    orphaned = PublishCheck.objects.filter(status=PublishCheck.CHECKING, reference__isnull=True)
+    orphaned.update(status=PublishCheck.FAILED, problems=[ORPHANED], finished_at=timezone.now())
     for check in checks:
         try:
             finish_check(check)

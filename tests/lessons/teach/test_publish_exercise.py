@@ -14,7 +14,7 @@ from lessons.models import Exercise, PublishCheck
 from lessons.tasks import reconcile
 from sandbox.models import Attempt, UsageRecord
 from sandbox.signals import attempt_finished
-from tests.conftest import HTMX, make_exercise, run_queued
+from tests.conftest import HTMX, make_exercise, make_user, run_queued
 
 
 def start(client, exercise, django_capture_on_commit_callbacks):
@@ -369,3 +369,30 @@ def test_a_reference_run_no_worker_takes_says_it_waits_for_one(
     run_queued()  # a worker starts
     html = status(ines_client, exercise, check).content.decode()
     assert 'data-publish="published"' in html
+
+
+def test_a_failed_check_outlives_the_account_that_started_it(ines_client, instructor):
+    exercise = make_exercise(solution={"user": "Say hello to {name}."})
+    carl = make_user("carl", is_staff=True)
+    exercise.lesson.course.instructors.add(carl)
+    exercise.rubric = {"criteria": [{"id": "bye", "kind": "contains", "params": {"text": "bye"}}]}
+    exercise.save()
+    publishing.start_check(exercise, carl, PublishCheck.RECHECK)
+    run_queued()
+    assert PublishCheck.objects.get().status == "failed"
+    carl.delete()  # and with him his reference run
+    check = PublishCheck.objects.get()
+    assert (check.status, check.reference, check.requested_by) == ("failed", None, None)
+    assert "failed its reference check" in ines_client.get("/teach/").content.decode()
+
+
+def test_a_check_whose_reference_run_was_deleted_is_failed_by_the_reconciler(instructor):
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    carl = make_user("carl", is_staff=True)
+    check = publishing.start_check(exercise, carl, PublishCheck.PUBLISH)
+    carl.delete()  # before a worker ran it
+    reconcile.run()
+    check.refresh_from_db()
+    assert (check.status, check.problems) == ("failed", [publishing.ORPHANED])
+    exercise.refresh_from_db()
+    assert exercise.status == Exercise.DRAFT
