@@ -18,7 +18,7 @@ class LessonsConfig(AppConfig):
         from lessons.authoring.publishing import finish_check_of
         from lessons.review.progress import refresh_after
         from sandbox.models import Attempt
-        from sandbox.signals import attempt_finished
+        from sandbox.signals import attempt_finished, attempt_saved
 
         try:
             limits.configure(**settings.GRADER_CAPS)
@@ -26,4 +26,4 @@ class LessonsConfig(AppConfig):
             raise ImproperlyConfigured(f"GRADER_{e}") from None
 
         attempt_finished.connect(finish_check_of, sender=Attempt, dispatch_uid="publish-check")
-        attempt_finished.connect(refresh_after, sender=Attempt, dispatch_uid="review-progress")
+        attempt_saved.connect(refresh_after, sender=Attempt, dispatch_uid="review-progress")

@@ -9,7 +9,8 @@
 4. graders.grade_attempt scores the outputs: the one scoring path. Past the soft limit (after
    the calls or the grading) the attempt fails as time_limit.
 5. save() writes the runs, usage and total in one transaction if this delivery still holds
-   the attempt, then sends attempt_finished: the one place joining models, backends, graders.
+   the attempt (sending attempt_saved in it), then attempt_finished: the one place joining
+   models, backends, graders.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from sandbox.providers import (
     model_unavailable,
     offline_backend,
 )
-from sandbox.signals import attempt_finished
+from sandbox.signals import attempt_finished, attempt_saved
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,12 @@ def save(
         rows = Run.objects.bulk_create(run_row(attempt, job) for job in jobs) if saved else []
         usage = UsageRecord.for_calls(attempt.learner_id, attempt, entries)
         UsageRecord.objects.bulk_create(usage)
+        if saved:
+            try:
+                with transaction.atomic():  # a receiver's failure is logged, not the attempt's
+                    attempt_saved.send(sender=Attempt, attempt=attempt, runs=rows, usage=usage)
+            except Exception:
+                log.exception("attempt %s: a receiver of attempt_saved failed", attempt.id)
     if saved:
         attempt_finished.send(sender=Attempt, attempt=attempt, runs=rows, usage=usage)
 

@@ -5,7 +5,6 @@ calls it too."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +19,6 @@ from django.utils import timezone
 from graders.results import NEEDS_REVIEW
 from lessons.review.models import Override, Progress, ReviewItem
 from sandbox.models import Attempt, Run, UsageRecord
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,24 +125,31 @@ def review_reasons(criteria: Iterable[Mapping]) -> set[tuple[str, str]]:
 
 def refresh(learner_id: int, exercise_id: int) -> Progress:
     """Rebuild one learner's Progress on one exercise, and their open review items on it,
-    from their graded attempts as they now are (a fixed number of queries)."""
-    graded = (
-        Attempt.objects.by_learners()
-        .filter(learner_id=learner_id, exercise_id=exercise_id, status=Attempt.GRADED)
-        .select_related("override")
-        .prefetch_related(Prefetch("runs", Run.objects.only(*RUN_FIELDS)))
-        .order_by("created_at", "id")
-    )
-    attempts, wanted = [], {}
-    for attempt in graded:
-        attempts.append(graded_attempt(attempt, attempt.runs.all(), override_of(attempt)))
-        wanted.update(waiting_for_review(attempt, attempt.runs.all()))
-    spent = usage_of(
-        UsageRecord.objects.filter(attempt__learner_id=learner_id, attempt__exercise_id=exercise_id)
-    )
-    open_items = sync_review_items(learner_id, exercise_id, wanted)
-    fields = {**summarize(attempts, spent), "needs_review": open_items}
-    return save(Progress(learner_id=learner_id, exercise_id=exercise_id), fields)
+    from their graded attempts as they now are (a fixed number of queries).
+
+    The row is locked first: a worker counting a new attempt (record, in that attempt's
+    transaction) either commits before this reads the attempts, or waits for it."""
+    with transaction.atomic():
+        locked_row(learner_id, exercise_id)
+        graded = (
+            Attempt.objects.by_learners()
+            .filter(learner_id=learner_id, exercise_id=exercise_id, status=Attempt.GRADED)
+            .select_related("override")
+            .prefetch_related(Prefetch("runs", Run.objects.only(*RUN_FIELDS)))
+            .order_by("created_at", "id")
+        )
+        attempts, wanted = [], {}
+        for attempt in graded:
+            attempts.append(graded_attempt(attempt, attempt.runs.all(), override_of(attempt)))
+            wanted.update(waiting_for_review(attempt, attempt.runs.all()))
+        spent = usage_of(
+            UsageRecord.objects.filter(
+                attempt__learner_id=learner_id, attempt__exercise_id=exercise_id
+            )
+        )
+        open_items = sync_review_items(learner_id, exercise_id, wanted)
+        fields = {**summarize(attempts, spent), "needs_review": open_items}
+        return save(Progress(learner_id=learner_id, exercise_id=exercise_id), fields)
 
 
 def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) -> Progress:
@@ -288,10 +292,8 @@ def sync_review_items(
 def refresh_after(
     sender, attempt: Attempt, runs: Sequence[Run], usage: Sequence[UsageRecord], **kwargs
 ) -> None:
-    """On attempt_finished: a learner's graded attempt changes their progress. A failure here
-    is logged, never the attempt's: it is saved, and the next refresh rebuilds the row."""
+    """On attempt_saved, in the transaction that grades the attempt: a learner's graded attempt
+    changes their progress, once (committed with the grade, or not at all). A failure here is
+    logged by the sender, never the attempt's; the next refresh rebuilds the row."""
     if attempt.exercise_id and not attempt.is_reference and attempt.status == Attempt.GRADED:
-        try:
-            record(attempt, runs, usage)
-        except Exception:
-            log.exception("progress of attempt %s not refreshed", attempt.id)
+        record(attempt, runs, usage)

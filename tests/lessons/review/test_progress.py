@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
 from django.db import connection
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from lessons.review.models import Override, Progress, ReviewItem
 from lessons.review.progress import GradedAttempt, RunResult, Usage, refresh, summarize
+from sandbox import runs
 from sandbox.models import Attempt, UsageRecord
 from tests.conftest import make_attempt, make_exercise, make_run, run_queued
 
@@ -198,3 +200,36 @@ def test_a_first_attempt_counted_while_another_creates_the_row_rebuilds_it(learn
     run_queued()
     row = Progress.objects.get()
     assert row.attempts == 2 and row.passed and row.attempts_to_pass == 2
+
+
+def test_a_refresh_between_the_grade_and_its_signal_counts_the_attempt_once(learner):
+    exercise = make_exercise()
+    make_attempt(learner, exercise)
+    real = runs.attempt_finished.send
+
+    def send(**kwargs):  # an instructor's override or decision refreshes the row just then
+        refresh(learner.pk, exercise.pk)
+        return real(**kwargs)
+
+    with patch.object(runs.attempt_finished, "send", side_effect=send):
+        run_queued()
+    assert Progress.objects.get().attempts == 1
+
+
+def test_an_attempt_is_counted_though_its_worker_dies_right_after_saving_it(learner):
+    exercise = make_exercise()
+    make_attempt(learner, exercise)
+    with patch.object(runs.attempt_finished, "send"):  # nothing after the commit runs
+        run_queued()
+    assert Progress.objects.get().attempts == 1
+
+
+def test_progress_that_cannot_be_counted_never_fails_the_attempt(learner, caplog):
+    exercise = make_exercise()
+    attempt = make_attempt(learner, exercise)
+    with patch("lessons.review.progress.record", side_effect=RuntimeError("a bug")):
+        run_queued()
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED and attempt.runs.count() == 1
+    assert "a receiver of attempt_saved failed" in caplog.text
+    assert not Progress.objects.exists()
