@@ -10,7 +10,6 @@ from typing import cast
 from django.conf import settings
 from django.core.cache import caches
 from django.db.models import Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sandbox.models import Attempt, UsageRecord
@@ -25,12 +24,13 @@ def start_of_day():
 
 def spent_today(**filters) -> dict:
     """Return today's tokens and cost of real model calls (cache hits cost nothing)."""
-    return UsageRecord.objects.filter(
+    totals = UsageRecord.objects.filter(
         created_at__gte=start_of_day(), cache_hit=False, **filters
-    ).aggregate(
-        tokens=Coalesce(Sum("input_tokens"), 0) + Coalesce(Sum("output_tokens"), 0),
-        cost=Coalesce(Sum("cost_usd"), Decimal(0)),
-    )
+    ).aggregate(input=Sum("input_tokens"), output=Sum("output_tokens"), cost=Sum("cost_usd"))
+    return {
+        "tokens": (totals["input"] or 0) + (totals["output"] or 0),
+        "cost": totals["cost"] or Decimal(0),
+    }
 
 
 def spend_cap_reached() -> bool:
