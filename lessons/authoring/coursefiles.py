@@ -944,6 +944,7 @@ def save_exercises(lesson: Lesson, exercises: list[dict], report: ImportReport) 
             kept_cases.append(row.id)
         Case.objects.filter(exercise=exercise).exclude(id__in=kept_cases).delete()
         if to_publish:
+            publishing.recheck_if_changed(exercise)  # fails a check under way of another version
             user = publishing.first_instructor(exercise)
             if user is not None:
                 publishing.start_check(exercise, user, PublishCheck.PUBLISH)

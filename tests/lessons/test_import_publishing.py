@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
-from lessons.authoring import coursefiles
+from lessons.authoring import coursefiles, publishing
 from lessons.models import Course, Exercise, PublishCheck
 from tests.conftest import HTMX, make_exercise, run_queued
 
@@ -50,3 +50,21 @@ def test_a_reimport_does_not_publish_a_draft_its_check_refused(
     # The files ask for it to be published: it stays a draft, and a publish check decides.
     assert draft.status == Exercise.DRAFT, "published although its publish check failed"
     assert draft.publish_checks.count() == 2
+
+
+def test_files_publishing_a_draft_fail_its_check_under_way_of_another_version(
+    instructor, ines_client, delay, tmp_path, django_capture_on_commit_callbacks
+):
+    draft = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    folder = tmp_path / "basics"
+    coursefiles.write_course(draft.lesson.course, folder)  # this version, marked published:
+    exercise_file = next((folder / "exercises").glob("*greet*.yaml"))
+    exercise_file.write_text(exercise_file.read_text().replace("status: draft\n", ""))
+    Exercise.objects.filter(pk=draft.pk).update(temperature=0.5)  # then another is checked
+    with django_capture_on_commit_callbacks(execute=True):
+        ines_client.post(f"/teach/exercises/{draft.id}/publish/", headers=HTMX)
+    under_way = draft.publish_checks.get()
+    coursefiles.import_course(folder)
+    under_way.refresh_from_db()
+    assert (under_way.status, under_way.problems) == ("failed", [publishing.CHANGED])
+    assert draft.publish_checks.filter(status="checking").count() == 1  # of the files' version
