@@ -100,11 +100,14 @@ def execute(attempt_id: str) -> None:
     except AttemptFailed as e:
         save(attempt, jobs, judge_log, failure=e)
     except Exception:
-        # A bug must not leave the learner watching "running" forever, nor lose the usage of
-        # the calls it made.
+        # A bug must neither leave the learner watching "running" nor lose the calls' usage.
         log.exception("attempt %s crashed", attempt.id)
         reason = "Something went wrong while grading this attempt; it has been logged."
-        save(attempt, jobs, judge_log, failure=AttemptFailed("internal", reason))
+        crashed = AttemptFailed("internal", reason)
+        try:
+            save(attempt, jobs, judge_log, failure=crashed)
+        except Exception:  # saving its runs is what failed: the failure and the usage, then
+            save(attempt, jobs, judge_log, failure=crashed, with_runs=False)
         raise
     finally:
         release_connection()
@@ -272,26 +275,32 @@ def save(
     judge_log: list[calls.CallLog],
     grade: graders.Grade | None = None,
     failure: AttemptFailed | None = None,
+    with_runs: bool = True,
 ) -> None:
     """Save the outcome and runs, if this delivery still holds the attempt, and the usage of
-    every call it made (billed either way), in one transaction."""
+    every call it made (billed either way), in one transaction. Nothing after the commit
+    raises: a receiver's failure is logged, not the attempt's (nor saved twice)."""
     entries = [entry for job in jobs for entry in job.outcome.log] + judge_log
     with transaction.atomic():
         if failure:
             saved = attempt.fail(failure.code, failure.reason)
         else:
             saved = attempt.finish(grade.score if grade else None, grade.passed if grade else None)
-        rows = Run.objects.bulk_create(run_row(attempt, job) for job in jobs) if saved else []
+        rows = [run_row(attempt, job) for job in jobs] if saved and with_runs else []
+        Run.objects.bulk_create(rows)
         usage = UsageRecord.for_calls(attempt.learner_id, attempt, entries)
         UsageRecord.objects.bulk_create(usage)
         if saved:
             try:
-                with transaction.atomic():  # a receiver's failure is logged, not the attempt's
+                with transaction.atomic():  # a savepoint, which a receiver's failure rolls back
                     attempt_saved.send(sender=Attempt, attempt=attempt, runs=rows, usage=usage)
             except Exception:
                 log.exception("attempt %s: a receiver of attempt_saved failed", attempt.id)
     if saved:
-        attempt_finished.send(sender=Attempt, attempt=attempt, runs=rows, usage=usage)
+        sent = attempt_finished.send_robust(Attempt, attempt=attempt, runs=rows, usage=usage)
+        for receiver, error in sent:
+            if isinstance(error, Exception):
+                log.error("attempt %s: %s failed", attempt.id, receiver, exc_info=error)
 
 
 def run_row(attempt: Attempt, job: Job) -> Run:

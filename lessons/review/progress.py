@@ -127,9 +127,12 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
     """Rebuild one learner's Progress on one exercise, and their open review items on it,
     from their graded attempts as they now are (a fixed number of queries).
 
-    The row is locked first: a worker counting a new attempt (record, in that attempt's
-    transaction) either commits before this reads the attempts, or waits for it."""
+    The row is locked first (made first if there is none, so that there is one to lock): a
+    worker counting a new attempt (record, in that attempt's transaction) either commits
+    before this reads the attempts, or waits for it."""
     with transaction.atomic():
+        empty = Progress(learner_id=learner_id, exercise_id=exercise_id, **not_tried())
+        Progress.objects.bulk_create([empty], ignore_conflicts=True)
         locked_row(learner_id, exercise_id)
         graded = (
             Attempt.objects.by_learners()

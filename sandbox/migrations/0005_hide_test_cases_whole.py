@@ -6,10 +6,13 @@ def hide_cases_whole(apps, schema_editor):
     """A test case is hidden or shown as one, by its verdict; samples of one case were hidden
     by their own pass, so a diff of a shown sample showed a hidden case's output."""
     Run = apps.get_model("sandbox", "Run")
-    hidden_sibling = Run.objects.filter(
-        attempt_id=OuterRef("attempt_id"), case_name=OuterRef("case_name"), hidden=True
-    )
-    Run.objects.filter(Exists(hidden_sibling), hidden=False).update(hidden=True)
+    hidden = Run.objects.filter(attempt_id=OuterRef("attempt_id"), hidden=True)
+    shown = Run.objects.filter(hidden=False)
+    # A case by its row; one since deleted by its name (names need not be unique).
+    of_case = hidden.filter(case_id=OuterRef("case_id"))
+    shown.filter(Exists(of_case), case__isnull=False).update(hidden=True)
+    of_deleted = hidden.filter(case__isnull=True, case_name=OuterRef("case_name"))
+    shown.filter(Exists(of_deleted), case__isnull=True).update(hidden=True)
 
 
 class Migration(migrations.Migration):

@@ -363,17 +363,29 @@ def test_a_case_failed_by_one_sample_hides_every_sample_and_its_changes(alice_cl
     assert "Hidden case 1" in page and "SECRET" not in page
 
 
-def test_the_migration_hides_every_sample_of_a_case_one_hidden_sample_hid(learner, exercise):
+def test_the_migration_hides_every_sample_of_a_case_one_hidden_sample_hid(learner):
     import importlib
 
     from django.apps import apps
 
     migration = importlib.import_module("sandbox.migrations.0005_hide_test_cases_whole")
+    exercise = make_exercise(
+        cases=[
+            {"name": "Ada", "variables": {"name": "Ada"}},
+            {"name": "Ada", "variables": {"name": "Ada II"}},  # names need not be unique
+        ]
+    )
+    first, second = exercise.cases.all()
     attempt = make_attempt(learner, exercise)
-    for position, (case, sample, hidden) in enumerate(
-        [("Ada", 0, False), ("Ada", 1, True), ("Bob", 0, False), ("Bob", 1, False)]
-    ):
-        make_run(attempt, position, case_name=case, sample=sample, hidden=hidden)
+    rows = [
+        (first, "Ada", 0, False),
+        (first, "Ada", 1, True),
+        (second, "Ada", 0, False),
+        (None, "Gone", 0, False),
+        (None, "Gone", 1, True),
+    ]
+    for position, (case, name, sample, hidden) in enumerate(rows):
+        make_run(attempt, position, case=case, case_name=name, sample=sample, hidden=hidden)
     migration.hide_cases_whole(apps, None)
-    hidden = {(r.case_name, r.sample): r.hidden for r in attempt.runs.all()}
-    assert hidden == {("Ada", 0): True, ("Ada", 1): True, ("Bob", 0): False, ("Bob", 1): False}
+    hidden = [r.hidden for r in attempt.runs.order_by("position")]
+    assert hidden == [True, True, False, True, True]

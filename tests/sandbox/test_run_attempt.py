@@ -277,6 +277,37 @@ def test_a_crash_after_the_calls_keeps_their_usage_on_the_ledger(learner, exerci
     assert UsageRecord.objects.filter(attempt=attempt).count() == 1  # the call it made
 
 
+def test_an_attempt_whose_runs_cannot_be_saved_fails_and_keeps_its_usage(learner, exercise):
+    attempt = make_attempt(learner, exercise)
+    with patch("sandbox.runs.run_row", side_effect=ValueError("a row the database refuses")):
+        with pytest.raises(ValueError):
+            runs.execute(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.ERROR and "has been logged" in attempt.error
+    assert not attempt.runs.exists()
+    assert UsageRecord.objects.filter(attempt=attempt).count() == 1  # billed: on the ledger
+
+
+def test_a_listener_that_fails_after_the_save_neither_fails_nor_bills_it_twice(
+    learner, exercise, caplog
+):
+    from sandbox.signals import attempt_finished
+
+    def broken_listener(sender, **kwargs):
+        raise RuntimeError("a listener's bug")
+
+    attempt = make_attempt(learner, exercise)
+    attempt_finished.connect(broken_listener, sender=Attempt, dispatch_uid="broken")
+    try:
+        runs.execute(str(attempt.id))
+    finally:
+        attempt_finished.disconnect(dispatch_uid="broken", sender=Attempt)
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED
+    assert UsageRecord.objects.filter(attempt=attempt).count() == 1
+    assert "a listener's bug" in caplog.text
+
+
 def test_queued_attempts_stop_at_the_learners_budget_when_they_run(learner, exercise, settings):
     settings.DAILY_TOKEN_BUDGET = 10  # an attempt here costs about 9 tokens
     attempts = [  # all queued under it; unlike prompts, so none is a free cache hit

@@ -130,7 +130,8 @@ def test_a_check_whose_worker_died_after_saving_the_run_is_decided_by_the_reconc
 ):
     exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
     start(ines_client, exercise, django_capture_on_commit_callbacks)
-    with patch.object(attempt_finished, "send"):  # the worker dies right after its save
+    # The worker dies right after its save.
+    with patch.object(attempt_finished, "send_robust", return_value=[]):
         run_queued()
     check = PublishCheck.objects.get()
     assert check.reference.status == Attempt.GRADED and check.status == "checking"
@@ -155,7 +156,8 @@ def test_the_reconciler_leaves_a_check_whose_reference_just_finished_to_its_sign
 ):
     exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
     start(ines_client, exercise, django_capture_on_commit_callbacks)
-    with patch.object(attempt_finished, "send"):  # its handler is deciding it right now
+    # Its handler is deciding it right now.
+    with patch.object(attempt_finished, "send_robust", return_value=[]):
         run_queued()
     check = PublishCheck.objects.get()
     with patch("lessons.authoring.publishing.check_problems") as check_problems:
@@ -178,7 +180,7 @@ def test_one_check_that_raises_stops_neither_the_other_checks_nor_the_regrades(
     )
     for exercise in (first, second):
         start(ines_client, exercise, django_capture_on_commit_callbacks)
-    with patch.object(attempt_finished, "send"):
+    with patch.object(attempt_finished, "send_robust", return_value=[]):
         run_queued()
     for check in PublishCheck.objects.all():
         finished_long_ago(check.reference)
