@@ -131,9 +131,9 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
     worker counting a new attempt (record, in that attempt's transaction) either commits
     before this reads the attempts, or waits for it."""
     with transaction.atomic():
-        empty = Progress(learner_id=learner_id, exercise_id=exercise_id, **not_tried())
+        empty = Progress(learner_id=learner_id, exercise_id=exercise_id)
         Progress.objects.bulk_create([empty], ignore_conflicts=True)
-        locked_row(learner_id, exercise_id)
+        row = locked_row(learner_id, exercise_id) or empty
         graded = (
             Attempt.objects.by_learners()
             .filter(learner_id=learner_id, exercise_id=exercise_id, status=Attempt.GRADED)
@@ -152,42 +152,43 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
         )
         open_items = sync_review_items(learner_id, exercise_id, wanted)
         fields = {**summarize(attempts, spent), "needs_review": open_items}
-        return save(Progress(learner_id=learner_id, exercise_id=exercise_id), fields)
+        return save(row, fields)
 
 
 def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) -> Progress:
     """Count a newly graded attempt into its learner's progress from its rows as the worker
     saved them (a learner may have hundreds of attempts: none is read again).
 
-    No row yet means no graded attempt before this one (migration 0008 built the rows of
-    earlier ones); if a concurrent first attempt created it meanwhile, the insert fails on
-    the unique key and the row is rebuilt instead."""
+    It runs in the transaction that grades the attempt (attempt_saved), which holds the
+    row's lock until the grade commits. No row yet means no graded attempt before this one
+    (migration 0008 built the rows of earlier ones); if a concurrent first attempt created it
+    meanwhile, the insert fails on the unique key and the row is rebuilt instead."""
     assert attempt.exercise_id is not None
     learner_id, exercise_id = attempt.learner_id, attempt.exercise_id
+    row = locked_row(learner_id, exercise_id)
+    fields = {name: getattr(row, name) for name in not_tried()} if row else not_tried()
+    add_attempt(fields, graded_attempt(attempt, runs, override=None))  # new: none yet
+    spent = list(usage)
+    add_usage(
+        fields,
+        Usage(
+            sum(u.input_tokens for u in spent),
+            sum(u.output_tokens for u in spent),
+            sum((Decimal(u.cost_usd) for u in spent), Decimal(0)),
+        ),
+    )
+    wanted = waiting_for_review(attempt, runs)
+    if wanted:
+        items = [
+            ReviewItem(attempt=attempt, run_id=r, criterion_id=c, reason=why)
+            for r, c, why in wanted
+        ]
+        ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
+    fields["needs_review"] = (row.needs_review if row else 0) + len(wanted)
+    if row is not None:
+        return save(row, fields)
     try:
-        with transaction.atomic():
-            row = locked_row(learner_id, exercise_id)
-            fields = {name: getattr(row, name) for name in not_tried()} if row else not_tried()
-            add_attempt(fields, graded_attempt(attempt, runs, override=None))  # new: none yet
-            spent = list(usage)
-            add_usage(
-                fields,
-                Usage(
-                    sum(u.input_tokens for u in spent),
-                    sum(u.output_tokens for u in spent),
-                    sum((Decimal(u.cost_usd) for u in spent), Decimal(0)),
-                ),
-            )
-            wanted = waiting_for_review(attempt, runs)
-            if wanted:
-                items = [
-                    ReviewItem(attempt=attempt, run_id=r, criterion_id=c, reason=why)
-                    for r, c, why in wanted
-                ]
-                ReviewItem.objects.bulk_create(items, ignore_conflicts=True)
-            fields["needs_review"] = (row.needs_review if row else 0) + len(wanted)
-            if row is not None:
-                return save(row, fields)
+        with transaction.atomic():  # a savepoint, for the unique key's failure
             return Progress.objects.create(learner_id=learner_id, exercise_id=exercise_id, **fields)
     except IntegrityError:
         return refresh(learner_id, exercise_id)
