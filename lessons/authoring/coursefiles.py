@@ -228,9 +228,8 @@ class Reader:
         """Return the resolved path and the text of the course file `name`, or raise
         Unreadable: a path that leads outside the course folder (through .., an absolute
         path or a symbolic link), not a regular file, over MAX_COURSE_FILE_BYTES, not UTF-8,
-        or binary, or a name the system cannot use (a NUL byte, too long, a symlink loop)."""
-        if "\0" in name:
-            raise Unreadable("is not a usable file name (it holds a NUL byte)")
+        or binary, or a name the system cannot use (too long, a symlink loop; the YAML loader
+        refuses a NUL character)."""
         path = self.root / name
         limit = settings.MAX_COURSE_FILE_BYTES
         try:

@@ -88,7 +88,8 @@ class CappedLoader(yaml.SafeLoader):
 
     def check_expansion(self, root: yaml.Node) -> None:
         """Walk the node graph as construction expands it, without recursion; raise
-        YamlRefused past the depth or node cap (a recursive alias reaches one of them)."""
+        YamlRefused past the depth or node cap (a recursive alias reaches one of them), or at
+        a text holding a NUL character, which PostgreSQL stores in no text nor jsonb."""
         stack: list[tuple[yaml.Node, int]] = [(root, 1)]
         count = 0
         while stack:
@@ -103,6 +104,12 @@ class CappedLoader(yaml.SafeLoader):
                     stack += ((key, depth + 1), (value, depth + 1))
             elif isinstance(node, yaml.SequenceNode):
                 stack += ((item, depth + 1) for item in node.value)
+            elif "\x00" in node.value:  # an escape (\0, \x00, \u0000): YAML refuses a raw one
+                raise YamlRefused(
+                    "a text holds a NUL character (\\0 or \\x00), which cannot be stored; "
+                    "remove it",
+                    node.start_mark.line + 1,
+                )
 
     def get_single_data(self) -> Any:
         node = self.get_single_node()

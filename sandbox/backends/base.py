@@ -17,6 +17,12 @@ TRANSIENT_CODES = (
 PERMANENT_CODES = ("auth", "rejected", "config", "not_found", "budget")
 
 
+def storable(text: str) -> str:
+    """Return a provider's text with each NUL character replaced by U+FFFD: PostgreSQL keeps
+    none in text or jsonb, and it means nothing to a learner. Graded as it is saved."""
+    return text.replace("\x00", "\ufffd")
+
+
 class BackendError(Exception):
     """A backend call failed.
 
@@ -31,6 +37,7 @@ class BackendError(Exception):
         code: str = "",
         retry_after: float | None = None,
     ) -> None:
+        message = storable(message)
         super().__init__(message)
         self.message = message
         self.permanent = permanent
@@ -73,6 +80,9 @@ class Completion:
     model: str = ""
     request_id: str = ""
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", storable(self.text))  # frozen
 
 
 class Backend(ABC):

@@ -1,6 +1,6 @@
 """import_course refuses files from outside the course folder, files that are not UTF-8 text,
 files over the size cap, YAML past the nesting and alias caps, over-long Markdown, and names
-the system cannot use (a NUL byte, too long, a symlink loop): each with an error naming the
+the system cannot use (too long, a symlink loop), and NUL characters: each with an error naming the
 file, line and field, quickly, and changing nothing."""
 
 from __future__ import annotations
@@ -127,10 +127,16 @@ def test_a_symlinked_exercise_or_course_yaml_pointing_outside_is_refused(loaded,
 def test_a_file_name_with_a_nul_byte_is_an_error_not_a_traceback(loaded):
     edit(loaded / "course.yaml", f"file: {LESSON}", 'file: "lessons/\\0x.md"')
     message = refused(loaded)
-    assert (
-        "course.yaml:11: lessons[0].file: 'lessons/\\x00x.md' is not a usable file name "
-        "(it holds a NUL byte)" in message
-    )
+    assert "course.yaml:11: a text holds a NUL character" in message
+
+
+@pytest.mark.parametrize("escape", ["\\0", "\\x00", "\\u0000"])
+def test_a_nul_character_written_as_an_escape_is_an_error_at_its_line(loaded, escape):
+    # PostgreSQL stores no NUL in text nor jsonb: refused with its line, not a DataError.
+    edit(loaded / EXERCISE, 'user: "Write a tagline for {product}."', f'user: "Tag{escape}line"')
+    lines = (loaded / EXERCISE).read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "Tag" in text)
+    assert f"{EXERCISE}:{line}: a text holds a NUL character" in refused(loaded)
 
 
 def test_a_file_name_too_long_for_the_system_is_an_error(loaded):

@@ -549,6 +549,23 @@ def test_rate_limited_calls_are_retried_after_the_retry_after(provider, alice):
     assert_all_final_once(cases=1)
 
 
+def test_a_nul_character_in_a_reply_is_graded_and_saved_as_a_replacement(provider, alice):
+    # PostgreSQL stores no NUL in text nor in jsonb; the learner still gets a grade, and
+    # sees what was graded.
+    provider.queue(success("Hello\x00 there!"))
+    attempt = run(alice, openai_exercise())
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.runs.get().output == "Hello\ufffd there!"
+    assert_all_final_once(cases=1)
+
+
+def test_a_nul_character_in_a_providers_error_is_saved_as_a_replacement(provider, alice):
+    provider.queue(status(400, message="bad\x00 request"))
+    attempt = run(alice, openai_exercise())
+    assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "rejected"), attempt.error
+    assert "bad\ufffd request" in attempt.error
+
+
 @pytest.mark.parametrize("code", [500, 529])
 def test_server_errors_are_retried_until_the_call_succeeds(provider, alice, code):
     provider.queue(status(code), status(code), success("Hello there!"))

@@ -50,6 +50,14 @@ def test_load_yaml_refuses_text_over_the_size_cap(settings):
     )
 
 
+def test_load_yaml_refuses_a_nul_character_written_as_an_escape():
+    message = quick(editing.load_yaml, 'criteria:\n  - {text: "a\\0b"}', dict, "Rubric")
+    assert message == (
+        "Rubric is refused on line 2: a text holds a NUL character (\\0 or \\x00), which "
+        "cannot be stored; remove it"
+    )
+
+
 def test_load_yaml_keeps_ordinary_aliases_and_nesting():
     text = "base: &b {x: 1}\nuse: [*b, *b]\ndeep: " + "[" * 40 + "]" * 40
     value = editing.load_yaml(text, dict, "Rubric options")
