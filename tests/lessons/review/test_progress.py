@@ -3,20 +3,24 @@ attempts by one rule, rebuilt whenever those change, with their outputs waiting 
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from unittest.mock import patch
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from lessons.review import progress
 from lessons.review.models import Override, Progress, ReviewItem
 from lessons.review.progress import GradedAttempt, RunResult, Usage, refresh, summarize
 from sandbox import runs
 from sandbox.models import Attempt, UsageRecord
 from tests.conftest import make_attempt, make_exercise, make_run, run_queued
+from tests.live import wait_until
 
 START = timezone.now()
 
@@ -214,6 +218,82 @@ def test_a_refresh_between_the_grade_and_its_signal_counts_the_attempt_once(lear
     with patch.object(runs.attempt_finished, "send_robust", side_effect=send) as sent:
         run_queued()
     assert sent.called
+    assert Progress.objects.get().attempts == 1
+
+
+def in_thread(fn, *args) -> threading.Thread:
+    """Start fn(*args) on a thread of its own, with a database connection of its own."""
+
+    def target() -> None:
+        try:
+            fn(*args)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+def waits_for_a_lock() -> bool:
+    if connection.vendor != "postgresql":  # SQLite: the write lock, which nothing reports
+        time.sleep(0.5)
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone() is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_attempt_graded_while_a_refresh_holds_the_row_is_counted_once(learner):
+    """An instructor's refresh has read the learner's graded attempts (none) and not saved yet
+    when a worker grades their first one: the worker waits for the row the refresh made and
+    locked, then counts its attempt in; the refresh's empty summary does not overwrite it."""
+    exercise = make_exercise()
+    make_attempt(learner, exercise)
+    read, go = threading.Event(), threading.Event()
+    real_summarize = progress.summarize
+
+    def summarize_when_told(*args):
+        read.set()
+        go.wait(10)
+        return real_summarize(*args)
+
+    with patch.object(progress, "summarize", side_effect=summarize_when_told):
+        refreshing = in_thread(refresh, learner.pk, exercise.pk)
+        assert read.wait(10)
+        grading = in_thread(run_queued)
+        wait_until(lambda: waits_for_a_lock() or not grading.is_alive(), 10, "the worker")
+        go.set()
+        refreshing.join(10)
+        grading.join(10)
+    assert Attempt.objects.get().status == Attempt.GRADED
+    assert Progress.objects.get().attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_while_a_first_attempt_is_being_counted_waits_and_counts_it(learner):
+    """A worker has made the learner's row for their first attempt and not committed yet when
+    an instructor's refresh starts: the refresh waits for the row, then reads the attempt."""
+    exercise = make_exercise()
+    make_attempt(learner, exercise)
+    counted, go = threading.Event(), threading.Event()
+    real_record = progress.record
+
+    def record_then_wait(*args):
+        row = real_record(*args)
+        counted.set()
+        go.wait(10)
+        return row
+
+    with patch.object(progress, "record", side_effect=record_then_wait):
+        grading = in_thread(run_queued)
+        assert counted.wait(10)
+        refreshing = in_thread(refresh, learner.pk, exercise.pk)
+        wait_until(lambda: waits_for_a_lock() or not refreshing.is_alive(), 10, "the refresh")
+        go.set()
+        grading.join(10)
+        refreshing.join(10)
     assert Progress.objects.get().attempts == 1
 
 
