@@ -153,6 +153,8 @@ class Rubric:
         return model_criteria(self)
 
 
+# Review items, decisions and calibrations keep a criterion's id in a column this wide.
+MAX_ID_CHARS = 100
 MAX_WEIGHT = 1_000_000  # far past any sensible share; keeps sums of weights finite
 
 
@@ -211,6 +213,10 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
     cid = data.get("id", str(position + 1) if parent else None)
     if not isinstance(cid, str) or not cid.strip():
         raise RubricError(f"{label} needs an id (a non-empty string)", parent, "id")
+    if len(cid) > MAX_ID_CHARS:
+        raise RubricError(
+            f"{label}'s id is {len(cid)} characters; at most {MAX_ID_CHARS}", parent, "id"
+        )
     where = f"{parent}.{cid}" if parent else cid
     unknown = sorted(set(data) - CRITERION_FIELDS)
     if unknown:

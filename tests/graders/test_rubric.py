@@ -29,6 +29,15 @@ def test_errors_name_the_criterion_and_field():
     assert e.field == "with_prefill"
 
 
+def test_a_criterion_id_is_at_most_100_characters_at_any_level():
+    load_rubric({"criteria": [criterion("valid_json", id="x" * 100)]})
+    e = error_of({"criteria": [criterion("valid_json", id="x" * 101)]})
+    assert (e.field, e.message) == ("id", "criterion 1's id is 101 characters; at most 100")
+    child = criterion("valid_json", id="y" * 101)
+    e = error_of({"criteria": [criterion("all_of", {"criteria": [child]})]})
+    assert (e.field, e.message) == ("id", "c.criteria[0]'s id is 101 characters; at most 100")
+
+
 def test_an_unknown_kind_lists_the_valid_ones():
     e = error_of({"criteria": [criterion("containz")]})
     assert e.field == "kind"
