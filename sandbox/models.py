@@ -218,6 +218,9 @@ class Run(models.Model):
         return [(m["role"], m["content"]) for m in self.messages if m["content"]]
 
 
+REQUEST_ID_CHARS = 200
+
+
 class UsageRecord(models.Model):
     """One model call (or one cache hit) and what it cost: the ledger budgets are read from."""
 
@@ -234,7 +237,7 @@ class UsageRecord(models.Model):
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
     latency_ms = models.PositiveIntegerField(default=0)
     cache_hit = models.BooleanField(default=False)
-    request_id = models.CharField(max_length=200, blank=True)
+    request_id = models.CharField(max_length=REQUEST_ID_CHARS, blank=True)
     error_code = models.CharField(max_length=30, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -271,7 +274,8 @@ class UsageRecord(models.Model):
                     cost_usd=0 if entry.cache_hit else choice.cost(tokens_in, tokens_out),
                     latency_ms=entry.latency_ms,
                     cache_hit=entry.cache_hit,
-                    request_id=completion.request_id if completion else "",
+                    # a provider's own id, of any length: the first characters identify it
+                    request_id=completion.request_id[:REQUEST_ID_CHARS] if completion else "",
                     error_code=entry.error_code,
                 )
             )

@@ -559,6 +559,15 @@ def test_a_nul_character_in_a_reply_is_graded_and_saved_as_a_replacement(provide
     assert_all_final_once(cases=1)
 
 
+def test_a_request_id_longer_than_its_column_is_cut_not_a_lost_attempt(provider, alice):
+    # An OpenAI-compatible server names its own request ids; the ledger keeps 200 characters.
+    provider.queue(success("Hello there!", request_id="r" * 500))
+    attempt = run(alice, openai_exercise())
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.usage_records.get().request_id == "r" * 200
+    assert_all_final_once(cases=1)
+
+
 def test_a_nul_character_in_a_providers_error_is_saved_as_a_replacement(provider, alice):
     provider.queue(status(400, message="bad\x00 request"))
     attempt = run(alice, openai_exercise())
