@@ -67,6 +67,11 @@ class CompletionRequest:
         return last["content"] if last and last["role"] == "assistant" else ""
 
 
+# Far past any context window: a provider reporting more (or fewer than none) is broken, and its
+# count would not fit the ledger.
+MAX_REPORTED_TOKENS = 100_000_000
+
+
 @dataclass(frozen=True)
 class Completion:
     """A model's reply: the continuation only (a prefill is not repeated in text)."""
@@ -83,6 +88,10 @@ class Completion:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", storable(self.text))  # frozen
+        for name in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"):
+            count = getattr(self, name)
+            if not 0 <= count <= MAX_REPORTED_TOKENS:  # the SDKs turn ValueError into bad_response
+                raise ValueError(f"{name} is {count}: not a token count")
 
 
 class Backend(ABC):

@@ -593,6 +593,17 @@ def test_a_call_failing_every_try_fails_the_attempt_after_the_tries(provider, al
     assert len(provider.calls()) == 3
 
 
+@pytest.mark.parametrize("tokens", [10**12, -5])
+def test_a_reply_reporting_an_impossible_token_count_is_a_bad_response(provider, alice, tokens):
+    # A count past any context window would not fit the ledger, and would fail the save.
+    provider.queue(*[success("Hello there!", input_tokens=tokens)] * 3)
+    attempt = run(alice, openai_exercise())
+    assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "bad_response")
+    assert attempt.error.startswith("The model failed: The provider sent a reply that could not")
+    codes = attempt.usage_records.values_list("error_code", "input_tokens")
+    assert list(codes) == [("bad_response", 0)] * 3
+
+
 PERMANENT = [(400, "rejected"), (401, "auth"), (403, "auth"), (404, "not_found"), (422, "rejected")]
 # What a careless provider might echo back: the key itself.
 LEAKY_MESSAGE = f"Incorrect API key provided: {FAKE_KEY}. Bearer {FAKE_KEY}"
