@@ -18,6 +18,7 @@ from graders.reuse import subtree
 from sandbox.backends import BACKEND_CHOICES, BACKENDS
 from sandbox.backends.stub import StubRuleError, StubScript, parse_script
 from sandbox.prompting import PROMPT_FIELDS, RenderedPrompt, join_slots, render_prompt
+from sandbox.providers import MODEL_NAME_CHARS
 
 
 def validate_markdown(value: str) -> None:
@@ -242,7 +243,7 @@ class Exercise(models.Model):
 
     # Model settings.
     backend = models.CharField(max_length=40, choices=BACKEND_CHOICES, default="stub")
-    model_name = models.CharField(max_length=100, default="scripted")
+    model_name = models.CharField(max_length=MODEL_NAME_CHARS, default="scripted")
     temperature = models.FloatField(default=0.0)
     max_tokens = models.PositiveIntegerField(default=256)
     # Sampling: k runs per test case, reported as a pass rate ("passes 4 of 5"), and the

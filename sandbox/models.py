@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox.providers import model_choice
+from sandbox.providers import MODEL_NAME_CHARS, model_choice
 
 if TYPE_CHECKING:
     from sandbox.calls import CallLog
@@ -179,13 +179,16 @@ class Attempt(models.Model):
         )
 
 
+CASE_NAME_CHARS = 100
+
+
 class Run(models.Model):
     """One model call of an attempt (one test case), and the grade of its output."""
 
     attempt = models.ForeignKey(Attempt, models.CASCADE, related_name="runs")
     case = models.ForeignKey("lessons.Case", models.SET_NULL, null=True, related_name="runs")
     position = models.PositiveIntegerField()
-    case_name = models.CharField(max_length=100)
+    case_name = models.CharField(max_length=CASE_NAME_CHARS)
     sample = models.PositiveIntegerField(default=0)
     model_label = models.CharField(max_length=140, blank=True)
     cache_hit = models.BooleanField(default=False)
@@ -229,7 +232,7 @@ class UsageRecord(models.Model):
         Attempt, models.SET_NULL, null=True, blank=True, related_name="usage_records"
     )
     backend = models.CharField(max_length=40)
-    model = models.CharField(max_length=100)
+    model = models.CharField(max_length=MODEL_NAME_CHARS)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)

@@ -19,6 +19,7 @@ from sandbox.backends.stub import MODELS as STUB_MODELS
 from sandbox.backends.stub import StubScript
 
 MILLION = Decimal(1_000_000)
+MODEL_NAME_CHARS = 100
 MICRODOLLAR = Decimal("0.000001")  # the ledger's precision (UsageRecord.cost_usd)
 
 
@@ -61,6 +62,11 @@ def parse_models(spec: str) -> dict[str, ModelChoice]:
             ) from None
         if backend not in BACKENDS:
             raise ImproperlyConfigured(f"SANDBOX_MODELS names unknown backend {backend!r}")
+        if len(model) > MODEL_NAME_CHARS:  # as exercises and the usage ledger keep it
+            raise ImproperlyConfigured(
+                f"SANDBOX_MODELS entry {item!r}: the model name is {len(model)} characters; "
+                f"at most {MODEL_NAME_CHARS}"
+            )
         choices[choice.key] = choice
     return choices
 

@@ -32,8 +32,8 @@ from django.utils import timezone
 import graders
 from lessons.models import Case, Exercise
 from sandbox import calls, limits
-from sandbox.backends import Backend, BackendError, CompletionRequest
-from sandbox.models import Attempt, Run, UsageRecord
+from sandbox.backends import Backend, CompletionRequest
+from sandbox.models import CASE_NAME_CHARS, Attempt, Run, UsageRecord
 from sandbox.prompting import RenderedPrompt, render_prompt
 from sandbox.providers import (
     ModelChoice,
@@ -98,19 +98,25 @@ def execute(attempt_id: str) -> None:
             raise over_time()
         save(attempt, jobs, judge_log, grade=grade)
     except AttemptFailed as e:
-        save(attempt, jobs, judge_log, failure=e)
+        save_failure(attempt, jobs, judge_log, e)
     except Exception:
         # A bug must neither leave the learner watching "running" nor lose the calls' usage.
         log.exception("attempt %s crashed", attempt.id)
         reason = "Something went wrong while grading this attempt; it has been logged."
-        crashed = AttemptFailed("internal", reason)
-        try:
-            save(attempt, jobs, judge_log, failure=crashed)
-        except Exception:  # saving its runs is what failed: the failure and the usage, then
-            save(attempt, jobs, judge_log, failure=crashed, with_runs=False)
+        save_failure(attempt, jobs, judge_log, AttemptFailed("internal", reason))
         raise
     finally:
         release_connection()
+
+
+def save_failure(
+    attempt: Attempt, jobs: list[Job], judge_log: list[calls.CallLog], failure: AttemptFailed
+) -> None:
+    try:
+        save(attempt, jobs, judge_log, failure=failure)
+    except Exception:  # saving its runs is what failed: the failure and the usage, then
+        log.exception("attempt %s: its runs could not be saved", attempt.id)
+        save(attempt, jobs, judge_log, failure=failure, with_runs=False)
 
 
 def release_connection() -> None:
@@ -231,7 +237,8 @@ def grade_jobs(
 ) -> graders.Grade:
     failed = next((j.outcome.error for j in jobs if j.outcome.error), None)
     if failed:
-        raise AttemptFailed(failed.code, model_failure_message(failed))
+        prefix = "The model refused the request" if failed.permanent else "The model failed"
+        raise AttemptFailed(failed.code, f"{prefix}: {failed.message}")
     rubric = exercise.parsed_rubric
     by_case: dict[Case, list[Job]] = {}
     for job in jobs:
@@ -262,11 +269,6 @@ def grade_jobs(
         for job, sample_grade in zip(case_jobs, case_grade.samples, strict=True):
             job.grade, job.case_passed = sample_grade, case_grade.passed
     return grade
-
-
-def model_failure_message(error: BackendError) -> str:
-    prefix = "The model refused the request" if error.permanent else "The model failed"
-    return f"{prefix}: {error.message}"
 
 
 def save(
@@ -309,7 +311,7 @@ def run_row(attempt: Attempt, job: Job) -> Run:
         attempt=attempt,
         case=job.case,
         position=job.position,
-        case_name=job.case.name if job.case else job.label,
+        case_name=job.case.name if job.case else job.label[:CASE_NAME_CHARS],
         hidden=bool(
             job.case and not graders.feedback_visible(job.case.visibility, job.case_passed)
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -17,10 +18,18 @@ TRANSIENT_CODES = (
 PERMANENT_CODES = ("auth", "rejected", "config", "not_found", "budget")
 
 
+# NUL, and UTF-16 surrogates left unpaired (JSON's "\ud800" decodes to one; a pair decodes
+# to its character): PostgreSQL stores neither in text or jsonb, and neither means anything
+# to a learner.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def storable(text: str) -> str:
-    """Return a provider's text with each NUL character replaced by U+FFFD: PostgreSQL keeps
-    none in text or jsonb, and it means nothing to a learner. Graded as it is saved."""
-    return text.replace("\x00", "\ufffd")
+    """Return a provider's text with each unstorable character replaced by U+FFFD; it is
+    graded as it is saved. Raise TypeError if it is not text."""
+    if not isinstance(text, str):
+        raise TypeError(f"{type(text).__name__} is not text")
+    return UNSTORABLE.sub("\ufffd", text)
 
 
 class BackendError(Exception):

@@ -33,14 +33,14 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return max(float(ms) / 1000, 0.0)
+            return finite_seconds(float(ms) / 1000)
         except ValueError:
             pass
     value = (headers.get("retry-after") or "").strip()
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        return finite_seconds(float(value))
     except ValueError:
         pass
     try:
@@ -48,6 +48,13 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
+
+
+def finite_seconds(value: float) -> float:
+    """Return a hint of `value` seconds, at least 0; raise ValueError for nan or infinity."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a number of seconds")
+    return max(value, 0.0)
 
 
 def redact(text: str, secret: str = "") -> str:

@@ -72,7 +72,7 @@ class SdkBackend(Backend):
         latency_ms = int((time.monotonic() - started) * 1000)
         try:
             return self.parse(response, latency_ms)
-        except (AttributeError, IndexError, TypeError, ValueError):
-            # The SDK does not validate replies, so a body missing its fields
-            # (or not JSON at all, which comes back as a str) fails here.
+        except (AttributeError, IndexError, OverflowError, TypeError, ValueError):
+            # The SDK does not validate replies, so a body missing its fields (or not JSON at
+            # all, which comes back as a str, or counting infinite tokens) fails here.
             raise errors.bad_response() from None

@@ -34,7 +34,7 @@ from sandbox import calls, limits, runs
 from sandbox.models import Attempt, Run, UsageRecord
 from sandbox.tasks import run_attempt
 from tests.conftest import RUBRIC, make_attempt, make_exercise, run_queued
-from tests.fakeprovider import FAKE_KEY, hang, status, success
+from tests.fakeprovider import FAKE_KEY, hang, raw, status, success
 from tests.live import Stack, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -557,6 +557,48 @@ def test_a_nul_character_in_a_reply_is_graded_and_saved_as_a_replacement(provide
     assert attempt.status == Attempt.GRADED, attempt.error
     assert attempt.runs.get().output == "Hello\ufffd there!"
     assert_all_final_once(cases=1)
+
+
+def test_an_unpaired_surrogate_in_a_reply_is_graded_and_saved_as_a_replacement(provider, alice):
+    # JSON's "\\ud800" decodes to a lone surrogate, which no UTF-8 database stores.
+    provider.queue(raw(openai_reply('"Hello \\ud800 there!"')))
+    attempt = run(alice, openai_exercise())
+    assert attempt.status == Attempt.GRADED, attempt.error
+    assert attempt.runs.get().output == "Hello \ufffd there!"
+
+
+def test_an_unpaired_surrogate_in_a_providers_error_ends_the_attempt(provider, alice):
+    provider.queue(raw(b'{"error": {"message": "bad \\udc00 request"}}', code=400))
+    attempt = run(alice, openai_exercise())
+    assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "rejected"), attempt.error
+    assert "bad \ufffd request" in attempt.error
+
+
+def test_two_playground_prompts_on_a_model_with_a_long_name_are_run(provider, alice, settings):
+    # "Prompt B · OpenAI (or compatible) · <name>" is longer than a run's case name.
+    model = "hf.co/bartowski/" + "m" * 84
+    settings.SANDBOX_MODELS = f"openai:{model}:0.1:0.1"
+    columns = [
+        {"model": f"openai:{model}", "label": label, "system": "", "user": fresh_prompt()}
+        for label in ("Prompt A", "Prompt B")
+    ]
+    attempt = Attempt.objects.create(
+        learner=alice, playground_models=columns, temperature=0, max_tokens=50
+    )
+    runs.execute(str(attempt.id))
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.GRADED, attempt.error
+    labels = attempt.runs.order_by("position").values_list("model_label", flat=True)
+    assert list(labels) == [f"Prompt {p} · OpenAI (or compatible) · {model}" for p in "AB"]
+
+
+def openai_reply(content: str) -> bytes:
+    """Return a chat completion's body whose message content is the JSON text `content`."""
+    return (
+        '{"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini", '
+        f'"choices": [{{"index": 0, "message": {{"role": "assistant", "content": {content}}}, '
+        '"finish_reason": "stop"}], "usage": {"prompt_tokens": 11, "completion_tokens": 7}}'
+    ).encode()
 
 
 def test_a_request_id_longer_than_its_column_is_cut_not_a_lost_attempt(provider, alice):

@@ -78,6 +78,13 @@ def test_it_names_an_unknown_backend():
     assert "'mistral'" in str(e.value)
 
 
+def test_it_refuses_a_model_name_longer_than_exercises_and_the_ledger_keep():
+    parse_models(f"openai:{'m' * 100}:0.1:0.1")
+    with pytest.raises(ImproperlyConfigured) as e:
+        parse_models(f"openai:{'m' * 101}:0.1:0.1")
+    assert "the model name is 101 characters; at most 100" in str(e.value)
+
+
 def test_a_choice_costs_its_price_per_million_tokens():
     choice = ModelChoice("openai", "gpt-4o-mini", Decimal("0.15"), Decimal("0.60"))
     assert choice.cost(1_000_000, 0) == Decimal("0.15")

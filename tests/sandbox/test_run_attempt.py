@@ -287,6 +287,20 @@ def test_a_crash_after_the_calls_fails_the_attempt_and_keeps_their_usage(
     assert UsageRecord.objects.filter(attempt=attempt).count() == 1  # billed: on the ledger
 
 
+def test_a_failed_attempt_whose_runs_cannot_be_saved_still_ends_with_its_reason(
+    learner, exercise, settings
+):
+    settings.STUB_FAILURE_RATE = 1
+    settings.RETRY_BACKOFF_BASE = 0.001
+    attempt = make_attempt(learner, exercise)
+    with patch("sandbox.runs.run_row", side_effect=RuntimeError("a row the database refuses")):
+        runs.execute(str(attempt.id))
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "server_error")
+    assert attempt.runs.count() == 0
+    assert UsageRecord.objects.filter(attempt=attempt).count() == settings.PROVIDER_TRIES
+
+
 def test_a_listener_that_fails_after_the_save_neither_fails_nor_bills_it_twice(
     learner, exercise, caplog
 ):

@@ -116,6 +116,15 @@ def test_it_reports_a_damaged_recording_as_a_permanent_error(tmp_path):
     assert info.value.permanent
 
 
+@pytest.mark.parametrize("text", [5, None, ["Hello"]])
+def test_a_recording_whose_text_is_not_text_is_damaged(tmp_path, text):
+    recording = {"text": text, "input_tokens": 3, "output_tokens": 2, "model": "m"}
+    (tmp_path / f"{cassette_key('', REQUEST)}.json").write_text(json.dumps(recording))
+    with pytest.raises(BackendError) as info:
+        CassetteBackend(None, tmp_path, "replay").complete(REQUEST)
+    assert info.value.permanent
+
+
 def test_it_leaves_no_temporary_files_behind(tmp_path):
     cassette = CassetteBackend(Counting(), tmp_path, "record")
     cassette.complete(REQUEST)

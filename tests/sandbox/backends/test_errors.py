@@ -21,6 +21,11 @@ from sandbox.backends.errors import for_status, redact, retry_after
         ({"retry-after": formatdate(time.time() - 60, usegmt=True)}, 0.0),
         ({"retry-after": "-3"}, 0.0),
         ({"retry-after": "tomorrow"}, None),
+        ({"retry-after": "inf"}, None),
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "1e400"}, None),
+        ({"retry-after-ms": "Infinity", "retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "NaN"}, None),
         ({}, None),
     ],
 )

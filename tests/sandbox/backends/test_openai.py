@@ -168,8 +168,13 @@ def test_it_reports_a_provider_it_cannot_connect_to():
         raw(b'{"id": "chatcmpl-1", "object": "chat.completion"}'),
         raw(b'{"id": "chatcmpl-1", "choices": [], "usage": null}'),
         raw(b"<html>Welcome to nginx</html>", content_type="text/html"),
+        raw(
+            b'{"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": '
+            b'[{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": '
+            b'"stop"}], "usage": {"prompt_tokens": Infinity, "completion_tokens": 1}}'
+        ),
     ],
-    ids=["truncated", "missing-fields", "no-choices", "html"],
+    ids=["truncated", "missing-fields", "no-choices", "html", "infinite-tokens"],
 )
 def test_it_reports_an_unreadable_reply_as_bad_response(fake_provider, answer):
     fake_provider.queue(answer)
