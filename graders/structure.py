@@ -588,10 +588,19 @@ def json_schema(params: Mapping[str, Any], text: str, ctx: Context) -> Check:
         return Check(False, f"the schema refers to {e.ref!r}, which is not in the schema")
     except re2.error:  # a pattern reached only through an odd $ref; never run on `re`
         return Check(False, "the schema uses a pattern RE2 cannot compile")
-    path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in best.absolute_path)
+    path = "$" + "".join(path_step(p) for p in best.absolute_path)
     return Check(False, f"expected {where} to match the schema; at {path}: {best.message[:200]}")
 
 
+def path_step(step: str | int) -> str:
+    """Return a step of a JSON path for a message: `[0]`, `.name`, or `["odd key"]`, quoted
+    as JSON (ASCII), so that a key holding a NUL or a lone surrogate reaches no stored text."""
+    if isinstance(step, int):
+        return f"[{step}]"
+    return f".{step}" if NAME_STEP.fullmatch(step) else f"[{json.dumps(step)}]"
+
+
+NAME_STEP = re.compile(r"[A-Za-z_][\w-]*")
 PATH_STEP = re.compile(r"""\.([A-Za-z_][\w-]*)|\[(\d+)\]|\["([^"\\]*)"\]|\['([^'\\]*)'\]""")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
@@ -89,7 +90,7 @@ class CappedLoader(yaml.SafeLoader):
     def check_expansion(self, root: yaml.Node) -> None:
         """Walk the node graph as construction expands it, without recursion; raise
         YamlRefused past the depth or node cap (a recursive alias reaches one of them), or at
-        a text holding a NUL character, which PostgreSQL stores in no text nor jsonb."""
+        a text that cannot be stored (see storable_text, which joins escaped pairs)."""
         stack: list[tuple[yaml.Node, int]] = [(root, 1)]
         count = 0
         while stack:
@@ -104,12 +105,8 @@ class CappedLoader(yaml.SafeLoader):
                     stack += ((key, depth + 1), (value, depth + 1))
             elif isinstance(node, yaml.SequenceNode):
                 stack += ((item, depth + 1) for item in node.value)
-            elif "\x00" in node.value:  # an escape (\0, \x00, \u0000): YAML refuses a raw one
-                raise YamlRefused(
-                    "a text holds a NUL character (\\0 or \\x00), which cannot be stored; "
-                    "remove it",
-                    node.start_mark.line + 1,
-                )
+            elif isinstance(node, yaml.ScalarNode):
+                node.value = storable_text(node)
 
     def get_single_data(self) -> Any:
         node = self.get_single_node()
@@ -118,6 +115,31 @@ class CappedLoader(yaml.SafeLoader):
         self.check_expansion(node)
         return self.construct_document(node)
 
+
+def storable_text(node: yaml.ScalarNode) -> str:
+    """Return a scalar's text with its escaped UTF-16 surrogate pairs ("\\ud83d\\ude00", as JSON
+    writes an emoji) joined into their characters; raise YamlRefused at a NUL character or an
+    unpaired surrogate, which PostgreSQL stores in no text nor jsonb. Both come from escapes:
+    YAML refuses them raw."""
+    text, line = node.value, node.start_mark.line + 1
+    if "\x00" in text:
+        raise YamlRefused(
+            "a text holds a NUL character (\\0 or \\x00), which cannot be stored; remove it", line
+        )
+    if not SURROGATE.search(text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise YamlRefused(
+            "a text holds half of a UTF-16 surrogate pair (such as \\ud800) without the "
+            "other half, which cannot be stored; write the character itself, or \\U and its "
+            "eight hex digits",
+            line,
+        ) from None
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Python's recursion limit bounds how deep PyYAML can compose and construct.
 MAX_YAML_DEPTH_CEILING = 200

@@ -301,3 +301,19 @@ def test_markdown_list_and_table():
     assert grade_one("markdown_table", table, {"min_rows": 2}).passed
     assert not grade_one("markdown_table", table, {"min_rows": 3}).passed
     assert not grade_one("markdown_table", "a | b\nno separator").passed
+
+
+@pytest.mark.parametrize(
+    ("output", "path"),
+    [
+        ('{"name": 1}', "$.name"),
+        ('{"first name": 1}', '$["first name"]'),
+        ('{"\\u0000": 1}', '$["\\u0000"]'),  # a NUL, written as JSON writes it
+        ('{"\\ud800": 1}', '$["\\ud800"]'),  # a lone surrogate, likewise
+    ],
+)
+def test_a_schema_failure_names_the_key_as_text_any_database_stores(output, path):
+    schema = {"type": "object", "additionalProperties": {"type": "string"}}
+    detail = grade_one("json_schema", output, {"schema": schema}).detail
+    assert f"at {path}: 1 is not of type 'string'" in detail
+    assert detail.isprintable()

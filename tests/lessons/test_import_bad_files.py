@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import pytest
 
-from lessons.models import Lesson
+from lessons.models import Exercise, Lesson
 from tests.conftest import STARTER
 from tests.lessons.test_import_course import edit, load, load_fails, snapshot
 
@@ -137,6 +137,23 @@ def test_a_nul_character_written_as_an_escape_is_an_error_at_its_line(loaded, es
     lines = (loaded / EXERCISE).read_text().splitlines()
     line = next(n for n, text in enumerate(lines, 1) if "Tag" in text)
     assert f"{EXERCISE}:{line}: a text holds a NUL character" in refused(loaded)
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udc00", "\\ude00\\ud83d"])
+def test_half_a_surrogate_pair_written_as_an_escape_is_an_error_at_its_line(loaded, escape):
+    edit(loaded / EXERCISE, 'user: "Write a tagline for {product}."', f'user: "Tag{escape}line"')
+    lines = (loaded / EXERCISE).read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "Tag" in text)
+    assert f"{EXERCISE}:{line}: a text holds half of a UTF-16 surrogate pair" in refused(loaded)
+
+
+def test_a_surrogate_pair_written_as_json_writes_an_emoji_imports_as_its_character(loaded):
+    old = 'user: "Write a tagline for {product}."'
+    edit(loaded / EXERCISE, old, 'user: "Write a \\ud83d\\ude00 tagline for {product}."')
+    load(loaded)
+    assert Exercise.objects.get(slug="tagline").starter_user == (
+        "Write a \U0001f600 tagline for {product}."
+    )
 
 
 def test_a_file_name_too_long_for_the_system_is_an_error(loaded):

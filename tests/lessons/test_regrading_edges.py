@@ -446,3 +446,17 @@ def test_a_regrade_hides_every_sample_of_a_case_that_fails(learner, instructor):
     Run.objects.filter(attempt=attempt).update(hidden=False)
     run_regrade(exercise, instructor)
     assert [run.hidden for run in attempt.runs.order_by("sample")] == [True, True]
+
+
+def test_a_regrade_that_crashes_stops_saying_so_without_quoting_the_error(learner, instructor):
+    exercise = make_exercise()
+    make_attempt(learner, exercise)
+    run_queued()
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    crash = RuntimeError('relation "sandbox_run" … E\'[{"id": ...')
+    with patch.object(regrading, "grade_stored", side_effect=crash):
+        regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert regrade.status == Regrade.ERROR
+    assert regrade.error.startswith("Something went wrong while grading the attempts again")
+    assert "sandbox_run" not in regrade.error

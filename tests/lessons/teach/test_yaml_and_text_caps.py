@@ -58,6 +58,12 @@ def test_load_yaml_refuses_a_nul_character_written_as_an_escape():
     )
 
 
+def test_load_yaml_joins_an_escaped_surrogate_pair_and_refuses_half_of_one():
+    assert editing.load_yaml('t: "\\ud83d\\ude00"', dict, "Rubric") == {"t": "\U0001f600"}
+    message = quick(editing.load_yaml, 'a: 1\nt: "\\ud83d"', dict, "Rubric")
+    assert message.startswith("Rubric is refused on line 2: a text holds half of a UTF-16")
+
+
 def test_load_yaml_keeps_ordinary_aliases_and_nesting():
     text = "base: &b {x: 1}\nuse: [*b, *b]\ndeep: " + "[" * 40 + "]" * 40
     value = editing.load_yaml(text, dict, "Rubric options")
