@@ -227,7 +227,7 @@ def load_criterion(data: Any, position: int, parent: str = "", depth: int = 0) -
             unknown[0],
         )
     kind_name = data.get("kind")
-    if kind_name not in CRITERIA:
+    if not isinstance(kind_name, str) or kind_name not in CRITERIA:
         raise RubricError(
             f"unknown kind {kind_name!r}; valid kinds: {', '.join(sorted(CRITERIA))}", where, "kind"
         )

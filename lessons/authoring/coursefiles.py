@@ -582,7 +582,7 @@ def read_prompt(src: Source) -> dict[str, Any]:
     prompt = src.mapping(src.data, "", "prompt", "a mapping with editable and starter text")
     src.known_keys(prompt, "prompt", PROMPT_KEYS)
     editable = prompt.get("editable", DEFAULT_EDITABLE)
-    if not isinstance(editable, list) or not set(editable) <= set(PROMPT_FIELDS):
+    if not isinstance(editable, list) or not all(f in PROMPT_FIELDS for f in editable):
         src.problem("prompt.editable", f"must list some of {', '.join(PROMPT_FIELDS)}")
         editable = DEFAULT_EDITABLE
     allow_empty = prompt.get("allow_empty", [])
@@ -634,8 +634,9 @@ def read_model(src: Source) -> dict[str, Any]:
     model = src.mapping(src.data, "", "model")
     src.known_keys(model, "model", (*MODEL_KEYS, OLD_SAMPLE_KEY))
     backend = model.get("backend", MODEL_DEFAULTS["backend"])
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         src.problem("model.backend", f"{backend!r} is not one of {', '.join(BACKENDS)}")
+        backend = MODEL_DEFAULTS["backend"]
     name = model.get("name", MODEL_DEFAULTS["name"])
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         src.problem("model.name", "must be a model name (text, at most 100 characters)")

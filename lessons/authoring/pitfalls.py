@@ -113,7 +113,8 @@ def judge_warnings(exercise: Any, allowed: Mapping[str, Any]) -> list[tuple[str,
     `allowed`: the judge is never called, so each of its verdicts waits for review."""
     warnings = []
     for field, criterion in rubric_criteria(exercise.rubric, "rubric"):
-        model = (criterion.get("params") or {}).get("model")
+        params = criterion.get("params")
+        model = params.get("model") if isinstance(params, Mapping) else None
         if criterion.get("kind") != "llm_judge" or not isinstance(model, str):
             continue
         backend, name = exercise.judge_model(model)

@@ -42,6 +42,7 @@ def test_an_unknown_kind_lists_the_valid_ones():
     e = error_of({"criteria": [criterion("containz")]})
     assert e.field == "kind"
     assert all(name in e.message for name in CRITERIA)
+    assert error_of({"criteria": [criterion(["regex"])]}).field == "kind"  # not a TypeError
 
 
 def test_rubric_level_fields_are_checked():

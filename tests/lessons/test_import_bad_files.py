@@ -277,3 +277,20 @@ def test_the_caps_are_settings(loaded, settings):
     settings.MAX_MARKDOWN_CHARS = 10
     message = refused(loaded)
     assert "at most 10 (MAX_MARKDOWN_CHARS)" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("backend: stub, name: scripted", "backend: [stub], name: scripted", "model.backend"),
+        ("editable: [user]", "editable: [{user: 1}]", "prompt.editable"),
+        ("kind: regex", "kind: [regex]", "rubric.criteria[0].kind"),
+        ("params: {max: 3}", "params: [3]", "rubric.criteria[1].params"),
+    ],
+)
+def test_a_list_or_mapping_where_a_name_belongs_is_an_error_not_a_traceback(
+    loaded, old, new, field
+):
+    edit(loaded / "exercises/capital-format.yaml", old, new)
+    assert "exercises/capital-format.yaml:" in refused(loaded)
+    assert f": {field}: " in refused(loaded)
