@@ -29,7 +29,7 @@ from django.db import transaction
 
 import graders
 from lessons.authoring import pitfalls, publishing
-from lessons.authoring.editing import CappedLoader, YamlRefused
+from lessons.authoring.editing import NOT_FINITE, CappedLoader, YamlRefused, non_finite_paths
 from lessons.models import (
     Case,
     Course,
@@ -556,6 +556,10 @@ def read_exercise(src: Source) -> dict[str, Any]:
     ]
     for where, message in pitfalls.placeholder_errors(exercise):
         src.problem(where, message)
+    reported = {problem.field for problem in src.reader.problems[problems_before:]}
+    for where in non_finite_paths(data):
+        if where not in reported:  # the fields read as numbers name their own bounds
+            src.problem(where, NOT_FINITE)
     model = Exercise(**{k: v for k, v in exercise.items() if k not in ("cases", "where")})
     if len(src.reader.problems) == problems_before:  # a rubric and cases that load
         for where, message in sample_problems(model, Case(**exercise["cases"][0])):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -176,7 +177,25 @@ def load_yaml(text: str, expect: type, what: str) -> Any:
             list: "a list (lines starting with -)",
         }
         raise ValueError(f"{what} must be {wanted.get(expect, expect.__name__)}")
+    for path in non_finite_paths(value):
+        raise ValueError(f"{what} is refused: {path} {NOT_FINITE}")
     return value
+
+
+NOT_FINITE = "is not a finite number (.nan and .inf cannot be stored)"
+
+
+def non_finite_paths(value: Any, prefix: str = "") -> Iterator[str]:
+    """Yield the path ("cases[0].expected.n") of each nan or infinite number in YAML data:
+    PostgreSQL's jsonb holds neither."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield prefix or "a value"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from non_finite_paths(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from non_finite_paths(item, f"{prefix}[{index}]")
 
 
 def dump_yaml(value: Any) -> str:

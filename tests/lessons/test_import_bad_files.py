@@ -294,3 +294,36 @@ def test_a_list_or_mapping_where_a_name_belongs_is_an_error_not_a_traceback(
     edit(loaded / "exercises/capital-format.yaml", old, new)
     assert "exercises/capital-format.yaml:" in refused(loaded)
     assert f": {field}: " in refused(loaded)
+
+
+CAPITALS = "exercises/capital-format.yaml"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (
+            "vars: {country: Kenya}",
+            "vars: {country: Kenya}\n    expected: {n: .nan}",
+            ".expected.n",
+        ),
+        (
+            "vars: {country: Kenya}",
+            "vars: {country: Kenya}\n    expected: {n: -.inf}",
+            ".expected.n",
+        ),
+        (
+            'good: ["Capital: Paris", "Capital: Buenos Aires"]',
+            'good: ["Capital: Paris", {output: "Capital: Rome", expected: {n: .nan}}]',
+            "rubric.samples.good[1].expected.n",
+        ),
+        ("known_bad:\n", "known_bad:\n  - user: x\n    slots: {a: .nan}\n", "known_bad[0].slots.a"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_an_error_at_its_field(loaded, old, new, field):
+    # PostgreSQL's jsonb holds no NaN nor Infinity: refused, not a DataError.
+    edit(loaded / CAPITALS, old, new)
+    message = refused(loaded)
+    problem = next(line for line in message.splitlines() if "is not a finite number" in line)
+    assert problem.startswith(f"prompt-fundamentals/{CAPITALS}:")
+    assert f"{field}: is not a finite number (.nan and .inf cannot be stored)" in problem

@@ -64,6 +64,18 @@ def test_load_yaml_joins_an_escaped_surrogate_pair_and_refuses_half_of_one():
     assert message.startswith("Rubric is refused on line 2: a text holds half of a UTF-16")
 
 
+@pytest.mark.parametrize("text", ["n: .nan", "cases:\n  - {n: [1, .inf]}", "- -.inf"])
+def test_load_yaml_refuses_a_number_that_is_not_finite(text):
+    expect = list if text.startswith("-") else dict
+    with pytest.raises(ValueError) as e:
+        editing.load_yaml(text, expect, "Expected values")
+    path = {"n: .nan": "n", "- -.inf": "[0]"}.get(text, "cases[0].n[1]")
+    assert str(e.value) == (
+        f"Expected values is refused: {path} is not a finite number (.nan and .inf cannot be "
+        "stored)"
+    )
+
+
 def test_load_yaml_keeps_ordinary_aliases_and_nesting():
     text = "base: &b {x: 1}\nuse: [*b, *b]\ndeep: " + "[" * 40 + "]" * 40
     value = editing.load_yaml(text, dict, "Rubric options")
@@ -98,6 +110,23 @@ def test_the_rubric_yaml_view_refuses_deep_yaml_and_a_bomb_with_a_form_error(
     assert "once its aliases are expanded" in html.unescape(r.content.decode())
     exercise.refresh_from_db()
     assert exercise.rubric == RUBRIC
+
+
+def test_the_editors_refuse_a_number_that_is_not_finite_with_a_form_error(ines_client, instructor):
+    from tests.lessons.teach.test_edit_cases import rows
+
+    exercise = make_exercise(status=Exercise.DRAFT)
+    rubric = "criteria:\n  - {id: a, kind: word_count, params: {max: .inf}}\n"
+    r = ines_client.post(f"/teach/exercises/{exercise.id}/rubric/yaml/", {"rubric": rubric})
+    assert r.status_code == 422 and "is not a finite number" in r.content.decode()
+    case = {"name": "X", "var_name": "x", "expected": "n: .nan"}
+    r = ines_client.post(f"/teach/exercises/{exercise.id}/cases/", rows(case))
+    assert r.status_code == 422 and "is not a finite number" in r.content.decode()
+    slots = "- {name: a, text: hi, label: .nan}\n"
+    r = ines_client.post(f"/teach/exercises/{exercise.id}/", form_data(slots=slots))
+    assert r.status_code == 422 and "is not a finite number" in r.content.decode()
+    exercise.refresh_from_db()
+    assert exercise.rubric == RUBRIC and not exercise.slots
 
 
 def test_the_exercise_editor_refuses_a_bomb_in_stub_rules(ines_client, instructor):
