@@ -17,6 +17,7 @@ import graders.calibration
 from graders.reuse import subtree
 from sandbox.backends import BACKEND_CHOICES, BACKENDS
 from sandbox.backends.stub import StubRuleError, StubScript, parse_script
+from sandbox.models import CASE_NAME_CHARS
 from sandbox.prompting import PROMPT_FIELDS, RenderedPrompt, join_slots, render_prompt
 from sandbox.providers import MODEL_NAME_CHARS
 
@@ -449,11 +450,14 @@ class Exercise(models.Model):
         return next((c for c in self.cases.all() if not c.hidden), None)
 
 
+MAX_CASE_WEIGHT = 100
+
+
 class Case(models.Model):
     """A test case: values for the exercise's variables, and what a good answer looks like."""
 
     exercise = models.ForeignKey(Exercise, models.CASCADE, related_name="cases")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=CASE_NAME_CHARS)  # as each of its runs copies it
     position = models.PositiveIntegerField(default=0)
     variables = models.JSONField(default=dict, blank=True)
     # Whether the learner sees this case's input, output and feedback (Moodle

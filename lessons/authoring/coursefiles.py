@@ -31,6 +31,7 @@ import graders
 from lessons.authoring import pitfalls, publishing
 from lessons.authoring.editing import NOT_FINITE, CappedLoader, YamlRefused, non_finite_paths
 from lessons.models import (
+    MAX_CASE_WEIGHT,
     Case,
     Course,
     Exercise,
@@ -42,6 +43,7 @@ from lessons.models import (
 from lessons.results import ROLES
 from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
+from sandbox.models import CASE_NAME_CHARS
 from sandbox.prompting import PROMPT_FIELDS
 
 SLUG = re.compile(r"^[a-z0-9_-]+$")
@@ -762,7 +764,7 @@ def check_case_values(src: Source, rubric: Any, cases: list[dict]) -> None:
 def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> dict[str, Any]:
     """Return one test case's fields; its vars must be exactly `variables` (any, if None)."""
     src.known_keys(case, at, CASE_KEYS)
-    name = src.text(case, at, "name", max_length=100)
+    name = src.text(case, at, "name", max_length=CASE_NAME_CHARS)
     values = case.get("vars") or {}
     if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
         src.problem(join(at, "vars"), "must map variable names to text")
@@ -786,7 +788,7 @@ def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> 
         "visibility": visibility,
         "reference": src.text(case, at, "reference", required=False),
         "expected": expected,
-        "weight": src.number(case, at, "weight", 1.0, 0, 100),
+        "weight": src.number(case, at, "weight", 1.0, 0, MAX_CASE_WEIGHT),
     }
 
 

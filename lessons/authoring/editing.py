@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -24,10 +25,10 @@ from django.utils.text import slugify
 import graders
 from graders.kinds import FROM_CASE
 from graders.reuse import subtree
-from lessons.models import Case, Exercise, Lesson
+from lessons.models import MAX_CASE_WEIGHT, Case, Exercise, Lesson
 from sandbox import calls
 from sandbox.calls import CallLog
-from sandbox.models import Attempt, UsageRecord
+from sandbox.models import CASE_NAME_CHARS, Attempt, UsageRecord
 
 # ---------------------------------------------------------------------------------------------
 # YAML in text areas
@@ -278,9 +279,10 @@ class CsvImport:
     errors: list[str] = field(default_factory=list)
 
 
-def parse_cases_csv(text: str, variables: Sequence[str]) -> CsvImport:
+def parse_cases_csv(text: str, variables: Sequence[str], taken: Collection[str] = ()) -> CsvImport:
     """Return the test cases a CSV describes, the criteria its expectations need, and every
-    problem found, each naming its row (as a spreadsheet numbers it) and column.
+    problem found, each naming its row (as a spreadsheet numbers it) and column. `taken` are
+    the names of the exercise's cases the import keeps: a case's name is its own.
 
     Columns: one per variable; `__name`, `__visibility` (show, hide, hide_if_fail,
     hide_if_pass), `__reference`, `__weight`; and `__expected`, `__expected2` … holding
@@ -293,7 +295,16 @@ def parse_cases_csv(text: str, variables: Sequence[str]) -> CsvImport:
     if not text.strip():
         result.errors.append("The CSV is empty.")
         return result
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    nul = text.find("\x00")  # an uploaded file's; a form field refuses a pasted one
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        result.errors.append(f"Line {line} holds a NUL character, which cannot be stored.")
+        return result
+    try:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as e:  # a cell past the module's field size limit
+        result.errors.append(f"The CSV cannot be read: {e}.")
+        return result
     header = [h.strip() for h in rows[0]]
     body = [(number, row) for number, row in enumerate(rows[1:], start=2) if any(row)]
     known = set(variables) | set(SPECIAL_COLUMNS)
@@ -317,6 +328,7 @@ def parse_cases_csv(text: str, variables: Sequence[str]) -> CsvImport:
         return result
 
     prefixes_by_row: list[tuple[int, set[str]]] = []
+    names = set(taken)
     for number, row in body:
         if len(row) != len(header):
             result.errors.append(
@@ -324,8 +336,21 @@ def parse_cases_csv(text: str, variables: Sequence[str]) -> CsvImport:
             )
             continue
         cells = dict(zip(header, row, strict=True))
+        default = (f"Case {n}" for n in itertools.count(len(result.cases) + 1))
+        name = cells.get("__name", "").strip() or next(n for n in default if n not in names)
+        if len(name) > CASE_NAME_CHARS:
+            result.errors.append(
+                f"Row {number}, column '__name': is {len(name)} characters; at most "
+                f"{CASE_NAME_CHARS}."
+            )
+        elif name in names:
+            result.errors.append(
+                f"Row {number}, column '__name': {name!r} names another test case already; "
+                "give each case a name of its own."
+            )
+        names.add(name)
         case: dict[str, Any] = {
-            "name": cells.get("__name", "").strip() or f"Case {len(result.cases) + 1}",
+            "name": name,
             "variables": {v: cells[v] for v in variables},
             "reference": cells.get("__reference", ""),
             "expected": {},
@@ -343,11 +368,12 @@ def parse_cases_csv(text: str, variables: Sequence[str]) -> CsvImport:
         if weight:
             try:
                 case["weight"] = float(weight)
-                if case["weight"] < 0:
+                if not 0 <= case["weight"] <= MAX_CASE_WEIGHT:  # nan compares false
                     raise ValueError
             except ValueError:
                 result.errors.append(
-                    f"Row {number}, column '__weight': {weight!r} is not a number of 0 or more."
+                    f"Row {number}, column '__weight': {weight!r} is not a number from 0 to "
+                    f"{MAX_CASE_WEIGHT}."
                 )
         used: set[str] = set()
         for column in filter(is_expectation_column, header):

@@ -16,6 +16,7 @@ import graders
 from lessons.authoring import pitfalls
 from lessons.authoring.editing import SLUG_MAX, dump_yaml, load_yaml, suggested_slug
 from lessons.models import (
+    MAX_CASE_WEIGHT,
     SAMPLE_RULE_CHOICES,
     Course,
     Exercise,
@@ -25,6 +26,7 @@ from lessons.models import (
     validate_slots,
 )
 from sandbox.backends.stub import StubRuleError, parse_script
+from sandbox.models import CASE_NAME_CHARS
 from sandbox.prompting import PROMPT_FIELDS
 from sandbox.providers import allowed_models
 
@@ -409,7 +411,7 @@ class CaseForm(forms.Form):
     """One test case row; one text field per exercise variable, named var_<name>."""
 
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    name = forms.CharField(max_length=100, required=False)
+    name = forms.CharField(max_length=CASE_NAME_CHARS, required=False)
     visibility = forms.ChoiceField(
         choices=[(v, v.replace("_", " ")) for v in graders.VISIBILITY], initial="show"
     )
@@ -417,7 +419,9 @@ class CaseForm(forms.Form):
     expected = yaml_field(
         "Expected values", 2, "YAML mapping read by {from_case: key} rubric params."
     )
-    weight = forms.FloatField(initial=1.0, validators=[MinValueValidator(0)])
+    weight = forms.FloatField(
+        initial=1.0, validators=[MinValueValidator(0), MaxValueValidator(MAX_CASE_WEIGHT)]
+    )
 
     def __init__(
         self,
@@ -470,7 +474,24 @@ class CaseForm(forms.Form):
         }
 
 
-CaseFormSet = forms.formset_factory(CaseForm, extra=1, can_delete=True, max_num=200)
+class BaseCaseFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        """Refuse two kept rows of one name: a case's name is its own (course files and their
+        re-import find a case by it)."""
+        seen: set[str] = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", {})
+            name = data.get("name")
+            if not name or data.get("DELETE"):
+                continue
+            if name in seen:
+                form.add_error("name", f"Another test case is named {name!r} already.")
+            seen.add(name)
+
+
+CaseFormSet = forms.formset_factory(
+    CaseForm, formset=BaseCaseFormSet, extra=1, can_delete=True, max_num=200
+)
 
 
 class ImportCasesForm(forms.Form):

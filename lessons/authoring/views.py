@@ -477,15 +477,15 @@ def import_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     errors: list[str] = []
     adds: list[dict] = []
     if form.is_valid():
-        imported = editing.parse_cases_csv(form.cleaned_data["csv_text"], exercise.variables)
+        replace = form.cleaned_data["replace"]
+        kept = set() if replace else set(exercise.cases.values_list("name", flat=True))
+        imported = editing.parse_cases_csv(form.cleaned_data["csv_text"], exercise.variables, kept)
         errors = imported.errors
         adds = editing.missing_criteria(exercise.rubric, imported.criteria)
         decision = form.cleaned_data["criteria"]
         if not errors and (decision or not adds):
             with transaction.atomic():
-                count = editing.save_imported_cases(
-                    exercise, imported, form.cleaned_data["replace"], decision != "skip"
-                )
+                count = editing.save_imported_cases(exercise, imported, replace, decision != "skip")
                 publishing.recheck_if_changed(exercise, request.user)
             added = ", ".join(c["id"] for c in adds) if decision != "skip" else ""
             note = f" The rubric now checks {added} on every case." if added else ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lessons.models import Exercise
 from tests.conftest import make_exercise
 
@@ -113,3 +115,38 @@ def test_a_case_whose_regex_pattern_re2_cannot_compile_is_refused_naming_it(
     assert "backreferences" in r.content.decode()
     good = {**bad, "expected": "shape: '^B'"}
     assert ines_client.post(url(exercise), rows(good)).status_code == 302
+
+
+def test_two_cases_of_one_name_are_refused(ines_client, instructor):
+    # Course files, and their re-import, find a case by its name.
+    exercise = make_exercise(status=Exercise.DRAFT)
+    ada = exercise.cases.get()
+    data = rows(
+        {"id": str(ada.pk), "name": "Ada", "var_name": "Ada"},
+        {"name": "Ada", "var_name": "Ada again"},
+    )
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 422
+    assert "Another test case is named &#x27;Ada&#x27; already." in r.content.decode()
+    assert exercise.cases.count() == 1
+
+
+def test_a_case_may_take_the_name_of_one_deleted_in_the_same_save(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    ada = exercise.cases.get()
+    data = rows(
+        {"id": str(ada.pk), "name": "Ada", "var_name": "Ada", "DELETE": "on"},
+        {"name": "Ada", "var_name": "Ada again"},
+    )
+    assert ines_client.post(url(exercise), data).status_code == 302
+    assert exercise.cases.get().variables == {"name": "Ada again"}
+
+
+@pytest.mark.parametrize("weight", ["101", "1e308"])
+def test_a_weight_over_100_is_refused(ines_client, instructor, weight):
+    # Two cases weighing 1e308 summed to infinity, and graded the attempt nan.
+    exercise = make_exercise(status=Exercise.DRAFT)
+    data = rows({"name": "X", "var_name": "x", "weight": weight})
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 422
+    assert "less than or equal to 100" in r.content.decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lessons.models import Exercise
@@ -92,3 +93,56 @@ def test_it_asks_for_some_csv(ines_client, instructor):
     r = ines_client.post(url(exercise), {"csv_text": "  "})
     assert r.status_code == 422
     assert "Choose a CSV file or paste CSV text." in r.content.decode()
+
+
+def refused(exercise, client, **data) -> str:
+    """POST the import, expecting it refused with nothing imported; return the page's text."""
+    r = client.post(url(exercise), data)
+    assert r.status_code == 422
+    assert exercise.cases.count() == 1
+    return unescape(r.content.decode())
+
+
+def test_a_name_longer_than_a_case_keeps_is_a_row_error(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    page = refused(exercise, ines_client, csv_text=f"name,__name\nx,{'n' * 101}\n")
+    assert "Row 2, column '__name': is 101 characters; at most 100." in page
+
+
+def test_a_cell_past_the_csv_modules_limit_is_an_error(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    page = refused(exercise, ines_client, csv_text='name\n"' + "x" * 200_000 + '"\n')
+    assert "The CSV cannot be read: field larger than field limit" in page
+
+
+def test_an_uploaded_file_holding_a_nul_is_refused_at_its_line(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    upload = SimpleUploadedFile("cases.csv", b"name\nA\x00B\n", "text/csv")
+    page = refused(exercise, ines_client, csv_file=upload)
+    assert "Line 2 holds a NUL character, which cannot be stored." in page
+
+
+@pytest.mark.parametrize("weight", ["nan", "inf", "1e308", "101", "-1"])
+def test_a_weight_outside_0_to_100_is_a_row_error(ines_client, instructor, weight):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    page = refused(exercise, ines_client, csv_text=f"name,__weight\nA,{weight}\n")
+    assert f"Row 2, column '__weight': '{weight}' is not a number from 0 to 100." in page
+
+
+def test_a_name_used_twice_or_kept_already_is_a_row_error(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)  # its case is "Ada"
+    page = refused(exercise, ines_client, csv_text="name,__name\na,Bo\nb,Bo\nc,Ada\n")
+    assert "Row 3, column '__name': 'Bo' names another test case already" in page
+    assert "Row 4, column '__name': 'Ada' names another test case already" in page
+
+
+def test_unnamed_rows_are_numbered_past_the_names_taken(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT, cases=[{"name": "Case 1"}])
+    ines_client.post(url(exercise), {"csv_text": "name\nBo\nCy\n"})
+    assert list(exercise.cases.values_list("name", flat=True)) == ["Case 1", "Case 2", "Case 3"]
+
+
+def test_a_replacing_import_may_reuse_the_names_it_replaces(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    ines_client.post(url(exercise), {"csv_text": "name,__name\nx,Ada\n", "replace": "on"})
+    assert list(exercise.cases.values_list("name", flat=True)) == ["Ada"]
