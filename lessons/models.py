@@ -146,6 +146,20 @@ def validate_examples(value: object) -> None:
         raise ValidationError("must be a list of {role: user|assistant, text, editable}")
 
 
+PROMPT_VALUE_KEYS = (*PROMPT_FIELDS, "slots", "examples")
+
+
+def is_prompt_value(value: object) -> bool:
+    """Return whether value is a prompt as a solution or a known-bad prompt keeps it: some
+    of system, user and prefill as text; slots as {name: text}, examples as {index: text}."""
+    if not isinstance(value, dict) or not value or not set(value) <= set(PROMPT_VALUE_KEYS):
+        return False
+    parts = [value.get(key, {}) for key in ("slots", "examples")]
+    return all(isinstance(value[k], str) for k in PROMPT_FIELDS if k in value) and all(
+        isinstance(part, dict) and all(isinstance(t, str) for t in part.values()) for part in parts
+    )
+
+
 # An editable_fields entry "allow_empty:prefill" lets a learner submit that editable field
 # empty (a prefill-only exercise: the learner first sees what the model does unprompted).
 ALLOW_EMPTY = "allow_empty:"

@@ -32,12 +32,14 @@ from lessons.authoring import pitfalls, publishing
 from lessons.authoring.editing import NOT_FINITE, CappedLoader, YamlRefused, non_finite_paths
 from lessons.models import (
     MAX_CASE_WEIGHT,
+    PROMPT_VALUE_KEYS,
     Case,
     Course,
     Exercise,
     Lesson,
     PublishCheck,
     editable_entries,
+    is_prompt_value,
     split_editable,
 )
 from lessons.results import ROLES
@@ -81,7 +83,6 @@ OLD_SAMPLE_KEY = "require_all_samples"  # read (true is sample_rule: all), never
 CASE_KEYS = ("name", "visibility", "vars", "reference", "expected", "weight")
 SLOT_KEYS = ("name", "label", "text", "editable")
 EXAMPLE_KEYS = ("role", "text", "editable")
-PROMPT_VALUE_KEYS = (*PROMPT_FIELDS, "slots", "examples")
 
 # What an exercise file may leave out (the values the import then stores).
 DEFAULT_EDITABLE = ["user"]
@@ -682,12 +683,7 @@ def prompt_value(src: Source, where: str, value: Any, required: bool) -> dict:
     examples as {index: text}), or report it."""
     if value is None and not required:
         return {}
-    ok = isinstance(value, dict) and value and set(value) <= set(PROMPT_VALUE_KEYS)
-    if ok:
-        ok = all(isinstance(value[k], str) for k in PROMPT_FIELDS if k in value) and all(
-            isinstance(value.get(k, {}), dict) for k in ("slots", "examples")
-        )
-    if not ok:
+    if not is_prompt_value(value):
         src.problem(where, f"must map some of {', '.join(PROMPT_VALUE_KEYS)} to text")
         return {}
     return plain(value)

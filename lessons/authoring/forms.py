@@ -17,10 +17,12 @@ from lessons.authoring import pitfalls
 from lessons.authoring.editing import SLUG_MAX, dump_yaml, load_yaml, suggested_slug
 from lessons.models import (
     MAX_CASE_WEIGHT,
+    PROMPT_VALUE_KEYS,
     SAMPLE_RULE_CHOICES,
     Course,
     Exercise,
     editable_entries,
+    is_prompt_value,
     split_editable,
     validate_examples,
     validate_slots,
@@ -364,9 +366,9 @@ class ExerciseForm(forms.Form):
     def clean_known_bad(self) -> list[dict]:
         prompts = clean_yaml(self.cleaned_data["known_bad"], list, "Known-bad prompts")
         for i, p in enumerate(prompts, start=1):
-            if not isinstance(p, dict) or not set(p) <= {*PROMPT_FIELDS, "slots", "examples"}:
+            if not is_prompt_value(p):
                 raise ValidationError(
-                    f"Item {i} must be a mapping of some of system, user, prefill, slots."
+                    f"Item {i} must map some of {', '.join(PROMPT_VALUE_KEYS)} to text."
                 )
         return prompts
 

@@ -129,6 +129,20 @@ def test_it_names_the_line_of_bad_yaml_and_saves_nothing(ines_client, exercise):
     assert exercise.title == "Greet someone"
 
 
+@pytest.mark.parametrize(
+    "known_bad", ["- examples: 5\n", "- user: [a, b]\n", "- slots: {task: [x]}\n", "- 3\n"]
+)
+def test_it_refuses_a_known_bad_prompt_of_the_wrong_shape(ines_client, exercise, known_bad):
+    # Saved, it failed the course's health check ("'int' object has no attribute 'get'").
+    r = ines_client.post(url(exercise), form_data(known_bad=known_bad))
+    assert r.status_code == 422
+    assert "Item 1 must map some of system, user, prefill, slots, examples to text." in (
+        r.content.decode()
+    )
+    exercise.refresh_from_db()
+    assert exercise.known_bad == []
+
+
 def test_it_refuses_a_stub_regex_re2_cannot_compile(ines_client, exercise):
     r = ines_client.post(url(exercise), form_data(stub="rules:\n  - if: '(a)\\1'\n    reply: x\n"))
     assert r.status_code == 422
