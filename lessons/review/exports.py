@@ -4,6 +4,7 @@ generators of rows read in chunks, so a large cohort is never in memory at once.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
@@ -22,6 +23,9 @@ LEARNERS_PER_CHUNK = 500
 ATTEMPTS_PER_CHUNK = 200
 # What a spreadsheet would read as the start of a formula (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A separator a spreadsheet may split an unquoted line at (";" in many locales, a tab),
+# followed by a formula start: the cell it would begin.
+SEPARATED_FORMULA = re.compile(r"([;\t])(?=[=+\-@\t\r])")
 
 ATTEMPT_HEADER = [
     "learner",
@@ -54,14 +58,15 @@ class Echo:
 
 def cell(value: Any) -> Any:
     """Return a value as a CSV cell: blank for None, yes/no for booleans, and text that a
-    spreadsheet would run as a formula behind an apostrophe."""
+    spreadsheet would run as a formula behind an apostrophe, at its start or after a
+    separator it may split the line at (OWASP's CSV injection)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
         return value
-    text = str(value)
+    text = SEPARATED_FORMULA.sub(r"\1'", str(value))
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 

@@ -50,6 +50,13 @@ def test_cells_that_a_spreadsheet_would_run_start_with_an_apostrophe():
     assert exports.cell(None) == "" and exports.cell(True) == "yes" and exports.cell(0.5) == 0.5
 
 
+def test_a_formula_after_a_separator_a_spreadsheet_may_split_at_is_guarded_too():
+    # Excel in a locale whose list separator is ";" splits an unquoted line there.
+    assert exports.cell("Ada;=cmd|' /C calc'!A0") == "Ada;'=cmd|' /C calc'!A0"
+    assert exports.cell("a\t+1;@x") == "a\t'+1;'@x"
+    assert exports.cell("a; b;c=d") == "a; b;c=d"
+
+
 def test_criterion_results_decisions_and_audit_read_as_text():
     assert (
         exports.criteria_text(
