@@ -390,6 +390,11 @@ class Exercise(models.Model):
     def case_variables(self, case: Case | graders.Case | None) -> dict[str, str]:
         return {**self.fixed_variables, **(case.variables if case else {})}
 
+    def case_variable_names(self) -> list[str]:
+        """Return the variables each test case gives a value of: not the fixed ones, which
+        every case shares (a case's value would hide the shared one)."""
+        return [name for name in self.variables if name not in self.fixed_variables]
+
     def variable_names(self) -> list[str]:
         """Return the names a placeholder may use: the declared variables, fixed ones too."""
         return [*self.variables, *(n for n in self.fixed_variables if n not in self.variables)]

@@ -417,7 +417,7 @@ def _case_initial(case: Case, variables: list[str], number: int) -> dict:
 
 
 def _case_formset(exercise: Exercise, data=None) -> BaseFormSet[CaseForm]:
-    variables, numbers = list(exercise.variables), editing.case_numbers(exercise)
+    variables, numbers = exercise.case_variable_names(), editing.case_numbers(exercise)
     return CaseFormSet(
         data,
         initial=[_case_initial(c, variables, numbers[c.pk]) for c in exercise.cases.all()],
@@ -479,7 +479,8 @@ def import_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     if form.is_valid():
         replace = form.cleaned_data["replace"]
         kept = set() if replace else set(exercise.cases.values_list("name", flat=True))
-        imported = editing.parse_cases_csv(form.cleaned_data["csv_text"], exercise.variables, kept)
+        variables = exercise.case_variable_names()
+        imported = editing.parse_cases_csv(form.cleaned_data["csv_text"], variables, kept)
         errors = imported.errors
         adds = editing.missing_criteria(exercise.rubric, imported.criteria)
         decision = form.cleaned_data["criteria"]

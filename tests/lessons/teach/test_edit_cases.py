@@ -150,3 +150,20 @@ def test_a_weight_over_100_is_refused(ines_client, instructor, weight):
     r = ines_client.post(url(exercise), data)
     assert r.status_code == 422
     assert "less than or equal to 100" in r.content.decode()
+
+
+def test_saving_the_cases_keeps_the_fixed_inputs_every_case_shares(ines_client, instructor):
+    # A field per fixed input saved it empty in every case, hiding the shared text.
+    exercise = make_exercise(
+        status=Exercise.DRAFT,
+        variables=["name", "tone"],
+        fixed_variables={"tone": "warm"},
+        starter_user="Talk {tone} to {name}.",
+    )
+    ada = exercise.cases.get()
+    assert 'name="cases-0-var_tone"' not in ines_client.get(url(exercise)).content.decode()
+    data = rows({"id": str(ada.pk), "name": "Ada", "var_name": "Ada", "var_tone": ""})
+    assert ines_client.post(url(exercise), data).status_code == 302
+    case = exercise.cases.get()
+    assert case.variables == {"name": "Ada"}
+    assert exercise.case_variables(case) == {"name": "Ada", "tone": "warm"}

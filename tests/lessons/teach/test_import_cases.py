@@ -146,3 +146,16 @@ def test_a_replacing_import_may_reuse_the_names_it_replaces(ines_client, instruc
     exercise = make_exercise(status=Exercise.DRAFT)
     ines_client.post(url(exercise), {"csv_text": "name,__name\nx,Ada\n", "replace": "on"})
     assert list(exercise.cases.values_list("name", flat=True)) == ["Ada"]
+
+
+def test_a_csv_gives_no_column_for_a_fixed_input(ines_client, instructor):
+    exercise = make_exercise(
+        status=Exercise.DRAFT,
+        variables=["name", "tone"],
+        fixed_variables={"tone": "warm"},
+        starter_user="Talk {tone} to {name}.",
+    )
+    page = refused(exercise, ines_client, csv_text="name,tone\nBo,cold\n")
+    assert "Row 1, column 'tone': not a variable of this exercise" in page
+    ines_client.post(url(exercise), {"csv_text": "name\nBo\n"})
+    assert exercise.cases.get(name="Case 1").variables == {"name": "Bo"}
