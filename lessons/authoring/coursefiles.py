@@ -907,7 +907,7 @@ def import_course(root: Path, instructors: Sequence[Any] = ()) -> ImportReport:
                     lesson.archived = True
                     lesson.save(update_fields=["archived"])
                     report.archived.append(lesson.slug)
-            else:
+            elif not lesson.archived:  # archived already (in the browser): left as it is
                 lesson.delete()
                 report.deleted.append(lesson.slug)
     return report
@@ -956,14 +956,16 @@ def save_exercises(lesson: Lesson, exercises: list[dict], report: ImportReport) 
 
 
 def retire_exercises(lesson: Lesson, exercises, report: ImportReport) -> None:
-    """Archive exercises that learners have attempted; delete the others.
+    """Archive exercises that learners have attempted; delete the others. One archived
+    already (in the browser: no export names it) is left as it is.
 
     An instructor's reference runs (the publish check) do not count as attempts.
     """
+    exercises = exercises.filter(archived=False)
     attempted = exercises.filter(attempts__is_reference=False).distinct()
-    for exercise in attempted.filter(archived=False):
+    for exercise in attempted:
         report.archived.append(f"{lesson.slug}/{exercise.slug}")
-    attempted.filter(archived=False).update(archived=True)
+    attempted.update(archived=True)
     unused = exercises.exclude(id__in=attempted.values("id"))
     report.deleted += [f"{lesson.slug}/{slug}" for slug in unused.values_list("slug", flat=True)]
     unused.delete()

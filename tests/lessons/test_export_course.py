@@ -230,6 +230,24 @@ def test_archived_exercises_are_left_out(db, tmp_path, learner):
     assert "exercises" not in yaml.safe_load(files["course.yaml"])["lessons"][1]
 
 
+def test_importing_an_export_leaves_what_was_archived_in_the_browser_as_it_is(db, tmp_path):
+    # Never attempted, so a removal from the files would delete it: archived, it is kept.
+    course = import_course(STARTER).course
+    tagline = Exercise.objects.get(slug="tagline")
+    tagline.archived = True
+    tagline.save(update_fields=["archived"])
+    lesson = course.lessons.order_by("position").last()
+    lesson.exercises.update(archived=True)
+    lesson.archived = True
+    lesson.save(update_fields=["archived"])
+    export(course.slug, tmp_path / "copy")
+    report = import_course(tmp_path / "copy")
+    assert report.deleted == [] and report.archived == []
+    assert Exercise.objects.filter(pk=tagline.pk, archived=True).exists()
+    assert Lesson.objects.filter(pk=lesson.pk, archived=True).exists()
+    assert lesson.exercises.exists()
+
+
 def test_it_refuses_a_folder_that_is_not_empty(db, tmp_path):
     import_course(STARTER)
     (tmp_path / "notes.txt").write_text("mine")
