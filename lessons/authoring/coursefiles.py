@@ -762,7 +762,9 @@ def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> 
     src.known_keys(case, at, CASE_KEYS)
     name = src.text(case, at, "name", max_length=CASE_NAME_CHARS)
     values = case.get("vars") or {}
-    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+    if not isinstance(values, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in values.items()
+    ):
         src.problem(join(at, "vars"), "must map variable names to text")
         values = {}
     if variables is not None:

@@ -92,7 +92,7 @@ class CappedLoader(yaml.SafeLoader):
     def check_expansion(self, root: yaml.Node) -> None:
         """Walk the node graph as construction expands it, without recursion; raise
         YamlRefused past the depth or node cap (a recursive alias reaches one of them), or at
-        a text that cannot be stored (see storable_text, which joins escaped pairs)."""
+        a value that cannot be stored (bytes, a set, or a text storable_text refuses)."""
         stack: list[tuple[yaml.Node, int]] = [(root, 1)]
         count = 0
         while stack:
@@ -102,6 +102,11 @@ class CappedLoader(yaml.SafeLoader):
                 raise self.too_many(node.start_mark)
             if depth > self.max_depth:
                 raise self.too_deep(node.start_mark)
+            if node.tag in UNSTORABLE_TAGS:
+                raise YamlRefused(
+                    "a !!binary or !!set value cannot be stored; write text, or a list",
+                    node.start_mark.line + 1,
+                )
             if isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
                     stack += ((key, depth + 1), (value, depth + 1))
@@ -142,6 +147,11 @@ def storable_text(node: yaml.ScalarNode) -> str:
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")
+
+UNSTORABLE_TAGS = ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:set")
+# A date or time (2024-05-01) is read as the text written, as YAML 1.2 reads it: JSON, which
+# every field is stored as, has no dates.
+CappedLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 # Python's recursion limit bounds how deep PyYAML can compose and construct.
 MAX_YAML_DEPTH_CEILING = 200

@@ -327,3 +327,32 @@ def test_a_number_that_is_not_finite_is_an_error_at_its_field(loaded, old, new, 
     problem = next(line for line in message.splitlines() if "is not a finite number" in line)
     assert problem.startswith(f"prompt-fundamentals/{CAPITALS}:")
     assert f"{field}: is not a finite number (.nan and .inf cannot be stored)" in problem
+
+
+def test_a_date_is_read_as_the_text_written(loaded):
+    # YAML 1.1 makes 2024-05-01 a date, which no JSON field holds (it was a TypeError).
+    edit(
+        loaded / CAPITALS,
+        "vars: {country: Kenya}",
+        "vars: {country: Kenya}\n    expected: {due: 2024-05-01}",
+    )
+    load(loaded)
+    case = Exercise.objects.get(slug="capital-format").cases.get(name="Kenya")
+    assert case.expected == {"due": "2024-05-01"}
+
+
+@pytest.mark.parametrize("value", ["!!binary aGk=", "!!set {a, b}"])
+def test_a_value_of_bytes_or_a_set_is_an_error_at_its_line(loaded, value):
+    edit(
+        loaded / CAPITALS,
+        "vars: {country: Kenya}",
+        f"vars: {{country: Kenya}}\n    expected: {{k: {value}}}",
+    )
+    lines = (loaded / CAPITALS).read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if value in text)
+    assert f"{CAPITALS}:{line}: a !!binary or !!set value cannot be stored" in refused(loaded)
+
+
+def test_vars_keyed_by_a_number_among_names_is_an_error_not_a_traceback(loaded):
+    edit(loaded / CAPITALS, "vars: {country: Kenya}", "vars: {country: Kenya, 2: b, notes: c}")
+    assert ".vars: must map variable names to text" in refused(loaded)
