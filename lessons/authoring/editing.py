@@ -151,7 +151,11 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 UNSTORABLE_TAGS = ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:set")
 # A date or time (2024-05-01) is read as the text written, as YAML 1.2 reads it: JSON, which
 # every field is stored as, has no dates.
-CappedLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+def construct_as_text(loader: CappedLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+CappedLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_as_text)
 
 # Python's recursion limit bounds how deep PyYAML can compose and construct.
 MAX_YAML_DEPTH_CEILING = 200
