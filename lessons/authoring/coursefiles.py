@@ -992,7 +992,9 @@ class Dumper(yaml.SafeDumper):
 
 
 def represent_text(dumper: Dumper, value: str):
-    style = "|" if "\n" in value else None
+    # PyYAML writes NEL (U+0085) raw in a block or a plain scalar, and reads it back as a
+    # line break: double quotes escape it.
+    style = '"' if "\x85" in value else "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -248,6 +248,17 @@ def test_importing_an_export_leaves_what_was_archived_in_the_browser_as_it_is(db
     assert lesson.exercises.exists()
 
 
+@pytest.mark.parametrize("title", ["A tagline\x85for a program", "Two\nlines\x85and a NEL"])
+def test_a_next_line_character_comes_back_as_written(db, tmp_path, title):
+    course = import_course(STARTER).course
+    Exercise.objects.filter(slug="tagline").update(title=title, instructions=title)
+    reimport(course, tmp_path / "copy")
+    assert Exercise.objects.values_list("title", "instructions").get(slug="tagline") == (
+        title,
+        title,
+    )
+
+
 def test_it_refuses_a_folder_that_is_not_empty(db, tmp_path):
     import_course(STARTER)
     (tmp_path / "notes.txt").write_text("mine")
