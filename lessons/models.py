@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -147,6 +148,52 @@ def validate_examples(value: object) -> None:
 
 
 PROMPT_VALUE_KEYS = (*PROMPT_FIELDS, "slots", "examples")
+SLOT_KEYS = ("name", "label", "text", "editable")
+EXAMPLE_KEYS = ("role", "text", "editable")
+SLOT_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def prompt_parts(parts: object, kind: str) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Return an exercise's named slots (kind "slots") or example turns ("examples"), each
+    with every key (editable false and texts "" unless given), and the problems found, each
+    (where, message) with where such as "[0].name": the one rule of their shape, which course
+    files and the editor both apply."""
+    keys, named = (SLOT_KEYS, "name") if kind == "slots" else (EXAMPLE_KEYS, "role")
+    if not isinstance(parts, list):
+        return [], [("", "must be a list")]
+    result: list[dict[str, Any]] = []
+    problems: list[tuple[str, str]] = []
+    for i, part in enumerate(parts):
+        at = f"[{i}]"
+        if not isinstance(part, dict):
+            problems.append((at, f"must be a mapping with {named} and text"))
+            continue
+        allowed = ", ".join(keys)
+        problems += [
+            (f"{at}.{k}", f"unknown field; allowed: {allowed}") for k in part if k not in keys
+        ]
+        item: dict[str, Any] = {}
+        for key in keys:
+            value = part.get(key)
+            if key == "editable":
+                if value is not None and not isinstance(value, bool):
+                    problems.append((f"{at}.{key}", f"must be true or false, not {value!r}"))
+                item[key] = value is True
+            elif value is None or isinstance(value, str):
+                item[key] = value or ""
+            else:
+                problems.append((f"{at}.{key}", f"must be text, not {value!r}"))
+                item[key] = ""
+        if not item[named].strip():
+            problems.append((f"{at}.{named}", "is required (text)"))
+        elif kind == "slots" and not SLOT_NAME.fullmatch(item["name"]):
+            problems.append((f"{at}.name", "may use only letters, digits, - and _"))
+        elif kind == "slots" and item["name"] in (r["name"] for r in result):
+            problems.append((f"{at}.name", f"{item['name']!r} is used twice"))
+        elif kind == "examples" and item["role"] not in ("user", "assistant"):
+            problems.append((f"{at}.role", "must be user or assistant"))
+        result.append(item)
+    return result, problems
 
 
 def is_prompt_value(value: object) -> bool:

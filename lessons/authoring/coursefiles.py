@@ -31,8 +31,10 @@ import graders
 from lessons.authoring import pitfalls, publishing
 from lessons.authoring.editing import NOT_FINITE, CappedLoader, YamlRefused, non_finite_paths
 from lessons.models import (
+    EXAMPLE_KEYS,
     MAX_CASE_WEIGHT,
     PROMPT_VALUE_KEYS,
+    SLOT_KEYS,
     Case,
     Course,
     Exercise,
@@ -40,6 +42,7 @@ from lessons.models import (
     PublishCheck,
     editable_entries,
     is_prompt_value,
+    prompt_parts,
     split_editable,
 )
 from lessons.results import ROLES
@@ -81,8 +84,6 @@ MODEL_KEYS = (
 )
 OLD_SAMPLE_KEY = "require_all_samples"  # read (true is sample_rule: all), never written
 CASE_KEYS = ("name", "visibility", "vars", "reference", "expected", "weight")
-SLOT_KEYS = ("name", "label", "text", "editable")
-EXAMPLE_KEYS = ("role", "text", "editable")
 
 # What an exercise file may leave out (the values the import then stores).
 DEFAULT_EDITABLE = ["user"]
@@ -599,41 +600,10 @@ def read_prompt(src: Source) -> dict[str, Any]:
     result: dict[str, Any] = {"editable_fields": editable_entries(editable, allow_empty)}
     for name in PROMPT_FIELDS:
         result[f"starter_{name}"] = src.text(prompt, "prompt", name, required=False)
-    result["slots"] = read_parts(src, prompt, "slots", SLOT_KEYS, ("name", "text"))
-    names = [s["name"] for s in result["slots"]]
-    for i, name in enumerate(names):
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-            src.problem(f"prompt.slots[{i}].name", "may use only letters, digits, - and _")
-        elif name in names[:i]:
-            src.problem(f"prompt.slots[{i}].name", f"{name!r} is used twice")
-    result["examples"] = read_parts(src, prompt, "examples", EXAMPLE_KEYS, ("role", "text"))
-    for i, example in enumerate(result["examples"]):
-        if example["role"] not in ("user", "assistant"):
-            src.problem(f"prompt.examples[{i}].role", "must be user or assistant")
-    return result
-
-
-def read_parts(src: Source, prompt, key: str, allowed: tuple, required: tuple) -> list[dict]:
-    """Return the prompt's slots or example turns, each with every key of `allowed`."""
-    parts = prompt.get(key, [])
-    where = join("prompt", key)
-    if not isinstance(parts, list):
-        src.problem(where, "must be a list")
-        return []
-    result = []
-    for i, part in enumerate(parts):
-        at = join(where, i)
-        if not isinstance(part, dict):
-            src.problem(at, f"must be a mapping with {', '.join(required)}")
-            continue
-        src.known_keys(part, at, allowed)
-        item: dict[str, Any] = {}
-        for name in allowed:
-            if name == "editable":
-                item[name] = src.flag(part, at, name, False)
-            else:
-                item[name] = src.text(part, at, name, required=name in required and name != "text")
-        result.append(item)
+    for kind in ("slots", "examples"):
+        result[kind], problems = prompt_parts(prompt.get(kind, []), kind)
+        for where, message in problems:
+            src.problem(f"prompt.{kind}{where}", message)
     return result
 
 

@@ -23,9 +23,8 @@ from lessons.models import (
     Exercise,
     editable_entries,
     is_prompt_value,
+    prompt_parts,
     split_editable,
-    validate_examples,
-    validate_slots,
 )
 from sandbox.backends.stub import StubRuleError, parse_script
 from sandbox.models import CASE_NAME_CHARS
@@ -54,6 +53,25 @@ def text(label: str, rows: int = 3, help_text: str = "", code: bool = False, **k
 
 def yaml_field(label: str, rows: int = 4, help_text: str = ""):
     return text(label, rows, help_text, code=True)
+
+
+def clean_parts(text: str, kind: str, what: str) -> list[dict[str, Any]]:
+    """Return the named slots or example turns a YAML text area holds, as course files keep
+    them (lessons.models.prompt_parts), or raise ValidationError naming each problem."""
+    parts, problems = prompt_parts(clean_yaml(text, list, what), kind)
+    if problems:
+        raise ValidationError(
+            [f"{what}{item_named(where)}: {message}" for where, message in problems]
+        )
+    return parts
+
+
+def item_named(where: str) -> str:
+    """Return ", item 2, name" for prompt_parts' "[1].name" ("" for the whole list)."""
+    index, _, field = where.partition("]")
+    if not index:
+        return ""
+    return f", item {int(index.strip('[')) + 1}" + (f", {field.lstrip('.')}" if field else "")
 
 
 def clean_yaml(value: str, expect: type, what: str) -> Any:
@@ -296,14 +314,10 @@ class ExerciseForm(forms.Form):
         return slug
 
     def clean_slots(self) -> list:
-        slots = clean_yaml(self.cleaned_data["slots"], list, "Named slots")
-        validate_slots(slots)
-        return slots
+        return clean_parts(self.cleaned_data["slots"], "slots", "Named slots")
 
     def clean_examples(self) -> list:
-        examples = clean_yaml(self.cleaned_data["examples"], list, "Example turns")
-        validate_examples(examples)
-        return examples
+        return clean_parts(self.cleaned_data["examples"], "examples", "Example turns")
 
     def clean_variables(self) -> list[str]:
         names = [n.strip().strip("{}") for n in self.cleaned_data["variables"].split(",")]

@@ -116,9 +116,36 @@ def test_it_saves_named_slots_and_example_turns(ines_client, exercise):
     )
     ines_client.post(url(exercise), form_data(slots=slots, examples=examples))
     exercise.refresh_from_db()
-    assert exercise.slots[1] == {"name": "task", "text": "Greet {name}.", "editable": True}
-    assert exercise.examples[0] == {"role": "user", "text": "Greet Bo"}
+    # Kept with every key, as course import keeps them: its export comes back unchanged.
+    slot = {"name": "task", "label": "", "text": "Greet {name}.", "editable": True}
+    assert exercise.slots[1] == slot
+    assert exercise.examples[0] == {"role": "user", "text": "Greet Bo", "editable": False}
     assert exercise.render({}, None).user == "You help a shop.\n\nGreet {name}."
+
+
+@pytest.mark.parametrize(
+    ("slots", "says"),
+    [
+        ("- name: my task\n  text: x\n", "Named slots, item 1, name: may use only letters"),
+        ("- name: t\n  text: x\n- name: t\n  text: y\n", "item 2, name: &#x27;t&#x27; is used"),
+        ("- name: t\n  text: x\n  editable: 1\n", "item 1, editable: must be true or false"),
+        ("- name: t\n  text: x\n  note: mine\n", "item 1, note: unknown field; allowed: name"),
+        ("- text: x\n", "Named slots, item 1, name: is required (text)"),
+    ],
+)
+def test_it_refuses_slots_course_import_would_refuse(ines_client, exercise, slots, says):
+    # Saved, their course's export would not import again.
+    r = ines_client.post(url(exercise), form_data(slots=slots, starter_user=""))
+    assert r.status_code == 422
+    assert says in r.content.decode()
+    exercise.refresh_from_db()
+    assert exercise.slots == []
+
+
+def test_it_refuses_an_example_turn_of_another_role(ines_client, exercise):
+    r = ines_client.post(url(exercise), form_data(examples="- role: system\n  text: x\n"))
+    assert r.status_code == 422
+    assert "Example turns, item 1, role: must be user or assistant" in r.content.decode()
 
 
 def test_it_names_the_line_of_bad_yaml_and_saves_nothing(ines_client, exercise):
@@ -178,3 +205,26 @@ def test_a_locked_part_cannot_be_left_empty(ines_client, exercise):
     assert "Only an editable part can be left empty: tick it above." in r.content.decode()
     exercise.refresh_from_db()
     assert exercise.may_be_empty == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"slots": "- name: task\n  text: Greet {name}.\n", "starter_user": ""},
+        {"examples": "- role: user\n  text: hi\n- role: assistant\n  text: Hello!\n"},
+    ],
+)
+def test_an_unchanged_export_of_parts_saved_here_imports_as_it_is(
+    ines_client, checked_exercise, tmp_path, changes
+):
+    from lessons.authoring.coursefiles import import_course, write_course
+    from lessons.models import PublishCheck
+
+    r = ines_client.post(url(checked_exercise), form_data(**changes))
+    assert r.status_code == 302
+    before = Exercise.objects.values("slots", "examples").get()
+    checks = PublishCheck.objects.count()
+    write_course(checked_exercise.lesson.course, tmp_path / "course")
+    import_course(tmp_path / "course")
+    assert Exercise.objects.values("slots", "examples").get() == before
+    assert PublishCheck.objects.count() == checks  # nothing changed: no check again
