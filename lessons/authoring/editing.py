@@ -95,6 +95,7 @@ class CappedLoader(yaml.SafeLoader):
         a value that cannot be stored (bytes, a set, or a text storable_text refuses)."""
         stack: list[tuple[yaml.Node, int]] = [(root, 1)]
         count = 0
+        checked: set[int] = set()  # scalars: an alias expands one many times
         while stack:
             node, depth = stack.pop()
             count += 1
@@ -112,7 +113,8 @@ class CappedLoader(yaml.SafeLoader):
                     stack += ((key, depth + 1), (value, depth + 1))
             elif isinstance(node, yaml.SequenceNode):
                 stack += ((item, depth + 1) for item in node.value)
-            elif isinstance(node, yaml.ScalarNode):
+            elif isinstance(node, yaml.ScalarNode) and id(node) not in checked:
+                checked.add(id(node))
                 node.value = storable_text(node)
 
     def get_single_data(self) -> Any:

@@ -76,6 +76,18 @@ def test_load_yaml_refuses_a_number_that_is_not_finite(text):
     )
 
 
+def test_a_long_text_repeated_through_aliases_is_checked_once():
+    # Checked at every use, it took 7-14 s; once, it takes milliseconds.
+    uses = [", ".join([ref] * 10) for ref in ("*x", "*l1", "*l2", "*l3")]
+    text = (
+        f'a: &x "{"x" * 200_000}"\nb: &l1 [{uses[0]}]\nc: &l2 [{uses[1]}]\n'
+        f"d: &l3 [{uses[2]}]\ne: [{uses[3]}]\n"
+    )
+    started = time.monotonic()
+    assert len(editing.load_yaml(text, dict, "Rubric")["e"]) == 10
+    assert time.monotonic() - started < 3
+
+
 def test_load_yaml_keeps_ordinary_aliases_and_nesting():
     text = "base: &b {x: 1}\nuse: [*b, *b]\ndeep: " + "[" * 40 + "]" * 40
     value = editing.load_yaml(text, dict, "Rubric options")
