@@ -435,7 +435,9 @@ class Exercise(models.Model):
         return fields, examples
 
     def case_variables(self, case: Case | graders.Case | None) -> dict[str, str]:
-        return {**self.fixed_variables, **(case.variables if case else {})}
+        """Return a case's values with the fixed inputs, which every case shares: a value a
+        case kept for one (from before it was made fixed) does not hide it."""
+        return {**(case.variables if case else {}), **self.fixed_variables}
 
     def case_variable_names(self) -> list[str]:
         """Return the variables each test case gives a value of: not the fixed ones, which

@@ -1128,7 +1128,8 @@ def exercise_data(exercise: Exercise) -> dict[str, Any]:
         data["model"] = model
     if exercise.stub:
         data["stub"] = export_stub(exercise.stub)
-    data["cases"] = [case_data(case) for case in exercise.cases.all()]
+    names = exercise.case_variable_names()
+    data["cases"] = [case_data(case, names) for case in exercise.cases.all()]
     data["rubric"] = export_rubric(exercise.rubric)
     if exercise.hints:
         data["hints"] = list(exercise.hints)
@@ -1139,12 +1140,15 @@ def exercise_data(exercise: Exercise) -> dict[str, Any]:
     return data
 
 
-def case_data(case: Case) -> dict[str, Any]:
+def case_data(case: Case, names: list[str]) -> dict[str, Any]:
+    """Return a case as its file writes it, with a value for each of `names` it has (not for a
+    fixed input, which a case may still hold from before it was made fixed)."""
     data: dict[str, Any] = {"name": case.name}
     if case.visibility != "show":
         data["visibility"] = case.visibility
-    if case.variables:
-        data["vars"] = dict(case.variables)
+    values = {name: value for name, value in case.variables.items() if name in names}
+    if values:
+        data["vars"] = values
     if case.reference:
         data["reference"] = case.reference
     if case.expected:

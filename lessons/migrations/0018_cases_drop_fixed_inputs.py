@@ -1,5 +1,7 @@
-"""Cases saved on the cases page kept a value for each fixed input, empty, which hid the
-text every case shares. A case gives no fixed input (course import refuses one): drop them."""
+"""Cases saved on the cases page kept a value for each fixed input (empty, unless typed in),
+which hid the text every case shares; a case also kept its value of a variable made fixed
+later. A case gives no fixed input (course import refuses one, and the shared text now wins):
+drop them all, since none is read any more."""
 
 from django.db import migrations
 

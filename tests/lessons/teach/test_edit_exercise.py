@@ -228,3 +228,22 @@ def test_an_unchanged_export_of_parts_saved_here_imports_as_it_is(
     import_course(tmp_path / "course")
     assert Exercise.objects.values("slots", "examples").get() == before
     assert PublishCheck.objects.count() == checks  # nothing changed: no check again
+
+
+def test_a_variable_made_fixed_is_shared_by_every_case_and_the_export_imports(
+    ines_client, exercise, tmp_path
+):
+    # The case still holds its own value of tone: the shared text wins, and is exported alone.
+    from lessons.authoring.coursefiles import import_course, write_course
+
+    Exercise.objects.filter(pk=exercise.pk).update(variables=["name", "tone"])
+    exercise.cases.update(variables={"name": "Ada", "tone": "curt"})
+    data = form_data(
+        variables="name, tone", fixed_variables="tone: warm\n", starter_user="Talk {tone}."
+    )
+    assert ines_client.post(url(exercise), data).status_code == 302
+    exercise.refresh_from_db()
+    assert exercise.case_variables(exercise.cases.get()) == {"name": "Ada", "tone": "warm"}
+    write_course(exercise.lesson.course, tmp_path / "course")
+    import_course(tmp_path / "course")
+    assert exercise.cases.get().variables == {"name": "Ada"}
