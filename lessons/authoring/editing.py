@@ -151,6 +151,8 @@ def storable_text(node: yaml.ScalarNode) -> str:
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 UNSTORABLE_TAGS = ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:set")
+
+
 # A date or time (2024-05-01) is read as the text written, as YAML 1.2 reads it: JSON, which
 # every field is stored as, has no dates.
 def construct_as_text(loader: CappedLoader, node: yaml.ScalarNode) -> str:
@@ -295,10 +297,13 @@ class CsvImport:
     errors: list[str] = field(default_factory=list)
 
 
-def parse_cases_csv(text: str, variables: Sequence[str], taken: Collection[str] = ()) -> CsvImport:
+def parse_cases_csv(
+    text: str, variables: Sequence[str], taken: Collection[str] = (), fixed: Collection[str] = ()
+) -> CsvImport:
     """Return the test cases a CSV describes, the criteria its expectations need, and every
     problem found, each naming its row (as a spreadsheet numbers it) and column. `taken` are
-    the names of the exercise's cases the import keeps: a case's name is its own.
+    the names of the exercise's cases the import keeps: a case's name is its own. `fixed` are
+    the exercise's fixed inputs, which no case gives.
 
     Columns: one per variable; `__name`, `__visibility` (show, hide, hide_if_fail,
     hide_if_pass), `__reference`, `__weight`; and `__expected`, `__expected2` … holding
@@ -325,7 +330,12 @@ def parse_cases_csv(text: str, variables: Sequence[str], taken: Collection[str] 
     body = [(number, row) for number, row in enumerate(rows[1:], start=2) if any(row)]
     known = set(variables) | set(SPECIAL_COLUMNS)
     for name in header:
-        if name not in known and not is_expectation_column(name):
+        if name in fixed:
+            result.errors.append(
+                f"Row 1, column {name!r}: a fixed input, which every case shares; remove the "
+                "column (or change the shared text under “Task & prompt”)."
+            )
+        elif name not in known and not is_expectation_column(name):
             allowed = ", ".join([*variables, *SPECIAL_COLUMNS, "__expected"])
             result.errors.append(
                 f"Row 1, column {name!r}: not a variable of this exercise nor a known column "
@@ -345,6 +355,8 @@ def parse_cases_csv(text: str, variables: Sequence[str], taken: Collection[str] 
 
     prefixes_by_row: list[tuple[int, set[str]]] = []
     names = set(taken)
+    named = header.index("__name") if "__name" in header else None
+    given = {row[named].strip() for _, row in body if named is not None and len(row) > named}
     for number, row in body:
         if len(row) != len(header):
             result.errors.append(
@@ -353,7 +365,9 @@ def parse_cases_csv(text: str, variables: Sequence[str], taken: Collection[str] 
             continue
         cells = dict(zip(header, row, strict=True))
         default = (f"Case {n}" for n in itertools.count(len(result.cases) + 1))
-        name = cells.get("__name", "").strip() or next(n for n in default if n not in names)
+        name = cells.get("__name", "").strip() or next(
+            n for n in default if n not in names and n not in given
+        )
         if len(name) > CASE_NAME_CHARS:
             result.errors.append(
                 f"Row {number}, column '__name': is {len(name)} characters; at most "

@@ -480,7 +480,8 @@ def import_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
         replace = form.cleaned_data["replace"]
         kept = set() if replace else set(exercise.cases.values_list("name", flat=True))
         variables = exercise.case_variable_names()
-        imported = editing.parse_cases_csv(form.cleaned_data["csv_text"], variables, kept)
+        text, fixed = form.cleaned_data["csv_text"], exercise.fixed_variables
+        imported = editing.parse_cases_csv(text, variables, kept, fixed)
         errors = imported.errors
         adds = editing.missing_criteria(exercise.rubric, imported.criteria)
         decision = form.cleaned_data["criteria"]

@@ -156,6 +156,12 @@ def test_a_csv_gives_no_column_for_a_fixed_input(ines_client, instructor):
         starter_user="Talk {tone} to {name}.",
     )
     page = refused(exercise, ines_client, csv_text="name,tone\nBo,cold\n")
-    assert "Row 1, column 'tone': not a variable of this exercise" in page
+    assert "Row 1, column 'tone': a fixed input, which every case shares" in page
     ines_client.post(url(exercise), {"csv_text": "name\nBo\n"})
     assert exercise.cases.get(name="Case 1").variables == {"name": "Bo"}
+
+
+def test_an_unnamed_row_is_not_numbered_with_a_name_a_later_row_gives(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    ines_client.post(url(exercise), {"csv_text": "name,__name\na,\nb,Case 1\n"})
+    assert list(exercise.cases.values_list("name", flat=True)) == ["Ada", "Case 2", "Case 1"]
