@@ -147,6 +147,19 @@ def validate_examples(value: object) -> None:
         raise ValidationError("must be a list of {role: user|assistant, text, editable}")
 
 
+def length_problem(prompt: RenderedPrompt, filled_by: str) -> str:
+    """Return why a prompt filled in by `filled_by` is too long to send, or "": each field is
+    capped as typed, but a placeholder used a thousand times multiplies its value."""
+    length = sum(len(text) for _, text in prompt.turns())
+    limit = settings.MAX_RENDERED_PROMPT_CHARS
+    if length <= limit:
+        return ""
+    return (
+        f"With {filled_by} filled in, this prompt is {length:,} characters; the most this site "
+        f"sends is {limit:,}. Use each placeholder fewer times."
+    )
+
+
 PROMPT_VALUE_KEYS = (*PROMPT_FIELDS, "slots", "examples")
 SLOT_KEYS = ("name", "label", "text", "editable")
 EXAMPLE_KEYS = ("role", "text", "editable")

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import reswap, retarget
 
 from graders.placeholders import PLACEHOLDER
+from lessons.models import length_problem
 from sandbox.models import Attempt
 from sandbox.prompting import render_prompt
 from sandbox.providers import allowed_models, backend_unavailable
@@ -114,6 +115,12 @@ class PlaygroundForm(forms.Form):
                 "Compare two prompts on one model, or one prompt on two models: "
                 "pick one model, or clear prompt B.",
             )
+        if not self.errors:
+            for suffix in ("", "_b"):
+                prompt = {"system": data[f"system{suffix}"], "user": data[f"user{suffix}"]}
+                problem = length_problem(render_prompt(prompt, data["variables"]), "its variables")
+                if problem:
+                    self.add_error(f"user{suffix}", problem)
         return data
 
     def has_prompt_b(self) -> bool:

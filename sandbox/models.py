@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from sandbox.calls import CallLog
 
 log = logging.getLogger(__name__)
+CASE_NAME_CHARS = 100  # as a test case keeps its name
+REQUEST_ID_CHARS = 200
 
 
 class AttemptQuerySet(models.QuerySet):
@@ -179,9 +181,6 @@ class Attempt(models.Model):
         )
 
 
-CASE_NAME_CHARS = 100
-
-
 class Run(models.Model):
     """One model call of an attempt (one test case), and the grade of its output."""
 
@@ -219,9 +218,6 @@ class Run(models.Model):
     def turns(self) -> list[tuple[str, str]]:
         """Return the conversation sent, as RenderedPrompt.turns does (no empty system)."""
         return [(m["role"], m["content"]) for m in self.messages if m["content"]]
-
-
-REQUEST_ID_CHARS = 200
 
 
 class UsageRecord(models.Model):

@@ -30,7 +30,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 import graders
-from lessons.models import Case, Exercise
+from lessons.models import Case, Exercise, length_problem
 from sandbox import calls, limits
 from sandbox.backends import Backend, CompletionRequest
 from sandbox.models import CASE_NAME_CHARS, Attempt, Run, UsageRecord
@@ -120,8 +120,8 @@ def save_failure(
 
 
 def release_connection() -> None:
-    """Give this thread's pooled database connection back while the models answer: a worker
-    runs more threads than the pool holds connections, and a call takes seconds."""
+    """Give the thread's pooled connection back while models answer (seconds, on more threads
+    than the pool has connections)."""
     pooled = "pool" in connection.settings_dict.get("OPTIONS", {})
     if pooled and not connection.in_atomic_block:
         connection.close()
@@ -148,6 +148,8 @@ def exercise_jobs(attempt: Attempt, exercise: Exercise) -> list[Job]:
     jobs: list[Job] = []
     for case in exercise.cases.all():
         prompt = exercise.prompt(attempt.fields(), attempt.examples, case)
+        if problem := length_problem(prompt, f"the test case “{case.name}”"):
+            raise AttemptFailed("config", problem)
         request = build_request(choice, prompt, exercise.temperature, exercise.max_tokens)
         for sample in range(exercise.samples):
             jobs.append(Job(len(jobs), choice, backend, request, prompt, case, sample))

@@ -200,6 +200,8 @@ if not DEBUG:
 # Input caps: a whole request; a prompt field; what import_course and the editor accept.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", "262144")
 MAX_PROMPT_CHARS = envint("MAX_PROMPT_CHARS", "8000")
+# The whole prompt sent, placeholders filled in (a case input may be a long document).
+MAX_RENDERED_PROMPT_CHARS = envint("MAX_RENDERED_PROMPT_CHARS", "200000")
 MAX_COURSE_FILE_BYTES = envint("MAX_COURSE_FILE_BYTES", "1000000")  # a course file; a YAML text
 MAX_YAML_DEPTH = envint("MAX_YAML_DEPTH", "50")  # nesting levels (at most 200)
 MAX_YAML_NODES = envint("MAX_YAML_NODES", "20000")  # values in one YAML, aliases expanded

@@ -18,9 +18,8 @@ TRANSIENT_CODES = (
 PERMANENT_CODES = ("auth", "rejected", "config", "not_found", "budget")
 
 
-# NUL, and UTF-16 surrogates left unpaired (JSON's "\ud800" decodes to one; a pair decodes
-# to its character): PostgreSQL stores neither in text or jsonb, and neither means anything
-# to a learner.
+# NUL, and UTF-16 surrogates left unpaired (JSON's "\ud800"): PostgreSQL stores neither in
+# text or jsonb, and neither means anything to a learner.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -76,8 +75,7 @@ class CompletionRequest:
         return last["content"] if last and last["role"] == "assistant" else ""
 
 
-# Far past any context window: a provider reporting more (or fewer than none) is broken, and its
-# count would not fit the ledger.
+# Past any context window: a provider counting more (or below 0) is broken; the ledger's too.
 MAX_REPORTED_TOKENS = 100_000_000
 
 

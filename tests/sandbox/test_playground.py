@@ -207,6 +207,25 @@ def test_it_refuses_a_prompt_over_the_limit(alice_client, settings, delay):
     assert Attempt.objects.count() == 0
 
 
+def test_it_refuses_a_prompt_its_variables_fill_past_the_limit(alice_client, delay):
+    # Each field is under MAX_PROMPT_CHARS as typed; filled in, this one was 21 million
+    # characters, sent to the model and shown on the attempt's page.
+    form = run_form(system="{a}" * 2666, user="{a}" * 2666, variables="a=" + "y" * 7990)
+    r = alice_client.post(URL, form)
+    assert r.status_code == 422
+    assert Attempt.objects.count() == 0
+    assert "With its variables filled in, this prompt is 42,602,680 characters; the most" in (
+        r.content.decode()
+    )
+
+
+def test_a_prompt_filled_in_to_the_limit_runs(alice_client, settings, delay):
+    settings.MAX_RENDERED_PROMPT_CHARS = 30
+    r = alice_client.post(URL, run_form(user="Say {a} {a}.", variables="a=" + "y" * 12))
+    assert r.status_code == 302
+    assert Attempt.objects.get().user_prompt == f"Say {'y' * 12} {'y' * 12}."
+
+
 def test_it_answers_429_with_the_reason_when_rate_limited(
     alice_client, learner, settings, delay, django_capture_on_commit_callbacks
 ):

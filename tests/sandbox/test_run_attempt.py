@@ -550,3 +550,16 @@ def test_an_attempt_is_graded_when_the_response_cache_is_down(learner, exercise,
     }
     attempt = run(make_attempt(learner, exercise, user_prompt="Please say hello to {name}."))
     assert (attempt.status, attempt.passed) == (Attempt.GRADED, True), attempt.error
+
+
+def test_a_prompt_a_test_case_fills_past_the_limit_fails_before_any_call(
+    learner, settings, backend_calls
+):
+    settings.MAX_RENDERED_PROMPT_CHARS = 1000
+    exercise = make_exercise(cases=[{"name": "Long", "variables": {"name": "n" * 100}}])
+    attempt = run(make_attempt(learner, exercise, user_prompt="Hi {name}. " * 10))
+    assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "config")
+    assert attempt.error.startswith(
+        "With the test case “Long” filled in, this prompt is 1,050 characters; the most"
+    )
+    assert backend_calls == [] and attempt.runs.count() == 0
