@@ -4,6 +4,8 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from graders.placeholders import undeclared_message
 from lessons.models import Exercise
@@ -98,3 +100,11 @@ class AttemptForm(forms.Form):
             "slots": {n[5:]: v for n, v in data.items() if n.startswith("slot_")},
             "examples": {int(n[8:]): v for n, v in data.items() if n.startswith("example_")},
         }
+
+
+class LoginForm(AuthenticationForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Enforce the username's length, which Django's form only shows (axes keeps 255)."""
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(cast(forms.CharField, username).max_length))

@@ -6,10 +6,11 @@ from django.urls import include, path
 
 from lessons import playground
 from sandbox import views
+from sandbox.forms import LoginForm
 
 # Under /accounts/
 account_urls = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
 ]

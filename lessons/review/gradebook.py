@@ -121,9 +121,8 @@ def sort_key(sort: str, exercise_ids: Sequence[int]) -> str:
     if sort in SORTS:
         return sort
     number = sort[len(EXERCISE_SORT) :]
-    if sort.startswith(EXERCISE_SORT) and number.isascii() and number.isdecimal():
-        if int(number) in exercise_ids:
-            return sort
+    if sort.startswith(EXERCISE_SORT) and number in {str(pk) for pk in exercise_ids}:
+        return sort
     return "learner"
 
 

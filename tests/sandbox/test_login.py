@@ -44,6 +44,21 @@ def test_it_rejects_a_wrong_password(client, learner):
     assert "_auth_user_id" not in client.session
 
 
+def test_a_username_longer_than_a_user_has_is_a_form_error_not_a_500(client, learner):
+    # django-axes kept the failed username in a 255-character column.
+    r = client.post("/accounts/login/", {"username": "u" * 300, "password": "x"})
+    assert r.status_code == 200
+    assert "Ensure this value has at most 150 characters (it has 300)." in r.content.decode()
+
+
+def test_a_wrong_login_as_long_as_a_username_may_be_is_still_counted(client, learner):
+    from axes.models import AccessAttempt
+
+    r = client.post("/accounts/login/", {"username": "u" * 150, "password": "x"})
+    assert r.status_code == 200
+    assert AccessAttempt.objects.get().username == "u" * 150
+
+
 def test_it_logs_out_with_post(alice_client):
     r = alice_client.post("/accounts/logout/")
     assert r.status_code == 302
