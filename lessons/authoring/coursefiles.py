@@ -146,16 +146,21 @@ class LineLoader(CappedLoader):
         self.duplicates: list[tuple[str, int]] = []
 
     def construct_mapping(self, node, deep=False):
-        mapping = LineMap(super().construct_mapping(node, deep=True))
+        # A merge key's mapping (<<: *defaults) comes first, and the mapping's own keys may
+        # override it: only two own keys of one name are a duplicate.
+        own = [key for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"]
+        mapping = LineMap(super().construct_mapping(node, deep=True))  # merged keys go first
         mapping.line = node.start_mark.line + 1
         mapping.lines = {}
         for key, _ in node.value:
-            if not hasattr(key, "value"):
-                continue
-            name = str(key.value)
-            if name in mapping.lines:
+            if hasattr(key, "value"):
+                mapping.lines[str(key.value)] = key.start_mark.line + 1
+        names: set[str] = set()
+        for key in own:
+            name = str(key.value) if hasattr(key, "value") else ""
+            if name and name in names:
                 self.duplicates.append((name, key.start_mark.line + 1))
-            mapping.lines[name] = key.start_mark.line + 1
+            names.add(name)
         return mapping
 
     def construct_line_list(self, node):

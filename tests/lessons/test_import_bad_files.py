@@ -356,3 +356,25 @@ def test_a_value_of_bytes_or_a_set_is_an_error_at_its_line(loaded, value):
 def test_vars_keyed_by_a_number_among_names_is_an_error_not_a_traceback(loaded):
     edit(loaded / CAPITALS, "vars: {country: Kenya}", "vars: {country: Kenya, 2: b, notes: c}")
     assert ".vars: must map variable names to text" in refused(loaded)
+
+
+def test_a_key_a_mapping_merges_in_may_be_overridden_by_its_own(loaded):
+    # <<: *japan then name: gives Japan's vars under another name: YAML's merge, no duplicate.
+    edit(
+        loaded / CAPITALS,
+        "  - name: Japan\n    vars: {country: Japan}",
+        "  - &japan\n    name: Japan\n    vars: {country: Japan}\n  - <<: *japan\n    name: Tokyo",
+    )
+    load(loaded)
+    cases = Exercise.objects.get(slug="capital-format").cases
+    assert cases.get(name="Tokyo").variables == {"country": "Japan"}
+
+
+def test_two_own_keys_of_one_name_are_still_a_duplicate_beside_a_merge(loaded):
+    edit(
+        loaded / CAPITALS,
+        "  - name: Japan\n    vars: {country: Japan}",
+        "  - &japan\n    name: Japan\n    vars: {country: Japan}\n"
+        "  - <<: *japan\n    name: Tokyo\n    name: Osaka",
+    )
+    assert "name: appears twice in the same mapping" in refused(loaded)
