@@ -4,6 +4,7 @@ import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -128,23 +129,17 @@ def validate_stub(value: object) -> None:
 
 
 def validate_slots(value: object) -> None:
-    if not isinstance(value, list) or not all(
-        isinstance(s, dict)
-        and isinstance(s.get("name"), str)
-        and isinstance(s.get("text", ""), str)
-        for s in value
-    ):
-        raise ValidationError("must be a list of {name, label, text, editable}")
+    validate_parts(value, "slots")
 
 
 def validate_examples(value: object) -> None:
-    if not isinstance(value, list) or not all(
-        isinstance(e, dict)
-        and e.get("role") in ("user", "assistant")
-        and isinstance(e.get("text"), str)
-        for e in value
-    ):
-        raise ValidationError("must be a list of {role: user|assistant, text, editable}")
+    validate_parts(value, "examples")
+
+
+def validate_parts(value: object, kind: str) -> None:
+    """Refuse slots or example turns of another shape than prompt_parts keeps."""
+    for problem in prompt_parts(value, kind)[1]:
+        raise ValidationError(str(problem))
 
 
 def length_problem(prompt: RenderedPrompt, filled_by: str) -> str:
@@ -166,45 +161,60 @@ EXAMPLE_KEYS = ("role", "text", "editable")
 SLOT_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def prompt_parts(parts: object, kind: str) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+@dataclass(frozen=True)
+class PartProblem:
+    """What is wrong in a list of slots or example turns: in item `index` (None: the list
+    itself), at its `field` ("" for the item as a whole)."""
+
+    index: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = "" if self.index is None else f"item {self.index + 1}"
+        where += f", {self.field}" if self.field else ""
+        return f"{where}: {self.message}" if where else self.message
+
+
+def prompt_parts(parts: object, kind: str) -> tuple[list[dict[str, Any]], list[PartProblem]]:
     """Return an exercise's named slots (kind "slots") or example turns ("examples"), each
-    with every key (editable false and texts "" unless given), and the problems found, each
-    (where, message) with where such as "[0].name": the one rule of their shape, which course
-    files and the editor both apply."""
+    with every key (editable false and texts "" unless given), and the problems found: the
+    one rule of their shape, which course files, the editor and the model's validators apply."""
     keys, named = (SLOT_KEYS, "name") if kind == "slots" else (EXAMPLE_KEYS, "role")
     if not isinstance(parts, list):
-        return [], [("", "must be a list")]
+        return [], [PartProblem(None, "", "must be a list")]
     result: list[dict[str, Any]] = []
-    problems: list[tuple[str, str]] = []
+    problems: list[PartProblem] = []
     for i, part in enumerate(parts):
-        at = f"[{i}]"
         if not isinstance(part, dict):
-            problems.append((at, f"must be a mapping with {named} and text"))
+            problems.append(PartProblem(i, "", f"must be a mapping with {named} and text"))
             continue
         allowed = ", ".join(keys)
         problems += [
-            (f"{at}.{k}", f"unknown field; allowed: {allowed}") for k in part if k not in keys
+            PartProblem(i, str(k), f"unknown field; allowed: {allowed}")
+            for k in part
+            if k not in keys
         ]
         item: dict[str, Any] = {}
         for key in keys:
             value = part.get(key)
             if key == "editable":
                 if value is not None and not isinstance(value, bool):
-                    problems.append((f"{at}.{key}", f"must be true or false, not {value!r}"))
+                    problems.append(PartProblem(i, key, f"must be true or false, not {value!r}"))
                 item[key] = value is True
             elif value is None or isinstance(value, str):
                 item[key] = value or ""
             else:
-                problems.append((f"{at}.{key}", f"must be text, not {value!r}"))
+                problems.append(PartProblem(i, key, f"must be text, not {value!r}"))
                 item[key] = ""
         if not item[named].strip():
-            problems.append((f"{at}.{named}", "is required (text)"))
+            problems.append(PartProblem(i, named, "is required (text)"))
         elif kind == "slots" and not SLOT_NAME.fullmatch(item["name"]):
-            problems.append((f"{at}.name", "may use only letters, digits, - and _"))
+            problems.append(PartProblem(i, "name", "may use only letters, digits, - and _"))
         elif kind == "slots" and item["name"] in (r["name"] for r in result):
-            problems.append((f"{at}.name", f"{item['name']!r} is used twice"))
+            problems.append(PartProblem(i, "name", f"{item['name']!r} is used twice"))
         elif kind == "examples" and item["role"] not in ("user", "assistant"):
-            problems.append((f"{at}.role", "must be user or assistant"))
+            problems.append(PartProblem(i, "role", "must be user or assistant"))
         result.append(item)
     return result, problems
 

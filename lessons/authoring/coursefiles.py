@@ -155,7 +155,7 @@ class LineLoader(CappedLoader):
         for key, _ in node.value:
             if hasattr(key, "value"):
                 mapping.lines[str(key.value)] = key.start_mark.line + 1
-        names: set[str] = set()
+        names = set()
         for key in own:
             name = str(key.value) if hasattr(key, "value") else ""
             if name and name in names:
@@ -607,8 +607,13 @@ def read_prompt(src: Source) -> dict[str, Any]:
         result[f"starter_{name}"] = src.text(prompt, "prompt", name, required=False)
     for kind in ("slots", "examples"):
         result[kind], problems = prompt_parts(prompt.get(kind, []), kind)
-        for where, message in problems:
-            src.problem(f"prompt.{kind}{where}", message)
+        for problem in problems:
+            at = (
+                join("prompt", kind)
+                if problem.index is None
+                else join(join("prompt", kind), problem.index)
+            )
+            src.problem(join(at, problem.field) if problem.field else at, problem.message)
     return result
 
 

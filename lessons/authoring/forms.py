@@ -60,18 +60,8 @@ def clean_parts(text: str, kind: str, what: str) -> list[dict[str, Any]]:
     them (lessons.models.prompt_parts), or raise ValidationError naming each problem."""
     parts, problems = prompt_parts(clean_yaml(text, list, what), kind)
     if problems:
-        raise ValidationError(
-            [f"{what}{item_named(where)}: {message}" for where, message in problems]
-        )
+        raise ValidationError([f"{what}, {problem}" for problem in problems])
     return parts
-
-
-def item_named(where: str) -> str:
-    """Return ", item 2, name" for prompt_parts' "[1].name" ("" for the whole list)."""
-    index, _, field = where.partition("]")
-    if not index:
-        return ""
-    return f", item {int(index.strip('[')) + 1}" + (f", {field.lstrip('.')}" if field else "")
 
 
 def clean_yaml(value: str, expect: type, what: str) -> Any:
