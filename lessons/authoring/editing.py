@@ -10,7 +10,6 @@ import csv
 import io
 import itertools
 import math
-import re
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from graders.kinds import FROM_CASE
 from graders.reuse import subtree
 from lessons.models import MAX_CASE_WEIGHT, Case, Exercise, Lesson
 from sandbox import calls
+from sandbox.backends.base import UNSTORABLE
 from sandbox.calls import CallLog
 from sandbox.models import CASE_NAME_CHARS, Attempt, UsageRecord
 
@@ -131,12 +131,12 @@ def storable_text(node: yaml.ScalarNode) -> str:
     unpaired surrogate, which PostgreSQL stores in no text nor jsonb. Both come from escapes:
     YAML refuses them raw."""
     text, line = node.value, node.start_mark.line + 1
+    if not UNSTORABLE.search(text):  # what no provider's text may hold either
+        return text
     if "\x00" in text:
         raise YamlRefused(
             "a text holds a NUL character (\\0 or \\x00), which cannot be stored; remove it", line
         )
-    if not SURROGATE.search(text):
-        return text
     try:
         return text.encode("utf-16", "surrogatepass").decode("utf-16")
     except UnicodeDecodeError:
@@ -147,8 +147,6 @@ def storable_text(node: yaml.ScalarNode) -> str:
             line,
         ) from None
 
-
-SURROGATE = re.compile("[\ud800-\udfff]")
 
 UNSTORABLE_TAGS = ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:set")
 
