@@ -88,6 +88,18 @@ def make_exercise(lesson: Lesson | None = None, **fields) -> Exercise:
     return exercise
 
 
+def make_fixed_input_exercise(**fields) -> Exercise:
+    """Return a draft whose prompt reads {name}, given by each case, and {tone}, a fixed
+    input every case shares ("warm")."""
+    fields.setdefault("status", Exercise.DRAFT)
+    return make_exercise(
+        variables=["name", "tone"],
+        fixed_variables={"tone": "warm"},
+        starter_user="Talk {tone} to {name}.",
+        **fields,
+    )
+
+
 def make_few_shot_exercise(**fields) -> Exercise:
     """Return a commit-message exercise whose learner edits the example turns before {change}."""
     fields.setdefault("editable_fields", [])

@@ -130,21 +130,25 @@ def test_a_file_name_with_a_nul_byte_is_an_error_not_a_traceback(loaded):
     assert "course.yaml:11: a text holds a NUL character" in message
 
 
-@pytest.mark.parametrize("escape", ["\\0", "\\x00", "\\u0000"])
-def test_a_nul_character_written_as_an_escape_is_an_error_at_its_line(loaded, escape):
-    # PostgreSQL stores no NUL in text nor jsonb: refused with its line, not a DataError.
+NUL = "a text holds a NUL character"
+HALF_A_PAIR = "a text holds half of a UTF-16 surrogate pair"
+
+
+@pytest.mark.parametrize(
+    ("escape", "says"),
+    [
+        *((escape, NUL) for escape in ("\\0", "\\x00", "\\u0000")),
+        *((escape, HALF_A_PAIR) for escape in ("\\ud800", "\\udc00", "\\ude00\\ud83d")),
+    ],
+)
+def test_a_character_no_column_stores_written_as_an_escape_is_an_error_at_its_line(
+    loaded, escape, says
+):
+    # PostgreSQL stores neither in text nor jsonb: refused with its line, not a DataError.
     edit(loaded / EXERCISE, 'user: "Write a tagline for {product}."', f'user: "Tag{escape}line"')
     lines = (loaded / EXERCISE).read_text().splitlines()
     line = next(n for n, text in enumerate(lines, 1) if "Tag" in text)
-    assert f"{EXERCISE}:{line}: a text holds a NUL character" in refused(loaded)
-
-
-@pytest.mark.parametrize("escape", ["\\ud800", "\\udc00", "\\ude00\\ud83d"])
-def test_half_a_surrogate_pair_written_as_an_escape_is_an_error_at_its_line(loaded, escape):
-    edit(loaded / EXERCISE, 'user: "Write a tagline for {product}."', f'user: "Tag{escape}line"')
-    lines = (loaded / EXERCISE).read_text().splitlines()
-    line = next(n for n, text in enumerate(lines, 1) if "Tag" in text)
-    assert f"{EXERCISE}:{line}: a text holds half of a UTF-16 surrogate pair" in refused(loaded)
+    assert f"{EXERCISE}:{line}: {says}" in refused(loaded)
 
 
 def test_a_surrogate_pair_written_as_json_writes_an_emoji_imports_as_its_character(loaded):

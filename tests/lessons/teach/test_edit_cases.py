@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lessons.models import Exercise
-from tests.conftest import make_exercise
+from tests.conftest import make_exercise, make_fixed_input_exercise
 
 
 def url(exercise) -> str:
@@ -154,12 +154,7 @@ def test_a_weight_over_100_is_refused(ines_client, instructor, weight):
 
 def test_saving_the_cases_keeps_the_fixed_inputs_every_case_shares(ines_client, instructor):
     # A field per fixed input saved it empty in every case, hiding the shared text.
-    exercise = make_exercise(
-        status=Exercise.DRAFT,
-        variables=["name", "tone"],
-        fixed_variables={"tone": "warm"},
-        starter_user="Talk {tone} to {name}.",
-    )
+    exercise = make_fixed_input_exercise()
     ada = exercise.cases.get()
     assert 'name="cases-0-var_tone"' not in ines_client.get(url(exercise)).content.decode()
     data = rows({"id": str(ada.pk), "name": "Ada", "var_name": "Ada", "var_tone": ""})

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from lessons.models import Exercise
-from tests.conftest import make_exercise
+from tests.conftest import make_exercise, make_fixed_input_exercise
 
 
 def url(exercise) -> str:
@@ -149,12 +149,7 @@ def test_a_replacing_import_may_reuse_the_names_it_replaces(ines_client, instruc
 
 
 def test_a_csv_gives_no_column_for_a_fixed_input(ines_client, instructor):
-    exercise = make_exercise(
-        status=Exercise.DRAFT,
-        variables=["name", "tone"],
-        fixed_variables={"tone": "warm"},
-        starter_user="Talk {tone} to {name}.",
-    )
+    exercise = make_fixed_input_exercise()
     page = refused(exercise, ines_client, csv_text="name,tone\nBo,cold\n")
     assert "Row 1, column 'tone': a fixed input, which every case shares" in page
     ines_client.post(url(exercise), {"csv_text": "name\nBo\n"})
