@@ -88,8 +88,15 @@ def problems_before_running(exercise: Exercise) -> list[str]:
     problems = []
     if not any(v for v in (exercise.solution or {}).values()):
         problems.append("There is no reference solution: write one under “Reference solution”.")
-    if not exercise.cases.exists():
+    cases = list(exercise.cases.all())
+    if not cases:
         problems.append("There are no test cases: add at least one.")
+    problems += [
+        f"Test case “{case.name}” has no value for {', '.join(missing)}: give it one on the "
+        "Test cases page (its prompt would reach the model with the placeholder unfilled)."
+        for case in cases
+        if (missing := [n for n in exercise.case_variable_names() if n not in case.variables])
+    ]
     try:
         graders.load_rubric(exercise.rubric)
     except graders.RubricError as e:

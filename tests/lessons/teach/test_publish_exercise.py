@@ -398,3 +398,27 @@ def test_a_check_whose_reference_run_was_deleted_is_failed_by_the_reconciler(ins
     assert (check.status, check.problems) == ("failed", [publishing.ORPHANED])
     exercise.refresh_from_db()
     assert exercise.status == Exercise.DRAFT
+
+
+def test_it_refuses_at_once_a_case_without_a_value_for_a_variable_added_after_it(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise(
+        status=Exercise.DRAFT,
+        solution={"user": "Say hello to {name}, {tone}."},
+        cases=[
+            {"name": "Ada", "variables": {"name": "Ada", "tone": "warm"}},
+            {"name": "Bob", "variables": {"name": "Bob"}},
+        ],
+    )
+    exercise.variables = ["name", "tone"]  # as the exercise form saves an added variable
+    exercise.save()
+    html = start(ines_client, exercise, django_capture_on_commit_callbacks).content.decode()
+    check = PublishCheck.objects.get()
+    assert check.status == "failed" and check.reference is None
+    assert check.problems == [
+        "Test case “Bob” has no value for tone: give it one on the Test cases page (its "
+        "prompt would reach the model with the placeholder unfilled)."
+    ]
+    assert "Test case “Bob” has no value for tone" in html
+    delay.assert_not_called()
