@@ -467,6 +467,16 @@ class Exercise(models.Model):
         every case shares (a case's value would hide the shared one)."""
         return [name for name in self.variables if name not in self.fixed_variables]
 
+    def cases_without_values(self) -> list[tuple[Case, list[str]]]:
+        """Return the test cases lacking a value of a case variable (one declared after them),
+        each with the names it lacks: their prompts would keep the placeholder unfilled."""
+        names = self.case_variable_names()
+        return [
+            (case, missing)
+            for case in self.cases.all()
+            if (missing := [n for n in names if n not in case.variables])
+        ]
+
     def variable_names(self) -> list[str]:
         """Return the names a placeholder may use: the declared variables, fixed ones too."""
         return [*self.variables, *(n for n in self.fixed_variables if n not in self.variables)]

@@ -83,19 +83,22 @@ def reference_attempt_fields(
     }
 
 
+def missing_values_message(case: Case, missing: list[str]) -> str:
+    return (
+        f"Test case “{case.name}” has no value for {', '.join(missing)}: give it one on the "
+        "Test cases page (its prompt would reach the model with the placeholder unfilled)."
+    )
+
+
 def problems_before_running(exercise: Exercise) -> list[str]:
     """Return why the reference solution cannot even be run (no solution, no cases, …)."""
     problems = []
     if not any(v for v in (exercise.solution or {}).values()):
         problems.append("There is no reference solution: write one under “Reference solution”.")
-    cases = list(exercise.cases.all())
-    if not cases:
+    if not exercise.cases.exists():
         problems.append("There are no test cases: add at least one.")
     problems += [
-        f"Test case “{case.name}” has no value for {', '.join(missing)}: give it one on the "
-        "Test cases page (its prompt would reach the model with the placeholder unfilled)."
-        for case in cases
-        if (missing := [n for n in exercise.case_variable_names() if n not in case.variables])
+        missing_values_message(case, missing) for case, missing in exercise.cases_without_values()
     ]
     try:
         graders.load_rubric(exercise.rubric)

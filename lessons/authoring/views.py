@@ -375,6 +375,8 @@ def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
         edited = [*EDITOR_FIELDS, "backend", "model_name", "editable_fields", "solution"]
         _save_and_recheck(request, exercise, update_fields=edited)
         messages.success(request, "Exercise saved.")
+        for case, missing in exercise.cases_without_values():
+            messages.warning(request, publishing.missing_values_message(case, missing))
         return redirect("ls-teach-exercise", exercise.pk)
     context = _exercise_context(exercise, form=form, tab="exercise")
     status = 422 if form.errors else 200

@@ -247,3 +247,17 @@ def test_a_variable_made_fixed_is_shared_by_every_case_and_the_export_imports(
     write_course(exercise.lesson.course, tmp_path / "course")
     import_course(tmp_path / "course")
     assert exercise.cases.get().variables == {"name": "Ada"}
+
+
+def test_a_variable_added_after_the_cases_is_named_with_the_cases_lacking_it(
+    ines_client, exercise
+):
+    r = ines_client.post(url(exercise), form_data(variables="name, topic"), follow=True)
+    html = r.content.decode()
+    assert "Exercise saved." in html
+    assert (
+        '<p class="alert warning">Test case “Ada” has no value for topic: give it one on the '
+        "Test cases page" in html
+    )
+    r = ines_client.post(url(exercise), form_data(variables="name"), follow=True)
+    assert "has no value" not in r.content.decode()
