@@ -42,13 +42,14 @@ EXERCISE_SORT = "ex-"
 
 
 def exercises_of(course_id: int) -> list[Exercise]:
-    """Return the exercises a cohort is graded on: the course's published, live ones, in
-    lesson then exercise order."""
+    """Return the exercises a cohort is graded on: the course's ones its learners may open
+    (published, in a published lesson, neither archived), in lesson then exercise order."""
     return list(
         Exercise.objects.filter(
             lesson__course_id=course_id,
             status=Exercise.PUBLISHED,
             archived=False,
+            lesson__published=True,
             lesson__archived=False,
         )
         .select_related("lesson")

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lessons.models import Course, Exercise, Lesson
+from lessons.review.exports import gradebook_rows
 from lessons.review.gradebook import (
     ASC,
     DESC,
@@ -281,3 +282,26 @@ def test_pages_hold_fifty_learners_and_a_bad_page_number_gives_a_real_page():
     assert names(second) == ["u050", "u051", "u052"]
     assert names(gradebook(cohort, page="999")) == names(second)
     assert names(gradebook(cohort, page="x")) == names(first)
+
+
+@pytest.mark.django_db
+def test_an_unpublished_lessons_exercises_are_not_columns_so_a_learner_who_did_all_shows_100():
+    # Lessons start unpublished; one may hold an exercise already marked published, which
+    # learners cannot open: grading the cohort on it took every learner's total down.
+    greet = make_exercise()
+    draft_lesson = Lesson.objects.create(
+        course=greet.lesson.course, slug="next", title="Next", position=9, published=False
+    )
+    Exercise.objects.create(
+        lesson=draft_lesson, slug="z", title="Z", status=Exercise.PUBLISHED, rubric=greet.rubric
+    )
+    cohort = make_cohort()
+    alice = make_user("alice")
+    enrol(cohort, alice)
+    progress(alice, greet, 1.0)
+
+    assert [e.pk for e in exercises_of(greet.lesson.course_id)] == [greet.pk]
+    book = gradebook(cohort)
+    assert (book.rows[0].total, book.cohort_total.mean) == (100, 100)
+    header, row = list(gradebook_rows(cohort))
+    assert row[header.index("total %")] == 100.0
