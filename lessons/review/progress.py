@@ -147,7 +147,9 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
             wanted.update(waiting_for_review(attempt, attempt.runs.all()))
         spent = usage_of(
             UsageRecord.objects.filter(
-                attempt__learner_id=learner_id, attempt__exercise_id=exercise_id
+                attempt__learner_id=learner_id,
+                attempt__exercise_id=exercise_id,
+                attempt__is_reference=False,
             )
         )
         open_items = sync_review_items(learner_id, exercise_id, wanted)
@@ -157,7 +159,8 @@ def refresh(learner_id: int, exercise_id: int) -> Progress:
 
 def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) -> Progress:
     """Count a newly graded attempt into its learner's progress from its rows as the worker
-    saved them (a learner may have hundreds of attempts: none is read again).
+    saved them (a learner may have hundreds of attempts: none is read again); of a failed
+    one, only what it was billed, as refresh counts it.
 
     It runs in the transaction that grades the attempt (attempt_saved), which holds the
     row's lock until the grade commits. No row yet means no graded attempt before this one
@@ -167,7 +170,9 @@ def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) 
     learner_id, exercise_id = attempt.learner_id, attempt.exercise_id
     row = locked_row(learner_id, exercise_id)
     fields = {name: getattr(row, name) for name in not_tried()} if row else not_tried()
-    add_attempt(fields, graded_attempt(attempt, runs, override=None))  # new: none yet
+    graded = attempt.status == Attempt.GRADED
+    if graded:
+        add_attempt(fields, graded_attempt(attempt, runs, override=None))  # new: none yet
     spent = list(usage)
     add_usage(
         fields,
@@ -177,7 +182,7 @@ def record(attempt: Attempt, runs: Sequence[Run], usage: Iterable[UsageRecord]) 
             sum((Decimal(u.cost_usd) for u in spent), Decimal(0)),
         ),
     )
-    wanted = waiting_for_review(attempt, runs)
+    wanted = waiting_for_review(attempt, runs) if graded else {}
     if wanted:
         items = [
             ReviewItem(attempt=attempt, run_id=r, criterion_id=c, reason=why)
@@ -296,8 +301,10 @@ def sync_review_items(
 def refresh_after(
     sender, attempt: Attempt, runs: Sequence[Run], usage: Sequence[UsageRecord], **kwargs
 ) -> None:
-    """On attempt_saved, in the transaction that grades the attempt: a learner's graded attempt
-    changes their progress, once (committed with the grade, or not at all). A failure here is
-    logged by the sender, never the attempt's; the next refresh rebuilds the row."""
-    if attempt.exercise_id and not attempt.is_reference and attempt.status == Attempt.GRADED:
+    """On attempt_saved, in the transaction that grades the attempt: a learner's graded attempt,
+    or a failed one that was billed, changes their progress, once (committed with the grade, or
+    not at all). A failure here is logged by the sender, never the attempt's; the next refresh
+    rebuilds the row."""
+    graded = attempt.status == Attempt.GRADED
+    if attempt.exercise_id and not attempt.is_reference and (graded or usage):
         record(attempt, runs, usage)

@@ -14,6 +14,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import graders
 from lessons.review import progress
 from lessons.review.models import Override, Progress, ReviewItem
 from lessons.review.progress import GradedAttempt, RunResult, Usage, refresh, summarize
@@ -315,3 +316,35 @@ def test_progress_that_cannot_be_counted_never_fails_the_attempt(learner, caplog
     assert attempt.status == Attempt.GRADED and attempt.runs.count() == 1
     assert "a receiver of attempt_saved failed" in caplog.text
     assert not Progress.objects.exists()
+
+
+@pytest.mark.django_db
+def test_what_a_failed_attempt_was_billed_counts_and_a_reference_run_does_not(learner, settings):
+    # Alice is also an instructor who ran the publish check; then an attempt of hers ran out
+    # of time after its calls were billed. Counted in as they finish, as a refresh counts.
+    exercise = make_exercise()
+    make_attempt(learner, exercise, user_prompt="Please say hello to {name}.")
+    make_attempt(learner, exercise, is_reference=True, user_prompt="Hello {name}!")
+    run_queued()
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 0.2
+    grade = graders.grade_attempt
+
+    def slow_grade(*args, **kwargs):
+        time.sleep(0.3)
+        return grade(*args, **kwargs)
+
+    with patch("graders.grade_attempt", slow_grade):
+        failed = make_attempt(learner, exercise, user_prompt="Say hi to {name}.")
+        run_queued()
+    failed.refresh_from_db()
+    assert (failed.status, failed.error_code) == (Attempt.ERROR, "time_limit")
+    billed = UsageRecord.objects.filter(attempt__is_reference=False)
+    assert failed.usage_records.exists()
+
+    counted = Progress.objects.values().get()
+    rebuilt = Progress.objects.values().get() if refresh(learner.pk, exercise.pk) else None
+    assert {k: v for k, v in counted.items() if k != "updated_at"} == {
+        k: v for k, v in rebuilt.items() if k != "updated_at"
+    }
+    assert counted["attempts"] == 1
+    assert counted["input_tokens"] == sum(u.input_tokens for u in billed)
