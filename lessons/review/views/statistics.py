@@ -45,6 +45,7 @@ class Sample:
     learner_id: int
     username: str
     case_name: str
+    hidden: bool  # from the learner
     output: str
     truncated: bool
 
@@ -85,18 +86,24 @@ def sample_outputs(attempt_ids: list[str]) -> dict[str, Sample]:
             "attempt__learner_id",
             "attempt__learner__username",
             "case_name",
+            "hidden",
             "passed",
             Substr("output", 1, SAMPLE_CHARS + 1),
         )
     )
     samples: dict[str, Sample] = {}
     failing: set[str] = set()
-    for attempt_id, learner_id, username, case_name, passed, output in runs:
+    for attempt_id, learner_id, username, case_name, hidden, passed, output in runs:
         key = str(attempt_id)
         if key in failing or (key in samples and passed):
             continue
         samples[key] = Sample(
-            learner_id, username, case_name, output[:SAMPLE_CHARS], len(output) > SAMPLE_CHARS
+            learner_id,
+            username,
+            case_name,
+            hidden,
+            output[:SAMPLE_CHARS],
+            len(output) > SAMPLE_CHARS,
         )
         if not passed:
             failing.add(key)

@@ -176,6 +176,10 @@ def test_failure_groups_are_largest_first_with_an_escaped_truncated_sample(
         True,
     )
     assert "x" * 600 + "…" in html and "x" * 601 not in html
+    # An instructor reads that the sample is an output its learner never saw.
+    assert big.hidden and not small.hidden
+    line = html[html.index("Sample: carol's output on “Secret case”") :]
+    assert line[: line.index("</p>")].count("hidden from the learner") == 1
 
 
 def test_a_cohort_where_nobody_tried_shows_empty_figures(ines_client, instructor, learner):
