@@ -74,8 +74,9 @@ class Standing:
 
 def with_progress(user, exercises: list[Exercise]) -> list[Exercise]:
     """Return the exercises, each with the user's Progress on it as .progress (None: not
-    tried), an attribute for Standing and the templates, not a model field."""
-    rows = Progress.objects.filter(learner=user, exercise__in=exercises)
+    tried, as a row of no graded attempt is: it holds what failed ones were billed), an
+    attribute for Standing and the templates, not a model field."""
+    rows = Progress.objects.filter(learner=user, exercise__in=exercises, attempts__gt=0)
     by_id = {row.exercise_id: row for row in rows}
     for exercise in exercises:
         exercise.progress = by_id.get(exercise.id)  # type: ignore[attr-defined]

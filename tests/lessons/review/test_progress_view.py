@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lessons.models import Exercise
-from lessons.review.models import Decision, Override
+from lessons.review.models import Decision, Override, Progress
 from lessons.review.progress import refresh
 from sandbox.models import Attempt
 from tests.conftest import make_attempt, make_exercise, make_run
@@ -229,3 +229,14 @@ def test_criteria_are_named_for_learners_never_by_id(alice_client, learner, thre
     html = alice_client.get(exercise_url(three[0])).content.decode()
     assert "<strong>Mentions “hello”</strong>" in html
     assert "<strong>greets</strong>" not in html
+
+
+def test_work_whose_only_attempt_failed_after_being_billed_is_not_tried(alice_client, learner):
+    # Progress keeps what a failed attempt was billed, in a row of no graded attempt.
+    exercise = make_exercise()
+    make_attempt(learner, exercise, status=Attempt.ERROR, error_code="time_limit")
+    Progress.objects.create(learner=learner, exercise=exercise, input_tokens=9)
+    for url in (COURSE_URL, exercise.lesson.course.get_absolute_url()):
+        html = alice_client.get(url).content.decode()
+        assert "None" not in html and "after 0 attempts" not in html
+        assert "Not tried" in html
