@@ -47,6 +47,7 @@ def test_a_learner_submits_a_prompt_and_sees_the_score(embedded_stack, page):
     assert page.dialogs == []
 
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.evaluate("scrollTo(0, 0)")  # the submit scrolled to the result; the top bar is sticky
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert Path(SCREENSHOT).stat().st_size > 10_000
 
@@ -73,3 +74,35 @@ def test_model_output_never_runs_in_the_learners_browser(embedded_stack, page):
     page.reload()  # the stored result, rendered by the full page as well
     expect(page.locator("#result .output").first).to_contain_text("onerror=alert(2)")
     assert page.dialogs == []
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_the_result_comes_into_view_after_a_submit(embedded_stack, page, width, height):
+    """The result area is below the task (laptop) or the editor (phone): a submit brings it
+    into view, and a submit refused on the field leaves the page where it is."""
+    load_course(ROOT / "lessons" / "starter" / "prompt-fundamentals")
+    make_user("learner")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{embedded_stack.url}/accounts/login/")
+    page.get_by_label("Username").fill("learner")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(embedded_stack.url + "/courses/prompt-fundamentals/anatomy/tagline/")
+    heading = page.locator("#result-heading")
+    if width > 400:
+        expect(heading).not_to_be_in_viewport()
+
+    prompt = page.get_by_label("User prompt")
+    prompt.fill("Write a tagline for {prodcut}.")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator(".field-error")).to_contain_text("{prodcut}")
+    scrolled = page.evaluate("scrollY")
+    page.wait_for_timeout(300)
+    assert page.evaluate("scrollY") == scrolled
+
+    prompt.fill("Write a tagline for {product}. Reply with only the tagline, on one line.")
+    page.get_by_role("button", name="Submit").click()
+    expect(heading).to_be_in_viewport()
+    expect(page.locator("#result .score")).to_be_in_viewport(timeout=20_000)
+    # Clear of the sticky top bar, not under it.
+    assert heading.bounding_box()["y"] >= page.locator(".topbar").bounding_box()["height"]
