@@ -83,3 +83,17 @@ def test_an_archived_exercise_is_not_found_by_learners(alice_client, paths):
     Exercise.objects.update(archived=True)
     method, path = paths["ls-exercise"]
     assert alice_client.get(path).status_code == 404
+
+
+def test_a_page_not_found_is_the_sites_own_and_names_nothing(alice_client, paths):
+    """With DEBUG off, as in production, a 404 is a page of the site (top bar, a way back),
+    not Django's bare "Not Found", and it says nothing of what the address held."""
+    Exercise.objects.update(status=Exercise.DRAFT)
+    for path in ("/no/such/page/", paths["ls-exercise"][1]):
+        response = alice_client.get(path)
+        assert response.status_code == 404
+        assert "base.html" in [t.name for t in response.templates], path
+        text = response.content.decode()
+        assert "There is nothing at this address" in text
+        assert 'href="/"' in text and "Go to your courses" in text
+        assert "Greet someone" not in text  # the draft exercise's title
