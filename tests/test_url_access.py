@@ -8,7 +8,9 @@ tests/lessons/teach/test_authz_matrix.py.
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.views.defaults import server_error
 
 from lessons.models import Cohort, Exercise
 from tests.conftest import make_attempt, make_exercise
@@ -97,3 +99,20 @@ def test_a_page_not_found_is_the_sites_own_and_names_nothing(alice_client, paths
         assert "There is nothing at this address" in text
         assert 'href="/"' in text and "Go to your courses" in text
         assert "Greet someone" not in text  # the draft exercise's title
+
+
+def test_a_form_refused_by_the_csrf_check_says_so_on_the_sites_own_page(learner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    response = client.post("/join/", {"code": "ABC"})
+    assert response.status_code == 403
+    text = response.content.decode()
+    assert "This form's security check failed, so nothing was saved" in text
+    assert "Log out" in text  # the site's top bar, for the user still logged in
+
+
+def test_a_server_error_is_the_sites_own_page_without_a_request_context(rf):
+    response = server_error(rf.get("/"))  # Django renders 500.html with no context at all
+    assert response.status_code == 500
+    text = response.content.decode()
+    assert "Something went wrong on our side" in text and "Go to your courses" in text
