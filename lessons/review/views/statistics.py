@@ -5,7 +5,7 @@ the judge agreed with instructors' decisions."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.contrib.auth.decorators import login_required
 from django.db.models.functions import Substr
@@ -30,6 +30,7 @@ class CaseRow:
     hidden: bool
     passed: int
     runs: int
+    lowest: bool = False  # its pass rate is the lowest, and another case's is higher
 
     @property
     def rate(self) -> float | None:
@@ -71,7 +72,11 @@ def case_rows(exercise: Exercise, totals: dict[str, tuple[int, int]]) -> list[Ca
     known = {str(case.pk) for case in cases}
     gone = [totals[key] for key in totals if key not in known]
     if gone:  # runs of deleted test cases
-        rows.append(CaseRow("Deleted test cases", False, *map(sum, zip(*gone, strict=True))))
+        passed, runs = map(sum, zip(*gone, strict=True))
+        rows.append(CaseRow("Deleted test cases", False, passed, runs))
+    rates = {row.rate for row in rows if row.rate is not None}
+    if len(rates) > 1:
+        rows = [replace(row, lowest=row.rate == min(rates)) for row in rows]
     return sorted(rows, key=lambda row: (row.rate is None, row.rate or 0))
 
 

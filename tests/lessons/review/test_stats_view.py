@@ -141,6 +141,20 @@ def test_the_hidden_case_that_trips_learners_tops_the_case_table(ines_client, co
     assert "hidden" in secret and "lowest" in secret and "40%" in secret
 
 
+def test_cases_at_one_pass_rate_are_none_of_them_the_lowest(ines_client, instructor, learner):
+    exercise = make_exercise(cases=[*CASES, {"name": "Bea", "variables": {"name": "Bea"}}])
+    cohort = cohort_of(learner)
+    graded(learner, exercise, ("short",), ("short",), ("greets",))
+    graded(learner, exercise, (), (), ())
+    html = ines_client.get(stats_url(cohort, exercise)).content.decode()
+    assert "50%" in html and "lowest</span>" not in html
+    graded(learner, exercise, (), ("short",), ())  # the secret case 1 of 3, Ada and Bea 2 of 3
+    html = ines_client.get(stats_url(cohort, exercise)).content.decode()
+    assert html.count("lowest</span>") == 1
+    secret = html[html.index('data-case="Secret case"') : html.index('data-case="Ada"')]
+    assert "lowest</span>" in secret
+
+
 def test_runs_of_deleted_test_cases_are_counted_apart(ines_client, cohort_data):
     cohort, exercise, _ = cohort_data
     exercise.cases.get(name="Ada").delete()
