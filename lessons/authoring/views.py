@@ -527,6 +527,7 @@ def _rubric_context(exercise: Exercise, request: LearnerRequest, **forms) -> dic
         "yaml_form", RubricYamlForm(initial={"rubric": editing.dump_yaml(exercise.rubric)})
     )
     forms.setdefault("try_form", TryRubricForm(exercise=exercise))
+    forms.setdefault("regrade", exercise.regrades.first())  # the regrade panel's, if it has one
     return _exercise_context(
         exercise,
         tab="rubric",
@@ -534,7 +535,6 @@ def _rubric_context(exercise: Exercise, request: LearnerRequest, **forms) -> dic
         attempt_count=Attempt.objects.by_learners()
         .filter(exercise=exercise, status=Attempt.GRADED)
         .count(),
-        regrade=exercise.regrades.first(),
         **forms,
     )
 

@@ -56,3 +56,15 @@ def test_it_reports_progress_and_stops_polling_when_done(
     assert r.status_code == 286  # htmx: stop polling
     assert "2 attempts regraded, 2 changed" in r.content.decode()
     assert set(Attempt.objects.values_list("passed", flat=True)) == {False}
+
+
+def test_a_second_regrade_posted_without_htmx_is_refused_on_the_rubric_page(ines_client):
+    # The form posts with htmx; without it (no JavaScript) the refusal is the whole page.
+    exercise = make_exercise()
+    url = f"/teach/exercises/{exercise.id}/regrade/"
+    with patch("lessons.authoring.views.regrade_task.delay"):
+        assert ines_client.post(url).status_code == 302
+        r = ines_client.post(url)
+    assert r.status_code == 200
+    assert "Not regraded: A regrade of this exercise is under way." in r.content.decode()
+    assert Regrade.objects.count() == 1
