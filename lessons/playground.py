@@ -144,7 +144,7 @@ class PlaygroundForm(forms.Form):
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def playground(request: LearnerRequest) -> HttpResponse:
     models = allowed_models()
     available = [(key, m.label) for key, m in models.items() if not backend_unavailable(m.backend)]

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch, Q, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from graders.names import checks
 from lessons.journey import standings, with_progress
@@ -23,7 +23,7 @@ def visible_lessons(user, course: Course):
     return list(lessons.prefetch_related(Prefetch("exercises", exercises, to_attr="visible")))
 
 
-@require_GET
+@require_safe
 def course_list(request: HttpRequest) -> HttpResponse:
     """The home: signed in, the learner's courses with their standing; signed out, what the
     product is, with the courses it offers."""
@@ -45,7 +45,7 @@ def course_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
@@ -59,7 +59,7 @@ def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def lesson_detail(request: HttpRequest, course_slug: str, lesson_slug: str) -> HttpResponse:
     course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
@@ -78,7 +78,7 @@ def lesson_detail(request: HttpRequest, course_slug: str, lesson_slug: str) -> H
 
 
 @login_required
-@require_GET
+@require_safe
 def exercise_detail(
     request: HttpRequest, course_slug: str, lesson_slug: str, exercise_slug: str
 ) -> HttpResponse:

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling, reswap, retarget, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
@@ -48,7 +48,7 @@ def _get_exercise(request: HttpRequest, exercise_id: int) -> Exercise:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form: UserCreationForm[User] = UserCreationForm(data)
@@ -122,7 +122,7 @@ def refusal_response(request: LearnerRequest, message: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def attempt_detail(request: LearnerRequest, attempt_id) -> HttpResponse:
     """The attempt page; with htmx, only its status block, which stops polling once final."""
     attempt = _get_attempt_for_user(request, attempt_id)

@@ -69,6 +69,16 @@ def test_anonymous_users_are_sent_to_log_in(client, paths):
         assert response["Location"].startswith("/accounts/login/"), name
 
 
+def test_head_answers_as_get_does(alice_client, paths):
+    # HEAD is GET without the body (RFC 9110): link checkers and monitors send it.
+    pages = {name: path for name, (method, path) in paths.items() if method == "get"}
+    for name, path in {**pages, "ls-courses": "/", "login": "/accounts/login/"}.items():
+        assert alice_client.head(path).status_code == alice_client.get(path).status_code, name
+    alice_client.logout()
+    for path in ("/", "/accounts/signup/"):
+        assert alice_client.head(path).status_code == 200, path
+
+
 def test_another_learners_attempt_is_not_found(client, other_learner, paths):
     client.force_login(other_learner)
     assert client.get(paths["sb-attempt"][1]).status_code == 404

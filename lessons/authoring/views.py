@@ -15,7 +15,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
 import graders
@@ -105,7 +105,7 @@ def _save_and_recheck(request: LearnerRequest, exercise: Exercise, **save) -> No
 
 
 @login_required
-@require_GET
+@require_safe
 def teach_home(request: LearnerRequest) -> HttpResponse:
     """The courses I teach with their cohorts, the needs-review count, and a way to start a
     course."""
@@ -145,7 +145,7 @@ def teach_home(request: LearnerRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def create_course(request: LearnerRequest) -> HttpResponse:
     if not _can_create_courses(request.user):
         raise Http404("Only staff users start courses")
@@ -168,7 +168,7 @@ def create_course(request: LearnerRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def edit_course(request: LearnerRequest, course_slug: str) -> HttpResponse:
     """The course's settings, and its lessons and exercises in order."""
     course = _get_course_for_instructor(request, course_slug)
@@ -243,7 +243,7 @@ def preview_markdown(request: LearnerRequest, course_slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def create_lesson(request: LearnerRequest, course_slug: str) -> HttpResponse:
     course = _get_course_for_instructor(request, course_slug)
     form = LessonForm(request.POST or None, course=course)
@@ -260,7 +260,7 @@ def create_lesson(request: LearnerRequest, course_slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def edit_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
     initial = {"title": lesson.title, "slug": lesson.slug, "body": lesson.body}
@@ -310,7 +310,7 @@ def archive_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) ->
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def create_exercise(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     """Start a draft exercise with a placeholder rubric; the editor does the rest."""
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
@@ -356,7 +356,7 @@ EDITOR_FIELDS = (
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The exercise editor: task, prompt fields, variables, model, hints, solution, stub."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
@@ -433,7 +433,7 @@ def _case_formset(exercise: Exercise, data=None) -> BaseFormSet[CaseForm]:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def edit_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The test cases as rows: edit, add one, delete; and bulk entry from CSV."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
@@ -540,11 +540,11 @@ def _rubric_context(exercise: Exercise, request: LearnerRequest, **forms) -> dic
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def edit_rubric(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The rubric, criterion by criterion; an invalid rubric shows its error on the row at fault."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "lessons/teach/rubric.html", _rubric_context(exercise, request))
     formset = _criterion_formset(exercise, request.POST)
     settings_form = RubricSettingsForm(request.POST)
@@ -684,7 +684,7 @@ def publish_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def publish_status(request: LearnerRequest, exercise_id: int, check_id: int) -> HttpResponse:
     """The publish check while the reference runs, then its result; htmx polls it."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
@@ -719,12 +719,12 @@ def _regrade_panel(request: LearnerRequest, exercise: Exercise, **context) -> Ht
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def regrade_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """GET: say how many attempts and judge calls a regrade takes, with the button to start it.
     POST: queue it, unless its judge calls would go over the instructor's budget."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
-    if request.method == "GET":
+    if request.method != "POST":
         now = timezone.now()
         return _regrade_panel(
             request,
@@ -746,7 +746,7 @@ def regrade_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def regrade_status(request: LearnerRequest, exercise_id: int, regrade_id: int) -> HttpResponse:
     """The regrade's progress; htmx polls it and stops once it is done."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
@@ -765,7 +765,7 @@ def regrade_status(request: LearnerRequest, exercise_id: int, regrade_id: int) -
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def calibrate_judge(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """GET: each judge criterion's calibrations, newest first, and the button to run one
     (htmx polls the panel while one runs). POST: start one per judge criterion, in the
@@ -795,7 +795,7 @@ def calibrate_judge(request: LearnerRequest, exercise_id: int) -> HttpResponse:
             "lessons/teach/calibration.html#panel",
             {"exercise": exercise, "has_judge": has_judge, **context},
         )
-        if request.method == "GET" and not running:
+        if request.method != "POST" and not running:
             return HttpResponseStopPolling(response.content)
         return response
     full = _exercise_context(exercise, tab="calibration", **context)
@@ -807,7 +807,7 @@ def calibrate_judge(request: LearnerRequest, exercise_id: int) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def course_health(request: LearnerRequest, course_slug: str) -> HttpResponse:
     """GET: the course's latest health check, its progress while it runs (htmx polls the
     panel), and the button to run one. POST: start one in the worker, unless one is under way
@@ -831,6 +831,6 @@ def course_health(request: LearnerRequest, course_slug: str) -> HttpResponse:
     if not request.htmx:
         return render(request, "lessons/teach/health.html", context, status=status)
     response = render(request, "lessons/teach/health.html#panel", context, status=status)
-    if request.method == "GET" and (job is None or job.is_final):
+    if request.method != "POST" and (job is None or job.is_final):
         return HttpResponseStopPolling(response.content)
     return response

@@ -31,7 +31,7 @@ def _join_and_go(request: LearnerRequest, cohort: Cohort) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def create_cohort(request: LearnerRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(Course.objects.taught_by(request.user), slug=course_slug)
     form = CohortForm(request.POST or None, instance=Cohort(course=course, created_by=request.user))
@@ -48,7 +48,7 @@ def create_cohort(request: LearnerRequest, course_slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
     """The cohort's name, join code and link, deadlines and members. Each form posts its own
     `action`; the page shows the others as saved."""
@@ -104,7 +104,7 @@ def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def join(request: LearnerRequest) -> HttpResponse:
     form = JoinForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -114,7 +114,7 @@ def join(request: LearnerRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def join_with_code(request: LearnerRequest, code: str) -> HttpResponse:
     """A shared join link: GET asks to confirm, POST joins."""
     cohort = joining.cohort_with_code(request.user, code)

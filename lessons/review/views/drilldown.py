@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from lessons.review import access, decisions
 from lessons.review.cohorts import deadlines_of
@@ -30,7 +30,7 @@ def page_number(request: HttpRequest) -> int:
 
 
 @login_required
-@require_GET
+@require_safe
 def drilldown(request: HttpRequest, cohort_id: int, learner_id: int, exercise_id: int):
     cohort = access.cohort_for_instructor(request.user, cohort_id)
     learner = access.member_of(cohort, learner_id)

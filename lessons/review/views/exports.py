@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from lessons.review import access, exports
 from lessons.review.models import Cohort
@@ -28,14 +28,14 @@ def _csv(rows: Iterable[Sequence[Any]], cohort: Cohort, kind: str) -> StreamingH
 
 
 @login_required
-@require_GET
+@require_safe
 def gradebook_csv(request: LearnerRequest, cohort_id: int) -> StreamingHttpResponse:
     cohort = access.cohort_for_instructor(request.user, cohort_id)
     return _csv(exports.gradebook_rows(cohort), cohort, "gradebook")
 
 
 @login_required
-@require_GET
+@require_safe
 def attempts_csv(request: LearnerRequest, cohort_id: int) -> StreamingHttpResponse:
     cohort = access.cohort_for_instructor(request.user, cohort_id)
     return _csv(exports.attempt_rows(cohort), cohort, "attempts")

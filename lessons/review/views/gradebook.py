@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from lessons.review import access
 from lessons.review import gradebook as grades
@@ -13,7 +13,7 @@ from sandbox.views import LearnerRequest
 
 
 @login_required
-@require_GET
+@require_safe
 def gradebook(request: LearnerRequest, cohort_id: int) -> HttpResponse:
     """One page of the gradebook, searched and sorted; htmx's search as you type gets the
     results part alone."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from lessons.journey import standings, with_progress
 from lessons.models import Course, Exercise
@@ -19,7 +19,7 @@ from sandbox.views import LearnerRequest
 
 
 @login_required
-@require_GET
+@require_safe
 def course_progress(request: LearnerRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
@@ -37,7 +37,7 @@ def course_progress(request: LearnerRequest, course_slug: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def exercise_progress(request: LearnerRequest, course_slug: str, exercise_id: int) -> HttpResponse:
     exercise = get_object_or_404(
         Exercise.objects.visible_to(request.user).select_related("lesson__course"),

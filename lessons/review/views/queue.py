@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from lessons.authoring.regrading import by_id
 from lessons.models import Course, Exercise
@@ -81,7 +81,7 @@ def entries(items: list[ReviewItem]) -> list[Entry]:
 
 
 @login_required
-@require_GET
+@require_safe
 def review_queue(request: LearnerRequest) -> HttpResponse:
     courses = list(Course.objects.taught_by(request.user).order_by("title", "pk"))
     if not courses and not request.user.is_staff:  # who may see /teach/ (teach_home)

@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models.functions import Substr
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from lessons.models import Exercise
 from lessons.review import access
@@ -141,7 +141,7 @@ def judge_rows(cohort: Cohort, exercise: Exercise, texts: dict[str, str]) -> lis
 
 
 @login_required
-@require_GET
+@require_safe
 def exercise_stats(request: LearnerRequest, cohort_id: int, exercise_id: int) -> HttpResponse:
     cohort = access.cohort_for_instructor(request.user, cohort_id)
     exercise = access.exercise_of(cohort, exercise_id)

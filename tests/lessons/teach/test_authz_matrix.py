@@ -151,6 +151,16 @@ def test_the_instructor_opens_every_page(ines_client, objects):
             assert ines_client.get(url).status_code in (200, 302), name
 
 
+def test_head_answers_as_get_does(ines_client, objects):
+    # HEAD is GET without the body (RFC 9110): link checkers and monitors send it.
+    for name, url in all_urls(objects):
+        if name in PAGES:
+            head = ines_client.head(url)
+            assert head.status_code == ines_client.get(url).status_code, name
+            body = b"".join(head.streaming_content) if head.streaming else head.content
+            assert body == b"", name
+
+
 def test_it_rejects_get_on_actions(ines_client, objects):
     for name, url in all_urls(objects):
         if name in ACTIONS:

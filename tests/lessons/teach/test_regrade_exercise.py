@@ -68,3 +68,14 @@ def test_a_second_regrade_posted_without_htmx_is_refused_on_the_rubric_page(ines
     assert r.status_code == 200
     assert "Not regraded: A regrade of this exercise is under way." in r.content.decode()
     assert Regrade.objects.count() == 1
+
+
+def test_head_on_the_regrade_page_starts_none(ines_client, learner):
+    # HEAD is a GET without the body: it says what a regrade would take, and starts nothing.
+    exercise = make_exercise()
+    make_attempt(learner, exercise, status=Attempt.GRADED, score=0.5, passed=False)
+    with patch("lessons.authoring.views.regrade_task.delay") as delay:
+        r = ines_client.head(f"/teach/exercises/{exercise.id}/regrade/")
+    assert r.status_code == 200
+    assert not Regrade.objects.exists()
+    delay.assert_not_called()
