@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
-# Pages load only this site's own scripts, styles and fonts: no inline script, no
-# third-party origin, no framing. If model output ever slipped past escaping, the
-# browser would still refuse to run it.
+# Pages load only this site's own scripts, styles and fonts: no inline script, no other
+# origin, no framing, so model output that slipped past escaping would still not run.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -27,6 +27,7 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        patch_vary_headers(response, ["HX-Request"])  # htmx gets a part of the page at its URL
         if not request.path.startswith("/admin/"):
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response

@@ -290,8 +290,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Threads: an attempt holds one while its model calls run, which takes seconds on a real
 # model, so a worker runs a class's submissions at once rather than 32 at a time.
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "200")
-# The queue the web publishes to and the workers consume: sites (or benchmark runs)
-# sharing one Redis keep to their own.
+# The queue the web and the workers share: sites (or benchmark runs) on one Redis keep theirs.
 CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_QUEUE", "celery")
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 # The threads pool does not enforce Celery's time limits; sandbox.runs enforces

@@ -1,6 +1,6 @@
 """An instructor in real Chromium opens a cohort's gradebook on a laptop and on a phone: the
 heat map is there, the table scrolls inside its own box and never the page, search as you
-type narrows it, and a header sorts it."""
+type narrows it (and Back to a searched address shows the page), and a header sorts it."""
 
 from __future__ import annotations
 
@@ -91,6 +91,11 @@ def test_the_gradebook_on_a_laptop_and_a_phone(embedded_stack, page):
     expect(page.locator("#gb-count")).to_have_text("Learners 1–1 of 1 matching “learner05”.")
     expect(page.locator("#gb-count")).to_have_count(1)
     assert "q=learner05" in page.url
+    # Back to that address from another page: the whole page, not the part htmx got there.
+    page.goto(f"{embedded_stack.url}/teach/")
+    page.go_back()
+    expect(page.get_by_role("heading", name="Spring 2027")).to_be_visible()
+    expect(page.get_by_label("Search learners")).to_have_value("learner05")
 
     # A header sorts, and says so.
     page.goto(address)

@@ -178,3 +178,11 @@ def test_the_page_takes_the_same_queries_for_2_or_60_learners_and_2_or_6_exercis
 def test_odd_sorts_and_searches_give_a_page_not_an_error(ines_client, cohort, params):
     two_exercises()
     assert ines_client.get(url(cohort, **params)).status_code == 200
+
+
+def test_the_page_and_its_htmx_part_are_cached_apart(ines_client, cohort):
+    # Search pushes the address htmx fetched the results part from; without Vary, Back to it
+    # from another page showed that part alone, from the browser's cache.
+    for headers in ({}, HTMX):
+        response = ines_client.get(url(cohort, q="a"), headers=headers)
+        assert "HX-Request" in response["Vary"]
