@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from unittest.mock import patch
 
@@ -11,6 +14,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.db import connections
 
+import graders
 from lessons.models import Case, Course, Exercise, Lesson
 from sandbox import runs
 from sandbox.models import Attempt, Run
@@ -334,3 +338,16 @@ def page(monkeypatch):
         page.problems = watch_for_problems(page)
         yield page
         browser.close()
+
+
+@contextmanager
+def slow_grading(seconds: float) -> Iterator[None]:
+    """Grade as graders.grade_attempt does, `seconds` late: past a soft time limit set short."""
+    grade = graders.grade_attempt
+
+    def slow_grade(*args, **kwargs):
+        time.sleep(seconds)
+        return grade(*args, **kwargs)
+
+    with patch("graders.grade_attempt", slow_grade):
+        yield

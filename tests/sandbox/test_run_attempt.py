@@ -15,7 +15,7 @@ from lessons.models import Exercise
 from sandbox import runs
 from sandbox.backends import Backend, Completion, CompletionRequest
 from sandbox.models import Attempt, Run, UsageRecord
-from tests.conftest import make_attempt, make_exercise, run_queued
+from tests.conftest import make_attempt, make_exercise, run_queued, slow_grading
 
 RUBRIC_GREETS = {
     "criteria": [
@@ -444,13 +444,7 @@ def test_a_call_that_returns_after_the_soft_limit_is_still_on_the_ledger(
 
 def test_a_grader_that_returns_after_the_soft_limit_fails_the_attempt(learner, exercise, settings):
     settings.ATTEMPT_SOFT_TIME_LIMIT = 1
-    grade = graders.grade_attempt
-
-    def slow_grade(*args, **kwargs):
-        time.sleep(1.2)
-        return grade(*args, **kwargs)
-
-    with patch("graders.grade_attempt", slow_grade):
+    with slow_grading(1.2):
         attempt = run(make_attempt(learner, exercise))
     assert (attempt.status, attempt.error_code) == (Attempt.ERROR, "time_limit")
     assert attempt.score is None

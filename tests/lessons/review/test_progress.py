@@ -14,13 +14,12 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-import graders
 from lessons.review import progress
 from lessons.review.models import Override, Progress, ReviewItem
 from lessons.review.progress import GradedAttempt, RunResult, Usage, refresh, summarize
 from sandbox import runs
 from sandbox.models import Attempt, UsageRecord
-from tests.conftest import make_attempt, make_exercise, make_run, run_queued
+from tests.conftest import make_attempt, make_exercise, make_run, run_queued, slow_grading
 from tests.live import wait_until
 
 START = timezone.now()
@@ -327,13 +326,7 @@ def test_what_a_failed_attempt_was_billed_counts_and_a_reference_run_does_not(le
     make_attempt(learner, exercise, is_reference=True, user_prompt="Hello {name}!")
     run_queued()
     settings.ATTEMPT_SOFT_TIME_LIMIT = 0.2
-    grade = graders.grade_attempt
-
-    def slow_grade(*args, **kwargs):
-        time.sleep(0.3)
-        return grade(*args, **kwargs)
-
-    with patch("graders.grade_attempt", slow_grade):
+    with slow_grading(0.3):
         failed = make_attempt(learner, exercise, user_prompt="Say hi to {name}.")
         run_queued()
     failed.refresh_from_db()
