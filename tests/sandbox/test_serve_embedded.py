@@ -3,10 +3,15 @@ scheduler, so a worker that dies is started again, the web keeps serving, and th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import threading
+import time
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from unittest.mock import patch
 
 import pytest
@@ -76,3 +81,97 @@ def test_a_process_that_stops_on_starting_three_times_is_given_up(capsys, own_si
     said = capsys.readouterr()
     assert said.err.count("The worker stopped (exit code 3); starting it again.") == 2
     assert "Stopped the web server, the worker and the scheduler." in said.out
+
+
+STOPPABLE = """
+import os, signal, sys, time
+def stop(signum, frame):
+    with open(sys.argv[1], "a") as f:
+        f.write(" " + signal.Signals(signum).name)
+    sys.exit(0)
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, stop)
+with open(sys.argv[1], "w") as f:
+    f.write(str(os.getpgid(0)))
+time.sleep(30)
+"""
+
+
+def test_ctrl_c_reaches_the_processes_once_from_the_supervisor(tmp_path, own_sigterm):
+    # A terminal's Ctrl-C signals its whole process group; a gunicorn worker signalled by it
+    # and then by its master could hang for good, holding the port the next `make run` needs.
+    files = {name: tmp_path / name for name in ("worker", "scheduler", "web")}
+
+    def ctrl_c(seconds):
+        wait_until(lambda: all(f.exists() and f.read_text() for f in files.values()), 10, "all")
+        raise KeyboardInterrupt
+
+    command = "sandbox.management.commands.serve_embedded"
+    clock = SimpleNamespace(monotonic=time.monotonic, sleep=ctrl_c)
+    with (
+        patch(
+            f"{command}.worker_command",
+            return_value=[sys.executable, "-c", STOPPABLE, files["worker"]],
+        ),
+        patch(
+            f"{command}.beat_command",
+            return_value=[sys.executable, "-c", STOPPABLE, files["scheduler"]],
+        ),
+        patch(
+            f"{command}.web_command", return_value=[sys.executable, "-c", STOPPABLE, files["web"]]
+        ),
+        patch(f"{command}.time", clock),
+    ):
+        call_command("serve_embedded")
+    for name, file in files.items():
+        group, *signals = file.read_text().split()
+        assert int(group) != os.getpgid(0), f"the {name} is in the terminal's process group"
+        assert signals == ["SIGTERM"], name
+
+
+# As a worker finishing its attempts does, it goes on past the first SIGTERM.
+STUBBORN = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, lambda signum, frame: None)
+with open(sys.argv[1], "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def is_gone(pid: int) -> bool:
+    """Return whether a process has exited (a zombie not yet reaped has)."""
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().split()[2] == "Z"
+
+
+def test_a_second_ctrl_c_stops_at_once_what_still_runs(tmp_path, own_sigterm):
+    files = [tmp_path / name for name in ("worker", "scheduler", "web")]
+    commands = [[sys.executable, "-c", STUBBORN, file] for file in files]
+
+    def ctrl_c_twice(seconds):
+        wait_until(lambda: all(f.exists() and f.read_text() for f in files), 10, "the processes")
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        raise KeyboardInterrupt
+
+    command = "sandbox.management.commands.serve_embedded"
+    clock = SimpleNamespace(monotonic=time.monotonic, sleep=ctrl_c_twice)
+    started = time.monotonic()
+    try:
+        with (
+            patch(f"{command}.worker_command", return_value=commands[0]),
+            patch(f"{command}.beat_command", return_value=commands[1]),
+            patch(f"{command}.web_command", return_value=commands[2]),
+            patch(f"{command}.time", clock),
+        ):
+            try:
+                call_command("serve_embedded")
+            except KeyboardInterrupt:
+                pytest.fail("the second Ctrl-C stopped the supervisor, not the processes")
+        assert time.monotonic() - started < 10
+        for file in files:
+            wait_until(partial(is_gone, int(file.read_text())), 2, f"the {file.name} killed")
+    finally:
+        for file in files:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(file.read_text()), signal.SIGKILL)

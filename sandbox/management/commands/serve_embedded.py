@@ -3,6 +3,7 @@ runs the reconciler, supervised (one that exits is started again, and the log sa
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -30,14 +31,18 @@ class Command(BaseCommand):
             "scheduler": beat_command(),
             "web server": web_command(host, port),
         }
-        processes = {name: subprocess.Popen(command) for name, command in commands.items()}
+        # Each in its own session, so a Ctrl-C reaches only this supervisor, which stops each
+        # once: a gunicorn worker signalled twice (terminal, then master) can hang on the port.
+        start = lambda name: subprocess.Popen(commands[name], start_new_session=True)  # noqa: E731
+        processes = {name: start(name) for name in commands}
         started = dict.fromkeys(commands, time.monotonic())
         quick_exits = dict.fromkeys(commands, 0)
         self.stdout.write(
             self.style.SUCCESS(f"\nPrompt Sandbox is running: open http://{host}:{port}/\n")
             + f"Worker uses {broker}. Press Ctrl-C to stop.\n"
         )
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C
+        for hangup in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C (a closed terminal, too)
+            signal.signal(hangup, signal.default_int_handler)
         try:
             while True:
                 time.sleep(0.5)
@@ -50,17 +55,18 @@ class Command(BaseCommand):
                     if quick_exits[name] == 3:
                         raise CommandError(f"The {name} stopped three times on starting.")
                     self.stderr.write(f"The {name} stopped (exit code {code}); starting it again.")
-                    processes[name] = subprocess.Popen(commands[name])
+                    processes[name] = start(name)
                     started[name] = time.monotonic()
         except KeyboardInterrupt:
             pass
         finally:
             for p in processes.values():
-                if p.poll() is None:
-                    p.terminate()
-            for p in processes.values():
-                try:
+                p.terminate()  # a no-op on one that has exited
+            try:  # at most 15 s, or until a second Ctrl-C
+                for p in processes.values():
                     p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                for p in processes.values():
+                    if p.poll() is None:
+                        os.killpg(p.pid, signal.SIGKILL)
             self.stdout.write("Stopped the web server, the worker and the scheduler.")
