@@ -1,0 +1,80 @@
+"""sandbox/static/sandbox/requests.js: a request that does not get its answer (the session
+ended, the server failed or cannot be reached) says so on the page, instead of changing
+nothing or swapping the login page into a part of it."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+from playwright.sync_api import expect
+
+from lessons.models import Exercise
+from sandbox.models import Attempt
+from tests.conftest import PASSWORD, make_exercise, make_user
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def open_exercise(stack, page) -> Exercise:
+    exercise = make_exercise()
+    make_user("alice")
+    page.goto(f"{stack.url}/accounts/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{stack.url}{exercise.get_absolute_url()}")
+    return exercise
+
+
+def test_a_submit_the_server_fails_says_so(embedded_stack, page):
+    open_exercise(embedded_stack, page)
+    page.route("**/submit/", lambda route: route.fulfill(status=500, body="Server Error"))
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#result").get_by_role("alert")).to_contain_text("error 500")
+
+
+def test_a_submit_to_a_stopped_server_says_so(embedded_stack, page):
+    open_exercise(embedded_stack, page)
+    page.route("**/submit/", lambda route: route.abort("connectionrefused"))
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#result").get_by_role("alert")).to_contain_text("cannot be reached")
+
+
+def test_a_poll_that_cannot_reach_the_server_says_so_until_it_can(embedded_stack, page):
+    open_exercise(embedded_stack, page)
+    page.route("**/attempts/**", lambda route: route.abort("connectionrefused"))
+    page.get_by_role("button", name="Submit").click()
+    status = page.locator("#attempt-status")
+    expect(status.get_by_role("alert")).to_contain_text("keeps trying")
+    page.unroute("**/attempts/**")
+    expect(status).to_have_attribute("data-status", "graded", timeout=20_000)
+    expect(status.get_by_role("alert")).to_have_count(0)
+
+
+@pytest.mark.parametrize("ended", ["logged out in another tab", "cookies gone"])
+def test_a_submit_after_the_session_ended_says_so(embedded_stack, page, ended):
+    """The login page (after a redirect) or the CSRF refusal (403) is never swapped into the
+    result: the page says nothing was sent, keeps the prompt, and links to log in again."""
+    exercise = open_exercise(embedded_stack, page)
+    if ended == "cookies gone":
+        page.context.clear_cookies()
+    else:
+        other = page.context.new_page()
+        other.goto(embedded_stack.url + "/")
+        other.get_by_role("button", name="Log out").click()
+        other.close()
+
+    page.get_by_label("User prompt").fill("Say hello to {name}.")
+    page.get_by_role("button", name="Submit").click()
+    alert = page.locator("#session-ended")
+    expect(alert).to_contain_text("this was not sent")
+    next_url = urllib.parse.quote(exercise.get_absolute_url(), safe="")
+    expect(alert.get_by_role("link", name="log in again")).to_have_attribute(
+        "href", f"/accounts/login/?next={next_url}"
+    )
+    expect(page.locator("main .topbar")).to_have_count(0)
+    expect(page.locator("#result")).not_to_contain_text("Log in")
+    expect(page.locator(".request-failed")).to_have_count(0)  # said once, not twice
+    expect(page.get_by_label("User prompt")).to_have_value("Say hello to {name}.")
+    assert Attempt.objects.count() == 0
