@@ -61,10 +61,12 @@ def test_a_worker_that_dies_is_started_again_and_attempts_still_get_graded(tmp_p
 
 @pytest.fixture
 def own_sigterm():
-    """serve_embedded turns SIGTERM into Ctrl-C; give this test process its handler back."""
-    handler = signal.getsignal(signal.SIGTERM)
+    """serve_embedded turns SIGTERM and SIGHUP into Ctrl-C; give this test process its
+    handlers back."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
     yield
-    signal.signal(signal.SIGTERM, handler)
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 def test_a_process_that_stops_on_starting_three_times_is_given_up(capsys, own_sigterm):
