@@ -28,7 +28,7 @@ requirements: $(VENV)/.dev
 
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py import_course $(STARTER)
+	$(PY) manage.py import_course --if-new $(STARTER)
 	@echo "Demo accounts (embedded default only):"
 	@$(PY) manage.py create_demo_accounts
 	@$(PY) manage.py create_demo_cohort

@@ -572,3 +572,20 @@ def test_a_judged_rubrics_samples_are_left_to_the_publish_check(db, course):
     assert rubric["samples"]["bad"] and any(c["kind"] == "llm_judge" for c in rubric["criteria"])
     load(course)
     assert Exercise.objects.filter(slug="late-delivery-reply").exists()
+
+
+def test_if_new_imports_a_course_only_once_keeping_its_edits_in_the_browser(db):
+    # What `make run` and docker compose start with: starting again loses no edit.
+    run("import_course", "--if-new", str(STARTER))
+    assert Course.objects.get().lessons.count() == len(STARTER_LESSONS)
+    tagline = Exercise.objects.get(slug="tagline")
+    tagline.title = "Edited in the browser"
+    tagline.save()
+    out = run("import_course", "--if-new", str(STARTER))
+    assert "is here already and was left as it is" in out
+    assert f"run: manage.py import_course {STARTER}" in out
+    tagline.refresh_from_db()
+    assert tagline.title == "Edited in the browser"
+    load(STARTER)  # without --if-new, the files win
+    tagline.refresh_from_db()
+    assert tagline.title != "Edited in the browser"

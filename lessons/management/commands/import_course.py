@@ -14,6 +14,7 @@ from lessons.authoring.coursefiles import (
     import_course,
     read_course,
 )
+from lessons.models import Course
 
 
 class Command(BaseCommand):
@@ -30,6 +31,12 @@ class Command(BaseCommand):
             help="only read and check the files; write nothing (for a course repository's CI)",
         )
         parser.add_argument(
+            "--if-new",
+            action="store_true",
+            help="import only if no course has its slug yet, leaving one there (and its edits "
+            "in the browser) as it is: what `make run` and docker compose start with",
+        )
+        parser.add_argument(
             "--instructor",
             action="append",
             default=[],
@@ -38,7 +45,12 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, folder: Path, check: bool = False, instructor: Sequence[str] = (), **options
+        self,
+        folder: Path,
+        check: bool = False,
+        if_new: bool = False,
+        instructor: Sequence[str] = (),
+        **options,
     ) -> None:
         instructors = list(User.objects.filter(username__in=instructor))
         unknown = sorted(set(instructor) - {user.username for user in instructors})
@@ -53,6 +65,14 @@ class Command(BaseCommand):
                     f"{folder}: no problems ({len(lessons)} lessons, {exercises} exercises)."
                 )
                 self.warn(course["warnings"])
+                return
+            if if_new and (
+                here := Course.objects.filter(slug=read_course(folder.resolve())["slug"]).first()
+            ):
+                self.stdout.write(
+                    f"{here.title!r} is here already and was left as it is. To update it "
+                    f"from {folder}, run: manage.py import_course {folder}"
+                )
                 return
             report = import_course(folder.resolve(), instructors)
         except CourseFilesInvalid as e:
