@@ -43,7 +43,7 @@ def test_the_beat_service_runs_the_command_the_tests_run():
 def test_the_migrate_service_loads_the_starter_course_the_tests_load():
     command = SERVICES["migrate"]["command"][-1]
     assert "manage.py migrate --noinput" in command
-    folder = re.search(r"import_course (\S+)", command).group(1)
+    folder = re.search(r"import_course --if-new (\S+)", command).group(1)  # once: edits stay
     assert (ROOT / folder / "course.yaml").is_file()
 
 
