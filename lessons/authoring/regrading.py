@@ -313,6 +313,11 @@ def run(regrade_id: int, publish: Publish) -> None:
     unrefreshed: set[int] = set()  # learners whose progress does not count their regrade yet
     try:
         pending = attempts_to_regrade(regrade.exercise, regrade.created_at)
+        if regrade.deliveries > 1 and regrade.after:
+            # The last delivery died (a hand-over resets the count) before rebuilding the
+            # progress of the learners it regraded: rebuild theirs with this one's.
+            regraded = pending.filter(id__lte=regrade.after).order_by()
+            unrefreshed.update(regraded.values_list("learner_id", flat=True).distinct())
         if not regrade.done:
             held.update(total=pending.count(), lease_expires_at=jobs.lease_end())  # after a wait
         if regrade.after:

@@ -460,3 +460,46 @@ def test_a_regrade_that_crashes_stops_saying_so_without_quoting_the_error(learne
     assert regrade.status == Regrade.ERROR
     assert regrade.error.startswith("Something went wrong while grading the attempts again")
     assert "sandbox_run" not in regrade.error
+
+
+def test_a_regrade_whose_worker_died_mid_way_rebuilds_the_progress_it_left_behind(
+    learner, other_learner, instructor, settings
+):
+    """A worker killed (kill -9) after regrading some attempts never reaches the `finally`
+    that rebuilds their learners' progress; the delivery that takes the regrade up again
+    starts after them, so it must rebuild theirs too."""
+    from lessons.review.models import Progress
+
+    exercise = make_exercise()
+    for who in (learner, other_learner):
+        make_attempt(who, exercise, user_prompt="nothing")  # fails, and passes regraded
+    run_queued()
+    exercise.rubric = {"criteria": [{"id": "any", "kind": "word_count", "params": {"min": 1}}]}
+    exercise.save()
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    first = Attempt.objects.order_by("id").first()
+    assert first is not None
+
+    class Killed(BaseException):
+        """The worker process dies here: no `finally` runs."""
+
+    real = regrading.regrade_attempt
+
+    def regrade_one_then_die(exercise, attempt, *args):
+        if attempt.pk != first.pk:
+            raise Killed
+        return real(exercise, attempt, *args)
+
+    with (
+        patch.object(regrading, "regrade_attempt", regrade_one_then_die),
+        patch.object(regrading.progress, "refresh"),  # a dead process rebuilds nothing
+        pytest.raises(Killed),
+    ):
+        regrading.run(regrade.pk, publish=Mock())
+    assert Regrade.objects.get(pk=regrade.pk).done == 1
+    Regrade.objects.filter(pk=regrade.pk).update(lease_expires_at=timezone.now())  # it expired
+    regrading.run(regrade.pk, publish=Mock())  # the reconciler's delivery
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.done) == (Regrade.DONE, 2)
+    for who in (learner, other_learner):
+        assert Progress.objects.get(learner=who, exercise=exercise).passed, who
