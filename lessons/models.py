@@ -680,6 +680,9 @@ class PublishCheck(models.Model):
     problems = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Until when the worker deciding it (its self-test: judge calls) holds it: the reconciler
+    # decides it only once it has none, or it expired (that worker died).
+    deciding_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -16,10 +16,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 import graders
+from lessons.authoring import jobs
 from lessons.authoring.editing import case_numbers, judge_on_ledger
 from lessons.models import Case, Exercise, PromptValues, PublishCheck
 from sandbox import limits
@@ -230,14 +231,26 @@ def check_problems(check: PublishCheck) -> list[str]:
     return problems
 
 
+def undecided() -> Q:
+    """Return the checks no worker is deciding: none took them, or its hold expired."""
+    now = timezone.now()
+    free = Q(deciding_until__isnull=True) | Q(deciding_until__lt=now)
+    return Q(status=PublishCheck.CHECKING) & free
+
+
 def finish_check(check: PublishCheck) -> None:
     """Decide a check whose reference attempt is final, and publish the exercise if the check
-    was to publish it and passed. A check already decided is left as it is.
+    was to publish it and passed. A check already decided, or being decided by another
+    worker, is left as it is: it is taken first, for a lease (the self-test asks the judge).
 
     The self-test can take seconds (a judge): the exercise's row is locked and its definition
     compared again in the transaction that decides, so an edit saved meanwhile fails the check
     rather than being published unchecked.
     """
+    taken = PublishCheck.objects.filter(undecided(), pk=check.pk)
+    if not taken.update(deciding_until=jobs.lease_end()):
+        log.info("publish check %s is decided or being decided; nothing to do", check.pk)
+        return
     problems = check_problems(check)
     with transaction.atomic():
         locked = Exercise.objects.select_for_update().filter(pk=check.exercise_id)
@@ -278,14 +291,14 @@ def finish_stranded_checks() -> int:
     between saving the attempt and deciding the check); return how many it tried. Fail those
     whose reference attempt was deleted before it was decided.
 
-    Only those whose reference attempt finished more than RECONCILE_QUEUED_AFTER seconds ago:
-    a younger one is being decided by its attempt_finished handler right now, and deciding it
-    twice would call (and bill) its judge twice. One that raises is logged, and the others
-    are still decided.
+    Only those whose reference attempt finished more than RECONCILE_QUEUED_AFTER seconds ago
+    (a younger one is left to its attempt_finished handler) and that no worker is deciding
+    (finish_check takes them): deciding one twice would call (and bill) its judge twice. One
+    that raises is logged, and the others are still decided.
     """
     finished_before = timezone.now() - timedelta(seconds=settings.RECONCILE_QUEUED_AFTER)
     stranded = PublishCheck.objects.select_related("exercise", "reference").filter(
-        status=PublishCheck.CHECKING,
+        undecided(),
         reference__status__in=Attempt.FINAL,
         reference__finished_at__lt=finished_before,
     )

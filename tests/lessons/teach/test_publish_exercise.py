@@ -422,3 +422,50 @@ def test_it_refuses_at_once_a_case_without_a_value_for_a_variable_added_after_it
     ]
     assert "Test case “Bob” has no value for tone" in html
     delay.assert_not_called()
+
+
+def test_a_self_test_outlasting_the_reconcilers_wait_is_not_run_again(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    """The worker's handler runs the self-test (judge calls: it can take minutes); the
+    reconciler, passing meanwhile, sees a check whose reference finished long ago and must not
+    decide it a second time (a second self-test, a second judge bill)."""
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    real, self_tests = publishing.self_test, []
+
+    def slow_self_test(exercise, attempt):
+        self_tests.append(attempt.pk)
+        if len(self_tests) == 1:  # it outlasts RECONCILE_QUEUED_AFTER: two passes meanwhile
+            finished_long_ago(attempt)
+            assert publishing.finish_stranded_checks() == 0
+            assert publishing.finish_stranded_checks() == 0
+        return real(exercise, attempt)
+
+    with patch.object(publishing, "self_test", slow_self_test):
+        run_queued()
+    assert len(self_tests) == 1
+    check = PublishCheck.objects.get()
+    assert check.status == "passed"
+
+
+def test_a_stranded_check_the_reconciler_is_deciding_is_not_decided_by_its_next_pass(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    with patch.object(attempt_finished, "send_robust", return_value=[]):  # its worker died
+        run_queued()
+    finished_long_ago(PublishCheck.objects.get().reference)
+    real, self_tests = publishing.self_test, []
+
+    def slow_self_test(exercise, attempt):
+        self_tests.append(attempt.pk)
+        if len(self_tests) == 1:  # longer than RECONCILE_EVERY: the next pass comes
+            assert publishing.finish_stranded_checks() == 0
+        return real(exercise, attempt)
+
+    with patch.object(publishing, "self_test", slow_self_test):
+        assert publishing.finish_stranded_checks() == 1
+    assert len(self_tests) == 1
+    assert PublishCheck.objects.get().status == "passed"
