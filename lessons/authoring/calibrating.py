@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import BooleanField, Case, ExpressionWrapper, F, QuerySet, Value, When
 from django.utils import timezone
@@ -208,6 +209,11 @@ def calibrate(
     return list(JudgeCalibration.objects.filter(pk__in=[r.pk for r in rows]).order_by("id"))
 
 
+ACCOUNT_GONE = (
+    "no longer has an account, and its judge calls would be on nobody's budget. Run it again."
+)
+
+
 def run(calibration_id: int, publish: Publish) -> None:
     """Judge every label of a calibration not judged yet, in order, then save its figures.
 
@@ -230,9 +236,13 @@ def run(calibration_id: int, publish: Publish) -> None:
             if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
                 jobs.hand_over(held, row.pk, publish)
                 return
-            refused = limits.budget_refusal(row.requested_by) if row.requested_by else ""
+            judged = f"{len(outcomes)} of {row.n} outputs judged, then"
+            if row.requested_by_id and not User.objects.filter(pk=row.requested_by_id).exists():
+                jobs.stop(held, f"{judged} the instructor who asked for it {ACCOUNT_GONE}")
+                return
+            refused = limits.budget_refusal(row.requested_by_id) if row.requested_by_id else ""
             if refused:
-                jobs.stop(held, f"{len(outcomes)} of {row.n} outputs judged, then: {refused}")
+                jobs.stop(held, f"{judged}: {refused}")
                 return
             with editing.judge_on_ledger(
                 row.exercise, row.requested_by_id, deadline=deadline

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.utils.text import slugify
 
@@ -513,8 +514,17 @@ def judge_on_ledger(
     try:
         yield calls.make_judge(exercise, deadline, judge_log)
     finally:
-        if user_id is not None:
-            UsageRecord.objects.bulk_create(UsageRecord.for_calls(user_id, attempt, judge_log))
+        with transaction.atomic():
+            if user_id is not None and account_kept(user_id):
+                UsageRecord.objects.bulk_create(UsageRecord.for_calls(user_id, attempt, judge_log))
+
+
+def account_kept(user_id: int) -> bool:
+    """Return whether this account still exists, locking it until the transaction ends: usage
+    saved for it there is saved before its deletion (which takes its ledger with it), or not
+    at all once it is gone (saving it would break the transaction)."""
+    users = User.objects.select_for_update().filter(pk=user_id)
+    return bool(list(users.values_list("pk", flat=True)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,12 +13,13 @@ import logging
 import time
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 import graders
-from lessons.authoring import jobs
+from lessons.authoring import editing, jobs
 from lessons.authoring.jobs import Publish
 from lessons.models import Exercise, Regrade
 from lessons.review import progress
@@ -238,7 +239,7 @@ def regrade_attempt(
     # Past the deadline, judge calls fail (needs review): the runner would fail the attempt.
     over_time = exercise.parsed_rubric.calls_a_model() and time.monotonic() >= deadline
     with transaction.atomic():
-        if ledger_user_id and judge_log:
+        if ledger_user_id and judge_log and editing.account_kept(ledger_user_id):
             UsageRecord.objects.bulk_create(UsageRecord.for_calls(ledger_user_id, None, judge_log))
         if not over_time:
             locked = Attempt.objects.select_for_update().filter(pk=attempt.pk)
@@ -274,7 +275,8 @@ def budget_stop(regrade: Regrade, attempt: Attempt) -> str:
         return ""
     if not graders.judge_calls_needed(rubric, comparable(regrade.exercise, attempt)):
         return ""
-    if regrade.requested_by is None:
+    asker = regrade.requested_by_id
+    if asker is None or not User.objects.filter(pk=asker).exists():  # deleted, even mid-way
         return (
             "the instructor who asked for it no longer has an account, and its judge calls "
             "would be on nobody's budget. Ask for a new regrade."

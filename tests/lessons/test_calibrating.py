@@ -383,3 +383,22 @@ def test_the_report_loads_labels_and_outcomes_of_the_latest_run_only():
     assert {"labels", "outcomes"} <= earlier.get_deferred_fields()
     assert not {"labels", "outcomes"} & latest.get_deferred_fields()
     assert latest.misjudged() == [] and len(latest.outcomes) == 6
+
+
+@pytest.mark.django_db(transaction=True)  # the ledger's foreign key is checked at commit
+def test_a_calibration_whose_instructor_is_deleted_mid_way_stops_saying_why(instructor):
+    exercise = judged_exercise()
+    [row] = calibrating.create(exercise, instructor)
+    real = calibrating.calibration.judge_label
+
+    def judge_label(*args):
+        if not JudgeCalibration.objects.get(pk=row.pk).done:
+            instructor.delete()  # while the judge answers the first output
+        return real(*args)
+
+    with patch.object(calibrating.calibration, "judge_label", judge_label):
+        calibrating.run(row.pk, publish=Mock())
+    row.refresh_from_db()
+    assert row.status == JudgeCalibration.ERROR
+    assert row.error.startswith("1 of 6 outputs judged, then the instructor who asked")
+    assert "IntegrityError" not in row.error and "violates" not in row.error

@@ -503,3 +503,38 @@ def test_a_regrade_whose_worker_died_mid_way_rebuilds_the_progress_it_left_behin
     assert (regrade.status, regrade.done) == (Regrade.DONE, 2)
     for who in (learner, other_learner):
         assert Progress.objects.get(learner=who, exercise=exercise).passed, who
+
+
+@pytest.mark.django_db(transaction=True)  # the ledger's foreign key is checked at commit
+def test_a_regrade_whose_instructor_is_deleted_mid_way_stops_saying_why(
+    learner, other_learner, instructor
+):
+    exercise = make_exercise(rubric=JUDGED, stub=JUDGE_STUB)
+    for who in (learner, other_learner):
+        make_attempt(who, exercise)
+    run_queued()
+    rubric = json.loads(json.dumps(JUDGED))
+    rubric["criteria"][1]["params"]["items"] = ["The reply is friendly."]
+    exercise.rubric = rubric
+    exercise.save()
+    regrade = Regrade.objects.create(exercise=exercise, requested_by=instructor)
+    asked = []
+    real = calls.make_judge
+
+    def make_judge(*args, **kwargs):
+        judge = real(*args, **kwargs)
+
+        def ask(request):
+            if not asked:
+                instructor.delete()  # while the judge answers the first attempt
+            asked.append(request)
+            return judge(request)
+
+        return ask
+
+    with patch("lessons.authoring.regrading.calls.make_judge", make_judge):
+        regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert regrade.status == Regrade.ERROR
+    assert regrade.error.startswith("1 attempt regraded, then the instructor who asked for it")
+    assert len(asked) == 1  # none on nobody's ledger once the account was gone
