@@ -117,8 +117,17 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
 
     A check to publish publishes the exercise if it passes; a recheck of a published one
     says whether it still passes. One whose solution cannot even be run, or whose model calls
-    the user's budget does not allow now, is saved failed at once, saying why.
+    the user's budget does not allow now, is saved failed at once, saying why. While a check
+    of the exercise as it is now runs for the same reason, that one is returned: a second
+    click (or instructor) would run and bill the reference again, and decide it twice.
     """
+    Exercise.objects.select_for_update().filter(pk=exercise.pk).first()  # one at a time
+    definition = checked_definition(exercise)
+    under_way = exercise.publish_checks.filter(
+        status=PublishCheck.CHECKING, definition=definition, reason=reason
+    )
+    if check := under_way.select_related("reference").first():
+        return check
     problems = problems_before_running(exercise)
     refused = limits.budget_refusal(user)
     if refused:
@@ -127,7 +136,7 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
         exercise=exercise,
         requested_by=user,
         reason=reason,
-        definition=checked_definition(exercise),
+        definition=definition,
         problems=problems,
     )
     if check.problems:

@@ -469,3 +469,18 @@ def test_a_stranded_check_the_reconciler_is_deciding_is_not_decided_by_its_next_
         assert publishing.finish_stranded_checks() == 1
     assert len(self_tests) == 1
     assert PublishCheck.objects.get().status == "passed"
+
+
+def test_a_second_publish_while_the_check_runs_watches_that_check(
+    ines_client, instructor, delay, django_capture_on_commit_callbacks
+):
+    """A double click, or a second instructor clicking Publish at the same moment, starts no
+    second reference run (a second bill, and a second decision to publish)."""
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    carl = make_user("carl")
+    exercise.lesson.course.instructors.add(carl)
+    again = publishing.start_check(exercise, carl, PublishCheck.PUBLISH)
+    check = PublishCheck.objects.get()
+    assert again == check and Attempt.objects.filter(is_reference=True).count() == 1
+    delay.assert_called_once()
