@@ -158,11 +158,14 @@ def running(exercise: Exercise) -> list[JudgeCalibration]:
     return list(under_way.exclude(jobs.lease_expired(timezone.now())).defer(*LARGE_FIELDS))
 
 
+UNDER_WAY = "A calibration of this exercise is under way; wait for it to finish."
+
+
 def refusal(running: list[JudgeCalibration], user) -> str:
     """Return why this instructor may not start a calibration now (with these under way),
     or ""."""
     if running:
-        return "A calibration of this exercise is under way; wait for it to finish."
+        return UNDER_WAY
     return limits.budget_refusal(user)
 
 
@@ -187,8 +190,12 @@ def create(exercise: Exercise, user, criterion_id: str | None = None) -> list[Ju
 
 
 def start(exercise: Exercise, user, publish: Publish) -> list[JudgeCalibration]:
-    """Save the calibrations (create), each published once the transaction commits."""
+    """Save the calibrations (create), each published once the transaction commits, unless
+    one is under way (CalibrationError): two clicks at once would judge every label twice."""
     with transaction.atomic():
+        Exercise.objects.select_for_update().filter(pk=exercise.pk).first()  # one at a time
+        if running(exercise):
+            raise CalibrationError(UNDER_WAY)
         rows = create(exercise, user)
         for row in rows:
             transaction.on_commit(functools.partial(publish, row.pk), robust=True)

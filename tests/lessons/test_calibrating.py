@@ -402,3 +402,13 @@ def test_a_calibration_whose_instructor_is_deleted_mid_way_stops_saying_why(inst
     assert row.status == JudgeCalibration.ERROR
     assert row.error.startswith("1 of 6 outputs judged, then the instructor who asked")
     assert "IntegrityError" not in row.error and "violates" not in row.error
+
+
+def test_two_instructors_starting_it_at_once_start_one(instructor):
+    """Both clicks passed the page's check before either saved: the second start refuses
+    (the exercise's row is locked while it looks)."""
+    exercise = judged_exercise()
+    calibrating.start(exercise, instructor, Mock())
+    with pytest.raises(calibrating.CalibrationError, match="under way"):
+        calibrating.start(exercise, instructor, Mock())
+    assert JudgeCalibration.objects.count() == 1
