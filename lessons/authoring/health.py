@@ -118,8 +118,13 @@ def create(course: Course, user) -> HealthCheck:
 
 
 def start(course: Course, user, publish: Publish) -> HealthCheck:
-    """Save a health check (create), published once the transaction commits."""
+    """Save a health check (create), published once the transaction commits; or return the
+    one under way (two clicks at once would replay every exercise twice)."""
     with transaction.atomic():
+        Course.objects.select_for_update().filter(pk=course.pk).first()  # one at a time
+        under_way = running(course)
+        if under_way:
+            return under_way
         job = create(course, user)
         transaction.on_commit(functools.partial(publish, job.pk), robust=True)
     return job

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import count
 from types import SimpleNamespace
+from unittest.mock import Mock
 
 import pytest
 from django.utils import timezone
@@ -114,3 +115,11 @@ def test_an_exercise_that_cannot_run_is_an_error_row(instructor):
     job = health.check_course(Course.objects.get(slug="basics"), instructor)
     assert job.status == HealthCheck.DONE and job.drifted == 1
     assert job.rows[0]["got"] == "error" and job.rows[0]["detail"]
+
+
+def test_two_instructors_starting_it_at_once_start_one(course, instructor):
+    """Both clicks passed the page's check before either saved: the second start gets the
+    check under way (the course's row is locked while it looks)."""
+    first = health.start(course, instructor, publish=Mock())
+    assert health.start(course, instructor, publish=Mock()) == first
+    assert HealthCheck.objects.count() == 1
