@@ -20,6 +20,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, QuerySet
 from django.utils import timezone
@@ -165,7 +166,8 @@ def run(check_id: int, publish: Publish) -> None:
                 if ran and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
                     jobs.hand_over(held, job.pk, publish)
                     return
-                user = job.requested_by
+                asker = job.requested_by_id  # its account read again: deleted meanwhile?
+                user = User.objects.filter(pk=asker).first() if asker else None
                 refused = limits.budget_refusal(user) if user else "its instructor was deleted."
                 if refused:
                     jobs.stop(held, f"{done} of {job.total} exercises checked, then: {refused}")

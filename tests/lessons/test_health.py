@@ -123,3 +123,22 @@ def test_two_instructors_starting_it_at_once_start_one(course, instructor):
     first = health.start(course, instructor, publish=Mock())
     assert health.start(course, instructor, publish=Mock()) == first
     assert HealthCheck.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the attempt's foreign key is checked at commit
+def test_a_health_check_whose_instructor_is_deleted_mid_way_stops_saying_why(
+    course, instructor, monkeypatch
+):
+    job = health.create(course, instructor)
+    real = health.replay
+
+    def replay_then_delete(*args):
+        row = real(*args)
+        instructor.delete()  # while the first check ran
+        return row
+
+    monkeypatch.setattr(health, "replay", replay_then_delete)
+    health.run(job.pk, publish=Mock())
+    job.refresh_from_db()
+    assert job.status == HealthCheck.ERROR
+    assert job.error == "0 of 2 exercises checked, then: its instructor was deleted."
