@@ -13,7 +13,6 @@ reconciler).
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -198,7 +197,7 @@ def start(exercise: Exercise, user, publish: Publish) -> list[JudgeCalibration]:
             raise CalibrationError(UNDER_WAY)
         rows = create(exercise, user)
         for row in rows:
-            transaction.on_commit(functools.partial(publish, row.pk), robust=True)
+            jobs.publish_on_commit(publish, row.pk)
     return rows
 
 

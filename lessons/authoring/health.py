@@ -13,7 +13,6 @@ row per check (exercise, check, expected, got); it runs in the worker as a regra
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from typing import Any
@@ -127,7 +126,7 @@ def start(course: Course, user, publish: Publish) -> HealthCheck:
         if under_way:
             return under_way
         job = create(course, user)
-        transaction.on_commit(functools.partial(publish, job.pk), robust=True)
+        jobs.publish_on_commit(publish, job.pk)
     return job
 
 

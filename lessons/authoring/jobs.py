@@ -74,6 +74,13 @@ def take(model: type[Job], pk: int) -> tuple[Job, QuerySet[Job]] | None:
     return job, held
 
 
+def publish_on_commit(publish: Publish, pk: int) -> None:
+    """Publish a job once the transaction that saved it commits. A broker down then is logged
+    and the reconciler publishes it later. (A lambda, not a functools.partial: Django logs a
+    robust hook that raised by its __qualname__, which a partial lacks, failing the request.)"""
+    transaction.on_commit(lambda: publish(pk), robust=True)
+
+
 def hand_over(held: QuerySet, pk: int, publish: Publish) -> None:
     """Queue the rest of a job for a fresh delivery, its count of deliveries reset."""
     with transaction.atomic():
@@ -83,7 +90,7 @@ def hand_over(held: QuerySet, pk: int, publish: Publish) -> None:
             lease_expires_at=None,
             published_at=timezone.now(),
         ):
-            transaction.on_commit(lambda: publish(pk), robust=True)
+            publish_on_commit(publish, pk)
 
 
 def stop(held: QuerySet, error: str) -> None:

@@ -121,7 +121,7 @@ def start(exercise: Exercise, user, publish: Publish) -> Regrade:
         if under_way.exists():
             raise RegradeUnderWay("A regrade of this exercise is under way.")
         regrade = Regrade.objects.create(exercise=exercise, requested_by=user)
-        transaction.on_commit(lambda: publish(regrade.pk), robust=True)
+        jobs.publish_on_commit(publish, regrade.pk)
     return regrade
 
 

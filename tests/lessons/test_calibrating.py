@@ -412,3 +412,26 @@ def test_two_instructors_starting_it_at_once_start_one(instructor):
     with pytest.raises(calibrating.CalibrationError, match="under way"):
         calibrating.start(exercise, instructor, Mock())
     assert JudgeCalibration.objects.count() == 1
+
+
+def test_a_click_while_redis_is_down_saves_the_calibration_for_the_reconciler(
+    ines_client, settings, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from lessons import tasks
+
+    exercise = judged_exercise()
+    down = OperationalError("Redis is down")
+    with (
+        patch.object(tasks.calibrate_judge, "apply_async", side_effect=down),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        r = ines_client.post(f"/teach/exercises/{exercise.pk}/calibration/")
+    assert r.status_code == 302  # not a server error: it is saved, and will run
+    row = JudgeCalibration.objects.get()
+    assert row.status == JudgeCalibration.QUEUED
+    settings.RECONCILE_QUEUED_AFTER = 0
+    published = Mock()
+    assert calibrating.reconcile(publish=published) == 1
+    published.assert_called_once_with(row.pk)

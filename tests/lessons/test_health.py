@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import count
 from types import SimpleNamespace
-from unittest.mock import Mock
+from unittest.mock import Mock, patch
 
 import pytest
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from lessons import tasks
 from lessons.authoring import health
@@ -142,3 +143,21 @@ def test_a_health_check_whose_instructor_is_deleted_mid_way_stops_saying_why(
     job.refresh_from_db()
     assert job.status == HealthCheck.ERROR
     assert job.error == "0 of 2 exercises checked, then: its instructor was deleted."
+
+
+def test_a_click_while_redis_is_down_saves_the_check_for_the_reconciler(
+    ines_client, course, settings, django_capture_on_commit_callbacks
+):
+    down = OperationalError("Redis is down")
+    with (
+        patch.object(tasks.check_exercises, "apply_async", side_effect=down),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        r = ines_client.post("/teach/courses/basics/health/")
+    assert r.status_code == 302  # not a server error: it is saved, and will run
+    job = HealthCheck.objects.get()
+    assert job.status == HealthCheck.QUEUED
+    settings.RECONCILE_QUEUED_AFTER = 0
+    published = Mock()
+    assert health.reconcile(publish=published) == 1
+    published.assert_called_once_with(job.pk)
