@@ -635,6 +635,9 @@ class Regrade(BackgroundJob):
     # The id of the last attempt regraded: a fresh delivery goes on after it (attempts are
     # taken in id order; a count of those done would skip some once earlier ones are deleted).
     after = models.UUIDField(null=True, blank=True)
+    # The exercise's digest when it was asked for (publishing.checked_definition): an edit
+    # saved meanwhile stops it. Empty on regrades from before it was kept.
+    definition = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

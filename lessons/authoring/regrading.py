@@ -19,7 +19,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 import graders
-from lessons.authoring import editing, jobs
+from lessons.authoring import editing, jobs, publishing
 from lessons.authoring.jobs import Publish
 from lessons.models import Exercise, Regrade
 from lessons.review import progress
@@ -120,7 +120,11 @@ def start(exercise: Exercise, user, publish: Publish) -> Regrade:
         under_way = exercise.regrades.filter(status__in=(Regrade.QUEUED, Regrade.RUNNING))
         if under_way.exists():
             raise RegradeUnderWay("A regrade of this exercise is under way.")
-        regrade = Regrade.objects.create(exercise=exercise, requested_by=user)
+        regrade = Regrade.objects.create(
+            exercise=exercise,
+            requested_by=user,
+            definition=publishing.checked_definition(exercise),
+        )
         jobs.publish_on_commit(publish, regrade.pk)
     return regrade
 
@@ -329,6 +333,10 @@ def run(regrade_id: int, publish: Publish) -> None:
             if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
                 jobs.hand_over(held, regrade.pk, publish)
                 return
+            edited = regrade.definition != publishing.checked_definition(regrade.exercise)
+            if regrade.definition and edited:
+                jobs.stop(held, stopped_after(regrade.done + index, EDITED))
+                return
             refused = budget_stop(regrade, attempt)
             if refused:
                 jobs.stop(held, stopped_after(regrade.done + index, refused))
@@ -358,6 +366,10 @@ def run(regrade_id: int, publish: Publish) -> None:
     held.update(status=Regrade.DONE, finished_at=timezone.now())
 
 
+EDITED = (
+    "the exercise was edited: those keep the grades of before the edit. Regrade again to grade "
+    "every attempt as it is now."
+)
 CRASHED = (
     "Something went wrong while grading the attempts again; it has been logged. The attempts "
     "graded again before it keep their new grades."

@@ -538,3 +538,27 @@ def test_a_regrade_whose_instructor_is_deleted_mid_way_stops_saying_why(
     assert regrade.status == Regrade.ERROR
     assert regrade.error.startswith("1 attempt regraded, then the instructor who asked for it")
     assert len(asked) == 1  # none on nobody's ledger once the account was gone
+
+
+def test_an_edit_saved_while_a_regrade_runs_stops_it_saying_so(learner, other_learner, instructor):
+    """The rest would be graded with the rubric the delivery read when it began (or, after a
+    hand-over, with the new one): the regrade's attempts would mix rubrics, and say done."""
+    exercise = make_exercise()
+    for who in (learner, other_learner):
+        make_attempt(who, exercise, user_prompt="nothing")  # fails, and passes regraded
+    run_queued()
+    exercise.rubric = {"criteria": [{"id": "any", "kind": "word_count", "params": {"min": 1}}]}
+    exercise.save()
+    regrade = regrading.start(exercise, instructor, publish=Mock())
+    real = regrading.regrade_attempt
+
+    def regrade_then_edit(*args):
+        changed = real(*args)
+        Exercise.objects.filter(pk=exercise.pk).update(rubric=BYE_RUBRIC)  # meanwhile
+        return changed
+
+    with patch.object(regrading, "regrade_attempt", regrade_then_edit):
+        regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.done) == (Regrade.ERROR, 1)
+    assert regrade.error.startswith("1 attempt regraded, then the exercise was edited:")
