@@ -56,5 +56,7 @@ def sanitized(html: str) -> SafeString:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
+        # A code block scrolls sideways (it keeps its lines): focusable, a keyboard scrolls it.
+        set_tag_attribute_values={"pre": {"tabindex": "0"}},
     )
     return mark_safe(clean)  # noqa: S308 - nh3 has just sanitized it

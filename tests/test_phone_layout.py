@@ -1,6 +1,7 @@
 """Every main learner and teach page on a phone (390 px, real Chromium): nothing scrolls
 sideways, nothing logs a console error or fails to load (the favicon included), badges
-stay on one line and lesson code keeps its lines (it scrolls inside its block instead)."""
+stay on one line and lesson code keeps its lines (it scrolls inside its block instead), and
+every box that scrolls can be scrolled from the keyboard (axe's scrollable-region-focusable)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ OVERFLOWING = """() => [...document.querySelectorAll("body *")]
   .map(e => e.tagName.toLowerCase() + [...e.classList].map(c => "." + c).join("")
     + (e.name ? `[name=${e.name}]` : ""))"""
 
+# Boxes that scroll but that a keyboard cannot reach: neither focusable nor holding anything
+# focusable, so Tab never gets there and the arrow keys never scroll them.
+UNREACHABLE_SCROLLERS = """() => [...document.querySelectorAll("body *")].filter(e => {
+  const style = getComputedStyle(e), scrolls = /auto|scroll/;
+  return ((scrolls.test(style.overflowX) && e.scrollWidth > e.clientWidth)
+    || (scrolls.test(style.overflowY) && e.scrollHeight > e.clientHeight))
+    && e.tabIndex < 0
+    && !e.querySelector("a[href], button, input, select, textarea, summary, [tabindex='0']");
+}).slice(0, 4).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+  + [...e.classList].map(c => "." + c).join(""))"""
+
 
 def log_in(page: Page, url: str, username: str) -> None:
     page.goto(f"{url}/accounts/login/")
@@ -61,6 +73,8 @@ def layout_faults(page: Page, path: str) -> list[str]:
         text_lines = block.inner_text().rstrip("\n").count("\n") + 1
         if block.evaluate(LINES) > text_lines:
             faults.append(f"{path}: a code block wraps its lines")
+    if unreachable := page.evaluate(UNREACHABLE_SCROLLERS):
+        faults.append(f"{path}: a keyboard cannot scroll {', '.join(unreachable)}")
     return faults
 
 

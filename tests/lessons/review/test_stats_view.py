@@ -131,6 +131,21 @@ def test_the_cohorts_figures_count_its_members_only(ines_client, cohort_data):
     assert "best score of each learner who tried" in html.lower()
 
 
+def test_a_wide_table_is_a_region_a_keyboard_scrolls_named_apart_from_its_section(
+    ines_client, cohort_data
+):
+    """A phone scrolls the tables sideways: each box is focusable, and a region named by its
+    caption, as two landmarks named by one heading could not be told apart."""
+    cohort, exercise, _ = cohort_data
+    html = ines_client.get(stats_url(cohort, exercise)).content.decode()
+    boxes = re.findall(r'<div class="table-scroll"([^>]*)>', html)
+    assert len(boxes) >= 2
+    assert all('role="region"' in box and 'tabindex="0"' in box for box in boxes)
+    names = re.findall(r'<(?:section|div)[^>]* aria-labelledby="([^"]+)"', html)
+    assert "cases-caption" in names and 'id="cases-caption"' in html
+    assert len(names) == len(set(names))
+
+
 def test_the_hidden_case_that_trips_learners_tops_the_case_table(ines_client, cohort_data):
     cohort, exercise, _ = cohort_data
     response = ines_client.get(stats_url(cohort, exercise))
