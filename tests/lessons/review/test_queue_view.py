@@ -79,6 +79,17 @@ def test_an_item_shows_who_what_why_the_output_and_a_decision_form(ines_client, 
     assert f'<label for="note-{item.pk}">' in form and f'id="note-{item.pk}" name="note"' in form
 
 
+def test_each_decision_form_has_a_name_of_its_own(ines_client, learner):
+    """A named form is a landmark: two named alike (one learner's outputs on one case, in two
+    attempts) cannot be told apart in a screen reader's list of landmarks."""
+    exercise = make_exercise()
+    waiting(learner, exercise)
+    waiting(learner, exercise)
+    html = ines_client.get(QUEUE).content.decode()
+    names = re.findall(r'class="decide-form" aria-label="([^"]+)"', html)
+    assert names == [f"Decide greets for alice on “Ada” (output {n})" for n in (1, 2)]
+
+
 def test_a_suspected_injection_says_so(ines_client, learner):
     waiting(learner, make_exercise(), status="ok", suspected_injection=True)
     assert "Suspected injection" in ines_client.get(QUEUE).content.decode()
