@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from unittest.mock import patch
 
@@ -195,6 +196,25 @@ def test_it_shows_only_pass_or_fail_for_hidden_cases(client, learner):
         assert "Hidden case 2: passed" in html
         assert "Zanzibar" not in html
         assert "Secret case" not in html
+
+
+def skipped_headings(html: str) -> list[str]:
+    """Return each heading that comes more than one level below the heading before it."""
+    levels = [int(level) for level in re.findall(r"<h([1-6])\b", html)]
+    return [f"h{b} after h{a}" for a, b in zip(levels, levels[1:], strict=False) if b > a + 1]
+
+
+def test_a_result_skips_no_heading_level(client, learner):
+    """A case's "Model output" comes under the result's heading, on the exercise page (a
+    visible "Result") and on the attempt page (one for screen readers), not two levels down."""
+    attempt = graded_with_a_hidden_case(learner)
+    client.force_login(learner)
+    exercise_page = client.get(attempt.exercise.get_absolute_url()).content.decode()
+    attempt_page = client.get(url(attempt)).content.decode()
+    for html in (exercise_page, attempt_page):
+        assert "Model output" in html
+        assert skipped_headings(html) == []
+    assert '<h2 id="result-heading" class="visually-hidden">Result</h2>' in attempt_page
 
 
 def test_it_says_a_hidden_case_failed(alice_client, learner, exercise):
