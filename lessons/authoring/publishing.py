@@ -123,8 +123,8 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
     """
     Exercise.objects.select_for_update().filter(pk=exercise.pk).first()  # one at a time
     definition = checked_definition(exercise)
-    under_way = exercise.publish_checks.filter(
-        status=PublishCheck.CHECKING, definition=definition, reason=reason
+    under_way = exercise.publish_checks.filter(  # not one whose run was deleted: never decided
+        status=PublishCheck.CHECKING, definition=definition, reason=reason, reference__isnull=False
     )
     if check := under_way.select_related("reference").first():
         return check

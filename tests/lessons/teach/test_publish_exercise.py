@@ -484,3 +484,21 @@ def test_a_second_publish_while_the_check_runs_watches_that_check(
     check = PublishCheck.objects.get()
     assert again == check and Attempt.objects.filter(is_reference=True).count() == 1
     delay.assert_called_once()
+
+
+def test_a_publish_after_the_run_of_the_check_under_way_was_deleted_starts_a_new_one(
+    ines_client, instructor, delay, django_capture_on_commit_callbacks
+):
+    """A check whose reference run was deleted (with the account that started it) will never
+    be decided, only failed by the reconciler: Publish starts a new check, not watch that one."""
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    orphaned = PublishCheck.objects.get()
+    orphaned.reference.delete()
+    carl = make_user("carl")
+    exercise.lesson.course.instructors.add(carl)
+    check = publishing.start_check(exercise, carl, PublishCheck.PUBLISH)
+    assert check != orphaned and check.reference is not None
+    run_queued()
+    check.refresh_from_db()
+    assert check.status == "passed"
