@@ -78,3 +78,29 @@ def test_a_submit_after_the_session_ended_says_so(embedded_stack, page, ended):
     expect(page.locator(".request-failed")).to_have_count(0)  # said once, not twice
     expect(page.get_by_label("User prompt")).to_have_value("Say hello to {name}.")
     assert Attempt.objects.count() == 0
+
+
+def test_a_poll_failing_again_and_again_says_so_once(embedded_stack, page):
+    # The note is an alert: rewritten (or moved) at every failed poll, 400 ms apart, a screen
+    # reader would read it out again and again while the server is away.
+    open_exercise(embedded_stack, page)
+    page.route("**/attempts/**", lambda route: route.abort("connectionrefused"))
+    page.get_by_role("button", name="Submit").click()
+    note = page.locator("#attempt-status").get_by_role("alert")
+    expect(note).to_contain_text("keeps trying")
+    page.evaluate(
+        """() => {
+          window.noteChanges = 0;
+          const status = document.getElementById("attempt-status");
+          new MutationObserver((changes) => {
+            for (const change of changes) {
+              const nodes = [...change.addedNodes, ...change.removedNodes];
+              if (change.target.closest?.(".request-failed") ||
+                  nodes.some((n) => n.classList?.contains("request-failed"))) window.noteChanges++;
+            }
+          }).observe(status, { childList: true, subtree: true, characterData: true });
+        }"""
+    )
+    page.wait_for_timeout(2000)  # about five failed polls
+    expect(note).to_have_count(1)
+    assert page.evaluate("window.noteChanges") == 0

@@ -34,11 +34,13 @@ document.addEventListener("htmx:beforeSwap", (event) => {
 function noteFailedRequest(event, text) {
   const target = event.detail.target;
   if (!target) return;
-  const note = target.querySelector(":scope > .request-failed") || document.createElement("p");
+  const said = target.querySelector(":scope > .request-failed");
+  if (said && said.textContent === text) return; // an alert rewritten at every poll is read again
+  const note = said || document.createElement("p");
   note.className = "alert error request-failed";
   note.setAttribute("role", "alert");
   note.textContent = text;
-  target.appendChild(note);
+  if (!said) target.appendChild(note);
 }
 document.addEventListener("htmx:responseError", (event) => {
   const status = event.detail.xhr.status;
