@@ -239,12 +239,14 @@ def run(calibration_id: int, publish: Publish) -> None:
     try:
         rubric = calibration.alone(row.criterion)
         for index, data in enumerate(row.labels[len(outcomes) :]):
-            if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
-                jobs.hand_over(held, row.pk, publish)
-                return
             judged = f"{len(outcomes)} of {row.n} outputs judged, then"
+            # Before a hand-over: the next delivery reads no instructor then (set to null), as
+            # a command's calibration has, and would judge the rest on nobody's budget.
             if row.requested_by_id and not User.objects.filter(pk=row.requested_by_id).exists():
                 jobs.stop(held, f"{judged} the instructor who asked for it {ACCOUNT_GONE}")
+                return
+            if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
+                jobs.hand_over(held, row.pk, publish)
                 return
             refused = limits.budget_refusal(row.requested_by_id) if row.requested_by_id else ""
             if refused:

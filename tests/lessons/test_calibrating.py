@@ -435,3 +435,29 @@ def test_a_click_while_redis_is_down_saves_the_calibration_for_the_reconciler(
     published = Mock()
     assert calibrating.reconcile(publish=published) == 1
     published.assert_called_once_with(row.pk)
+
+
+@pytest.mark.django_db(transaction=True)  # the ledger's foreign key is checked at commit
+def test_a_calibration_whose_instructor_is_deleted_as_it_hands_over_stops_saying_why(
+    instructor, settings
+):
+    # The account goes while the output that ends the delivery's turn is judged: the fresh
+    # delivery reads no instructor (the row's is set to null), as a command's calibration has.
+    settings.ATTEMPT_SOFT_TIME_LIMIT = 0.4
+    exercise = judged_exercise()
+    [row] = calibrating.create(exercise, instructor)
+    real = calibrating.calibration.judge_label
+
+    def judge_label(*args):
+        if not JudgeCalibration.objects.get(pk=row.pk).done:
+            instructor.delete()
+            time.sleep(0.25)  # past half the soft limit: the next output is handed over
+        return real(*args)
+
+    handed = [row.pk]
+    with patch.object(calibrating.calibration, "judge_label", judge_label):
+        while handed:
+            calibrating.run(handed.pop(), publish=handed.append)
+    row.refresh_from_db()
+    assert row.status == JudgeCalibration.ERROR
+    assert row.error.startswith("1 of 6 outputs judged, then the instructor who asked")
