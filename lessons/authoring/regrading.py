@@ -333,8 +333,7 @@ def run(regrade_id: int, publish: Publish) -> None:
             if index and time.monotonic() > started + settings.ATTEMPT_SOFT_TIME_LIMIT / 2:
                 jobs.hand_over(held, regrade.pk, publish)
                 return
-            edited = regrade.definition != publishing.checked_definition(regrade.exercise)
-            if regrade.definition and edited:
+            if edited(regrade):
                 jobs.stop(held, stopped_after(regrade.done + index, EDITED))
                 return
             refused = budget_stop(regrade, attempt)
@@ -355,6 +354,9 @@ def run(regrade_id: int, publish: Publish) -> None:
                 log.info("regrade %s was taken over by another delivery", regrade_id)
                 return
             unrefreshed.add(attempt.learner_id)
+        if edited(regrade):  # while the last attempt was graded, with the rubric of before
+            jobs.stop(held, stopped_after(held.values_list("done", flat=True).first() or 0, EDITED))
+            return
     except Exception:  # its message may quote SQL or data: the log has it
         log.exception("regrade %s failed", regrade_id)
         jobs.stop(held, CRASHED)
@@ -364,6 +366,13 @@ def run(regrade_id: int, publish: Publish) -> None:
         for learner_id in unrefreshed:
             progress.refresh(learner_id, regrade.exercise_id)
     held.update(status=Regrade.DONE, finished_at=timezone.now())
+
+
+def edited(regrade: Regrade) -> bool:
+    """Return whether the exercise was edited since the regrade was asked for (unknown of a
+    regrade from before its digest was kept)."""
+    digest = regrade.definition
+    return bool(digest) and digest != publishing.checked_definition(regrade.exercise)
 
 
 EDITED = (

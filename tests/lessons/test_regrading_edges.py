@@ -562,3 +562,25 @@ def test_an_edit_saved_while_a_regrade_runs_stops_it_saying_so(learner, other_le
     regrade.refresh_from_db()
     assert (regrade.status, regrade.done) == (Regrade.ERROR, 1)
     assert regrade.error.startswith("1 attempt regraded, then the exercise was edited:")
+
+
+def test_an_edit_saved_while_the_last_attempt_is_regraded_stops_it_too(learner, instructor):
+    """That attempt was graded with the rubric of before: the regrade must not say done."""
+    exercise = make_exercise()
+    make_attempt(learner, exercise, user_prompt="nothing")
+    run_queued()
+    exercise.rubric = {"criteria": [{"id": "any", "kind": "word_count", "params": {"min": 1}}]}
+    exercise.save()
+    regrade = regrading.start(exercise, instructor, publish=Mock())
+    real = regrading.regrade_attempt
+
+    def regrade_then_edit(*args):
+        changed = real(*args)
+        Exercise.objects.filter(pk=exercise.pk).update(rubric=BYE_RUBRIC)  # meanwhile
+        return changed
+
+    with patch.object(regrading, "regrade_attempt", regrade_then_edit):
+        regrading.run(regrade.pk, publish=Mock())
+    regrade.refresh_from_db()
+    assert (regrade.status, regrade.done) == (Regrade.ERROR, 1)
+    assert regrade.error.startswith("1 attempt regraded, then the exercise was edited:")
