@@ -177,3 +177,47 @@ def test_a_second_ctrl_c_stops_at_once_what_still_runs(tmp_path, own_sigterm):
         for file in files:
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(file.read_text()), signal.SIGKILL)
+
+
+# As a worker finishing a long attempt does: it stops, but some seconds after SIGTERM.
+LATE = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, lambda signum, frame: (time.sleep(8), sys.exit(0)))
+with open(sys.argv[1], "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_stopping_waits_15_seconds_in_all_not_15_for_each_process(tmp_path, own_sigterm):
+    files = [tmp_path / name for name in ("worker", "scheduler", "web")]
+    commands = [
+        [sys.executable, "-c", LATE, files[0]],
+        *([sys.executable, "-c", STUBBORN, file] for file in files[1:]),
+    ]
+    interrupted = []
+
+    def ctrl_c(seconds):
+        wait_until(lambda: all(f.exists() and f.read_text() for f in files), 10, "the processes")
+        interrupted.append(time.monotonic())
+        raise KeyboardInterrupt
+
+    command = "sandbox.management.commands.serve_embedded"
+    clock = SimpleNamespace(monotonic=time.monotonic, sleep=ctrl_c)
+    try:
+        with (
+            patch(f"{command}.worker_command", return_value=commands[0]),
+            patch(f"{command}.beat_command", return_value=commands[1]),
+            patch(f"{command}.web_command", return_value=commands[2]),
+            patch(f"{command}.time", clock),
+        ):
+            call_command("serve_embedded")
+        # The worker took 8 s, then the others were given 15 s more, not what was left of 15.
+        assert time.monotonic() - interrupted[0] < 18
+        for file in files:
+            wait_until(partial(is_gone, int(file.read_text())), 2, f"the {file.name} stopped")
+    finally:
+        for file in files:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(file.read_text()), signal.SIGKILL)

@@ -62,9 +62,10 @@ class Command(BaseCommand):
         finally:
             for p in processes.values():
                 p.terminate()  # a no-op on one that has exited
-            try:  # at most 15 s, or until a second Ctrl-C
+            until = time.monotonic() + 15  # for them all, or until a second Ctrl-C
+            try:
                 for p in processes.values():
-                    p.wait(timeout=15)
+                    p.wait(timeout=max(0, until - time.monotonic()))
             except (subprocess.TimeoutExpired, KeyboardInterrupt):
                 for p in processes.values():
                     if p.poll() is None:
