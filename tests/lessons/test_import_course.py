@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 
 from lessons.models import Case, Course, Exercise, Lesson
 from sandbox.models import Attempt
-from tests.conftest import STARTER, make_attempt
+from tests.conftest import STARTER, make_attempt, make_user
 
 STARTER_COURSE = yaml.safe_load((STARTER / "course.yaml").read_text())
 STARTER_LESSONS = [lesson["slug"] for lesson in STARTER_COURSE["lessons"]]
@@ -581,8 +581,10 @@ def test_if_new_imports_a_course_only_once_keeping_its_edits_in_the_browser(db):
     tagline = Exercise.objects.get(slug="tagline")
     tagline.title = "Edited in the browser"
     tagline.save()
-    out = run("import_course", "--if-new", str(STARTER))
+    ada = make_user("ada")
+    out = run("import_course", "--if-new", str(STARTER), "--instructor", "ada")
     assert "is here already and was left as it is" in out
+    assert list(Course.objects.get().instructors.all()) == [ada]  # taught, all the same
     assert f"run: manage.py import_course {STARTER}" in out
     tagline.refresh_from_db()
     assert tagline.title == "Edited in the browser"

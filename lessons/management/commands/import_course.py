@@ -69,10 +69,13 @@ class Command(BaseCommand):
             if if_new and (
                 here := Course.objects.filter(slug=read_course(folder.resolve())["slug"]).first()
             ):
+                here.instructors.add(*instructors)
                 self.stdout.write(
                     f"{here.title!r} is here already and was left as it is. To update it "
                     f"from {folder}, run: manage.py import_course {folder}"
                 )
+                for user in instructors:
+                    self.stdout.write(f"{user.username} teaches {here.title!r}.")
                 return
             report = import_course(folder.resolve(), instructors)
         except CourseFilesInvalid as e:
