@@ -7,11 +7,13 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from lessons.models import Exercise
 from sandbox.models import Attempt
 from tests.conftest import PASSWORD, make_exercise, make_user
+from tests.lessons.review.test_gradebook import make_cohort
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -104,3 +106,19 @@ def test_a_poll_failing_again_and_again_says_so_once(embedded_stack, page):
     page.wait_for_timeout(2000)  # about five failed polls
     expect(note).to_have_count(1)
     assert page.evaluate("window.noteChanges") == 0
+
+
+def test_a_search_that_cannot_reach_the_server_says_nothing_was_sent(embedded_stack, page):
+    """Only a poll keeps trying: a search as you type is not asked again by itself."""
+    cohort = make_cohort("Spring")
+    cohort.course.instructors.add(make_user("ines"))
+    page.goto(f"{embedded_stack.url}/accounts/login/")
+    page.get_by_label("Username").fill("ines")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{embedded_stack.url}{reverse('ls-teach-gradebook', args=[cohort.pk])}")
+    page.route("**/?q=*", lambda route: route.abort("connectionrefused"))
+    page.get_by_label("Search learners").fill("ada")
+    note = page.locator("#gb-results").get_by_role("alert")
+    expect(note).to_contain_text("nothing was sent")
+    expect(note).not_to_contain_text("keeps trying")

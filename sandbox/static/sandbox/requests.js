@@ -47,7 +47,8 @@ document.addEventListener("htmx:responseError", (event) => {
   noteFailedRequest(event, `The server could not answer (error ${status}). Try again in a moment.`);
 });
 document.addEventListener("htmx:sendError", (event) => {
-  const polling = event.detail.requestConfig.verb === "get";
+  const trigger = event.detail.elt.getAttribute("hx-trigger") || "";
+  const polling = /^every /.test(trigger); // a poll keeps asking; a search or a submit does not
   noteFailedRequest(event, polling
     ? "The server cannot be reached; this page keeps trying and updates once it is back."
     : "The server cannot be reached: nothing was sent. Is it running? Try again in a moment.");
