@@ -522,8 +522,9 @@ def judge_on_ledger(
 def account_kept(user_id: int) -> bool:
     """Return whether this account still exists, locking it until the transaction ends: usage
     saved for it there is saved before its deletion (which takes its ledger with it), or not
-    at all once it is gone (saving it would break the transaction)."""
-    users = User.objects.select_for_update().filter(pk=user_id)
+    at all once it is gone (saving it would break the transaction). A lock that waits for a
+    deletion only (no key): rows pointing at the account, its attempts, are not held up."""
+    users = User.objects.select_for_update(no_key=True).filter(pk=user_id)
     return bool(list(users.values_list("pk", flat=True)))
 
 
