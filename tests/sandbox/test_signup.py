@@ -1,4 +1,5 @@
-"""/accounts/signup/: create an account, log in, go to the courses."""
+"""/accounts/signup/: create an account, log in, go to the courses (or back to the join link
+that sent them)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,23 @@ def test_it_escapes_the_username_it_echoes_back(client, db):
     assert r.status_code == 200
     assert "<script>alert(1)" not in r.content.decode()
     assert User.objects.count() == 0
+
+
+def test_a_join_link_survives_signing_up(client, db):
+    # Someone new opens a join link: the login page sends them to sign up, and signing up
+    # brings them back to the link rather than to the course list.
+    login = client.get("/accounts/login/?next=/join/ABCD2345/").content.decode()
+    assert 'href="/accounts/signup/?next=/join/ABCD2345/"' in login
+    form = client.get(f"{URL}?next=/join/ABCD2345/").content.decode()
+    assert '<input type="hidden" name="next" value="/join/ABCD2345/">' in form
+    assert 'href="/accounts/login/?next=/join/ABCD2345/"' in form
+    again = client.post(f"{URL}?next=/x/%3Fa%3D1%26b%3D2", {"username": ""}).content.decode()
+    assert 'name="next" value="/x/?a=1&amp;b=2"' in again
+    assert 'href="/accounts/login/?next=/x/%3Fa%3D1%26b%3D2"' in again
+    r = client.post(URL, {**GOOD, "next": "/join/ABCD2345/"})
+    assert r.status_code == 302 and r["Location"] == "/join/ABCD2345/"
+
+
+def test_signing_up_never_sends_people_to_another_site(client, db):
+    r = client.post(URL, {**GOOD, "next": "https://evil.example/"})
+    assert r.status_code == 302 and r["Location"] == "/"
