@@ -40,16 +40,24 @@ def is_late(created_at: datetime, due_at: datetime | None) -> bool:
     return due_at is not None and created_at > due_at
 
 
-def cohort_with_code(user, code: str) -> Cohort | None:
-    """Return the cohort this join code opens, if its course is one the user may see."""
+def cohort_with_code(code: str) -> Cohort | None:
+    """Return the cohort this join code opens, if its course is open to learners (not a draft
+    or archived, whoever asks: its instructors see such courses, but no one joins them)."""
     normalized = normalize_code(code)
     if not normalized:
         return None
+    live = Exercise.objects.live().values("lesson__course")
     return (
         Cohort.objects.select_related("course")
-        .filter(join_code=normalized, course__in=Course.objects.visible_to(user))
+        .filter(join_code=normalized, course__in=live)
         .first()
     )
+
+
+def teaches(user, cohort: Cohort) -> bool:
+    """Return whether the user teaches the cohort's course (and so is never one of its members:
+    the gradebook and statistics are of learners)."""
+    return Course.objects.taught_by(user).filter(pk=cohort.course_id).exists()
 
 
 def deadline_exercises(course_id: int) -> list[Exercise]:

@@ -79,12 +79,8 @@ class JoinForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args, user, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-
     def clean_code(self) -> Cohort:
-        cohort = joining.cohort_with_code(self.user, self.cleaned_data["code"])
+        cohort = joining.cohort_with_code(self.cleaned_data["code"])
         if cohort is None:
             raise ValidationError(
                 "No open cohort has this code. Check it with your instructor: codes have "

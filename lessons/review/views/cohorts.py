@@ -23,6 +23,13 @@ MEMBERS_PER_PAGE = 50
 
 
 def _join_and_go(request: LearnerRequest, cohort: Cohort) -> HttpResponse:
+    if joining.teaches(request.user, cohort):
+        messages.warning(
+            request,
+            f"You teach {cohort.course.title}, so you were not added to {cohort.name}: "
+            "its code is for learners.",
+        )
+        return redirect("ls-teach-cohort", cohort.pk)
     if joining.join(cohort, request.user):
         messages.success(request, f"You joined {cohort.name} ({cohort.course.title}).")
     else:
@@ -106,7 +113,7 @@ def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def join(request: LearnerRequest) -> HttpResponse:
-    form = JoinForm(request.POST or None, user=request.user)
+    form = JoinForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         return _join_and_go(request, form.cleaned_data["code"])
     status = 422 if form.errors else 200
@@ -116,12 +123,13 @@ def join(request: LearnerRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def join_with_code(request: LearnerRequest, code: str) -> HttpResponse:
-    """A shared join link: GET asks to confirm, POST joins."""
-    cohort = joining.cohort_with_code(request.user, code)
+    """A shared join link: GET asks to confirm, POST joins; the course's instructors are not
+    joined (they go to the cohort's settings)."""
+    cohort = joining.cohort_with_code(code)
     if cohort is None:
-        context = {"form": JoinForm(user=request.user), "unknown_link": True}
+        context = {"form": JoinForm(), "unknown_link": True}
         return render(request, "lessons/review/join.html", context, status=404)
-    if request.method == "POST":
+    if request.method == "POST" or joining.teaches(request.user, cohort):
         return _join_and_go(request, cohort)
     member = Membership.objects.filter(cohort=cohort, learner=request.user).exists()
     context = {"cohort": cohort, "course": cohort.course, "member": member}

@@ -289,6 +289,31 @@ def test_a_cohort_of_an_archived_course_cannot_be_joined(alice_client, cohort):
     assert not Membership.objects.exists()
 
 
+def test_a_cohort_of_a_draft_or_archived_course_is_closed_to_its_instructors_too(
+    ines_client, cohort, exercise
+):
+    for change in ({"archived": True}, {"archived": False, "published": False}):
+        Course.objects.filter(pk=cohort.course_id).update(**change)
+        response = ines_client.post(reverse("ls-join"), {"code": cohort.join_code})
+        assert response.status_code == 422
+        assert ines_client.get(join_link(cohort.join_code)).status_code == 404
+    assert not Membership.objects.exists()
+
+
+def test_an_instructor_following_their_own_join_link_is_not_made_a_member(
+    ines_client, cohort, exercise
+):
+    told = "You teach Basics, so you were not added to Tuesday group: its code is for learners."
+    for response in (
+        ines_client.get(join_link(cohort.join_code)),
+        ines_client.post(join_link(cohort.join_code)),
+        ines_client.post(reverse("ls-join"), {"code": cohort.join_code}),
+    ):
+        assert response.status_code == 302 and response["Location"] == settings_url(cohort)
+        assert said(response) == told
+    assert not Membership.objects.exists()  # so not a row of the gradebook or the statistics
+
+
 def test_a_learner_can_be_in_several_cohorts(
     alice_client, cohort, learner, other_instructor, exercise
 ):
