@@ -114,6 +114,7 @@ class CourseForm(TitledForm):
     def __init__(self, *args, course=None, **kwargs) -> None:
         others = Course.objects.exclude(pk__in=[course.pk] if course else [])
         super().__init__(*args, taken=others, **kwargs)
+        self.course = course
 
     def clean_instructors(self) -> list[User]:
         names = [n.strip() for n in self.cleaned_data["instructors"].split(",") if n.strip()]
@@ -121,6 +122,13 @@ class CourseForm(TitledForm):
         missing = sorted(set(names) - {u.username for u in users})
         if missing:
             raise ValidationError(f"No user called {', '.join(missing)}.")
+        # One who teaches already and was deactivated since may stay (editing goes on).
+        teaching = set(self.course.instructors.values_list("pk", flat=True)) if self.course else ()
+        closed = sorted(u.username for u in users if not u.is_active and u.pk not in teaching)
+        if closed:
+            raise ValidationError(
+                f"The account of {', '.join(closed)} is deactivated: it cannot log in to teach."
+            )
         return users
 
 

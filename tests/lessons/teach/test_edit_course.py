@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lessons.models import Course, Exercise, Lesson
-from tests.conftest import make_exercise
+from tests.conftest import make_exercise, make_user
 
 
 def test_the_teach_link_shows_only_to_people_who_teach(ines_client, client, learner):
@@ -44,6 +44,20 @@ def test_it_refuses_a_taken_slug_and_an_unknown_co_instructor(ines_client, instr
     assert r.status_code == 422
     assert "“taken” is taken here; choose another, such as “taken-2”." in html
     assert "No user called nobody." in html
+
+
+def test_it_refuses_a_deactivated_account_as_a_new_co_instructor(ines_client, instructor):
+    zed = make_user("zed", is_active=False)
+    edit = {"title": "Basics", "slug": "basics", "instructors": "zed"}
+    r = ines_client.post("/teach/courses/basics/", edit)
+    assert r.status_code == 422
+    assert "The account of zed is deactivated: it cannot log in to teach." in r.content.decode()
+    course = Course.objects.get(slug="basics")
+    assert list(course.instructors.all()) == [instructor]
+    # One deactivated after they were added does not block editing the course.
+    course.instructors.add(zed)
+    assert ines_client.post("/teach/courses/basics/", edit).status_code == 302
+    assert set(course.instructors.all()) == {instructor, zed}
 
 
 def test_it_edits_the_course_and_keeps_me_as_instructor(ines_client, instructor):
