@@ -24,6 +24,15 @@ class CohortForm(forms.ModelForm):
         labels = {"name": "Cohort name"}
         help_texts = {"name": "Learners see it when they join, e.g. “Spring 2027, Tuesday group”."}
 
+    def clean_name(self) -> str:
+        """Refuse the name of another cohort of the course: /teach/, the review queue and the
+        join message tell cohorts apart by name."""
+        name = self.cleaned_data["name"]
+        others = Cohort.objects.filter(course=self.instance.course_id, name__iexact=name)
+        if others.exclude(pk=self.instance.pk).exists():
+            raise ValidationError(f"This course has a cohort called “{name}” already.")
+        return name
+
 
 class DeadlinesForm(forms.Form):
     """One optional deadline per exercise of the cohort's course; a blank one removes it."""

@@ -79,6 +79,21 @@ def test_a_cohort_needs_a_name(ines_client, instructor):
     assert not Cohort.objects.exists()
 
 
+def test_two_cohorts_of_a_course_never_share_a_name(ines_client, cohort, oscars_cohort):
+    address = reverse("ls-teach-create-cohort", args=["basics"])
+    response = ines_client.post(address, {"name": "tuesday GROUP"})
+    assert response.status_code == 422
+    assert "This course has a cohort called “tuesday GROUP” already." in response.content.decode()
+    second = Cohort.objects.create(course=cohort.course, name="Evening group")
+    renamed = ines_client.post(settings_url(second), {"action": "rename", "name": "Tuesday group"})
+    assert renamed.status_code == 422
+    assert Cohort.objects.get(pk=second.pk).name == "Evening group"
+    # Its own name, and another course's cohort's name, are free.
+    same = ines_client.post(settings_url(cohort), {"action": "rename", "name": "Tuesday group"})
+    assert same.status_code == 302
+    assert ines_client.post(address, {"name": "Oscar's group"}).status_code == 302
+
+
 def test_no_one_creates_a_cohort_in_a_course_they_do_not_teach(
     client, instructor, other_instructor, learner
 ):
