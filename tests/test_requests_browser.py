@@ -36,6 +36,18 @@ def test_a_submit_the_server_fails_says_so(embedded_stack, page):
     expect(page.locator("#result").get_by_role("alert")).to_contain_text("error 500")
 
 
+def test_a_submit_to_an_exercise_closed_since_the_page_opened_says_why(embedded_stack, page):
+    """The instructor archived the exercise while the learner had it open: the submit is
+    refused (404), and the page says why instead of "try again in a moment"."""
+    exercise = open_exercise(embedded_stack, page)
+    Exercise.objects.filter(pk=exercise.pk).update(archived=True)
+    page.get_by_role("button", name="Submit").click()
+    alert = page.locator("#result").get_by_role("alert")
+    expect(alert).to_contain_text("no longer open to you")
+    expect(alert).not_to_contain_text("Try again")
+    assert not Attempt.objects.exists()
+
+
 def test_a_submit_to_a_stopped_server_says_so(embedded_stack, page):
     open_exercise(embedded_stack, page)
     page.route("**/submit/", lambda route: route.abort("connectionrefused"))

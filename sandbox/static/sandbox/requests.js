@@ -44,7 +44,11 @@ function noteFailedRequest(event, text) {
 }
 document.addEventListener("htmx:responseError", (event) => {
   const status = event.detail.xhr.status;
-  noteFailedRequest(event, `The server could not answer (error ${status}). Try again in a moment.`);
+  // 404: what this page shows is gone since it opened (an instructor archived or unpublished
+  // the exercise, or took the learner off the course): trying again would not help.
+  noteFailedRequest(event, status === 404
+    ? "This is no longer open to you (it may have been archived or unpublished since this page opened): nothing was sent. Reload the page to see what is open."
+    : `The server could not answer (error ${status}). Try again in a moment.`);
 });
 document.addEventListener("htmx:sendError", (event) => {
   const trigger = event.detail.elt.getAttribute("hx-trigger") || "";
