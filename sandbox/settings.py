@@ -287,14 +287,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Threads: an attempt holds one while its model calls run, which takes seconds on a real
-# model, so a worker runs a class's submissions at once rather than 32 at a time.
+# Threads: an attempt holds one while its calls run (seconds), so a class's submissions run at once.
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "200")
 # The queue the web and the workers share: sites (or benchmark runs) on one Redis keep theirs.
 CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_QUEUE", "celery")
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
-# The threads pool does not enforce Celery's time limits; sandbox.runs enforces
-# the soft limit itself and the reconciler recovers attempts past their lease.
+# Not enforced by the threads pool: sandbox.runs keeps the soft limit, the reconciler the lease.
 CELERY_TASK_SOFT_TIME_LIMIT = ATTEMPT_SOFT_TIME_LIMIT
 CELERY_TASK_TIME_LIMIT = ATTEMPT_LEASE_SECONDS
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = envfloat("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", "20")

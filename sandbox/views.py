@@ -53,12 +53,13 @@ def _get_exercise(request: HttpRequest, exercise_id: int) -> Exercise:
 def signup(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form: UserCreationForm[User] = UserCreationForm(data)
+    after = request.POST.get("next") or request.GET.get("next", "")  # a join link, say
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        safe = url_has_allowed_host_and_scheme(to := request.POST.get("next"), {request.get_host()})
-        return redirect(to if safe and to else "ls-courses")  # back to the join link that sent them
-    return render(request, "registration/signup.html", {"form": form})
+        safe = url_has_allowed_host_and_scheme(after, {request.get_host()}, request.is_secure())
+        return redirect(after if safe and after else "ls-courses")
+    return render(request, "registration/signup.html", {"form": form, "next": after})
 
 
 @login_required
