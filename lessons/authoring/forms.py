@@ -109,6 +109,7 @@ class CourseForm(TitledForm):
         required=False,
         label="Co-instructors",
         help_text="Usernames, separated by commas. You stay an instructor.",
+        show_hidden_initial=True,  # the list as the page showed it: see instructors_after
     )
 
     def __init__(self, *args, course=None, **kwargs) -> None:
@@ -117,7 +118,7 @@ class CourseForm(TitledForm):
         self.course = course
 
     def clean_instructors(self) -> list[User]:
-        names = [n.strip() for n in self.cleaned_data["instructors"].split(",") if n.strip()]
+        names = usernames(self.cleaned_data["instructors"])
         users = list(User.objects.filter(username__in=names))
         missing = sorted(set(names) - {u.username for u in users})
         if missing:
@@ -130,6 +131,24 @@ class CourseForm(TitledForm):
                 f"The account of {', '.join(closed)} is deactivated: it cannot log in to teach."
             )
         return users
+
+    def instructors_after(self, current: list[User]) -> list[User]:
+        """Return the co-instructors once this edit is applied to `current`, the course's
+        others now: only those this form added or took out of the list its page showed
+        change, so a co-instructor another instructor added meanwhile is kept, not undone."""
+        posted = {user.username: user for user in self.cleaned_data["instructors"]}
+        shown = self.data.get(self.add_initial_prefix("instructors"))
+        if shown is None:  # posted without the page (a script): the list is the one posted
+            return list(posted.values())
+        loaded = set(usernames(shown))
+        kept = [user for user in current if user.username in posted or user.username not in loaded]
+        return kept + [
+            user for name, user in posted.items() if name not in loaded and user not in kept
+        ]
+
+
+def usernames(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 class LessonForm(TitledForm):

@@ -188,8 +188,9 @@ def edit_course(request: LearnerRequest, course_slug: str) -> HttpResponse:
             data["description"],
         )
         with transaction.atomic():
+            # The course's row, updated first, holds off another edit until this one commits.
             course.save(update_fields=["title", "slug", "description", "updated_at"])
-            course.instructors.set([request.user, *data["instructors"]])
+            course.instructors.set([request.user, *form.instructors_after(list(others))])
         messages.success(request, "Course saved.")
         return redirect("ls-teach-course", course.slug)
     lessons = course.lessons.prefetch_related("exercises")

@@ -123,3 +123,21 @@ def test_it_edits_a_lesson_with_a_live_preview(ines_client, instructor):
     assert r.status_code == 302
     lesson.refresh_from_db()
     assert lesson.body == "New *text*"
+
+
+def test_a_save_changes_only_the_co_instructors_its_page_changed(ines_client, instructor):
+    # Ines opened the page with Dora teaching; meanwhile Cleo was added from another page.
+    course = Course.objects.get(slug="basics")
+    cleo, dora, eve = make_user("cleo"), make_user("dora"), make_user("eve")
+    course.instructors.add(dora)
+    page = ines_client.get("/teach/courses/basics/").content.decode()
+    assert 'name="initial-instructors" value="dora"' in page
+    course.instructors.add(cleo)
+    edit = {"title": "Basics 2", "slug": "basics", "initial-instructors": "dora"}
+    assert (
+        ines_client.post("/teach/courses/basics/", {**edit, "instructors": "dora"}).status_code
+        == 302
+    )
+    assert set(course.instructors.all()) == {instructor, cleo, dora}  # a title edit
+    ines_client.post("/teach/courses/basics/", {**edit, "instructors": "eve"})
+    assert set(course.instructors.all()) == {instructor, cleo, eve}  # Dora out, Eve in
