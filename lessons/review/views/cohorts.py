@@ -57,8 +57,8 @@ def create_cohort(request: LearnerRequest, course_slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
-    """The cohort's name, join code and link, deadlines and members. Each form posts its own
-    `action`; the page shows the others as saved."""
+    """The cohort's name, join code and link, deadlines and members (each with Remove). Each
+    form posts its own `action`; the page shows the others as saved."""
     cohort = access.cohort_for_instructor(request.user, cohort_id)
     action = request.POST.get("action") if request.method == "POST" else None
     if action == "new-code":
@@ -68,6 +68,17 @@ def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
             request, f"New join code {cohort.join_code}: the old code and link no longer work."
         )
         return redirect("ls-teach-cohort", cohort.pk)
+    if action == "remove":
+        posted = request.POST.get("membership", "")
+        members_here = Membership.objects.filter(cohort=cohort).select_related("learner")
+        membership = get_object_or_404(members_here, pk=int(posted) if posted.isdigit() else 0)
+        membership.delete()
+        messages.success(
+            request,
+            f"{membership.learner.username} is no longer in {cohort.name}. Their attempts and "
+            "progress are kept, and the join code brings them back.",
+        )
+        return redirect(reverse("ls-teach-cohort", args=[cohort.pk]) + "#members-heading")
     rename = CohortForm(request.POST if action == "rename" else None, instance=cohort)
     deadlines = DeadlinesForm(
         request.POST if action == "deadlines" else None,

@@ -232,6 +232,27 @@ def test_members_come_a_page_at_a_time_newest_first(ines_client, cohort):
     assert second.count('class="member-username"') == 1
 
 
+def test_an_instructor_removes_a_member_whose_work_is_kept(
+    ines_client, cohort, oscars_cohort, learner, exercise
+):
+    enrol(cohort, learner, make_user("bob"))
+    enrol(oscars_cohort, learner)
+    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
+    page = ines_client.get(settings_url(cohort)).content.decode()
+    assert 'aria-label="Remove alice from Tuesday group"' in page
+    mine = Membership.objects.get(cohort=cohort, learner=learner)
+    theirs = Membership.objects.get(cohort=oscars_cohort)
+    for wrong in (theirs.pk, "x", "99999999999999999999", ""):  # not of this cohort: nothing
+        data = {"action": "remove", "membership": wrong}
+        assert ines_client.post(settings_url(cohort), data).status_code == 404
+    response = ines_client.post(settings_url(cohort), {"action": "remove", "membership": mine.pk})
+    assert response.status_code == 302
+    assert "alice is no longer in Tuesday group" in said(response)
+    assert [m.learner.username for m in cohort.memberships.all()] == ["bob"]
+    assert Membership.objects.filter(cohort=oscars_cohort, learner=learner).exists()
+    assert Attempt.objects.filter(pk=attempt.pk).exists()
+
+
 def test_the_settings_page_takes_the_same_queries_for_1_or_60_members_and_exercises(
     ines_client, cohort
 ):
