@@ -508,12 +508,25 @@ class CaseForm(forms.Form):
 
 
 class BaseCaseFormSet(forms.BaseFormSet):
+    def __init__(self, *args, names: dict[int, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.names = names  # the exercise's test cases: name by id
+
     def clean(self) -> None:
-        """Refuse two kept rows of one name: a case's name is its own (course files and their
-        re-import find a case by it)."""
-        seen: set[str] = set()
-        for form in self.forms:
-            data = getattr(form, "cleaned_data", {})
+        """Refuse two kept rows of one name, or a row taking the name of a case no row posts:
+        a case's name is its own (course files and their re-import find a case by it). Refuse
+        a row of a case the exercise does not have, or of one another row posts too."""
+        rows = [getattr(form, "cleaned_data", {}) for form in self.forms]
+        ids = [data["id"] for data in rows if data.get("id")]
+        for data in rows:
+            pk = data.get("id")
+            if pk and (ids.count(pk) > 1 or (pk not in self.names and not data.get("DELETE"))):
+                raise ValidationError(
+                    "These rows are not the exercise's test cases as they are now (one may "
+                    "have been deleted since the page was opened): reload the page."
+                )
+        seen = {name for pk, name in self.names.items() if pk not in ids}
+        for form, data in zip(self.forms, rows, strict=True):
             name = data.get("name")
             if not name or data.get("DELETE"):
                 continue
@@ -522,8 +535,10 @@ class BaseCaseFormSet(forms.BaseFormSet):
             seen.add(name)
 
 
-CaseFormSet = forms.formset_factory(
-    CaseForm, formset=BaseCaseFormSet, extra=1, can_delete=True, max_num=200
+# A cast: django-stubs type formset_factory's class as BaseFormSet, whatever its base.
+CaseFormSet = cast(
+    type[BaseCaseFormSet],
+    forms.formset_factory(CaseForm, formset=BaseCaseFormSet, extra=1, can_delete=True, max_num=200),
 )
 
 

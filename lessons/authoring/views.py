@@ -421,9 +421,11 @@ def _case_initial(case: Case, variables: list[str], number: int) -> dict:
 
 def _case_formset(exercise: Exercise, data=None) -> BaseFormSet[CaseForm]:
     variables, numbers = exercise.case_variable_names(), editing.case_numbers(exercise)
+    cases = list(exercise.cases.all())
     return CaseFormSet(
         data,
-        initial=[_case_initial(c, variables, numbers[c.pk]) for c in exercise.cases.all()],
+        initial=[_case_initial(c, variables, numbers[c.pk]) for c in cases],
+        names={c.pk: c.name for c in cases},
         form_kwargs={
             "variables": variables,
             "expected_keys": editing.expected_keys(exercise),

@@ -162,3 +162,49 @@ def test_saving_the_cases_keeps_the_fixed_inputs_every_case_shares(ines_client, 
     case = exercise.cases.get()
     assert case.variables == {"name": "Ada"}
     assert exercise.case_variables(case) == {"name": "Ada", "tone": "warm"}
+
+
+def test_a_new_row_may_not_take_the_name_of_a_case_no_row_posts(ines_client, instructor):
+    # A form with fewer rows than the exercise has cases (out of date, or crafted) left two
+    # cases of one name.
+    exercise = make_exercise(status=Exercise.DRAFT, cases=[{"name": "Ada"}, {"name": "Bo"}])
+    ada = exercise.cases.get(name="Ada")
+    data = rows({"id": str(ada.pk), "name": "Ada"}, {"name": "Bo", "var_name": "Bo again"})
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 422
+    assert "Another test case is named &#x27;Bo&#x27; already." in r.content.decode()
+    assert sorted(exercise.cases.values_list("name", flat=True)) == ["Ada", "Bo"]
+
+
+@pytest.mark.parametrize("twice", [{}, {"DELETE": "on"}])
+def test_a_case_posted_in_two_rows_is_refused_and_nothing_is_saved(ines_client, instructor, twice):
+    # The first row's edit was lost (or, after its Delete, the case came back with a new id).
+    exercise = make_exercise(status=Exercise.DRAFT)
+    ada = exercise.cases.get()
+    data = rows(
+        {"id": str(ada.pk), "name": "Ada L.", **twice}, {"id": str(ada.pk), "name": "Ada K."}
+    )
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 422
+    assert "reload the page" in r.content.decode()
+    assert list(exercise.cases.values_list("pk", "name")) == [(ada.pk, "Ada")]
+
+
+def test_a_row_of_a_case_of_another_exercise_is_refused(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    other = make_exercise(slug="other", cases=[{"name": "Theirs"}]).cases.get()
+    r = ines_client.post(url(exercise), rows({"id": str(other.pk), "name": "Mine"}))
+    assert r.status_code == 422
+    assert "reload the page" in r.content.decode()
+    assert other.exercise.cases.get().name == "Theirs"
+    assert list(exercise.cases.values_list("name", flat=True)) == ["Ada"]
+
+
+def test_deleting_a_case_deleted_already_is_no_error(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    ada = exercise.cases.get()
+    data = rows(
+        {"id": str(ada.pk), "name": "Ada"}, {"id": "424242", "name": "Gone", "DELETE": "on"}
+    )
+    assert ines_client.post(url(exercise), data).status_code == 302
+    assert list(exercise.cases.values_list("name", flat=True)) == ["Ada"]
