@@ -149,7 +149,7 @@ def teach_home(request: LearnerRequest) -> HttpResponse:
 def create_course(request: LearnerRequest) -> HttpResponse:
     if not _can_create_courses(request.user):
         raise Http404("Only staff users start courses")
-    form = CourseForm(request.POST or None)
+    form = CourseForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         with transaction.atomic():
@@ -179,7 +179,9 @@ def edit_course(request: LearnerRequest, course_slug: str) -> HttpResponse:
         "description": course.description,
         "instructors": ", ".join(u.username for u in others),
     }
-    form = CourseForm(request.POST or None, initial=initial, course=course)
+    form = CourseForm(
+        request.POST if request.method == "POST" else None, initial=initial, course=course
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         course.title, course.slug, course.description = (
@@ -247,7 +249,7 @@ def preview_markdown(request: LearnerRequest, course_slug: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_lesson(request: LearnerRequest, course_slug: str) -> HttpResponse:
     course = _get_course_for_instructor(request, course_slug)
-    form = LessonForm(request.POST or None, course=course)
+    form = LessonForm(request.POST if request.method == "POST" else None, course=course)
     if request.method == "POST" and form.is_valid():
         position = (course.lessons.aggregate(m=Max("position"))["m"] or 0) + 1
         lesson = Lesson.objects.create(
@@ -265,7 +267,12 @@ def create_lesson(request: LearnerRequest, course_slug: str) -> HttpResponse:
 def edit_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
     initial = {"title": lesson.title, "slug": lesson.slug, "body": lesson.body}
-    form = LessonForm(request.POST or None, initial=initial, course=lesson.course, lesson=lesson)
+    form = LessonForm(
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        course=lesson.course,
+        lesson=lesson,
+    )
     if request.method == "POST" and form.is_valid():
         for name, value in form.cleaned_data.items():
             setattr(lesson, name, value)
@@ -315,7 +322,7 @@ def archive_lesson(request: LearnerRequest, course_slug: str, lesson_id: int) ->
 def create_exercise(request: LearnerRequest, course_slug: str, lesson_id: int) -> HttpResponse:
     """Start a draft exercise with a placeholder rubric; the editor does the rest."""
     lesson = _get_lesson_for_instructor(request, course_slug, lesson_id)
-    form = NewExerciseForm(request.POST or None, lesson=lesson)
+    form = NewExerciseForm(request.POST if request.method == "POST" else None, lesson=lesson)
     if request.method == "POST" and form.is_valid():
         position = (lesson.exercises.aggregate(m=Max("position"))["m"] or 0) + 1
         exercise = Exercise.objects.create(
@@ -362,7 +369,9 @@ def edit_exercise(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The exercise editor: task, prompt fields, variables, model, hints, solution, stub."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     form = ExerciseForm(
-        request.POST or None, initial=ExerciseForm.initial_for(exercise), exercise=exercise
+        request.POST if request.method == "POST" else None,
+        initial=ExerciseForm.initial_for(exercise),
+        exercise=exercise,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -441,7 +450,7 @@ def edit_cases(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     """The test cases as rows: edit, add one, delete; and bulk entry from CSV."""
     exercise = _get_exercise_for_instructor(request, exercise_id)
     cases = {c.pk: c for c in exercise.cases.all()}
-    formset = _case_formset(exercise, request.POST or None)
+    formset = _case_formset(exercise, request.POST if request.method == "POST" else None)
     if request.method == "POST" and formset.is_valid():
         with transaction.atomic():
             position = 0

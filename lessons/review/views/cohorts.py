@@ -41,7 +41,10 @@ def _join_and_go(request: LearnerRequest, cohort: Cohort) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_cohort(request: LearnerRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(Course.objects.taught_by(request.user), slug=course_slug)
-    form = CohortForm(request.POST or None, instance=Cohort(course=course, created_by=request.user))
+    form = CohortForm(
+        request.POST if request.method == "POST" else None,
+        instance=Cohort(course=course, created_by=request.user),
+    )
     if request.method == "POST" and form.is_valid():
         cohort = form.save()
         messages.success(
@@ -124,7 +127,7 @@ def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def join(request: LearnerRequest) -> HttpResponse:
-    form = JoinForm(request.POST or None)
+    form = JoinForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         return _join_and_go(request, form.cleaned_data["code"])
     status = 422 if form.errors else 200

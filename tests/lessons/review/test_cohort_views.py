@@ -315,6 +315,14 @@ def test_an_unknown_code_shows_the_form_again_with_an_error(alice_client, cohort
     assert not Membership.objects.exists()
 
 
+def test_a_join_without_a_code_asks_for_it(alice_client, cohort):
+    # An empty body was read as no form at all: the page came back as if opened, 200.
+    response = alice_client.post(reverse("ls-join"), {})
+    assert response.status_code == 422
+    assert "This field is required." in response.content.decode()
+    assert not Membership.objects.exists()
+
+
 def test_a_cohort_of_an_archived_course_cannot_be_joined(alice_client, cohort):
     Course.objects.filter(pk=cohort.course_id).update(archived=True)
     response = alice_client.post(reverse("ls-join"), {"code": cohort.join_code})

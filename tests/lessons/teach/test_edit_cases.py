@@ -70,6 +70,15 @@ def test_it_ignores_the_blank_row(ines_client, instructor):
     assert exercise.cases.count() == 1
 
 
+def test_a_post_without_its_management_form_says_so(ines_client, instructor):
+    # An empty body was read as no form at all: the page came back, 422, saying nothing.
+    exercise = make_exercise(status=Exercise.DRAFT)
+    r = ines_client.post(url(exercise), {})
+    assert r.status_code == 422
+    assert "ManagementForm data is missing" in r.content.decode()
+    assert list(exercise.cases.values_list("name", flat=True)) == ["Ada"]
+
+
 def test_a_case_with_values_needs_a_name(ines_client, instructor):
     exercise = make_exercise(status=Exercise.DRAFT)
     r = ines_client.post(url(exercise), rows({"name": "", "var_name": "Bo"}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lessons.models import Course, Exercise, Lesson
 from tests.conftest import make_exercise, make_user
 
@@ -66,6 +68,18 @@ def test_it_edits_the_course_and_keeps_me_as_instructor(ines_client, instructor)
     course = Course.objects.get(slug="basics")
     assert course.title == "Basics 2"
     assert list(course.instructors.all()) == [instructor]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["/teach/courses/new/", "/teach/courses/basics/", "/teach/courses/basics/lessons/new/"],
+)
+def test_a_post_without_fields_names_them(ines_client, instructor, address):
+    # An empty body was read as no form at all: the page came back as if opened, 200.
+    r = ines_client.post(address, {})
+    assert r.status_code == 422
+    assert "This field is required." in r.content.decode()
+    assert Course.objects.get().title == "Basics"
 
 
 def test_it_archives_and_unarchives_a_course(ines_client, instructor):

@@ -72,6 +72,15 @@ def test_it_saves_every_section(ines_client, exercise):
     assert exercise.status == Exercise.DRAFT
 
 
+def test_a_post_without_fields_names_them_and_saves_nothing(ines_client, exercise):
+    # An empty body was read as no form at all: the page came back as if opened, 200, saying
+    # nothing.
+    r = ines_client.post(url(exercise), {})
+    assert r.status_code == 422
+    assert "This field is required." in r.content.decode()
+    assert Exercise.objects.get().title == "Greet someone"
+
+
 def test_it_saves_a_sample_rule_of_at_least_n(ines_client, exercise):
     data = form_data(samples="4", sample_rule="at_least", samples_needed="3")
     assert ines_client.post(url(exercise), data).status_code == 302
@@ -249,9 +258,7 @@ def test_a_variable_made_fixed_is_shared_by_every_case_and_the_export_imports(
     assert exercise.cases.get().variables == {"name": "Ada"}
 
 
-def test_a_variable_added_after_the_cases_is_named_with_the_cases_lacking_it(
-    ines_client, exercise
-):
+def test_a_variable_added_after_the_cases_is_named_with_the_cases_lacking_it(ines_client, exercise):
     r = ines_client.post(url(exercise), form_data(variables="name, topic"), follow=True)
     html = r.content.decode()
     assert "Exercise saved." in html
