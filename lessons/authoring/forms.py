@@ -71,6 +71,20 @@ def clean_yaml(value: str, expect: type, what: str) -> Any:
         raise ValidationError(str(e)) from None
 
 
+def clean_texts(value: str, what: str) -> dict[str, str]:
+    """Return a YAML mapping of name: text, or raise ValidationError naming each value that
+    is not text, as course files refuse it: str() saved a list as "['a']", yes as "True" and
+    010 as "8"."""
+    values = clean_yaml(value, dict, what)
+    bad = [str(k) for k, v in values.items() if v is not None and not isinstance(v, str)]
+    if bad:
+        raise ValidationError(
+            f"{what}: {', '.join(bad)} must be text; put a number, yes or no in quotes, and "
+            "several lines after |."
+        )
+    return {str(k): v or "" for k, v in values.items()}
+
+
 class TitledForm(forms.Form):
     """A title and a slug; a blank slug is filled from the title, unique among `taken`, the
     rows whose slug this one must differ from."""
@@ -350,11 +364,17 @@ class ExerciseForm(forms.Form):
         return names
 
     def clean_fixed_variables(self) -> dict[str, str]:
-        values = clean_yaml(self.cleaned_data["fixed_variables"], dict, "Fixed inputs")
-        bad = [str(k) for k in values if not IDENTIFIER.match(str(k))]
+        values = clean_texts(self.cleaned_data["fixed_variables"], "Fixed inputs")
+        bad = [k for k in values if not IDENTIFIER.match(k)]
         if bad:
             raise ValidationError(f"{', '.join(bad)} is not a variable name.")
-        return {str(k): "" if v is None else str(v) for k, v in values.items()}
+        variables = self.cleaned_data.get("variables")  # None when they were refused
+        unlisted = [k for k in values if variables is not None and k not in variables]
+        if unlisted:  # as course files refuse it
+            raise ValidationError(
+                f"Fixed inputs: {', '.join(unlisted)} is not listed in Variables; add it there."
+            )
+        return values
 
     def clean_model(self) -> tuple[str, str]:
         backend, _, model = self.cleaned_data["model"].partition(":")
@@ -391,8 +411,7 @@ class ExerciseForm(forms.Form):
             self.add_error(field, f"{where}: {message}" if field in YAML_PARTS else message)
 
     def clean_solution_slots(self) -> dict[str, str]:
-        values = clean_yaml(self.cleaned_data["solution_slots"], dict, "Slot texts")
-        return {str(k): "" if v is None else str(v) for k, v in values.items()}
+        return clean_texts(self.cleaned_data["solution_slots"], "Slot texts")
 
     def clean_known_bad(self) -> list[dict]:
         prompts = clean_yaml(self.cleaned_data["known_bad"], list, "Known-bad prompts")

@@ -258,13 +258,39 @@ def test_a_variable_made_fixed_is_shared_by_every_case_and_the_export_imports(
     assert exercise.cases.get().variables == {"name": "Ada"}
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("fixed_variables", "tone: [warm, kind]", "Fixed inputs: tone must be text"),
+        ("fixed_variables", "tone: {a: 1}", "Fixed inputs: tone must be text"),
+        ("fixed_variables", "tone: yes", "Fixed inputs: tone must be text"),
+        ("fixed_variables", "tone: 010", "Fixed inputs: tone must be text"),
+        ("fixed_variables", "topic: warm", "Fixed inputs: topic is not listed in Variables"),
+        ("solution_slots", "intro: [a]", "Slot texts: intro must be text"),
+    ],
+)
+def test_it_refuses_a_fixed_input_or_slot_text_course_import_would_refuse(
+    ines_client, exercise, field, value, says
+):
+    # Saved as str() of the value ("['warm', 'kind']", "True", "8"), or not listed in the
+    # variables: course files refuse both, so the export did not import.
+    data = form_data(**{field: value, "slots": "- {name: intro, text: Hi}"})
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 422
+    assert says in r.content.decode()
+    exercise.refresh_from_db()
+    assert exercise.fixed_variables == {} and exercise.title == "Greet someone"
+
+
 def test_a_variable_added_after_the_cases_is_named_with_the_cases_lacking_it(ines_client, exercise):
-    r = ines_client.post(url(exercise), form_data(variables="name, topic"), follow=True)
+    data = form_data(variables="name, topic", fixed_variables="")
+    r = ines_client.post(url(exercise), data, follow=True)
     html = r.content.decode()
     assert "Exercise saved." in html
     assert (
         '<p class="alert warning">Test case “Ada” has no value for topic: give it one on the '
         "Test cases page" in html
     )
-    r = ines_client.post(url(exercise), form_data(variables="name"), follow=True)
+    data = form_data(variables="name", fixed_variables="")
+    r = ines_client.post(url(exercise), data, follow=True)
     assert "has no value" not in r.content.decode()
