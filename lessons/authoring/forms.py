@@ -598,6 +598,22 @@ class ImportCasesForm(forms.Form):
 # Rubric
 
 CRITERION_OWN_FIELDS = ("id", "title", "kind", "params", "weight", "feedback", "visible", "target")
+RUBRIC_OWN_FIELDS = ("criteria", "pass_threshold", "require_all_cases", "unavailable", "samples")
+
+
+def clean_extra(value: str, what: str, own: tuple[str, ...]) -> dict:
+    """Return a YAML mapping of the options that have no field of their own, or raise
+    ValidationError naming a key that has one: it won over that field (criteria: over every
+    row)."""
+    options = clean_yaml(value, dict, what)
+    taken = [str(k) for k in options if k in own]
+    if taken:
+        raise ValidationError(
+            f"{what}: {', '.join(taken)} has a field of its own on this page; set it there."
+        )
+    return options
+
+
 TARGET_CHOICES = [("output", "Output"), ("prompt", "Learner's prompt")]
 
 
@@ -651,7 +667,7 @@ class CriterionForm(forms.Form):
         return clean_yaml(self.cleaned_data["params"], dict, "Parameters")
 
     def clean_options(self) -> dict:
-        return clean_yaml(self.cleaned_data["options"], dict, "More options")
+        return clean_extra(self.cleaned_data["options"], "More options", CRITERION_OWN_FIELDS)
 
     @property
     def is_blank(self) -> bool:
@@ -725,14 +741,13 @@ class RubricSettingsForm(forms.Form):
     @staticmethod
     def initial_for(rubric: dict[str, Any]) -> dict[str, Any]:
         samples = rubric.get("samples") or {}
-        own = {"criteria", "pass_threshold", "require_all_cases", "unavailable", "samples"}
         return {
             "pass_threshold": rubric.get("pass_threshold", 1.0),
             "require_all_cases": rubric.get("require_all_cases", False),
             "unavailable": rubric.get("unavailable", "fail"),
             "good_samples": dump_yaml(list(samples.get("good", []))),
             "bad_samples": dump_yaml(list(samples.get("bad", []))),
-            "extra": dump_yaml({k: v for k, v in rubric.items() if k not in own}),
+            "extra": dump_yaml({k: v for k, v in rubric.items() if k not in RUBRIC_OWN_FIELDS}),
         }
 
     def clean_good_samples(self) -> list:
@@ -742,7 +757,7 @@ class RubricSettingsForm(forms.Form):
         return clean_yaml(self.cleaned_data["bad_samples"], list, "Known-bad outputs")
 
     def clean_extra(self) -> dict:
-        return clean_yaml(self.cleaned_data["extra"], dict, "Rubric options")
+        return clean_extra(self.cleaned_data["extra"], "Rubric options", RUBRIC_OWN_FIELDS)
 
     def rubric(self, criteria: list[dict[str, Any]]) -> dict[str, Any]:
         data = self.cleaned_data

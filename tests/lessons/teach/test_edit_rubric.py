@@ -200,3 +200,28 @@ def test_it_saves_and_shows_the_title_learners_read(ines_client, instructor):
     assert exercise.rubric["criteria"][0]["title"] == "Quotes the ticket number"
     page = ines_client.get(url(exercise)).content.decode()
     assert 'value="Quotes the ticket number"' in row_html(page, "ticket")
+
+
+@pytest.mark.parametrize(
+    ("row_options", "extra", "says"),
+    [
+        (
+            "",
+            "criteria: [{id: other, kind: contains, params: {text: bye}}]",
+            "Rubric options: criteria has",
+        ),
+        ("", "pass_threshold: 0.1", "Rubric options: pass_threshold has a field of its own"),
+        ("params: {text: bye}", "", "More options: params has a field of its own"),
+        ("id: other", "", "More options: id has a field of its own"),
+    ],
+)
+def test_an_option_with_a_field_of_its_own_is_refused_naming_it(
+    ines_client, instructor, row_options, extra, says
+):
+    # The option won over its field: criteria: in the rubric options replaced every row.
+    exercise = make_exercise(status=Exercise.DRAFT)
+    row = {"id": "greets", "kind": "contains", "params": "text: hello", "options": row_options}
+    r = ines_client.post(url(exercise), criteria(row, extra=extra))
+    assert r.status_code == 422
+    assert says in html.unescape(r.content.decode())
+    assert Exercise.objects.get().rubric == RUBRIC
