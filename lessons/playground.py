@@ -100,7 +100,7 @@ class PlaygroundForm(forms.Form):
         return parse_variables(self.cleaned_data["variables"])
 
     def clean_models(self) -> list[str]:
-        models = self.cleaned_data["models"]
+        models = list(dict.fromkeys(self.cleaned_data["models"]))  # a model named twice runs once
         if len(models) > 2:
             raise forms.ValidationError("Pick at most two models to compare.")
         return models

@@ -161,6 +161,14 @@ def test_it_refuses_three_models_with_a_form_error(alice_client, settings, delay
     delay.assert_not_called()
 
 
+def test_a_model_posted_twice_runs_once(alice_client, delay):
+    # A body naming it twice (no browser sends one) ran and billed it twice, as two columns.
+    r = alice_client.post(URL, run_form("stub:echo", "stub:echo", "stub:scripted"))
+    assert r.status_code == 302
+    models = [column["model"] for column in Attempt.objects.get().playground_models]
+    assert models == ["stub:echo", "stub:scripted"]
+
+
 def test_it_refuses_no_model(alice_client, delay):
     data = run_form()
     del data["models"]
