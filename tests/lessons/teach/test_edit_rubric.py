@@ -225,3 +225,20 @@ def test_an_option_with_a_field_of_its_own_is_refused_naming_it(
     assert r.status_code == 422
     assert says in html.unescape(r.content.decode())
     assert Exercise.objects.get().rubric == RUBRIC
+
+
+@pytest.mark.parametrize(
+    ("total", "says"),
+    [("abc", "ManagementForm data is missing or has been tampered with"), ("5000", "at most 60")],
+)
+def test_a_tampered_row_count_is_named_and_nothing_is_saved(ines_client, instructor, total, says):
+    # The page said "fix the criteria marked below" and marked none (it showed no row at all,
+    # or 1060 rows).
+    exercise = make_exercise(status=Exercise.DRAFT)
+    data = criteria({"id": "greets", "kind": "contains", "params": "text: bye"})
+    data["criteria-TOTAL_FORMS"] = total
+    r = ines_client.post(url(exercise), data)
+    assert r.status_code == 422
+    assert says in r.content.decode()
+    assert "fix the criteria marked below" not in r.content.decode()
+    assert Exercise.objects.get().rubric == RUBRIC
