@@ -561,6 +561,15 @@ CaseFormSet = cast(
 )
 
 
+def csv_cap() -> int:
+    """Return the most bytes of CSV an import takes: its confirm step posts the text again,
+    as a form field, which DATA_UPLOAD_MAX_MEMORY_SIZE caps (a file it does not)."""
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE * 3 // 4
+
+
+CSV_TOO_LARGE = "The CSV is over {kb} KB: import it in parts (each import adds to the cases)."
+
+
 class ImportCasesForm(forms.Form):
     csv_file = forms.FileField(label="CSV file", required=False)
     csv_text = text(
@@ -583,12 +592,14 @@ class ImportCasesForm(forms.Form):
         data = cast(dict[str, Any], super().clean())
         upload = data.get("csv_file")
         if upload:
-            if upload.size > 1_000_000:
-                raise ValidationError("The CSV file is over 1 MB.")
+            if upload.size > csv_cap():
+                raise ValidationError(CSV_TOO_LARGE.format(kb=csv_cap() // 1024))
             try:
                 data["csv_text"] = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise ValidationError("The CSV file is not UTF-8 text.") from None
+        if len(data.get("csv_text", "").encode()) > csv_cap():  # pasted
+            raise ValidationError(CSV_TOO_LARGE.format(kb=csv_cap() // 1024))
         if not data.get("csv_text", "").strip():
             raise ValidationError("Choose a CSV file or paste CSV text.")
         return data

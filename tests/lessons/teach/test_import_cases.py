@@ -111,7 +111,7 @@ def test_a_name_longer_than_a_case_keeps_is_a_row_error(ines_client, instructor)
 
 def test_a_cell_past_the_csv_modules_limit_is_an_error(ines_client, instructor):
     exercise = make_exercise(status=Exercise.DRAFT)
-    page = refused(exercise, ines_client, csv_text='name\n"' + "x" * 200_000 + '"\n')
+    page = refused(exercise, ines_client, csv_text='name\n"' + "x" * 140_000 + '"\n')
     assert "The CSV cannot be read: field larger than field limit" in page
 
 
@@ -160,3 +160,31 @@ def test_an_unnamed_row_is_not_numbered_with_a_name_a_later_row_gives(ines_clien
     exercise = make_exercise(status=Exercise.DRAFT)
     ines_client.post(url(exercise), {"csv_text": "name,__name\na,\nb,Case 1\n"})
     assert list(exercise.cases.values_list("name", flat=True)) == ["Ada", "Case 2", "Case 1"]
+
+
+def sized_csv(rows: int) -> str:
+    """Return a CSV of `rows` cases, 400 bytes each, which adds the expect-contains criterion."""
+    body = "".join(f"{'x' * 360},Case {n:03},show,contains:{'y' * 14}\n" for n in range(rows))
+    return "name,__name,__visibility,__expected\n" + body
+
+
+def test_a_csv_its_confirm_step_could_not_post_again_is_refused_at_once(ines_client, instructor):
+    # The confirm step posts the text again as a field, which DATA_UPLOAD_MAX_MEMORY_SIZE
+    # (256 KB) caps: a bigger CSV showed Confirm, then a bare 400, nothing imported.
+    exercise = make_exercise(status=Exercise.DRAFT)
+    big = sized_csv(495)  # 198 KB, over the 192 KB the default allows
+    for sent in ({"csv_text": big}, {"csv_file": SimpleUploadedFile("c.csv", big.encode())}):
+        html = ines_client.post(url(exercise), sent).content.decode()
+        assert "The CSV is over 192 KB: import it in parts" in html
+    assert exercise.cases.count() == 1
+
+
+def test_a_csv_under_the_cap_is_confirmed_without_its_text_growing(ines_client, instructor):
+    exercise = make_exercise(status=Exercise.DRAFT)
+    upload = SimpleUploadedFile("c.csv", sized_csv(470).encode())  # 188 KB
+    html = ines_client.post(url(exercise), {"csv_file": upload}).content.decode()
+    confirm = html[html.rindex("<form", 0, html.index("This import adds")) :]
+    assert confirm.startswith("<form") and 'enctype="multipart/form-data"' in confirm.split(">")[0]
+    confirmed = {**confirm_fields(html), "criteria": "add"}
+    assert ines_client.post(url(exercise), confirmed).status_code == 302
+    assert exercise.cases.count() == 471
