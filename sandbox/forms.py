@@ -74,14 +74,14 @@ class AttemptForm(forms.Form):
 
     def clean(self) -> dict:
         data = cast(dict[str, Any], super().clean())
-        self.written = dict(data)  # what the preview shows, even text refused below
+        # What the preview shows: every field as typed, even one refused (too long, a NUL).
+        self.written = {n: str(data.get(n, self[n].data or "")) for n in self.fields}
         for field, problem in self.placeholder_problems():
             self.add_error(field.name, problem)
         empty_ok = self.exercise.may_be_empty  # where leaving a field empty is the lesson
         if "user" in data and not data["user"].strip() and "user" not in empty_ok:
             self.add_error("user", "Write the user prompt before submitting.")
-        editable = [n for n in self.fields if n in data]
-        if editable and not empty_ok and not any(data[n].strip() for n in editable):
+        if self.written and not empty_ok and not any(t.strip() for t in self.written.values()):
             raise forms.ValidationError("Write a prompt before submitting: every field is empty.")
         return data
 

@@ -151,3 +151,13 @@ def test_it_shows_what_the_runner_then_sends(alice_client, delay):
     assert list(zip(roles, [text.rstrip("\n") for _, text in shown], strict=True)) == [
         (m["role"], m["content"]) for m in sent if m["content"]
     ]
+
+
+def test_it_shows_a_prompt_the_submit_refuses_as_too_long_not_the_starter(alice_client, settings):
+    # A field that fails its own checks (too long, a NUL) used to drop out of the preview,
+    # which then showed the starter text ("Talk to Ada.") the learner had replaced.
+    exercise = make_exercise(editable_fields=["user"])
+    typed = "Greet {name} " + "x" * settings.MAX_PROMPT_CHARS
+    html = alice_client.post(preview_url(exercise), {"user": typed}).content.decode()
+    assert "Greet Ada xxx" in html
+    assert "Talk to Ada." not in html

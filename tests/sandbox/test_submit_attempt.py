@@ -256,3 +256,14 @@ def test_an_empty_field_is_refused_where_the_exercise_does_not_allow_it(alice_cl
     r = alice_client.post(submit_url(allowed), {"user": " "})
     assert "Write the user prompt before submitting." in r.content.decode()
     assert Attempt.objects.count() == 0
+
+
+@pytest.mark.parametrize("prompt", ["x" * (settings.MAX_PROMPT_CHARS + 1), "Hi \x00 {name}"])
+def test_a_field_refused_on_its_own_is_not_called_empty(alice_client, exercise, delay, prompt):
+    # The form counted only the fields that passed their own checks, so a too-long user
+    # prompt beside an empty system prompt was also told "every field is empty".
+    r = alice_client.post(submit_url(exercise), {"user": prompt, "system": ""})
+    assert r.status_code == 422
+    assert "every field is empty" not in r.content.decode()
+    assert Attempt.objects.count() == 0
+    delay.assert_not_called()
