@@ -18,6 +18,7 @@ from django_htmx.http import reswap, retarget
 
 from graders.placeholders import PLACEHOLDER
 from lessons.models import length_problem
+from sandbox.forms import PromptField
 from sandbox.models import Attempt
 from sandbox.prompting import render_prompt
 from sandbox.providers import allowed_models, backend_unavailable
@@ -26,8 +27,8 @@ from sandbox.views import LearnerRequest, queue_attempt
 PROMPT_FIELDS = ("system", "user", "system_b", "user_b")
 
 
-def prompt_area(label: str, rows: int, required: bool = False) -> forms.CharField:
-    return forms.CharField(
+def prompt_area(label: str, rows: int, required: bool = False) -> PromptField:
+    return PromptField(
         label=label,
         required=required,
         strip=False,
@@ -65,7 +66,7 @@ class PlaygroundForm(forms.Form):
     user = prompt_area("User prompt", 6, required=True)
     system_b = prompt_area("System prompt", 3)
     user_b = prompt_area("User prompt", 6)
-    variables = forms.CharField(
+    variables = PromptField(
         label="Variables",
         required=False,
         strip=False,

@@ -18,9 +18,15 @@ FIELD_HELP = {
 }
 
 
-def prompt_field(label: str, help_text: str, initial: str, rows: int):
+class PromptField(forms.CharField):
+    def to_python(self, value: Any) -> str:
+        # Line ends as the learner's editor counts them: a browser posts a textarea's as CRLF.
+        return str(super().to_python(value)).replace("\r\n", "\n")
+
+
+def prompt_field(label: str, help_text: str, initial: str, rows: int) -> PromptField:
     limit = settings.MAX_PROMPT_CHARS
-    return forms.CharField(
+    return PromptField(
         label=label,
         help_text=help_text,
         required=False,
@@ -42,11 +48,8 @@ class AttemptForm(forms.Form):
     def __init__(self, exercise: Exercise, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.exercise = exercise
-        starter = exercise.starter()
         if "system" in exercise.editable_fields:
-            self.fields["system"] = prompt_field(
-                FIELD_LABELS["system"], FIELD_HELP["system"], starter["system"], 4
-            )
+            self.fields["system"] = self.part("system", 4)
         for i, example in enumerate(exercise.examples):
             if example.get("editable"):
                 label = (
@@ -64,13 +67,13 @@ class AttemptForm(forms.Form):
                     3,
                 )
         elif "user" in exercise.editable_fields:
-            self.fields["user"] = prompt_field(
-                FIELD_LABELS["user"], FIELD_HELP["user"], starter["user"], 8
-            )
+            self.fields["user"] = self.part("user", 8)
         if "prefill" in exercise.editable_fields:
-            self.fields["prefill"] = prompt_field(
-                FIELD_LABELS["prefill"], FIELD_HELP["prefill"], starter["prefill"], 2
-            )
+            self.fields["prefill"] = self.part("prefill", 2)
+
+    def part(self, name: str, rows: int) -> PromptField:
+        starter = self.exercise.starter()[name]
+        return prompt_field(FIELD_LABELS[name], FIELD_HELP[name], starter, rows)
 
     def clean(self) -> dict:
         data = cast(dict[str, Any], super().clean())

@@ -49,12 +49,9 @@ def render_prompt(
     variables: Mapping[str, str],
     examples: Sequence[Sequence[str]] = (),
 ) -> RenderedPrompt:
-    return RenderedPrompt(
-        system=render_template(fields.get("system", ""), variables),
-        user=render_template(fields.get("user", ""), variables),
-        prefill=render_template(fields.get("prefill", ""), variables),
-        examples=tuple((role, render_template(text, variables)) for role, text in examples),
-    )
+    system, user, prefill = (render_template(fields.get(f, ""), variables) for f in PROMPT_FIELDS)
+    turns = tuple((role, render_template(text, variables)) for role, text in examples)
+    return RenderedPrompt(system, user, prefill, turns)
 
 
 def join_slots(texts: Sequence[str]) -> str:

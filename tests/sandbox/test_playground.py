@@ -404,3 +404,10 @@ def test_a_playground_attempt_on_a_model_without_a_key_fails_with_a_reason(learn
     assert attempt.error_code == "config"
     assert "no OPENAI_API_KEY" in attempt.error
     assert UsageRecord.objects.count() == 0
+
+
+def test_line_ends_reach_the_model_as_the_learner_typed_them(alice_client, delay):
+    # A browser posts a textarea's line ends as CRLF; the prompt fields keep them as "\n".
+    r = alice_client.post(URL, run_form(user="Say\r\nhello to {who}.", variables="who=Ada\r\n"))
+    assert r.status_code == 302
+    assert Attempt.objects.get().user_prompt == "Say\nhello to Ada."

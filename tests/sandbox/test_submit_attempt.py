@@ -267,3 +267,16 @@ def test_a_field_refused_on_its_own_is_not_called_empty(alice_client, exercise, 
     assert "every field is empty" not in r.content.decode()
     assert Attempt.objects.count() == 0
     delay.assert_not_called()
+
+
+def test_line_ends_are_saved_and_counted_as_the_learners_editor_has_them(alice_client, delay):
+    # A browser posts a textarea's line ends as CRLF: each counted 2 against the limit (a
+    # prompt of exactly the limit was refused), and the model and the stub rules got "\r\n"
+    # where the same prompt sent by htmx (or written by an author) has "\n".
+    exercise = make_exercise(model_name="echo")
+    typed = ("say hello " + "x" * 89 + "\n") * (settings.MAX_PROMPT_CHARS // 100)
+    r = alice_client.post(submit_url(exercise), {"user": typed.replace("\n", "\r\n")})
+    assert r.status_code == 302
+    assert Attempt.objects.get().user_prompt == typed
+    run_queued()
+    assert "\r" not in Attempt.objects.get().runs.get().output
