@@ -6,7 +6,9 @@ here.
 A placeholder is `{`, a name (an ASCII letter or `_`, then letters, digits or `_`), `}`, with
 nothing else inside the braces. Doubled braces are the escape: `{{name}}` is the literal text
 `{name}`, not a placeholder. Any other braces are text, as written: `{"a": 1}`, `{ name }`,
-`{2x}`, `{}`, `{{"a": 1}}`.
+`{2x}`, `{}`, `{{"a": 1}}`. A declared name that only reads as a placeholder (a zero-width
+space inside, full-width braces or letters) is text too, and named to the author like an
+undeclared one: they look the same on the page.
 
     >>> undeclared('Summarise {notez} as {"a": 1} for {audience}.', ["notes", "audience"])
     ['notez']
@@ -17,11 +19,14 @@ nothing else inside the braces. Doubled braces are the escape: `{{name}}` is the
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # An escaped name ({{name}}, group 1) or a placeholder ({name}, group 2), read left to right.
 TOKEN = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Single braces, ASCII or full-width, round a short word: what may be a placeholder disguised.
+BRACED = re.compile(r"(?<![{\uff5b])[{\uff5b][^{}\uff5b\uff5d\s]{1,100}[}\uff5d](?![}\uff5d])")
 
 
 def placeholders(template: str) -> list[str]:
@@ -48,12 +53,25 @@ def undeclared(template: str, declared: Collection[str]) -> list[str]:
     return [name for name in placeholders(template) if name not in declared]
 
 
+def disguised(template: str, declared: Collection[str]) -> list[str]:
+    """Return the names of declared variables written with an invisible character (a zero-width
+    space, a direction mark) or a compatibility form (full-width braces or letters) in or
+    round the name: it reads as `{name}`, but is text, which the model would see unfilled."""
+    found = []
+    for match in BRACED.finditer(template):
+        folded = unicodedata.normalize("NFKC", match.group(0))
+        folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+        if not PLACEHOLDER.fullmatch(match.group(0)) and folded[1:-1] in declared:
+            found.append(folded[1:-1])
+    return list(dict.fromkeys(found))
+
+
 def undeclared_message(template: str, declared: Collection[str]) -> str:
-    """Return what to tell the author of the template about its undeclared placeholders, or
-    "" when there are none."""
+    """Return what to tell the author of the template about its undeclared placeholders (and
+    declared ones disguised), or "" when there are none."""
     names = undeclared(template, declared)
     if not names:
-        return ""
+        return disguised_message(template, declared)
     *others, last = braced(names)
     if others:
         subject = f"{', '.join(others)} and {last} are not variables"
@@ -61,7 +79,19 @@ def undeclared_message(template: str, declared: Collection[str]) -> str:
         subject = f"{last} is not a variable"
     if not declared:
         return f"{subject} of this exercise, which has none."
-    return f"{subject} of this exercise; its variables are {', '.join(braced(declared))}."
+    message = f"{subject} of this exercise; its variables are {', '.join(braced(declared))}."
+    return " ".join(filter(None, [message, disguised_message(template, declared)]))
+
+
+def disguised_message(template: str, declared: Collection[str]) -> str:
+    names = braced(disguised(template, declared))
+    if not names:
+        return ""
+    holds = "they hold" if len(names) > 1 else "it holds"
+    return (
+        f"Type {', '.join(names)} again: as written {holds} an invisible or look-alike "
+        "character, so it is text the model would see unfilled."
+    )
 
 
 def braced(names: Collection[str]) -> list[str]:

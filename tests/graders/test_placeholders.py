@@ -68,3 +68,26 @@ def test_the_message_says_when_the_exercise_has_no_variables():
     assert undeclared_message("Hi {name}", []) == (
         "{name} is not a variable of this exercise, which has none."
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Greet {na\u200bme}.",  # a zero-width space, pasted from a web page
+        "Greet {\u202ename}.",  # a right-to-left override
+        "Greet \uff5bname\uff5d.",  # full-width braces (a CJK input method)
+        "Greet {\uff4eame}.",  # a full-width letter
+        "Greet {name\u00ad}.",  # a soft hyphen
+    ],
+)
+def test_a_declared_placeholder_disguised_by_an_invisible_or_full_width_character_is_named(text):
+    # It reads as {name} on the page, but the renderer leaves it as text: the model saw
+    # "{na\u200bme}" unfilled while nothing told the learner why.
+    assert render_template(text, {"name": "Ada"}) == text
+    message = undeclared_message(text, ["name"])
+    assert message.startswith("Type {name} again: as written it holds an invisible")
+
+
+@pytest.mark.parametrize("text", ["Greet {name}.", "{{na\u200bme}}", "{ name }", "{na\u200bmes}"])
+def test_a_placeholder_or_other_text_is_not_called_disguised(text):
+    assert undeclared_message(text, ["name"]) == ""

@@ -280,3 +280,13 @@ def test_line_ends_are_saved_and_counted_as_the_learners_editor_has_them(alice_c
     assert Attempt.objects.get().user_prompt == typed
     run_queued()
     assert "\r" not in Attempt.objects.get().runs.get().output
+
+
+def test_a_placeholder_with_a_zero_width_space_is_refused_by_name(alice_client, exercise, delay):
+    # "{na\u200bme}" looks like {name} in the editor and the preview, but reached the model
+    # unfilled.
+    r = alice_client.post(submit_url(exercise), {"user": "Please say hello to {na\u200bme}."})
+    assert r.status_code == 422
+    assert "Type {name} again" in r.content.decode()
+    assert Attempt.objects.count() == 0
+    delay.assert_not_called()
