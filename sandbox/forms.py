@@ -52,9 +52,8 @@ class AttemptForm(forms.Form):
             self.fields["system"] = self.part("system", 4)
         for i, example in enumerate(exercise.examples):
             if example.get("editable"):
-                label = (
-                    f"Example {'answer' if example['role'] == 'assistant' else 'message'} {i + 1}"
-                )
+                kind = "answer" if example["role"] == "assistant" else "message"
+                label = f"Example {kind} {i + 1}"
                 self.fields[f"example_{i}"] = prompt_field(
                     label, "An example turn the model sees before your message.", example["text"], 3
                 )
@@ -82,8 +81,9 @@ class AttemptForm(forms.Form):
         for field, problem in self.placeholder_problems():
             self.add_error(field.name, problem)
         empty_ok = self.exercise.may_be_empty  # where leaving a field empty is the lesson
-        if "user" in data and not data["user"].strip() and "user" not in empty_ok:
-            self.add_error("user", "Write the user prompt before submitting.")
+        for name in [n for n in data if n == "user" or n.startswith("example_")]:
+            if not data[name].strip() and name not in empty_ok:  # providers refuse an empty turn
+                self.add_error(name, f"Write the {self[name].label.lower()} before submitting.")
         if self.written and not empty_ok and not any(t.strip() for t in self.written.values()):
             raise forms.ValidationError("Write a prompt before submitting: every field is empty.")
         return data

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.test import Client
 
 from sandbox.models import Attempt
-from tests.conftest import HTMX, make_exercise, run_queued
+from tests.conftest import HTMX, make_exercise, make_few_shot_exercise, run_queued
 
 GOOD_PROMPT = "Please say hello to {name}."
 
@@ -288,5 +288,18 @@ def test_a_placeholder_with_a_zero_width_space_is_refused_by_name(alice_client, 
     r = alice_client.post(submit_url(exercise), {"user": "Please say hello to {na\u200bme}."})
     assert r.status_code == 422
     assert "Type {name} again" in r.content.decode()
+    assert Attempt.objects.count() == 0
+    delay.assert_not_called()
+
+
+@pytest.mark.parametrize("text", ["", "  \n "])
+def test_an_example_turn_left_empty_is_refused_by_name(alice_client, delay, text):
+    # An empty turn was saved and sent: a provider such as Anthropic refuses a message with
+    # no text, so the attempt failed after the submit had accepted it.
+    exercise = make_few_shot_exercise()
+    values = {"example_0": text, "example_1": "I added dark mode."}
+    r = alice_client.post(submit_url(exercise), values)
+    assert r.status_code == 422
+    assert "Write the example message 1 before submitting." in r.content.decode()
     assert Attempt.objects.count() == 0
     delay.assert_not_called()
