@@ -40,11 +40,14 @@ class CourseQuerySet(models.QuerySet):
             return self.none()
         return self.filter(instructors=user)
 
+    def live(self) -> CourseQuerySet:
+        """Return the courses learners may open: those with an exercise learners can open
+        (which makes the course and the exercise's lesson published)."""
+        return self.filter(pk__in=Exercise.objects.live().values("lesson__course"))
+
     def visible_to(self, user) -> CourseQuerySet:
-        """Return the courses this user may open: those with an exercise learners can open
-        (which makes the course and the exercise's lesson published), and those they teach."""
-        live = Exercise.objects.live().values("lesson__course")
-        return self.filter(models.Q(pk__in=live) | models.Q(pk__in=self.taught_by(user)))
+        """Return the courses this user may open: live ones, and those they teach."""
+        return self.live() | self.filter(pk__in=self.taught_by(user))
 
 
 class Course(models.Model):

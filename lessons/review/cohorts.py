@@ -46,7 +46,7 @@ def cohort_with_code(code: str) -> Cohort | None:
     normalized = normalize_code(code)
     if not normalized:
         return None
-    live = Exercise.objects.live().values("lesson__course")
+    live = Course.objects.live()
     return (
         Cohort.objects.select_related("course")
         .filter(join_code=normalized, course__in=live)
