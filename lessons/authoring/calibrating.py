@@ -192,7 +192,7 @@ def start(exercise: Exercise, user, publish: Publish) -> list[JudgeCalibration]:
     """Save the calibrations (create), each published once the transaction commits, unless
     one is under way (CalibrationError): two clicks at once would judge every label twice."""
     with transaction.atomic():
-        Exercise.objects.select_for_update().filter(pk=exercise.pk).first()  # one at a time
+        jobs.one_at_a_time(exercise)
         if running(exercise):
             raise CalibrationError(UNDER_WAY)
         rows = create(exercise, user)

@@ -121,7 +121,7 @@ def start(course: Course, user, publish: Publish) -> HealthCheck:
     """Save a health check (create), published once the transaction commits; or return the
     one under way (two clicks at once would replay every exercise twice)."""
     with transaction.atomic():
-        Course.objects.select_for_update().filter(pk=course.pk).first()  # one at a time
+        jobs.one_at_a_time(course)
         under_way = running(course)
         if under_way:
             return under_way

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
 from lessons.models import BackgroundJob
@@ -72,6 +72,12 @@ def take(model: type[Job], pk: int) -> tuple[Job, QuerySet[Job]] | None:
         )
         return None
     return job, held
+
+
+def one_at_a_time(row: Model) -> None:
+    """Lock the row a job is started for (an exercise, a course) until the transaction ends,
+    so that a second start at the same moment waits and then sees the first one's job."""
+    type(row)._default_manager.select_for_update().filter(pk=row.pk).first()
 
 
 def publish_on_commit(publish: Publish, pk: int) -> None:

@@ -121,7 +121,7 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
     of the exercise as it is now runs for the same reason, that one is returned: a second
     click (or instructor) would run and bill the reference again, and decide it twice.
     """
-    Exercise.objects.select_for_update().filter(pk=exercise.pk).first()  # one at a time
+    jobs.one_at_a_time(exercise)
     definition = checked_definition(exercise)
     under_way = exercise.publish_checks.filter(  # not one whose run was deleted: never decided
         status=PublishCheck.CHECKING, definition=definition, reason=reason, reference__isnull=False

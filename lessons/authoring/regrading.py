@@ -116,7 +116,7 @@ def start(exercise: Exercise, user, publish: Publish) -> Regrade:
     """Save a queued regrade, published once the transaction commits, unless one is under way
     (RegradeUnderWay)."""
     with transaction.atomic():
-        Exercise.objects.select_for_update().filter(pk=exercise.pk).first()  # one at a time
+        jobs.one_at_a_time(exercise)
         under_way = exercise.regrades.filter(status__in=(Regrade.QUEUED, Regrade.RUNNING))
         if under_way.exists():
             raise RegradeUnderWay("A regrade of this exercise is under way.")
