@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -69,6 +70,21 @@ def own_sigterm():
         signal.signal(signum, handler)
 
 
+@contextlib.contextmanager
+def serving(commands: list[list], sleep: Callable[[float], None]) -> Iterator[None]:
+    """Have serve_embedded start these commands as its worker, scheduler and web server, and
+    call `sleep` where its supervising loop waits (to press Ctrl-C there)."""
+    command = "sandbox.management.commands.serve_embedded"
+    clock = SimpleNamespace(monotonic=time.monotonic, sleep=sleep)
+    with (
+        patch(f"{command}.worker_command", return_value=commands[0]),
+        patch(f"{command}.beat_command", return_value=commands[1]),
+        patch(f"{command}.web_command", return_value=commands[2]),
+        patch(f"{command}.time", clock),
+    ):
+        yield
+
+
 def test_a_process_that_stops_on_starting_three_times_is_given_up(capsys, own_sigterm):
     # As when the port is taken or a setting is wrong: say so and stop, not loop forever.
     waits = [sys.executable, "-c", "import time; time.sleep(30)"]
@@ -108,22 +124,7 @@ def test_ctrl_c_reaches_the_processes_once_from_the_supervisor(tmp_path, own_sig
         wait_until(lambda: all(f.exists() and f.read_text() for f in files.values()), 10, "all")
         raise KeyboardInterrupt
 
-    command = "sandbox.management.commands.serve_embedded"
-    clock = SimpleNamespace(monotonic=time.monotonic, sleep=ctrl_c)
-    with (
-        patch(
-            f"{command}.worker_command",
-            return_value=[sys.executable, "-c", STOPPABLE, files["worker"]],
-        ),
-        patch(
-            f"{command}.beat_command",
-            return_value=[sys.executable, "-c", STOPPABLE, files["scheduler"]],
-        ),
-        patch(
-            f"{command}.web_command", return_value=[sys.executable, "-c", STOPPABLE, files["web"]]
-        ),
-        patch(f"{command}.time", clock),
-    ):
+    with serving([[sys.executable, "-c", STOPPABLE, file] for file in files.values()], ctrl_c):
         call_command("serve_embedded")
     for name, file in files.items():
         group, *signals = file.read_text().split()
@@ -141,6 +142,13 @@ time.sleep(60)
 """
 
 
+def kill_all(files: list[Path]) -> None:
+    """Kill the processes whose pids these files hold, those still there."""
+    for file in files:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(file.read_text()), signal.SIGKILL)
+
+
 def is_gone(pid: int) -> bool:
     """Return whether a process has exited (a zombie not yet reaped has)."""
     stat = Path(f"/proc/{pid}/stat")
@@ -156,16 +164,9 @@ def test_a_second_ctrl_c_stops_at_once_what_still_runs(tmp_path, own_sigterm):
         threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
         raise KeyboardInterrupt
 
-    command = "sandbox.management.commands.serve_embedded"
-    clock = SimpleNamespace(monotonic=time.monotonic, sleep=ctrl_c_twice)
     started = time.monotonic()
     try:
-        with (
-            patch(f"{command}.worker_command", return_value=commands[0]),
-            patch(f"{command}.beat_command", return_value=commands[1]),
-            patch(f"{command}.web_command", return_value=commands[2]),
-            patch(f"{command}.time", clock),
-        ):
+        with serving(commands, ctrl_c_twice):
             try:
                 call_command("serve_embedded")
             except KeyboardInterrupt:
@@ -174,9 +175,7 @@ def test_a_second_ctrl_c_stops_at_once_what_still_runs(tmp_path, own_sigterm):
         for file in files:
             wait_until(partial(is_gone, int(file.read_text())), 2, f"the {file.name} killed")
     finally:
-        for file in files:
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(file.read_text()), signal.SIGKILL)
+        kill_all(files)
 
 
 # As a worker finishing a long attempt does: it stops, but some seconds after SIGTERM.
@@ -203,21 +202,12 @@ def test_stopping_waits_15_seconds_in_all_not_15_for_each_process(tmp_path, own_
         interrupted.append(time.monotonic())
         raise KeyboardInterrupt
 
-    command = "sandbox.management.commands.serve_embedded"
-    clock = SimpleNamespace(monotonic=time.monotonic, sleep=ctrl_c)
     try:
-        with (
-            patch(f"{command}.worker_command", return_value=commands[0]),
-            patch(f"{command}.beat_command", return_value=commands[1]),
-            patch(f"{command}.web_command", return_value=commands[2]),
-            patch(f"{command}.time", clock),
-        ):
+        with serving(commands, ctrl_c):
             call_command("serve_embedded")
         # The worker took 8 s, then the others were given 15 s more, not what was left of 15.
         assert time.monotonic() - interrupted[0] < 18
         for file in files:
             wait_until(partial(is_gone, int(file.read_text())), 2, f"the {file.name} stopped")
     finally:
-        for file in files:
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(file.read_text()), signal.SIGKILL)
+        kill_all(files)
