@@ -351,3 +351,13 @@ def slow_grading(seconds: float) -> Iterator[None]:
 
     with patch("graders.grade_attempt", slow_grade):
         yield
+
+
+def log_in(page, url: str, username: str) -> None:
+    """Log in through the login page in the browser (`page`), as the user with PASSWORD, and
+    wait for the course list it lands on."""
+    page.goto(f"{url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{url}/")

@@ -13,7 +13,7 @@ from lessons.models import Course, Exercise, Lesson
 from lessons.review import cohorts
 from lessons.review.models import Cohort
 from sandbox.models import Attempt
-from tests.conftest import PASSWORD, STARTER, make_attempt, make_user, run_queued
+from tests.conftest import STARTER, log_in, make_attempt, make_user, run_queued
 from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,14 +47,6 @@ UNREACHABLE_SCROLLERS = """() => [...document.querySelectorAll("body *")].filter
     && !e.querySelector("a[href], button, input, select, textarea, summary, [tabindex='0']");
 }).slice(0, 4).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
   + [...e.classList].map(c => "." + c).join(""))"""
-
-
-def log_in(page: Page, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{url}/")
 
 
 def layout_faults(page: Page, path: str) -> list[str]:

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from lessons.authoring.coursefiles import load_course
 from lessons.models import Exercise
 from sandbox.models import Attempt
-from tests.conftest import PASSWORD, STARTER, make_user
+from tests.conftest import STARTER, log_in, make_user
 from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,11 +28,7 @@ FIXED = (
 def open_exercise(page: Page, url: str, slug: str) -> None:
     load_course(STARTER)
     make_user("learner")
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill("learner")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{url}/")
+    log_in(page, url, "learner")
     page.goto(url + Exercise.objects.get(slug=slug).get_absolute_url())
 
 

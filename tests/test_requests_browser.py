@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from lessons.models import Exercise
 from sandbox.models import Attempt
-from tests.conftest import PASSWORD, make_exercise, make_user
+from tests.conftest import log_in, make_exercise, make_user
 from tests.lessons.review.test_gradebook import make_cohort
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,10 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(trans
 def open_exercise(stack, page) -> Exercise:
     exercise = make_exercise()
     make_user("alice")
-    page.goto(f"{stack.url}/accounts/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, stack.url, "alice")
     page.goto(f"{stack.url}{exercise.get_absolute_url()}")
     return exercise
 
@@ -124,10 +121,7 @@ def test_a_search_that_cannot_reach_the_server_says_nothing_was_sent(embedded_st
     """Only a poll keeps trying: a search as you type is not asked again by itself."""
     cohort = make_cohort("Spring")
     cohort.course.instructors.add(make_user("ines"))
-    page.goto(f"{embedded_stack.url}/accounts/login/")
-    page.get_by_label("Username").fill("ines")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, embedded_stack.url, "ines")
     page.goto(f"{embedded_stack.url}{reverse('ls-teach-gradebook', args=[cohort.pk])}")
     page.route("**/?q=*", lambda route: route.abort("connectionrefused"))
     page.get_by_label("Search learners").fill("ada")

@@ -9,15 +9,13 @@ import pytest
 from playwright.sync_api import expect
 
 from lessons.models import Cohort, Course
-from tests.conftest import JUDGED_RUBRIC, PASSWORD, UNDECIDED_JUDGE_STUB, make_exercise, make_user
-
-
-def log_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("link", name="Playground")).to_be_visible()
+from tests.conftest import (
+    JUDGED_RUBRIC,
+    UNDECIDED_JUDGE_STUB,
+    log_in,
+    make_exercise,
+    make_user,
+)
 
 
 def join_and_submit(page, url: str, code: str, prompts: list[str]) -> None:

@@ -16,7 +16,7 @@ from lessons.review.models import Cohort, Membership
 from sandbox.models import Attempt
 from tests.conftest import (
     JUDGED_RUBRIC,
-    PASSWORD,
+    log_in,
     make_attempt,
     make_exercise,
     make_user,
@@ -134,14 +134,6 @@ def test_the_instructors_review_pages_show_output_and_judge_answers_as_text(worl
     assert ESCAPED in drilldown
     honest = client.get(pages[-3]).content.decode()  # the honest judge quotes the payloads
     assert f"met 5/5 (&quot;Hello {ESCAPED}" in honest
-
-
-def log_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
 
 
 @pytest.mark.slow
