@@ -361,3 +361,16 @@ def log_in(page, url: str, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{url}/")
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own (tests.sandbox.conftest.PrivateRedis), killed after."""
+    from tests.sandbox.conftest import PrivateRedis
+
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -24,7 +24,6 @@ from lessons.review.models import Progress
 from sandbox.models import Attempt, Run
 from tests.conftest import make_attempt, make_exercise, run_queued
 from tests.live import Stack, wait_until
-from tests.sandbox.conftest import PrivateRedis
 from tests.sandbox.test_faults import SMALL, STALLING
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -33,19 +32,9 @@ GREETS = {"criteria": [{"id": "greets", "kind": "contains", "params": {"text": "
 
 
 @pytest.fixture
-def redis_server(tmp_path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
-@pytest.fixture
-def stack(tmp_path, redis_server) -> Iterator[Stack]:
+def stack(tmp_path, private_redis) -> Iterator[Stack]:
     stack = Stack(
-        workdir=tmp_path, broker="redis", extra_env={"REDIS_URL": redis_server.url, **SMALL}
+        workdir=tmp_path, broker="redis", extra_env={"REDIS_URL": private_redis.url, **SMALL}
     )
     try:
         yield stack
@@ -54,9 +43,9 @@ def stack(tmp_path, redis_server) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def send(redis_server) -> Iterator:
+def send(private_redis) -> Iterator:
     """Publish a task from this process, as the web process does."""
-    app = Celery("publisher", broker=redis_server.url)
+    app = Celery("publisher", broker=private_redis.url)
     app.conf.broker_connection_retry_on_startup = True
 
     def publish(name: str, arg) -> None:
@@ -131,10 +120,10 @@ def test_a_regrade_whose_worker_is_stopped_for_a_deploy_finishes_once(stack, sen
     assert_regraded_once(exercise, regrade, people)
 
 
-def test_a_queued_regrade_survives_a_redis_restart(stack, send, redis_server):
+def test_a_queued_regrade_survives_a_redis_restart(stack, send, private_redis):
     exercise, regrade, people = regrade_under_way()
     send("lessons.regrade", regrade.pk)
-    redis_server.restart()  # without persistence: its message is gone
+    private_redis.restart()  # without persistence: its message is gone
     stack.start_worker(include=STALLING)
     stack.start_beat()
     wait_until(

@@ -1,4 +1,5 @@
-"""Fixtures for the pipeline tests: the fake provider, and a Redis of their own."""
+"""Fixtures for the pipeline tests: the fake provider; PrivateRedis, a Redis of a test's own
+(the private_redis fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -69,13 +70,3 @@ class PrivateRedis:
     def restart(self) -> None:
         self.kill()
         self.start()
-
-
-@pytest.fixture
-def private_redis(tmp_path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
