@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 STARTER := lessons/starter/prompt-fundamentals
+DATA := $(or $(SANDBOX_DATA_DIR),var)
 
-.PHONY: run test lint bench bench-review bench-judge requirements
+.PHONY: run serve-embedded test lint bench bench-review bench-judge requirements
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +27,16 @@ requirements: $(VENV)/.dev
 	$(PIP_COMPILE) --output-file requirements.txt requirements.in
 	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
+# One `make run` per data folder: a second would give the demo accounts new passwords and
+# start a second worker and scheduler on the same database. The shell holds the lock (fd 9)
+# for as long as the product runs; the processes it starts inherit it.
 run: $(VENV)/.runtime
+	@mkdir -p "$(DATA)" && exec 9>"$(DATA)/run.lock" && flock --nonblock 9 || { \
+	  echo "Prompt Sandbox is already running on $(DATA)/: stop it first (Ctrl-C in its" \
+	    "terminal), or set SANDBOX_DATA_DIR to another folder." >&2; exit 1; }; \
+	  $(MAKE) --no-print-directory serve-embedded
+
+serve-embedded: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py import_course --if-new $(STARTER)
 	@echo "Demo accounts (embedded default only):"
