@@ -61,6 +61,16 @@ class DeadlinesForm(forms.Form):
     def rows(self) -> list[tuple[Exercise, forms.BoundField]]:
         return [(exercise, self[self.key(exercise)]) for exercise in self.exercises]
 
+    def newly_past(self) -> list[Exercise]:
+        """The exercises whose deadline this form sets to a time already gone (a mistyped
+        year, say): from now on every attempt at them counts as late."""
+        now = timezone.now()
+        return [
+            e
+            for e in self.exercises
+            if self.key(e) in self.changed_data and (self.cleaned_data[self.key(e)] or now) < now
+        ]
+
     def save(self) -> None:
         due = {e.pk: self.cleaned_data[self.key(e)] for e in self.exercises}
         with transaction.atomic():

@@ -95,6 +95,12 @@ def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
     if action == "deadlines" and deadlines.is_valid():
         deadlines.save()
         messages.success(request, "Deadlines saved.")
+        for exercise in deadlines.newly_past():
+            messages.warning(
+                request,
+                f"The deadline of “{exercise.title}” has already passed: every attempt at it "
+                "from now on counts as late. Check the date if that is not what you meant.",
+            )
         return redirect(reverse("ls-teach-cohort", args=[cohort.pk]) + "#deadlines")
     members = Paginator(
         Membership.objects.filter(cohort=cohort)

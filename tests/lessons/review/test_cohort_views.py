@@ -193,6 +193,33 @@ def test_deadlines_are_saved_shown_and_cleared(ines_client, cohort):
     assert list(Deadline.objects.values_list("exercise__slug", flat=True)) == ["thank"]
 
 
+def test_a_deadline_set_in_the_past_is_saved_with_a_warning_once(ines_client, cohort):
+    # A mistyped year makes every attempt from now on late: the instructor is told.
+    greet, thank = two_exercises()
+    response = ines_client.post(
+        settings_url(cohort), deadline_form([greet, thank], greet="2020-03-01T17:30")
+    )
+    assert response.status_code == 302
+    told = [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+    assert told == [
+        ("success", "Deadlines saved."),
+        (
+            "warning",
+            "The deadline of “Greet someone” has already passed: every attempt at it from now "
+            "on counts as late. Check the date if that is not what you meant.",
+        ),
+    ]
+    assert Deadline.objects.get(cohort=cohort).due_at == datetime(2020, 3, 1, 17, 30, tzinfo=UTC)
+    page = ines_client.get(settings_url(cohort)).content.decode()
+    assert "has already passed" in page
+    # Saved again with another deadline: the past one, unchanged, is not warned about again.
+    again = ines_client.post(
+        settings_url(cohort),
+        deadline_form([greet, thank], greet="2020-03-01T17:30", thank="2027-04-01T00:00"),
+    )
+    assert [str(m) for m in get_messages(again.wsgi_request)] == ["Deadlines saved."]
+
+
 def test_an_invalid_deadline_names_its_exercise_and_nothing_is_saved(ines_client, cohort):
     greet, thank = two_exercises()
     response = ines_client.post(
