@@ -7,8 +7,8 @@ A placeholder is `{`, a name (an ASCII letter or `_`, then letters, digits or `_
 nothing else inside the braces. Doubled braces are the escape: `{{name}}` is the literal text
 `{name}`, not a placeholder. Any other braces are text, as written: `{"a": 1}`, `{ name }`,
 `{2x}`, `{}`, `{{"a": 1}}`. A declared name that only reads as a placeholder (a zero-width
-space inside, full-width braces or letters) is text too, and named to the author like an
-undeclared one: they look the same on the page.
+space inside, full-width braces or letters, a Cyrillic or Greek look-alike letter) is text too,
+and named to the author like an undeclared one: they look the same on the page.
 
     >>> undeclared('Summarise {notez} as {"a": 1} for {audience}.', ["notes", "audience"])
     ['notez']
@@ -55,15 +55,25 @@ def undeclared(template: str, declared: Collection[str]) -> list[str]:
 
 def disguised(template: str, declared: Collection[str]) -> list[str]:
     """Return the names of declared variables written with an invisible character (a zero-width
-    space, a direction mark) or a compatibility form (full-width braces or letters) in or
-    round the name: it reads as `{name}`, but is text, which the model would see unfilled."""
+    space, a direction mark), a compatibility form (full-width braces or letters) or a letter
+    of another script in or round the name: it reads as `{name}`, but is text, which the
+    model would see unfilled."""
     found = []
     for match in BRACED.finditer(template):
         folded = unicodedata.normalize("NFKC", match.group(0))
         folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
-        if not PLACEHOLDER.fullmatch(match.group(0)) and folded[1:-1] in declared:
-            found.append(folded[1:-1])
+        if PLACEHOLDER.fullmatch(match.group(0)):
+            continue
+        found += [name for name in declared if looks_like(folded[1:-1], name)]
     return list(dict.fromkeys(found))
+
+
+def looks_like(written: str, name: str) -> bool:
+    """Whether `written` is `name`, or `name` with letters from another script in its place
+    (a Cyrillic "а" for "a", a Greek "ο" for "o"): it differs only where it is not ASCII."""
+    if len(written) != len(name):
+        return False
+    return all(w == n or not w.isascii() for w, n in zip(written, name, strict=True))
 
 
 def undeclared_message(template: str, declared: Collection[str]) -> str:

@@ -78,6 +78,10 @@ def test_the_message_says_when_the_exercise_has_no_variables():
         "Greet \uff5bname\uff5d.",  # full-width braces (a CJK input method)
         "Greet {\uff4eame}.",  # a full-width letter
         "Greet {name\u00ad}.",  # a soft hyphen
+        "Greet {n\u0430me}.",  # a Cyrillic a, from a Russian keyboard layout
+        "Greet {nam\u03b5}.",  # a Greek epsilon
+        "Greet {\u0578ame}.",  # an Armenian vo, which no table of ours lists
+        "Greet {\U0001d427ame}.",  # a mathematical bold n
     ],
 )
 def test_a_declared_placeholder_disguised_by_an_invisible_or_full_width_character_is_named(text):
@@ -88,6 +92,9 @@ def test_a_declared_placeholder_disguised_by_an_invisible_or_full_width_characte
     assert message.startswith("Type {name} again: as written it holds an invisible")
 
 
-@pytest.mark.parametrize("text", ["Greet {name}.", "{{na\u200bme}}", "{ name }", "{na\u200bmes}"])
+@pytest.mark.parametrize(
+    "text",
+    ["Greet {name}.", "{{na\u200bme}}", "{ name }", "{na\u200bmes}", "{n\u0430mes}"],
+)
 def test_a_placeholder_or_other_text_is_not_called_disguised(text):
     assert undeclared_message(text, ["name"]) == ""
