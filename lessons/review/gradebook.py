@@ -26,12 +26,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Concat, Lower, Trim
+from django.db.models.functions import Coalesce, Concat, Lower, Substr, Trim
 from django.urls import reverse
 
 from lessons.models import Exercise
 from lessons.review.cohorts import deadlines_of, work_is_late
 from lessons.review.models import Cohort, Membership, Progress
+from sandbox.models import Attempt
 
 PER_PAGE = 50
 MAX_QUERY = 100  # characters of a search kept
@@ -155,6 +156,18 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Errors:
+    """A learner's attempts on an exercise when none was graded: every one ended in error."""
+
+    count: int
+    code: str  # of the last one: provider error, time_limit, budget, poison…
+    reason: str  # of the last one, as its learner read it (cut to ERROR_CHARS)
+
+
+ERROR_CHARS = 200
+
+
+@dataclass(frozen=True)
 class Cell:
     exercise_id: int
     percent: int | None  # of the best score; None: not tried
@@ -163,6 +176,7 @@ class Cell:
     late: bool
     bucket: str  # the heat map's colour class
     url: str  # the learner's drill-down on this exercise
+    errors: Errors | None = None  # of work never graded: tried, stuck on errors
 
     @property
     def tried(self) -> bool:
@@ -193,10 +207,11 @@ class CohortTotal:
     attempts: int
 
 
-def bucket(percent: int | None, passed: bool) -> str:
-    """Return the heat map class of a cell: green when passed, else red to amber by score."""
+def bucket(percent: int | None, passed: bool, errors: Errors | None = None) -> str:
+    """Return the heat map class of a cell: green when passed, else red to amber by score;
+    work never graded is "errors" when it was tried, else "untried"."""
     if percent is None:
-        return "untried"
+        return "errors" if errors else "untried"
     if passed:
         return "pass"
     return f"b{min(percent // 25, 3)}"
@@ -218,11 +233,42 @@ def drilldown_url(cohort_id: int) -> Callable[[int, int], str]:
     return lambda learner_id, exercise_id: pattern.format(learner=learner_id, exercise=exercise_id)
 
 
+def errors_only(
+    learner_ids: Sequence[int], exercise_ids: Sequence[int], graded: set[tuple[int, int]]
+) -> dict[tuple[int, int], Errors]:
+    """Return, by (learner, exercise), the attempts that ended in error of the work with no
+    graded attempt (not in `graded`): how many, and the last one's code and reason (one
+    query, of one row per learner and exercise)."""
+    errored = Attempt.objects.by_learners().filter(
+        learner_id__in=learner_ids, exercise_id__in=exercise_ids, status=Attempt.ERROR
+    )
+    last = errored.filter(
+        learner_id=OuterRef("learner_id"), exercise_id=OuterRef("exercise_id")
+    ).order_by("-created_at", "-id")
+    rows = (
+        errored.order_by()
+        .values("learner_id", "exercise_id")
+        .annotate(
+            count=Count("id"),
+            code=Subquery(last.values("error_code")[:1]),
+            reason=Subquery(last.annotate(cut=Substr("error", 1, ERROR_CHARS)).values("cut")[:1]),
+        )
+    )
+    return {
+        (row["learner_id"], row["exercise_id"]): Errors(
+            row["count"], row["code"] or "", row["reason"] or ""
+        )
+        for row in rows
+        if (row["learner_id"], row["exercise_id"]) not in graded
+    }
+
+
 def cells_of(
     cohort_id: int, learner_ids: Iterable[int], columns: Sequence[Column]
 ) -> dict[int, list[Cell]]:
     """Return each learner's cells, one per column, from their Progress (one query, of plain
-    values: model instances would cost more than the rest of the page)."""
+    values: model instances would cost more than the rest of the page), and the errors of
+    their work never graded (one more)."""
     url = drilldown_url(cohort_id)
     learner_ids = list(learner_ids)
     found = {
@@ -239,15 +285,17 @@ def cells_of(
             "passed_at",
         )
     }
+    errors = errors_only(learner_ids, [c.id for c in columns], set(found))
     cells_by_learner = {}
     for learner_id in learner_ids:
         cells = []
         for column in columns:
             row = found.get((learner_id, column.id))
             if row is None:
-                cells.append(
-                    Cell(column.id, None, False, 0, False, "untried", url(learner_id, column.id))
-                )
+                stuck = errors.get((learner_id, column.id))
+                colour = bucket(None, False, stuck)
+                address = url(learner_id, column.id)
+                cells.append(Cell(column.id, None, False, 0, False, colour, address, stuck))
                 continue
             _, _, attempts, best_score, passed, last_attempt_at, passed_at = row
             percent = round((best_score or 0) * 100)

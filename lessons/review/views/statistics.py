@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Substr
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -17,7 +18,7 @@ from lessons.models import Exercise
 from lessons.review import access
 from lessons.review import statistics as stats
 from lessons.review.models import Cohort, Decision, Membership, Progress
-from sandbox.models import Run
+from sandbox.models import Attempt, Run
 from sandbox.views import LearnerRequest
 
 SAMPLE_CHARS = 600
@@ -140,6 +141,18 @@ def judge_rows(cohort: Cohort, exercise: Exercise, texts: dict[str, str]) -> lis
     ]
 
 
+def stuck_on_errors(cohort: Cohort, exercise: Exercise) -> int:
+    """Return how many of the cohort's learners tried the exercise without a graded attempt:
+    every attempt of theirs ended in error (one query)."""
+    graded = Progress.objects.filter(
+        learner_id=OuterRef("learner_id"), exercise=exercise, attempts__gt=0
+    )
+    errored = Attempt.objects.by_learners().filter(
+        exercise=exercise, status=Attempt.ERROR, learner__memberships__cohort=cohort
+    )
+    return errored.filter(~Exists(graded)).values("learner_id").distinct().count()
+
+
 @login_required
 @require_safe
 def exercise_stats(request: LearnerRequest, cohort_id: int, exercise_id: int) -> HttpResponse:
@@ -161,6 +174,7 @@ def exercise_stats(request: LearnerRequest, cohort_id: int, exercise_id: int) ->
         "exercise": exercise,
         "members": Membership.objects.filter(cohort=cohort).count(),
         "summary": summary,
+        "stuck": stuck_on_errors(cohort, exercise),
         "tokens_in": f"{summary.input_tokens:,}",
         "tokens_out": f"{summary.output_tokens:,}",
         "chart": stats.histogram_chart(summary.histogram),

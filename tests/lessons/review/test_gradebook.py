@@ -23,7 +23,8 @@ from lessons.review.gradebook import (
     sorting,
 )
 from lessons.review.models import Cohort, Deadline, Membership, Progress
-from tests.conftest import make_exercise, make_user
+from sandbox.models import Attempt
+from tests.conftest import make_attempt, make_exercise, make_user
 
 NOW = timezone.now()
 
@@ -149,6 +150,42 @@ def test_work_passed_before_the_deadline_is_not_late_and_no_row_is_not_tried():
     assert not cell(book, alice, greet).late
     untried = cell(book, alice, thank)
     assert not untried.tried and untried.bucket == "untried" and untried.attempts == 0
+
+
+def errored(learner: User, exercise: Exercise, code: str, minutes: int, **fields) -> Attempt:
+    return make_attempt(
+        learner,
+        exercise,
+        status=Attempt.ERROR,
+        error_code=code,
+        error=f"It stopped: {code}.",
+        created_at=NOW - timedelta(minutes=minutes),
+        **fields,
+    )
+
+
+@pytest.mark.django_db
+def test_work_whose_every_attempt_ended_in_error_is_tried_and_stuck_not_untried():
+    greet, thank = two_exercises()
+    cohort = make_cohort()
+    alice, bob = make_user("alice"), make_user("bob")
+    enrol(cohort, alice, bob)
+    errored(alice, greet, "provider", minutes=30)
+    errored(alice, greet, "time_limit", minutes=10)
+    errored(alice, greet, "budget", minutes=20)
+    errored(alice, thank, "poison", minutes=5, is_reference=True)  # an instructor's run: not hers
+    progress(bob, greet, 0.5)
+    errored(bob, greet, "poison", minutes=1)  # he has a graded attempt: his cell is its score
+
+    book = gradebook(cohort)
+    stuck = cell(book, alice, greet)
+    assert not stuck.tried and stuck.bucket == "errors"
+    assert stuck.errors is not None
+    assert (stuck.errors.count, stuck.errors.code) == (3, "time_limit")
+    assert stuck.errors.reason == "It stopped: time_limit."
+    assert cell(book, alice, thank).bucket == "untried" and cell(book, alice, thank).errors is None
+    graded = cell(book, bob, greet)
+    assert (graded.percent, graded.bucket, graded.errors) == (50, "b2", None)
 
 
 @pytest.mark.django_db

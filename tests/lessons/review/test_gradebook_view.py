@@ -15,7 +15,13 @@ from django.utils import timezone
 from lessons.review.gradebook import PER_PAGE
 from lessons.review.models import Deadline
 from tests.conftest import HTMX, make_exercise, make_user
-from tests.lessons.review.test_gradebook import enrol, make_cohort, progress, two_exercises
+from tests.lessons.review.test_gradebook import (
+    enrol,
+    errored,
+    make_cohort,
+    progress,
+    two_exercises,
+)
 
 
 def url(cohort, **params) -> str:
@@ -47,6 +53,22 @@ def test_the_gradebook_shows_each_cell_linked_to_its_drilldown(ines_client, coho
     assert reverse("ls-teach-gradebook-csv", args=[cohort.pk]) in html
     assert reverse("ls-teach-attempts-csv", args=[cohort.pk]) in html
     assert "review-gradebook.css" in html
+
+
+def test_work_stuck_on_errors_says_so_with_the_last_errors_code_and_reason(
+    ines_client, cohort, learner
+):
+    greet, thank = two_exercises()
+    errored(learner, greet, "provider", minutes=9)
+    errored(learner, greet, "time_limit", minutes=3)
+    html = ines_client.get(url(cohort)).content.decode()
+    drill = reverse("ls-teach-drilldown", args=[cohort.pk, learner.pk, greet.pk])
+    cell = html[html.index(f'href="{drill}"') : html.index("</td>", html.index(drill))]
+    assert "errors only" in cell and "2 tries" in cell and "time_limit" in cell
+    assert "It stopped: time_limit." in cell and "not tried" not in cell
+    assert 'class="gb-cell errors"' in html
+    untried = reverse("ls-teach-drilldown", args=[cohort.pk, learner.pk, thank.pk])
+    assert "not tried" in html[html.index(untried) :][:300]
 
 
 def test_late_work_says_late_in_words(ines_client, cohort, learner):

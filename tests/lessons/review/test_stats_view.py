@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -220,6 +221,31 @@ def test_a_cohort_where_nobody_tried_shows_empty_figures(ines_client, instructor
     assert stat(html, "first-try") == "—" and stat(html, "median") == "—"
     assert "No learner of this cohort has a graded attempt" in html
     assert "<svg" not in html
+
+
+def test_learners_whose_every_attempt_ended_in_error_are_counted_apart_from_who_tried(
+    ines_client, cohort_data
+):
+    cohort, exercise, carol = cohort_data
+    frank, eve = make_user("frank"), User.objects.get(username="eve")
+    Membership.objects.create(cohort=cohort, learner=frank)
+    for who, code in ((frank, "provider"), (frank, "time_limit"), (carol, "budget"), (eve, "x")):
+        make_attempt(who, exercise, status=Attempt.ERROR, error_code=code)
+    html = ines_client.get(stats_url(cohort, exercise)).content.decode()
+    # Frank is stuck; Carol had graded attempts, and Eve is in another cohort.
+    assert stat(html, "tried") == "3"
+    assert stat(html, "stuck").startswith("and 1 more tried with no attempt graded")
+
+
+def test_a_cohort_stuck_on_errors_says_so_where_the_chart_would_be(
+    ines_client, instructor, learner
+):
+    exercise = make_exercise()
+    cohort = cohort_of(learner)
+    make_attempt(learner, exercise, status=Attempt.ERROR, error_code="poison")
+    html = ines_client.get(stats_url(cohort, exercise)).content.decode()
+    assert stat(html, "tried") == "0"
+    assert "1 tried, and every attempt of theirs ended in error" in html
 
 
 def test_only_the_courses_instructors_see_it(client, cohort_data, other_instructor, learner):
