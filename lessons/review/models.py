@@ -95,7 +95,8 @@ class Progress(models.Model):
     # {case id: [runs passed, runs]} over every sample of every graded attempt.
     case_results = models.JSONField(default=dict)
     # The failing attempts grouped by the criteria they failed:
-    # [{"criteria": [ids, sorted], "count": n, "attempt": id of the latest}].
+    # [{"criteria": [ids, sorted], "count": n, "attempt": id of the latest}]; those not
+    # passed that wait for review on some criteria have them as "waiting": [ids, sorted].
     failure_groups = models.JSONField(default=list)
     needs_review = models.PositiveIntegerField(default=0)  # open items in the review queue
     updated_at = models.DateTimeField(default=timezone.now)

@@ -25,7 +25,8 @@ from sandbox.models import Attempt, Run, UsageRecord
 class RunResult:
     case_id: int | None
     passed: bool
-    failed: frozenset[str]  # the ids of the criteria it did not pass
+    failed: frozenset[str]  # the ids of the criteria it failed
+    waiting: frozenset[str] = frozenset()  # of those it neither passed nor failed: needs review
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,10 @@ class Usage:
 
 
 def run_result(case_id: int | None, passed: bool | None, criteria: Iterable[Mapping]) -> RunResult:
-    failed = frozenset(str(c["id"]) for c in criteria if not c.get("passed"))
-    return RunResult(case_id, bool(passed), failed)
+    criteria = list(criteria)
+    waiting = frozenset(str(c["id"]) for c in criteria if c.get("status") == NEEDS_REVIEW)
+    failed = frozenset(str(c["id"]) for c in criteria if not c.get("passed")) - waiting
+    return RunResult(case_id, bool(passed), failed, waiting)
 
 
 def summarize(attempts: Sequence[GradedAttempt], usage: Usage) -> dict[str, Any]:
@@ -93,11 +96,14 @@ def add_attempt(fields: dict[str, Any], attempt: GradedAttempt) -> dict[str, Any
         counts[0] += run.passed
         counts[1] += 1
     if not attempt.passed:
+        # An attempt waiting for a person on some criterion is grouped apart: not failed yet.
         failed = sorted(set().union(*(run.failed for run in attempt.runs)))
+        waiting = sorted(set().union(*(run.waiting for run in attempt.runs)))
         groups = fields["failure_groups"]
-        group = next((g for g in groups if g["criteria"] == failed), None)
+        same = (g for g in groups if (g["criteria"], g.get("waiting", [])) == (failed, waiting))
+        group = next(same, None)
         if group is None:
-            group = {"criteria": failed, "count": 0}
+            group = {"criteria": failed, "count": 0, **({"waiting": waiting} if waiting else {})}
             groups.append(group)
         group["count"] += 1
         group["attempt"] = attempt.id  # the latest

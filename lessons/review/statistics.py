@@ -121,23 +121,36 @@ class FailureGroup:
     count: int  # failing attempts
     attempt: str  # a sample: the attempt of the learner with the most attempts in the group
     sample_count: int = field(default=0, repr=False)
+    # The criteria its attempts wait for a person on: not failed yet, whatever `criteria`.
+    waiting: tuple[str, ...] = ()
 
 
 def merge_failure_groups(rows: Iterable[Sequence[Mapping[str, Any]]]) -> list[FailureGroup]:
-    """Merge the failure groups of many Progress rows: counts summed per set of criteria,
-    largest first (ties by criteria), each with a sample attempt from the learner who failed
-    that way most often (the first of them in `rows`)."""
-    groups: dict[tuple[str, ...], FailureGroup] = {}
+    """Merge the failure groups of many Progress rows: counts summed per set of criteria
+    (failed, and waiting for review), largest first (ties by criteria), each with a sample
+    attempt from the learner who failed that way most often (the first of them in `rows`)."""
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], FailureGroup] = {}
     for row in rows:
         for group in row:
-            key = tuple(sorted(group["criteria"]))
+            key = tuple(sorted(group["criteria"])), tuple(sorted(group.get("waiting", ())))
             merged = groups.get(key)
             if merged is None:
-                merged = groups[key] = FailureGroup(key, 0, group["attempt"], group["count"])
+                merged = groups[key] = FailureGroup(
+                    key[0], 0, group["attempt"], group["count"], waiting=key[1]
+                )
             elif group["count"] > merged.sample_count:
                 merged.attempt, merged.sample_count = group["attempt"], group["count"]
             merged.count += group["count"]
-    return sorted(groups.values(), key=lambda g: (-g.count, g.criteria))
+    return sorted(groups.values(), key=lambda g: (-g.count, g.criteria, g.waiting))
+
+
+def criteria_waiting(groups: Iterable[FailureGroup]) -> list[tuple[str, int]]:
+    """Return (criterion id, attempts not passed that wait for review on it), most first."""
+    counts: Counter[str] = Counter()
+    for group in groups:
+        for criterion_id in group.waiting:
+            counts[criterion_id] += group.count
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def criteria_most_failed(groups: Iterable[FailureGroup]) -> list[tuple[str, int]]:
@@ -243,7 +256,8 @@ class ExerciseSummary:
     median_attempts_to_pass: float | None
     histogram: list[int]  # of the best score of each learner who tried
     cases: dict[str, tuple[int, int]]
-    failure_groups: list[FailureGroup]
+    failure_groups: list[FailureGroup]  # of the attempts that failed
+    waiting_groups: list[FailureGroup]  # of those not passed that wait for review: not failed
     input_tokens: int
     output_tokens: int
     cost_usd: Decimal
@@ -260,11 +274,16 @@ class ExerciseSummary:
     def failing_attempts(self) -> int:
         return sum(group.count for group in self.failure_groups)
 
+    @property
+    def waiting_attempts(self) -> int:
+        return sum(group.count for group in self.waiting_groups)
+
 
 def summarize_progress(rows: Sequence[ProgressRow]) -> ExerciseSummary:
     """Return the figures of an exercise over its learners' Progress rows; the tokens and
     cost count every row, the rest only the learners with a graded attempt."""
     tried = [row for row in rows if row.attempts]
+    groups = merge_failure_groups(row.failure_groups for row in tried)
     return ExerciseSummary(
         attempts=sum(row.attempts for row in tried),
         tried=len(tried),
@@ -275,7 +294,8 @@ def summarize_progress(rows: Sequence[ProgressRow]) -> ExerciseSummary:
         ),
         histogram=histogram(row.best_score for row in tried if row.best_score is not None),
         cases=case_totals(row.case_results for row in tried),
-        failure_groups=merge_failure_groups(row.failure_groups for row in tried),
+        failure_groups=[group for group in groups if not group.waiting],
+        waiting_groups=[group for group in groups if group.waiting],
         input_tokens=sum(row.input_tokens for row in rows),
         output_tokens=sum(row.output_tokens for row in rows),
         cost_usd=sum((row.cost_usd for row in rows), Decimal(0)),

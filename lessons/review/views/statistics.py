@@ -185,6 +185,7 @@ def exercise_stats(request: LearnerRequest, cohort_id: int, exercise_id: int) ->
         ],
         "groups": [GroupRow(group, samples.get(group.attempt)) for group in top],
         "more_groups": len(summary.failure_groups) - len(top),
+        "waiting": stats.criteria_waiting(summary.waiting_groups),
         "judges": judge_rows(cohort, exercise, texts),
     }
     return render(request, "lessons/review/stats.html", context)

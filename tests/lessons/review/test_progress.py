@@ -141,6 +141,23 @@ def test_outputs_the_judge_could_not_decide_or_that_look_like_injections_wait_fo
     assert ReviewItem.objects.count() == 2
 
 
+def test_a_criterion_waiting_for_review_is_no_failure_and_its_attempts_are_grouped_apart():
+    criteria = [needs_review(), {"id": "tone", "passed": False, "status": "ok"}]
+    run = progress.run_result(1, False, criteria)
+    assert (run.failed, run.waiting) == ({"tone"}, {"judge"})
+    waiting = progress.run_result(1, False, [needs_review()])
+    attempts = [
+        graded(0, 0.5, False, "tone"),
+        GradedAttempt("a1", START, 0.5, False, [run]),
+        GradedAttempt("a2", START, 0.9, False, [waiting]),
+    ]
+    assert summarize(attempts, Usage())["failure_groups"] == [
+        {"criteria": ["tone"], "count": 1, "attempt": "a0"},
+        {"criteria": ["tone"], "count": 1, "waiting": ["judge"], "attempt": "a1"},
+        {"criteria": [], "count": 1, "waiting": ["judge"], "attempt": "a2"},
+    ]
+
+
 @pytest.mark.django_db
 def test_refresh_makes_the_same_queries_for_one_attempt_or_many(learner):
     exercise = make_exercise()

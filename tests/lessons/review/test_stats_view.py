@@ -212,6 +212,30 @@ def test_failure_groups_are_largest_first_with_an_escaped_truncated_sample(
     assert line[: line.index("</p>")].count("hidden from the learner") == 1
 
 
+def test_attempts_waiting_for_review_are_shown_apart_from_the_failure_groups(
+    ines_client, instructor, learner, other_learner
+):
+    exercise = make_exercise(cases=CASES)
+    cohort = cohort_of(learner, other_learner)
+    graded(other_learner, exercise, ("greets",), ())
+    waiting = make_attempt(learner, exercise, status=Attempt.GRADED, score=0.5, passed=False)
+    for position, case in enumerate(exercise.cases.all()):
+        judge = {"id": "greets", "kind": "llm_judge", "passed": False, "status": "needs_review"}
+        short = {"id": "short", "kind": "contains", "passed": True, "status": "ok"}
+        make_run(waiting, position, case=case, passed=False, criteria=[judge, short])
+    refresh(learner.pk, exercise.pk)
+
+    response = ines_client.get(stats_url(cohort, exercise))
+    groups = [(row.group.criteria, row.group.count) for row in response.context["groups"]]
+    assert groups == [(("greets",), 1)]  # Bob's; the judge has not failed Alice yet
+    assert response.context["most_failed"] == [("greets", "Ask it to say hello.", 1)]
+    assert response.context["waiting"] == [("greets", 1)]
+    html = response.content.decode()
+    section = html[html.index("data-waiting") :]
+    assert "1 attempt not passed has a criterion the judge could not decide" in section
+    assert reverse("ls-teach-review-queue") in section
+
+
 def test_a_cohort_where_nobody_tried_shows_empty_figures(ines_client, instructor, learner):
     exercise = make_exercise()
     cohort = cohort_of(learner)
