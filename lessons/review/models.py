@@ -92,7 +92,8 @@ class Progress(models.Model):
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
-    # {case id: [runs passed, runs]} over every sample of every graded attempt.
+    # {case id: [runs passed, runs]} over every sample of every graded attempt, but the runs
+    # not passed that wait for review (neither passed nor failed yet).
     case_results = models.JSONField(default=dict)
     # The failing attempts grouped by the criteria they failed:
     # [{"criteria": [ids, sorted], "count": n, "attempt": id of the latest}]; those not

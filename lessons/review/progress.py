@@ -92,6 +92,8 @@ def add_attempt(fields: dict[str, Any], attempt: GradedAttempt) -> dict[str, Any
         fields["attempts_to_pass"] = fields["attempts"]
         fields["first_try_passed"] = fields["attempts"] == 1
     for run in attempt.runs:
+        if run.waiting and not run.passed:
+            continue  # neither passed nor failed until someone decides
         counts = fields["case_results"].setdefault(str(run.case_id), [0, 0])
         counts[0] += run.passed
         counts[1] += 1

@@ -156,6 +156,8 @@ def test_a_criterion_waiting_for_review_is_no_failure_and_its_attempts_are_group
         {"criteria": ["tone"], "count": 1, "waiting": ["judge"], "attempt": "a1"},
         {"criteria": [], "count": 1, "waiting": ["judge"], "attempt": "a2"},
     ]
+    # Runs not passed that wait for review are no failed runs of their case either.
+    assert summarize(attempts, Usage())["case_results"] == {"1": [0, 1]}
 
 
 @pytest.mark.django_db

@@ -230,6 +230,9 @@ def test_attempts_waiting_for_review_are_shown_apart_from_the_failure_groups(
     assert groups == [(("greets",), 1)]  # Bob's; the judge has not failed Alice yet
     assert response.context["most_failed"] == [("greets", "Ask it to say hello.", 1)]
     assert response.context["waiting"] == [("greets", 1)]
+    # Nor has any of her runs failed its case: Bob's runs alone are counted.
+    rates = {case.name: (case.passed, case.runs) for case in response.context["cases"]}
+    assert rates == {"Ada": (0, 1), "Secret case": (1, 1)}
     html = response.content.decode()
     section = html[html.index("data-waiting") :]
     assert "1 attempt not passed has a criterion the judge could not decide" in section
