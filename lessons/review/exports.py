@@ -34,6 +34,7 @@ ATTEMPT_HEADER = [
     "submitted at",
     "late",
     "status",
+    "error",
     "graded score %",
     "override score %",
     "override reason",
@@ -188,6 +189,8 @@ def cohort_attempts(cohort: Cohort):
             "id",
             "created_at",
             "status",
+            "error_code",
+            "error",
             "score",
             "passed",
             "learner__username",
@@ -225,6 +228,13 @@ def cohort_attempts(cohort: Cohort):
     )
 
 
+def error_text(attempt: Attempt) -> str | None:
+    """Return why an attempt ended in error, "code: reason"; None for one that did not."""
+    if attempt.status != Attempt.ERROR:
+        return None
+    return f"{attempt.error_code or 'error'}: {attempt.error}"
+
+
 def attempt_rows(cohort: Cohort) -> Iterator[list[Any]]:
     """Yield every run of the cohort's attempts as a row, a header first; an attempt without
     runs (queued, or failed before any) is one row with the run's cells blank. Attempts come
@@ -241,6 +251,7 @@ def attempt_rows(cohort: Cohort) -> Iterator[list[Any]]:
             attempt.created_at.isoformat(),
             is_late(attempt.created_at, deadlines.get(attempt.exercise_id)),
             attempt.status,
+            error_text(attempt),
             percent(attempt.score),
             percent(override.score) if override else None,
             override.reason if override else None,

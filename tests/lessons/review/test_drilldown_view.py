@@ -258,3 +258,17 @@ def test_a_page_number_past_any_history_gives_a_page_not_an_error(ines_client, c
     graded(learner, exercise, 1, "Say hello", "Hello!")
     response = ines_client.get(drilldown_url(cohort, learner, exercise) + "?page=" + "9" * 25)
     assert response.status_code in (200, 404)
+
+
+def test_an_attempt_that_ended_in_error_says_its_code_and_reason(ines_client, cohort, learner):
+    exercise = make_exercise()
+    make_attempt(
+        learner,
+        exercise,
+        status=Attempt.ERROR,
+        error_code="poison",
+        error="Grading this attempt stopped or stalled its worker 3 times.",
+    )
+    html = ines_client.get(drilldown_url(cohort, learner, exercise)).content.decode()
+    assert "Error · <code>poison</code>" in html
+    assert "stalled its worker 3 times" in html

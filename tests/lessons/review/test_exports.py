@@ -190,6 +190,14 @@ def test_the_attempts_csv_has_a_row_per_run_with_its_results_decisions_and_audit
     Deadline.objects.create(cohort=cohort, exercise=greet, due_at=NOW - timedelta(days=1))
     attempt = graded_with_review(cohort, learner, instructor, greet)
     queued = make_attempt(learner, greet, created_at=NOW - timedelta(days=3))
+    failed = make_attempt(
+        learner,
+        greet,
+        status="error",
+        error_code="time_limit",
+        error="Grading took longer than 60 seconds and was stopped.",
+        created_at=NOW - timedelta(days=2),
+    )
 
     response = ines_client.get(attempts_url(cohort))
     rows = read(response)
@@ -198,11 +206,16 @@ def test_the_attempts_csv_has_a_row_per_run_with_its_results_decisions_and_audit
     by_column = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [(r["attempt"], r["case"]) for r in by_column] == [
         (str(queued.id), ""),  # oldest first; no runs yet: one row
+        (str(failed.id), ""),
         (str(attempt.id), "Ada"),
         (str(attempt.id), "'=Hidden"),
     ]
-    not_run, ada, hidden = by_column
+    not_run, stopped, ada, hidden = by_column
     assert (not_run["status"], not_run["late"], not_run["final score %"]) == ("queued", "no", "")
+    assert not_run["error"] == "" and ada["error"] == ""
+    # Why an attempt was never graded, as the drill-down says it.
+    assert stopped["status"] == "error"
+    assert stopped["error"] == "time_limit: Grading took longer than 60 seconds and was stopped."
     assert ada["learner"] == "alice" and ada["exercise"] == "Greet someone"
     assert ada["submitted at"] == attempt.created_at.isoformat() and ada["late"] == "yes"
     assert (ada["graded score %"], ada["override score %"], ada["final score %"]) == (
