@@ -190,11 +190,13 @@ def create(exercise: Exercise, user, criterion_id: str | None = None) -> list[Ju
 
 def start(exercise: Exercise, user, publish: Publish) -> list[JudgeCalibration]:
     """Save the calibrations (create), each published once the transaction commits, unless
-    one is under way (CalibrationError): two clicks at once would judge every label twice."""
+    one is under way (CalibrationError): two clicks at once would judge every label twice.
+    Those whose worker died are stopped: the new ones replace them."""
     with transaction.atomic():
         jobs.one_at_a_time(exercise)
         if running(exercise):
             raise CalibrationError(UNDER_WAY)
+        jobs.replace_stalled(exercise.calibrations.all(), "calibration")
         rows = create(exercise, user)
         for row in rows:
             jobs.publish_on_commit(publish, row.pk)

@@ -119,12 +119,14 @@ def create(course: Course, user) -> HealthCheck:
 
 def start(course: Course, user, publish: Publish) -> HealthCheck:
     """Save a health check (create), published once the transaction commits; or return the
-    one under way (two clicks at once would replay every exercise twice)."""
+    one under way (two clicks at once would replay every exercise twice). One whose worker
+    died is stopped: the new one replaces it."""
     with transaction.atomic():
         jobs.one_at_a_time(course)
         under_way = running(course)
         if under_way:
             return under_way
+        jobs.replace_stalled(course.health_checks.all(), "health check")
         job = create(course, user)
         jobs.publish_on_commit(publish, job.pk)
     return job

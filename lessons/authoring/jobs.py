@@ -104,6 +104,16 @@ def stop(held: QuerySet, error: str) -> None:
     held.update(status=BackgroundJob.ERROR, error=error, finished_at=timezone.now())
 
 
+def replace_stalled(under_way: QuerySet, what: str) -> None:
+    """Stop the jobs among `under_way` whose worker died, which a new one started now
+    replaces: taken up again by the reconciler, they would do (and bill) its work twice."""
+    stalled = under_way.filter(lease_expired(timezone.now()))
+    stop(
+        stalled,
+        f"Its worker stopped before it finished, and the {what} started after it replaced it.",
+    )
+
+
 def reconcile(model: type[BackgroundJob], publish: Publish) -> int:
     """Publish again the jobs a lost message or a dead worker left behind; return how many.
     The claim takes them up where they stopped."""

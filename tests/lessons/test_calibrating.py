@@ -298,6 +298,23 @@ def test_a_calibration_whose_worker_died_is_published_again_and_finishes(monkeyp
     assert (row.status, row.done, row.deliveries, row.accuracy) == ("done", 6, 2, 1.0)
 
 
+def test_a_new_calibration_replaces_one_whose_worker_died(instructor):
+    # Paused, it blocks nobody; started again meanwhile, both would judge every label.
+    exercise = judged_exercise()
+    [stalled] = calibrating.create(exercise, instructor)
+    jobs.claim(JudgeCalibration, stalled.pk)
+    JudgeCalibration.objects.filter(pk=stalled.pk).update(lease_expires_at=timezone.now())
+    [new] = calibrating.start(exercise, instructor, Mock())
+    stalled.refresh_from_db()
+    assert stalled.status == JudgeCalibration.ERROR
+    assert stalled.error == (
+        "Its worker stopped before it finished, and the calibration started after it replaced it."
+    )
+    published = Mock()
+    assert calibrating.reconcile(published) == 0  # the reconciler leaves it be
+    assert [row.pk for row in calibrating.running(exercise)] == [new.pk]
+
+
 def test_one_left_running_without_a_lease_or_whose_message_was_lost_is_published_again(settings):
     """Rows running from before calibrations had leases count as expired."""
     exercise = judged_exercise()

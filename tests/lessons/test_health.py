@@ -101,6 +101,22 @@ def test_a_dead_workers_job_is_taken_up_by_the_reconciler_where_it_stopped(cours
     assert Attempt.objects.count() == before + 2  # the reference of greet is not run again
 
 
+def test_a_new_check_replaces_one_whose_worker_died(course, instructor):
+    # Paused, it blocks nobody; started again meanwhile, both would replay every exercise.
+    stalled = health.create(course, instructor)
+    HealthCheck.objects.filter(pk=stalled.pk).update(
+        status=HealthCheck.RUNNING, lease_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    new = health.start(course, instructor, publish=Mock())
+    stalled.refresh_from_db()
+    assert stalled.status == HealthCheck.ERROR
+    assert stalled.error == (
+        "Its worker stopped before it finished, and the health check started after it replaced it."
+    )
+    assert health.reconcile(Mock()) == 0
+    assert health.running(course) == new
+
+
 def test_over_the_budget_it_stops_saying_how_far_it_got(course, instructor, settings):
     settings.DAILY_TOKEN_BUDGET = 0
     job = health.create(course, instructor)
