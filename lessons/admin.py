@@ -10,6 +10,7 @@ from django.db import transaction
 
 from lessons.authoring import publishing
 from lessons.models import Case, Course, Exercise, Lesson, Regrade
+from lessons.review import cohorts as joining
 
 
 class CaseInline(admin.StackedInline):
@@ -24,6 +25,11 @@ class CaseInline(admin.StackedInline):
 class CourseAdmin(admin.ModelAdmin):
     list_display = ("title", "slug", "position")
     prepopulated_fields = {"slug": ("title",)}
+
+    def save_related(self, request, form, formsets, change):
+        """Save the instructors, then take them out of the course's cohorts."""
+        super().save_related(request, form, formsets, change)
+        joining.drop_instructors(form.instance)
 
 
 @admin.register(Lesson)

@@ -46,6 +46,7 @@ from lessons.models import (
     split_editable,
 )
 from lessons.results import ROLES
+from lessons.review import cohorts as joining
 from sandbox.backends import BACKENDS
 from sandbox.backends.stub import StubRuleError, parse_script
 from sandbox.models import CASE_NAME_CHARS
@@ -864,6 +865,7 @@ def import_course(root: Path, instructors: Sequence[Any] = ()) -> ImportReport:
             },
         )
         course.instructors.add(*instructors)
+        joining.drop_instructors(course)
         report = ImportReport(course, warnings=data["warnings"])
         kept_lessons = []
         for position, lesson_data in enumerate(data["lessons"]):

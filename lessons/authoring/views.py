@@ -37,6 +37,7 @@ from lessons.authoring.forms import (
 )
 from lessons.markdown import render_markdown
 from lessons.models import Case, Course, Exercise, Lesson, PublishCheck
+from lessons.review import cohorts as joining
 from lessons.review.models import Cohort, ReviewItem
 from lessons.tasks import calibrate_judge as calibrate_task
 from lessons.tasks import check_exercises as health_task
@@ -193,6 +194,7 @@ def edit_course(request: LearnerRequest, course_slug: str) -> HttpResponse:
             # The course's row, updated first, holds off another edit until this one commits.
             course.save(update_fields=["title", "slug", "description", "updated_at"])
             course.instructors.set([request.user, *form.instructors_after(list(others))])
+            joining.drop_instructors(course)
         messages.success(request, "Course saved.")
         return redirect("ls-teach-course", course.slug)
     lessons = course.lessons.prefetch_related("exercises")

@@ -54,6 +54,14 @@ def cohort_with_code(code: str) -> Cohort | None:
     )
 
 
+def drop_instructors(course: Course) -> int:
+    """Take the course's instructors out of its cohorts, as they are never members (the
+    gradebook and statistics are of learners); their attempts and progress are kept. Every
+    change of a course's instructors calls it. Return how many memberships went."""
+    taught = Membership.objects.filter(cohort__course=course, learner__taught_courses=course)
+    return taught.delete()[0]
+
+
 def teaches(user, cohort: Cohort) -> bool:
     """Return whether the user teaches the cohort's course (and so is never one of its members:
     the gradebook and statistics are of learners)."""

@@ -13,6 +13,7 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from lessons.models import Case, Course, Exercise, Lesson
+from lessons.review.models import Cohort, Membership
 from sandbox.models import Attempt
 from tests.conftest import STARTER, make_attempt, make_user
 
@@ -591,3 +592,14 @@ def test_if_new_imports_a_course_only_once_keeping_its_edits_in_the_browser(db):
     load(STARTER)  # without --if-new, the files win
     tagline.refresh_from_db()
     assert tagline.title != "Edited in the browser"
+
+
+@pytest.mark.parametrize("if_new", [False, True])
+def test_a_member_made_instructor_by_an_import_leaves_the_courses_cohorts(db, if_new):
+    # The course's own instructors are never members: she would be in its gradebook.
+    load(STARTER)
+    cohort = Cohort.objects.create(course=Course.objects.get(), name="Morning")
+    ada, bob = make_user("ada"), make_user("bob")
+    Membership.objects.bulk_create([Membership(cohort=cohort, learner=u) for u in (ada, bob)])
+    run("import_course", *(["--if-new"] if if_new else []), str(STARTER), "--instructor", "ada")
+    assert list(Membership.objects.values_list("learner__username", flat=True)) == ["bob"]

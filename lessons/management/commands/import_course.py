@@ -15,6 +15,7 @@ from lessons.authoring.coursefiles import (
     read_course,
 )
 from lessons.models import Course
+from lessons.review import cohorts as joining
 
 
 class Command(BaseCommand):
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                 here := Course.objects.filter(slug=read_course(folder.resolve())["slug"]).first()
             ):
                 here.instructors.add(*instructors)
+                joining.drop_instructors(here)
                 self.stdout.write(
                     f"{here.title!r} is here already and was left as it is. To update it "
                     f"from {folder}, run: manage.py import_course {folder}"

@@ -1,5 +1,6 @@
 """The Django admin is a write path too: editing a published exercise or its test cases there
-checks it again, as the instructor's editors do (publishing.recheck_if_changed)."""
+checks it again, as the instructor's editors do (publishing.recheck_if_changed); and making
+someone a course's instructor there takes them out of its cohorts, as the editor does."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from lessons.authoring import publishing
 from lessons.models import Case, Exercise, PublishCheck
+from lessons.review.models import Cohort, Membership
 from tests.conftest import make_exercise, make_user, run_queued
 
 
@@ -157,3 +159,16 @@ def test_the_admin_cannot_publish_a_draft_past_its_check(admin_client, instructo
     assert admin_client.post(url, data).status_code == 302
     draft.refresh_from_db()
     assert (draft.status, draft.title) == (Exercise.DRAFT, "Renamed")
+
+
+def test_a_member_made_instructor_in_the_admin_leaves_the_courses_cohorts(admin_client, db):
+    course = make_exercise().lesson.course
+    cohort = Cohort.objects.create(course=course, name="Morning")
+    dora = make_user("dora")
+    Membership.objects.create(cohort=cohort, learner=dora)
+    url = f"/admin/lessons/course/{course.pk}/change/"
+    data = {**change_page_data(admin_client, url), "instructors": [dora.pk]}
+    r = admin_client.post(url, data)
+    assert r.status_code == 302, r.context["adminform"].form.errors
+    assert list(course.instructors.all()) == [dora]
+    assert not Membership.objects.exists()

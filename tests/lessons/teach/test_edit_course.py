@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lessons.models import Course, Exercise, Lesson
+from lessons.review.models import Cohort, Membership
 from tests.conftest import make_exercise, make_user
 
 
@@ -155,3 +156,15 @@ def test_a_save_changes_only_the_co_instructors_its_page_changed(ines_client, in
     assert set(course.instructors.all()) == {instructor, cleo, dora}  # a title edit
     ines_client.post("/teach/courses/basics/", {**edit, "instructors": "eve"})
     assert set(course.instructors.all()) == {instructor, cleo, eve}  # Dora out, Eve in
+
+
+def test_a_learner_made_co_instructor_leaves_the_courses_cohorts(ines_client, instructor):
+    # The course's own instructors are never members: she would be in its gradebook.
+    course = Course.objects.get(slug="basics")
+    dora = make_user("dora")
+    cohort = Cohort.objects.create(course=course, name="Morning")
+    Membership.objects.create(cohort=cohort, learner=dora)
+    edit = {"title": "Basics", "slug": "basics", "initial-instructors": "", "instructors": "dora"}
+    assert ines_client.post("/teach/courses/basics/", edit).status_code == 302
+    assert set(course.instructors.all()) == {instructor, dora}
+    assert not Membership.objects.filter(learner=dora).exists()
