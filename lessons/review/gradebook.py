@@ -165,6 +165,7 @@ class Errors:
 
 
 ERROR_CHARS = 200
+PENDING = (Attempt.QUEUED, Attempt.RUNNING)  # an attempt not graded yet, nor ended in error
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ class Cell:
     bucket: str  # the heat map's colour class
     url: str  # the learner's drill-down on this exercise
     errors: Errors | None = None  # of work never graded: tried, stuck on errors
+    pending: int = 0  # of work never graded: attempts still queued or running
 
     @property
     def tried(self) -> bool:
@@ -207,11 +209,14 @@ class CohortTotal:
     attempts: int
 
 
-def bucket(percent: int | None, passed: bool, errors: Errors | None = None) -> str:
+def bucket(
+    percent: int | None, passed: bool, errors: Errors | None = None, pending: int = 0
+) -> str:
     """Return the heat map class of a cell: green when passed, else red to amber by score;
-    work never graded is "errors" when it was tried, else "untried"."""
+    work never graded is "pending" while an attempt is queued or running, else "errors"
+    when it was tried, else "untried"."""
     if percent is None:
-        return "errors" if errors else "untried"
+        return "pending" if pending else "errors" if errors else "untried"
     if passed:
         return "pass"
     return f"b{min(percent // 25, 3)}"
@@ -233,30 +238,37 @@ def drilldown_url(cohort_id: int) -> Callable[[int, int], str]:
     return lambda learner_id, exercise_id: pattern.format(learner=learner_id, exercise=exercise_id)
 
 
-def errors_only(
+def ungraded(
     learner_ids: Sequence[int], exercise_ids: Sequence[int], graded: set[tuple[int, int]]
-) -> dict[tuple[int, int], Errors]:
-    """Return, by (learner, exercise), the attempts that ended in error of the work with no
-    graded attempt (not in `graded`): how many, and the last one's code and reason (one
-    query, of one row per learner and exercise)."""
-    errored = Attempt.objects.by_learners().filter(
-        learner_id__in=learner_ids, exercise_id__in=exercise_ids, status=Attempt.ERROR
+) -> dict[tuple[int, int], tuple[int, Errors | None]]:
+    """Return, by (learner, exercise), of the work with no graded attempt (not in `graded`):
+    how many attempts are still queued or running, and those that ended in error (how many,
+    and the last one's code and reason); one query, of one row per learner and exercise."""
+    attempts = Attempt.objects.by_learners().filter(
+        learner_id__in=learner_ids,
+        exercise_id__in=exercise_ids,
+        status__in=(Attempt.ERROR, *PENDING),
     )
-    last = errored.filter(
-        learner_id=OuterRef("learner_id"), exercise_id=OuterRef("exercise_id")
+    last = Attempt.objects.filter(
+        learner_id=OuterRef("learner_id"),
+        exercise_id=OuterRef("exercise_id"),
+        is_reference=False,
+        status=Attempt.ERROR,
     ).order_by("-created_at", "-id")
     rows = (
-        errored.order_by()
+        attempts.order_by()
         .values("learner_id", "exercise_id")
         .annotate(
-            count=Count("id"),
+            pending=Count("id", filter=Q(status__in=PENDING)),
+            count=Count("id", filter=Q(status=Attempt.ERROR)),
             code=Subquery(last.values("error_code")[:1]),
             reason=Subquery(last.annotate(cut=Substr("error", 1, ERROR_CHARS)).values("cut")[:1]),
         )
     )
     return {
-        (row["learner_id"], row["exercise_id"]): Errors(
-            row["count"], row["code"] or "", row["reason"] or ""
+        (row["learner_id"], row["exercise_id"]): (
+            row["pending"],
+            Errors(row["count"], row["code"] or "", row["reason"] or "") if row["count"] else None,
         )
         for row in rows
         if (row["learner_id"], row["exercise_id"]) not in graded
@@ -268,7 +280,7 @@ def cells_of(
 ) -> dict[int, list[Cell]]:
     """Return each learner's cells, one per column, from their Progress (one query, of plain
     values: model instances would cost more than the rest of the page), and the errors of
-    their work never graded (one more)."""
+    their work never graded, in progress or stuck on errors (one more)."""
     url = drilldown_url(cohort_id)
     learner_ids = list(learner_ids)
     found = {
@@ -285,17 +297,19 @@ def cells_of(
             "passed_at",
         )
     }
-    errors = errors_only(learner_ids, [c.id for c in columns], set(found))
+    waiting = ungraded(learner_ids, [c.id for c in columns], set(found))
     cells_by_learner = {}
     for learner_id in learner_ids:
         cells = []
         for column in columns:
             row = found.get((learner_id, column.id))
             if row is None:
-                stuck = errors.get((learner_id, column.id))
-                colour = bucket(None, False, stuck)
+                pending, stuck = waiting.get((learner_id, column.id), (0, None))
+                colour = bucket(None, False, stuck, pending)
                 address = url(learner_id, column.id)
-                cells.append(Cell(column.id, None, False, 0, False, colour, address, stuck))
+                cells.append(
+                    Cell(column.id, None, False, 0, False, colour, address, stuck, pending)
+                )
                 continue
             _, _, attempts, best_score, passed, last_attempt_at, passed_at = row
             percent = round((best_score or 0) * 100)

@@ -189,6 +189,27 @@ def test_work_whose_every_attempt_ended_in_error_is_tried_and_stuck_not_untried(
 
 
 @pytest.mark.django_db
+def test_work_whose_only_attempts_are_queued_or_running_is_in_progress_not_untried():
+    greet, thank = two_exercises()
+    cohort = make_cohort()
+    alice, bob = make_user("alice"), make_user("bob")
+    enrol(cohort, alice, bob)
+    make_attempt(alice, greet, status=Attempt.QUEUED)
+    make_attempt(alice, greet, status=Attempt.RUNNING)
+    errored(alice, greet, "provider", minutes=3)
+    make_attempt(alice, thank, status=Attempt.RUNNING, is_reference=True)  # not hers
+    progress(bob, greet, 0.5)
+    make_attempt(bob, greet, status=Attempt.QUEUED)  # graded before: his cell is its score
+
+    book = gradebook(cohort)
+    running = cell(book, alice, greet)
+    assert (running.tried, running.bucket, running.pending) == (False, "pending", 2)
+    assert running.errors is not None and running.errors.count == 1
+    assert cell(book, alice, thank).bucket == "untried"
+    assert (cell(book, bob, greet).bucket, cell(book, bob, greet).pending) == ("b2", 0)
+
+
+@pytest.mark.django_db
 def test_a_learners_total_is_the_mean_best_score_counting_untried_as_zero():
     greet, thank = two_exercises()
     cohort = make_cohort()

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from lessons.review.gradebook import PER_PAGE
 from lessons.review.models import Deadline
-from tests.conftest import HTMX, make_exercise, make_user
+from sandbox.models import Attempt
+from tests.conftest import HTMX, make_attempt, make_exercise, make_user
 from tests.lessons.review.test_gradebook import (
     enrol,
     errored,
@@ -69,6 +70,16 @@ def test_work_stuck_on_errors_says_so_with_the_last_errors_code_and_reason(
     assert 'class="gb-cell errors"' in html
     untried = reverse("ls-teach-drilldown", args=[cohort.pk, learner.pk, thank.pk])
     assert "not tried" in html[html.index(untried) :][:300]
+
+
+def test_work_only_queued_or_running_says_in_progress(ines_client, cohort, learner):
+    greet, _ = two_exercises()
+    make_attempt(learner, greet, status=Attempt.RUNNING)
+    html = ines_client.get(url(cohort)).content.decode()
+    drill = reverse("ls-teach-drilldown", args=[cohort.pk, learner.pk, greet.pk])
+    cell = html[html.index(f'href="{drill}"') : html.index("</td>", html.index(drill))]
+    assert "in progress" in cell and "1 queued or running" in cell
+    assert "not tried" not in cell and 'class="gb-cell pending"' in html
 
 
 def test_late_work_says_late_in_words(ines_client, cohort, learner):
