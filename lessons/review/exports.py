@@ -15,7 +15,7 @@ from django.utils.text import slugify
 
 from lessons.review.cohorts import deadlines_of, is_late
 from lessons.review.decisions import effective_score
-from lessons.review.gradebook import exercises_of, members, tried
+from lessons.review.gradebook import exercises_of, members, tried, ungraded
 from lessons.review.models import AuditEntry, Cohort, Decision, Override
 from sandbox.models import Attempt, Run
 
@@ -89,18 +89,23 @@ def filename(cohort: Cohort, kind: str, day: date) -> str:
 
 def gradebook_rows(cohort: Cohort) -> Iterator[list[Any]]:
     """Yield the gradebook as rows, a header first: one row per member with their best score
-    per exercise (blank: not tried), total, passes and how many attempts have an override.
-    Members come in chunks by username, each with its Progress rows (two queries a chunk)."""
+    per exercise (blank: no graded attempt), total, passes, how many attempts have an
+    override, and last the exercises of theirs with no graded attempt that are in progress or
+    stuck on errors (the blank score columns stay numbers). Members come in chunks by
+    username, each with its Progress rows and ungraded attempts (three queries a chunk)."""
     exercises = exercises_of(cohort.course_id)
     ids = [e.id for e in exercises]
+    names = {e.id: f"{e.lesson.title} / {e.title}" for e in exercises}
     yield [
         "username",
         "name",
         "email",
-        *(f"{e.lesson.title} / {e.title} %" for e in exercises),
+        *(f"{names[i]} %" for i in ids),
         "total %",
         "passed",
         "overrides",
+        "in progress",
+        "errors only",
     ]
     overridden = (
         Override.objects.filter(
@@ -133,7 +138,9 @@ def gradebook_rows(cohort: Cohort) -> Iterator[list[Any]]:
             .filter(learner_id__in=[learner.pk for learner in chunk])
             .values_list("learner_id", "exercise_id", "best_score")
         }
+        waiting = ungraded([learner.pk for learner in chunk], ids, set(best))
         for learner in chunk:
+            mine = [(i, *waiting[(learner.pk, i)]) for i in ids if (learner.pk, i) in waiting]
             yield [
                 learner.username,
                 learner.get_full_name(),
@@ -142,6 +149,8 @@ def gradebook_rows(cohort: Cohort) -> Iterator[list[Any]]:
                 percent(learner.score_sum / len(ids)) if ids else None,
                 learner.passed_count,
                 learner.overrides,
+                "; ".join(names[i] for i, pending, _ in mine if pending),
+                "; ".join(names[i] for i, pending, errors in mine if errors and not pending),
             ]
         after = chunk[-1].username
 

@@ -17,7 +17,13 @@ from lessons.models import Exercise, Lesson
 from lessons.review import exports
 from lessons.review.models import AuditEntry, Deadline, Decision, Override
 from tests.conftest import make_attempt, make_run, make_user
-from tests.lessons.review.test_gradebook import enrol, make_cohort, progress, two_exercises
+from tests.lessons.review.test_gradebook import (
+    enrol,
+    errored,
+    make_cohort,
+    progress,
+    two_exercises,
+)
 
 NOW = timezone.now()
 
@@ -101,11 +107,33 @@ def test_the_gradebook_csv_has_one_row_per_member_and_a_column_per_exercise(
         "total %",
         "passed",
         "overrides",
+        "in progress",
+        "errors only",
     ]
     assert rows[1:] == [
-        ["alice", "", "", "100.0", "33.4", "66.7", "1", "1"],
-        ["bob", "Bob Stone", "bob@example.org", "", "50.0", "25.0", "0", "0"],
+        ["alice", "", "", "100.0", "33.4", "66.7", "1", "1", "", ""],
+        ["bob", "Bob Stone", "bob@example.org", "", "50.0", "25.0", "0", "0", "", ""],
     ]
+
+
+def test_the_gradebook_csv_tells_work_stuck_on_errors_or_in_progress_from_not_tried(
+    ines_client, cohort, learner
+):
+    greet, thank = two_exercises()
+    errored(learner, greet, "provider", minutes=3)
+    make_attempt(learner, thank, status="running")
+    errored(learner, thank, "budget", minutes=5)
+    bob = make_user("bob")
+    enrol(cohort, bob)
+    progress(bob, greet, 0.5)
+    errored(bob, greet, "poison", minutes=1)  # graded before: a score
+    header, alice, bob_row = read(ines_client.get(gradebook_url(cohort)))
+    assert alice[3:5] == ["", ""]  # no score, but not "not tried" either
+    assert dict(zip(header[-2:], alice[-2:], strict=True)) == {
+        "in progress": "First lesson / Thank someone",
+        "errors only": "First lesson / Greet someone",
+    }
+    assert bob_row[3] == "50.0" and bob_row[-2:] == ["", ""]
 
 
 def test_the_gradebook_csv_guards_learner_text_and_leaves_out_other_cohorts(ines_client, cohort):
