@@ -97,7 +97,8 @@ class Progress(models.Model):
     case_results = models.JSONField(default=dict)
     # The failing attempts grouped by the criteria they failed:
     # [{"criteria": [ids, sorted], "count": n, "attempt": id of the latest}]; those not
-    # passed that wait for review on some criteria have them as "waiting": [ids, sorted].
+    # passed that wait for review on some criteria have them as "waiting": [ids, sorted];
+    # those failed by an override, no criterion failed nor waiting, are "overridden": true.
     failure_groups = models.JSONField(default=list)
     needs_review = models.PositiveIntegerField(default=0)  # open items in the review queue
     updated_at = models.DateTimeField(default=timezone.now)

@@ -36,6 +36,7 @@ class GradedAttempt:
     score: float  # the override's, if an instructor set one
     passed: bool
     runs: Sequence[RunResult]
+    overridden: bool = False  # an instructor set its score (and so whether it passed)
 
 
 @dataclass(frozen=True)
@@ -99,18 +100,28 @@ def add_attempt(fields: dict[str, Any], attempt: GradedAttempt) -> dict[str, Any
         counts[1] += 1
     if not attempt.passed:
         # An attempt waiting for a person on some criterion is grouped apart: not failed yet.
+        # One that failed no criterion failed by its score: the override's, if it has one.
         failed = sorted(set().union(*(run.failed for run in attempt.runs)))
         waiting = sorted(set().union(*(run.waiting for run in attempt.runs)))
+        by_hand = attempt.overridden and not failed and not waiting
+        key = (failed, waiting, by_hand)
         groups = fields["failure_groups"]
-        same = (g for g in groups if (g["criteria"], g.get("waiting", [])) == (failed, waiting))
+        same = (g for g in groups if group_key(g) == key)
         group = next(same, None)
         if group is None:
             group = {"criteria": failed, "count": 0, **({"waiting": waiting} if waiting else {})}
+            group.update({"overridden": True} if by_hand else {})
             groups.append(group)
         group["count"] += 1
         group["attempt"] = attempt.id  # the latest
         groups.sort(key=lambda g: -g["count"])
     return fields
+
+
+def group_key(group: Mapping[str, Any]) -> tuple[list[str], list[str], bool]:
+    """Return what tells a failure group from another: the criteria failed, those waiting
+    for review, and whether an instructor's override failed it (no criterion did)."""
+    return group["criteria"], group.get("waiting", []), group.get("overridden", False)
 
 
 def add_usage(fields: dict[str, Any], usage: Usage) -> dict[str, Any]:
@@ -228,6 +239,7 @@ def graded_attempt(
         score=override.score if override else attempt.score or 0.0,
         passed=override.passed if override else bool(attempt.passed),
         runs=[run_result(run.case_id, run.passed, run.criteria) for run in runs],
+        overridden=override is not None,
     )
 
 

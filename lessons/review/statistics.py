@@ -123,25 +123,29 @@ class FailureGroup:
     sample_count: int = field(default=0, repr=False)
     # The criteria its attempts wait for a person on: not failed yet, whatever `criteria`.
     waiting: tuple[str, ...] = ()
+    # Its attempts failed no criterion: an instructor's override failed them.
+    overridden: bool = False
 
 
 def merge_failure_groups(rows: Iterable[Sequence[Mapping[str, Any]]]) -> list[FailureGroup]:
     """Merge the failure groups of many Progress rows: counts summed per set of criteria
-    (failed, and waiting for review), largest first (ties by criteria), each with a sample
-    attempt from the learner who failed that way most often (the first of them in `rows`)."""
-    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], FailureGroup] = {}
+    (failed, and waiting for review; or none, failed by an override), largest first (ties by
+    criteria), each with a sample attempt from the learner who failed that way most often
+    (the first of them in `rows`)."""
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...], bool], FailureGroup] = {}
     for row in rows:
         for group in row:
-            key = tuple(sorted(group["criteria"])), tuple(sorted(group.get("waiting", ())))
+            criteria, waiting = sorted(group["criteria"]), sorted(group.get("waiting", ()))
+            key = tuple(criteria), tuple(waiting), bool(group.get("overridden"))
             merged = groups.get(key)
             if merged is None:
                 merged = groups[key] = FailureGroup(
-                    key[0], 0, group["attempt"], group["count"], waiting=key[1]
+                    key[0], 0, group["attempt"], group["count"], waiting=key[1], overridden=key[2]
                 )
             elif group["count"] > merged.sample_count:
                 merged.attempt, merged.sample_count = group["attempt"], group["count"]
             merged.count += group["count"]
-    return sorted(groups.values(), key=lambda g: (-g.count, g.criteria, g.waiting))
+    return sorted(groups.values(), key=lambda g: (-g.count, g.criteria, g.waiting, g.overridden))
 
 
 def criteria_waiting(groups: Iterable[FailureGroup]) -> list[tuple[str, int]]:

@@ -97,6 +97,34 @@ def test_an_override_is_the_score_progress_counts(learner, instructor):
     assert Progress.objects.get().passed
 
 
+def test_an_attempt_an_override_failed_with_no_criterion_failed_is_grouped_as_overridden():
+    by_hand = RunResult(case_id=1, passed=True, failed=frozenset())
+    attempts = [
+        graded(0, 0.9, False),  # under the threshold, no criterion failed
+        GradedAttempt("a1", START, 0.2, False, [by_hand], overridden=True),
+        GradedAttempt("a2", START, 0.1, False, [by_hand], overridden=True),
+        graded(3, 0.2, False, "tone"),
+        GradedAttempt("a4", START, 0.3, False, [RunResult(1, False, frozenset({"tone"}))], True),
+    ]
+    assert summarize(attempts, Usage())["failure_groups"] == [
+        {"criteria": [], "count": 2, "attempt": "a2", "overridden": True},
+        {"criteria": ["tone"], "count": 2, "attempt": "a4"},  # a criterion failed: said so
+        {"criteria": [], "count": 1, "attempt": "a0"},
+    ]
+
+
+@pytest.mark.django_db
+def test_an_override_to_a_fail_groups_the_attempt_as_overridden(learner, instructor):
+    exercise = make_exercise()
+    attempt = make_attempt(learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
+    make_run(attempt, passed=True, score=1.0, criteria=[{"id": "greets", "passed": True}])
+    Override.objects.create(
+        attempt=attempt, score=0.2, passed=False, reason="Copied", by=instructor
+    )
+    groups = refresh(learner.pk, exercise.pk).failure_groups
+    assert groups == [{"criteria": [], "count": 1, "attempt": str(attempt.pk), "overridden": True}]
+
+
 @pytest.mark.django_db
 def test_usage_of_every_attempt_is_summed(learner):
     exercise = make_exercise()

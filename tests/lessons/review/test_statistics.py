@@ -58,6 +58,19 @@ def test_failure_groups_of_many_learners_are_merged_largest_first_with_a_sample(
     assert [g.attempt for g in groups] == ["b1", "b2"]
 
 
+def test_attempts_an_override_failed_are_merged_apart_from_those_under_the_threshold():
+    rows = [
+        [{"criteria": [], "count": 1, "attempt": "a1", "overridden": True}],
+        [{"criteria": [], "count": 2, "attempt": "b1"}],
+        [{"criteria": [], "count": 1, "attempt": "c1", "overridden": True}],
+    ]
+    groups = merge_failure_groups(rows)
+    assert [(g.overridden, g.count, g.attempt) for g in groups] == [
+        (False, 2, "b1"),
+        (True, 2, "a1"),
+    ]
+
+
 def test_the_criteria_most_often_failed_count_the_failing_attempts_they_failed_in():
     groups = merge_failure_groups(
         [

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lessons.models import Course, Exercise
-from lessons.review.models import Cohort, Decision, Membership
+from lessons.review.models import Cohort, Decision, Membership, Override
 from lessons.review.progress import refresh
 from sandbox.models import Attempt, Run, UsageRecord
 from tests.conftest import JUDGED_RUBRIC, make_attempt, make_exercise, make_run, make_user
@@ -237,6 +237,23 @@ def test_attempts_waiting_for_review_are_shown_apart_from_the_failure_groups(
     section = html[html.index("data-waiting") :]
     assert "1 attempt not passed has a criterion the judge could not decide" in section
     assert reverse("ls-teach-review-queue") in section
+
+
+def test_a_failure_group_of_attempts_an_override_failed_says_so(
+    ines_client, instructor, learner, other_learner
+):
+    exercise = make_exercise(cases=CASES)
+    cohort = cohort_of(learner, other_learner)
+    attempt = graded(learner, exercise, (), ())
+    Override.objects.create(
+        attempt=attempt, score=0.3, passed=False, reason="Copied", by=instructor
+    )
+    refresh(learner.pk, exercise.pk)
+    html = ines_client.get(stats_url(cohort, exercise)).content.decode()
+    group = html[html.index('class="failure-group"') :]
+    group = group[: group.index("</li>")]
+    assert "an instructor's override set the score to a fail" in group
+    assert "stayed under the pass threshold" not in group
 
 
 def test_a_cohort_where_nobody_tried_shows_empty_figures(ines_client, instructor, learner):
