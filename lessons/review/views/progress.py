@@ -12,6 +12,7 @@ from django.views.decorators.http import require_safe
 from lessons.journey import standings, with_progress
 from lessons.models import Course, Exercise
 from lessons.review.drilldown import history
+from lessons.review.gradebook import ungraded
 from lessons.review.models import Progress
 from lessons.review.views.drilldown import page_number
 from lessons.views import visible_lessons
@@ -21,10 +22,16 @@ from sandbox.views import LearnerRequest
 @login_required
 @require_safe
 def course_progress(request: LearnerRequest, course_slug: str) -> HttpResponse:
+    """Work never graded reads as in progress or errors only, as in the gradebook."""
     course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
-    with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
+    exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
     standing = standings(request.user, [course]).get(course.id)
+    graded = {(request.user.pk, e.id) for e in exercises if e.progress}  # type: ignore[attr-defined]
+    work = ungraded([request.user.pk], [e.id for e in exercises], graded)
+    for exercise in exercises:  # queued or running, and the Errors, of work never graded
+        pending, errors = work.get((request.user.pk, exercise.id), (0, None))
+        exercise.pending, exercise.errors = pending, errors  # type: ignore[attr-defined]
     context = {
         "course": course,
         "lessons": lessons,

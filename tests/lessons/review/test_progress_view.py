@@ -73,6 +73,20 @@ def test_a_course_not_started_says_start_and_one_done_says_so(alice_client, lear
     assert "You have passed every exercise of this course." in html
 
 
+def test_work_never_graded_says_in_progress_or_errors_only_not_not_tried(
+    alice_client, learner, three
+):
+    make_attempt(learner, three[0], status=Attempt.RUNNING)
+    make_attempt(learner, three[1], status=Attempt.ERROR, error_code="budget", error="Over.")
+    html = alice_client.get(COURSE_URL).content.decode()
+    rows = {e.title: html[html.index(f">{e.title}</a>") :].split("</tr>")[0] for e in three}
+    assert "In progress" in rows["Exercise 1"] and "Not tried" not in rows["Exercise 1"]
+    assert "Errors only" in rows["Exercise 2"] and "1 attempt ended in error" in rows["Exercise 2"]
+    assert exercise_url(three[1]) in rows["Exercise 2"]  # where the errors say why
+    assert "Not tried" in rows["Exercise 3"]
+    assert "Over." in alice_client.get(exercise_url(three[1])).content.decode()
+
+
 def test_the_course_page_links_to_it(alice_client, three):
     html = alice_client.get("/courses/basics/").content.decode()
     assert f'href="{COURSE_URL}"' in html
@@ -231,12 +245,17 @@ def test_criteria_are_named_for_learners_never_by_id(alice_client, learner, thre
     assert "<strong>greets</strong>" not in html
 
 
-def test_work_whose_only_attempt_failed_after_being_billed_is_not_tried(alice_client, learner):
+def test_work_whose_only_attempt_failed_after_being_billed_has_no_score_or_tries(
+    alice_client, learner
+):
     # Progress keeps what a failed attempt was billed, in a row of no graded attempt.
     exercise = make_exercise()
     make_attempt(learner, exercise, status=Attempt.ERROR, error_code="time_limit")
     Progress.objects.create(learner=learner, exercise=exercise, input_tokens=9)
-    for url in (COURSE_URL, exercise.lesson.course.get_absolute_url()):
+    for url, status in (
+        (COURSE_URL, "Errors only"),
+        (exercise.lesson.course.get_absolute_url(), "Not tried"),
+    ):
         html = alice_client.get(url).content.decode()
         assert "None" not in html and "after 0 attempts" not in html
-        assert "Not tried" in html
+        assert status in html  # the progress page tells errors from not tried
