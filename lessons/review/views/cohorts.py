@@ -122,6 +122,8 @@ def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
         "rename": rename,
         "deadlines": deadlines,
         "members": members,
+        # The code opens the cohort only while learners may open its course (as joining does).
+        "joinable": joining.cohort_with_code(cohort.join_code) is not None,
         "join_url": request.build_absolute_uri(reverse("ls-join-code", args=[cohort.join_code])),
         "join_page": request.build_absolute_uri(reverse("ls-join")),
         "timezone_name": timezone.get_current_timezone_name(),

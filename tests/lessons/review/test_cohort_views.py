@@ -360,6 +360,19 @@ def test_a_cohort_of_an_archived_course_cannot_be_joined(alice_client, cohort):
     assert not Membership.objects.exists()
 
 
+def test_the_settings_page_says_the_code_opens_nothing_while_the_course_is_closed(
+    ines_client, cohort, exercise
+):
+    assert "data-closed" not in ines_client.get(settings_url(cohort)).content.decode()
+    for change, why in (
+        ({"archived": True}, "Basics is archived"),
+        ({"archived": False, "published": False}, "learners cannot open Basics"),
+    ):
+        Course.objects.filter(pk=cohort.course_id).update(**change)
+        html = ines_client.get(settings_url(cohort)).content.decode()
+        assert "data-closed" in html and why in html
+
+
 def test_a_cohort_of_a_draft_or_archived_course_is_closed_to_its_instructors_too(
     ines_client, cohort, exercise
 ):
