@@ -94,7 +94,7 @@ def members(cohort: Cohort, exercise_ids: Sequence[int]) -> QuerySet[User]:
     (of best scores, untried counting 0), passed_count and attempt_count."""
     return (
         User.objects.filter(memberships__cohort=cohort)
-        .only("id", "username", "first_name", "last_name", "email")
+        .only("id", "username", "first_name", "last_name", "email", "is_active")
         .annotate(
             name=display_name(),
             score_sum=_per_learner(exercise_ids, Sum("best_score"), FloatField()),

@@ -112,6 +112,7 @@ def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
             "learner__username",
             "learner__first_name",
             "learner__last_name",
+            "learner__is_active",
         )
         .order_by("-joined_at", "-id"),
         MEMBERS_PER_PAGE,

@@ -249,6 +249,13 @@ def test_deadlines_concern_this_cohort_only_and_list_drafts_in_lesson_order(ines
     assert Deadline.objects.get(cohort=other).due_at == due
 
 
+def test_a_deactivated_member_is_marked_so_in_the_member_list(ines_client, cohort):
+    enrol(cohort, make_user("gone", is_active=False))
+    html = ines_client.get(settings_url(cohort)).content.decode()
+    row = html[html.index('<span class="member-username">gone</span>') :].split("</th>")[0]
+    assert "deactivated" in row
+
+
 def test_members_come_a_page_at_a_time_newest_first(ines_client, cohort):
     enrol(cohort, *[make_user(f"u{i:03}") for i in range(MEMBERS_PER_PAGE + 1)])
     first = ines_client.get(settings_url(cohort)).content.decode()

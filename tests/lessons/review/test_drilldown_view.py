@@ -128,6 +128,17 @@ def test_the_drilldown_shows_each_attempt_with_its_prompt_outputs_and_criteria(
     assert html.count(f'action="{reverse("ls-teach-decide", args=[second.pk])}"') == 1
 
 
+def test_a_deactivated_learners_drilldown_says_the_account_is_deactivated(
+    ines_client, cohort, learner
+):
+    exercise = make_exercise()
+    address = drilldown_url(cohort, learner, exercise)
+    assert "account deactivated" not in ines_client.get(address).content.decode()
+    learner.is_active = False
+    learner.save(update_fields=["is_active"])
+    assert "account deactivated" in ines_client.get(address).content.decode()
+
+
 def test_hidden_cases_are_shown_to_the_instructor_marked_hidden(ines_client, cohort, learner):
     exercise = make_exercise(
         model_name="echo",

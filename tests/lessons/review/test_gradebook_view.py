@@ -72,6 +72,24 @@ def test_work_stuck_on_errors_says_so_with_the_last_errors_code_and_reason(
     assert "not tried" in html[html.index(untried) :][:300]
 
 
+def test_a_deactivated_learner_stays_in_the_gradebook_marked_deactivated(
+    ines_client, cohort, learner
+):
+    # Their work is the record, but they cannot log in: an instructor chasing them should know.
+    two_exercises()
+    gone = make_user("gone")
+    enrol(cohort, gone)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    html = ines_client.get(url(cohort)).content.decode()
+    rows = {
+        name: html[html.index(f'<span class="gb-name">{name}</span>') :]
+        for name in ("gone", "alice")
+    }
+    assert "deactivated" in rows["gone"].split("</th>")[0]
+    assert "deactivated" not in rows["alice"].split("</th>")[0]
+
+
 def test_work_only_queued_or_running_says_in_progress(ines_client, cohort, learner):
     greet, _ = two_exercises()
     make_attempt(learner, greet, status=Attempt.RUNNING)
