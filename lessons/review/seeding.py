@@ -848,4 +848,4 @@ class Chunk:
                 created_at=when,
             )
         )
-        return replace(graded, score=score, passed=passed)
+        return replace(graded, score=score, passed=passed, overridden=True)
