@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from lessons.models import Course, Exercise, Progress
+from lessons.review.gradebook import ungraded
 
 
 def next_exercise(
@@ -80,6 +81,18 @@ def with_progress(user, exercises: list[Exercise]) -> list[Exercise]:
     by_id = {row.exercise_id: row for row in rows}
     for exercise in exercises:
         exercise.progress = by_id.get(exercise.id)  # type: ignore[attr-defined]
+    return exercises
+
+
+def with_ungraded(user, exercises: list[Exercise]) -> list[Exercise]:
+    """Give each exercise (with_progress first) the user's work on it that has no graded
+    attempt, as the gradebook reads it: .pending, how many attempts are queued or running,
+    and .errors, those that ended in error (None for none). One query."""
+    graded = {(user.pk, e.id) for e in exercises if e.progress}  # type: ignore[attr-defined]
+    work = ungraded([user.pk], [e.id for e in exercises], graded)
+    for exercise in exercises:
+        pending, errors = work.get((user.pk, exercise.id), (0, None))
+        exercise.pending, exercise.errors = pending, errors  # type: ignore[attr-defined]
     return exercises
 
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from graders.names import checks
-from lessons.journey import standings, with_progress
+from lessons.journey import standings, with_progress, with_ungraded
 from lessons.models import Course, Exercise, Lesson
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
@@ -49,7 +49,9 @@ def course_list(request: HttpRequest) -> HttpResponse:
 def course_detail(request: HttpRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
-    with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
+    with_ungraded(
+        request.user, with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
+    )
     context = {
         "course": course,
         "lessons": lessons,
@@ -70,7 +72,7 @@ def lesson_detail(request: HttpRequest, course_slug: str, lesson_slug: str) -> H
     context = {
         "lesson": lesson,
         "course": course,
-        "exercises": with_progress(request.user, lesson.visible),
+        "exercises": with_ungraded(request.user, with_progress(request.user, lesson.visible)),
         "previous": lessons[index - 1] if index > 0 else None,
         "next": lessons[index + 1] if index + 1 < len(lessons) else None,
     }

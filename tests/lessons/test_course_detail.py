@@ -55,6 +55,22 @@ def test_a_passed_exercise_says_passed_and_counts_in_the_progress(alice_client, 
     assert 'max="100" value="50"' in html
 
 
+def test_work_with_no_graded_attempt_says_in_progress_or_errors_only(
+    alice_client, learner, exercise
+):
+    # A learner whose every attempt ended in error did try: "Not tried" would say otherwise.
+    other = make_exercise(slug="greet-twice", title="Greet twice")
+    make_attempt(learner, exercise, status=Attempt.ERROR, error_code="time_limit")
+    make_attempt(learner, other, status=Attempt.ERROR, error_code="provider")
+    make_attempt(learner, other, status=Attempt.QUEUED)
+    html = alice_client.get(URL).content.decode()
+    assert badge(html, "Greet someone") == "Errors only"
+    assert badge(html, "Greet twice") == "In progress"
+    lesson = alice_client.get("/courses/basics/first/").content.decode()
+    assert badge(lesson, "Greet someone") == "Errors only"
+    assert "0 of 2 exercises passed" in html
+
+
 def test_another_learners_attempts_do_not_count(alice_client, other_learner, exercise):
     make_attempt(other_learner, exercise, status=Attempt.GRADED, score=1.0, passed=True)
     html = alice_client.get(URL).content.decode()

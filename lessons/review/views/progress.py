@@ -9,10 +9,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from lessons.journey import standings, with_progress
+from lessons.journey import standings, with_progress, with_ungraded
 from lessons.models import Course, Exercise
 from lessons.review.drilldown import history
-from lessons.review.gradebook import ungraded
 from lessons.review.models import Progress
 from lessons.review.views.drilldown import page_number
 from lessons.views import visible_lessons
@@ -26,12 +25,8 @@ def course_progress(request: LearnerRequest, course_slug: str) -> HttpResponse:
     course = get_object_or_404(Course.objects.visible_to(request.user), slug=course_slug)
     lessons = visible_lessons(request.user, course)
     exercises = with_progress(request.user, [e for lesson in lessons for e in lesson.visible])
+    with_ungraded(request.user, exercises)
     standing = standings(request.user, [course]).get(course.id)
-    graded = {(request.user.pk, e.id) for e in exercises if e.progress}  # type: ignore[attr-defined]
-    work = ungraded([request.user.pk], [e.id for e in exercises], graded)
-    for exercise in exercises:  # queued or running, and the Errors, of work never graded
-        pending, errors = work.get((request.user.pk, exercise.id), (0, None))
-        exercise.pending, exercise.errors = pending, errors  # type: ignore[attr-defined]
     context = {
         "course": course,
         "lessons": lessons,

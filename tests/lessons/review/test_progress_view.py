@@ -254,8 +254,8 @@ def test_work_whose_only_attempt_failed_after_being_billed_has_no_score_or_tries
     Progress.objects.create(learner=learner, exercise=exercise, input_tokens=9)
     for url, status in (
         (COURSE_URL, "Errors only"),
-        (exercise.lesson.course.get_absolute_url(), "Not tried"),
+        (exercise.lesson.course.get_absolute_url(), "Errors only"),
     ):
         html = alice_client.get(url).content.decode()
         assert "None" not in html and "after 0 attempts" not in html
-        assert status in html  # the progress page tells errors from not tried
+        assert status in html  # both pages tell errors from not tried
