@@ -7,13 +7,20 @@ tests/lessons/teach/test_authz_matrix.py.
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+from urllib.parse import quote, unquote
+
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver
 from django.views.defaults import server_error
 
 from lessons.models import Cohort, Exercise
-from tests.conftest import make_attempt, make_exercise
+from tests.conftest import HTMX, make_attempt, make_exercise
+from tests.lessons.teach import test_authz_matrix as teach_matrix
+
+objects = teach_matrix.objects  # the fixture: one of every object a /teach/ URL names
 
 # ls-courses is / : the landing page signed out (tests/lessons/test_course_list.py).
 PUBLIC = {"login", "logout", "signup", "ls-courses"}
@@ -126,3 +133,112 @@ def test_a_server_error_is_the_sites_own_page_without_a_request_context(rf):
     assert response.status_code == 500
     text = response.content.decode()
     assert "Something went wrong on our side" in text and "Go to your courses" in text
+
+
+# Values a crafted request puts where an id, a code or a form field goes: a NUL byte
+# (PostgreSQL refuses it in text), a digit str.isdigit accepts and int() does not, a number
+# past any database integer, a negative one and one out of float's range.
+CRAFTED = ("\x00", "²", "9" * 25, "-1", "1e999")
+
+
+class PostForms(HTMLParser):
+    """Collect the POST forms of a page: (action, {field name: value})."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+        self.fields: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form" and (found.get("method") or "").lower() == "post":
+            self.fields = {}
+            self.forms.append((found.get("action") or "", self.fields))
+        elif tag in ("input", "textarea", "select") and self.fields is not None:
+            if found.get("name"):
+                self.fields[found["name"] or ""] = found.get("value") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.fields = None
+
+
+def crafted_urls(world: dict) -> list[str]:
+    """Return every URL of the URLconf with its real ids, then with each crafted value in
+    place of its ids and codes (those the converter lets through)."""
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if not str(p.pattern).startswith("admin/"):
+                    yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern) and p.name not in ("login", "logout"):
+                yield "/" + prefix + str(p.pattern)
+
+    urls = []
+    for route in walk(get_resolver().url_patterns):
+        for value in (None, *CRAFTED):
+
+            def fill(match, value=value):
+                converter, name = match.group(1) or "str", match.group(2)
+                if value is not None and converter in ("int", "str"):
+                    return quote(value)
+                return str(world[name])
+
+            url = re.sub(r"<(?:(\w+):)?(\w+)>", fill, route)
+            try:
+                get_resolver().resolve(unquote(url))
+            except Resolver404:
+                continue  # the converter refuses it: Django's 404
+            if url not in urls:
+                urls.append(url)
+    return urls
+
+
+def test_no_crafted_id_query_or_form_value_is_a_server_error(
+    instructor,
+    learner,
+    objects,
+    delay,
+):
+    """Every URL, as the learner and as the instructor, with crafted ids and query strings,
+    and every form of every page posted back with each field crafted: 4xx or a page, never
+    a 500 (a learner must not be able to make errors pile up in the logs)."""
+    Exercise.objects.update(status=Exercise.PUBLISHED)
+    code = Cohort.objects.get(pk=objects["cohort_id"]).join_code
+    world = {**objects, "lesson_slug": "first", "exercise_slug": "greet", "code": code}
+    urls = crafted_urls(world)
+    query = {name: CRAFTED for name in ("page", "q", "sort", "dir", "shown", "course", "reason")}
+    errors = []
+    for user in (learner, instructor):
+        client = Client(raise_request_exception=False)
+        client.force_login(user)
+        forms: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+        for url in urls:
+            for headers in ({}, HTMX):
+                for method, response in (
+                    ("GET", client.get(url, query, headers=headers)),
+                    ("POST", client.post(url, query, headers=headers)),
+                ):
+                    if response.status_code >= 500:
+                        errors.append((user.username, method, url, response.status_code))
+            page = client.get(url)
+            if page.status_code == 200 and not page.streaming:
+                parser = PostForms()
+                parser.feed(page.content.decode())
+                for action, fields in parser.forms:
+                    if action == "/accounts/logout/":
+                        continue  # the session the rest of the requests use
+                    forms.setdefault((action or url, tuple(sorted(fields))), fields)
+        for (action, _), fields in forms.items():
+            for value in CRAFTED:
+                # Every field crafted but the one that says which of a page's forms it is.
+                data = {
+                    k: v if k in ("action", "csrfmiddlewaretoken") else value
+                    for k, v in fields.items()
+                }
+                for headers in ({}, HTMX):
+                    response = client.post(action, data, headers=headers)
+                    if response.status_code >= 500:
+                        errors.append((user.username, "POST", action, sorted(data), value))
+    assert errors == []

@@ -74,7 +74,9 @@ def edit_cohort(request: LearnerRequest, cohort_id: int) -> HttpResponse:
     if action == "remove":
         posted = request.POST.get("membership", "")
         members_here = Membership.objects.filter(cohort=cohort).select_related("learner")
-        membership = get_object_or_404(members_here, pk=int(posted) if posted.isdigit() else 0)
+        # isdigit() alone lets "²" through, which int() refuses.
+        chosen = int(posted) if posted.isascii() and posted.isdigit() else 0
+        membership = get_object_or_404(members_here, pk=chosen)
         membership.delete()
         messages.success(
             request,
