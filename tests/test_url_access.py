@@ -242,3 +242,27 @@ def test_no_crafted_id_query_or_form_value_is_a_server_error(
                     if response.status_code >= 500:
                         errors.append((user.username, "POST", action, sorted(data), value))
     assert errors == []
+
+
+def test_a_tampered_row_count_builds_no_more_rows_than_the_page_may_have(ines_client, objects):
+    """Every formset on a /teach/ page, posted back with a row count past any real one: the
+    page shows at most the formset's MAX_NUM_FORMS rows (Django would build 1,000 more, each
+    rendered: seconds and megabytes for one request)."""
+    formsets = 0
+    for _, url in teach_matrix.all_urls(objects):
+        page = ines_client.get(url)
+        if page.status_code != 200 or page.streaming:
+            continue
+        parser = PostForms()
+        parser.feed(page.content.decode())
+        for action, fields in parser.forms:
+            for name in fields:
+                if not name.endswith("-TOTAL_FORMS"):
+                    continue
+                formsets += 1
+                prefix = name.removesuffix("-TOTAL_FORMS")
+                most = int(fields[f"{prefix}-MAX_NUM_FORMS"])
+                response = ines_client.post(action or url, {**fields, name: "9" * 25})
+                rows = set(re.findall(rf'name="{prefix}-(\d+)-', response.content.decode()))
+                assert len(rows) <= most, (url, prefix)
+    assert formsets >= 2  # the test cases and the rubric

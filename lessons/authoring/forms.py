@@ -555,9 +555,12 @@ class BaseCaseFormSet(forms.BaseFormSet):
 
 
 # A cast: django-stubs type formset_factory's class as BaseFormSet, whatever its base.
+# absolute_max as CriterionFormSet's.
 CaseFormSet = cast(
     type[BaseCaseFormSet],
-    forms.formset_factory(CaseForm, formset=BaseCaseFormSet, extra=1, can_delete=True, max_num=200),
+    forms.formset_factory(
+        CaseForm, formset=BaseCaseFormSet, extra=1, can_delete=True, max_num=200, absolute_max=200
+    ),
 )
 
 
@@ -704,7 +707,11 @@ class CriterionForm(forms.Form):
         return criterion
 
 
-CriterionFormSet = forms.formset_factory(CriterionForm, extra=1, can_delete=True, max_num=60)
+# absolute_max: a posted row count past max_num builds no more rows than that (Django's
+# default builds 1,000 more, seconds of work and megabytes of page for one request).
+CriterionFormSet = forms.formset_factory(
+    CriterionForm, extra=1, can_delete=True, max_num=60, absolute_max=60
+)
 
 # Which form field shows a RubricError about a criterion field.
 ERROR_FIELDS = {name: name for name in ("id", "title", "kind", "weight", "target")}
