@@ -27,11 +27,11 @@ REQUEST_ID_CHARS = 200
 class AttemptQuerySet(models.QuerySet):
     def visible_to(self, user) -> AttemptQuerySet:
         """Return the attempts this user may open: their own, and the reference runs (the
-        publish checks) of the courses they teach, whoever started them."""
+        publish checks) of the courses they teach now, whoever started them: not their own."""
         if not user.is_authenticated:
             return self.none()
         taught = models.Q(is_reference=True, exercise__lesson__course__instructors=user)
-        return self.filter(models.Q(learner=user) | taught).distinct()
+        return self.filter(models.Q(learner=user, is_reference=False) | taught).distinct()
 
     def by_learners(self) -> AttemptQuerySet:
         """Return learners' attempts on exercises (not reference runs, not the playground)."""

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver
 from django.views.defaults import server_error
 
-from lessons.models import Cohort, Exercise
+from lessons.models import Cohort, Course, Exercise, PublishCheck
 from tests.conftest import HTMX, make_attempt, make_exercise
 from tests.lessons.teach import test_authz_matrix as teach_matrix
 
@@ -266,3 +266,17 @@ def test_a_tampered_row_count_builds_no_more_rows_than_the_page_may_have(ines_cl
                 rows = set(re.findall(rf'name="{prefix}-(\d+)-', response.content.decode()))
                 assert len(rows) <= most, (url, prefix)
     assert formsets >= 2  # the test cases and the rubric
+
+
+def test_a_removed_co_instructor_finds_nothing_of_the_course(ines_client, instructor, objects):
+    """Taken off the course's instructors, Ines finds none of its /teach/ pages, and not the
+    reference runs she started for its publish checks (they show its hidden test cases)."""
+    Course.objects.get(slug="basics").instructors.remove(instructor)
+    for name, url in teach_matrix.all_urls(objects):
+        if name in teach_matrix.UNSCOPED:
+            continue
+        r = ines_client.post(url) if name in teach_matrix.ACTIONS else ines_client.get(url)
+        assert r.status_code == 404, name
+    reference = PublishCheck.objects.get(pk=objects["check_id"]).reference_id
+    for headers in ({}, HTMX):
+        assert ines_client.get(f"/attempts/{reference}/", headers=headers).status_code == 404
