@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver
 from django.views.defaults import server_error
 
-from lessons.models import Cohort, Course, Exercise, PublishCheck
+from lessons.models import Cohort, Course, Exercise, Membership, PublishCheck
+from sandbox.models import Attempt
 from tests.conftest import HTMX, make_attempt, make_exercise
 from tests.lessons.teach import test_authz_matrix as teach_matrix
 
@@ -280,3 +281,18 @@ def test_a_removed_co_instructor_finds_nothing_of_the_course(ines_client, instru
     reference = PublishCheck.objects.get(pk=objects["check_id"]).reference_id
     for headers in ({}, HTMX):
         assert ines_client.get(f"/attempts/{reference}/", headers=headers).status_code == 404
+
+
+def test_learner_posts_need_a_csrf_token_and_post_only_urls_refuse_get(learner, paths, delay):
+    """Every learner URL posted to without a CSRF token (as a form, or as htmx would without
+    its header): 403 and nothing saved or queued. The POST-only ones refuse GET with 405."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    data = {"user": "say hello", "models": "stub:scripted", "code": paths["ls-join-code"][1]}
+    for name, (method, path) in paths.items():
+        for headers in ({}, HTMX):
+            assert client.post(path, data, headers=headers).status_code == 403, name
+        if method == "post":
+            assert client.get(path).status_code == 405, name
+    assert (Attempt.objects.count(), Membership.objects.count()) == (1, 0)
+    delay.assert_not_called()
