@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SANITIZER = ROOT / "lessons" / "markdown.py"
 
@@ -139,3 +141,78 @@ def test_production_cookies_and_headers_carry_their_flags(tmp_path):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "same-origin"
     assert "default-src" in headers["Content-Security-Policy"]
+
+
+# Model calls a signed-in user may start, and the limits on them. Each URL that spends model
+# tokens on someone's budget (name -> how to call it) counts against SUBMISSIONS_PER_MINUTE.
+PER_MINUTE = {
+    "sb-submit": "/exercises/{exercise}/submit/",
+    "sb-playground": "/playground/",
+    "ls-teach-try-rubric": "/teach/exercises/{exercise}/rubric/try/",
+}
+SPEND = {"user": "Please say hello.", "models": "stub:echo", "output": "Hello there!"}
+SPEND |= {"temperature": "0", "max_tokens": "32"}
+
+
+def judge_calls(user) -> int:
+    from sandbox.models import UsageRecord
+
+    return UsageRecord.objects.filter(learner=user).count()
+
+
+@pytest.mark.parametrize("name", sorted(PER_MINUTE))
+def test_model_calls_past_the_per_minute_limit_are_refused(
+    name, ines_client, instructor, settings, delay
+):
+    from lessons.models import Exercise
+    from sandbox.models import Attempt
+    from tests.conftest import HTMX, JUDGED_RUBRIC, UNDECIDED_JUDGE_STUB, make_exercise
+
+    settings.SUBMISSIONS_PER_MINUTE = 3
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB)
+    assert exercise.status == Exercise.PUBLISHED
+    url = PER_MINUTE[name].format(exercise=exercise.pk)
+    for _ in range(3):
+        assert ines_client.post(url, SPEND, headers=HTMX).status_code == 200, name
+    started = Attempt.objects.count() + judge_calls(instructor)
+    assert started >= 3, name
+    refused = ines_client.post(url, SPEND, headers=HTMX)
+    assert refused.status_code == 429, name
+    assert "the most allowed" in refused.content.decode(), name
+    assert Attempt.objects.count() + judge_calls(instructor) == started, name  # no call
+
+
+@pytest.mark.parametrize("name", sorted(PER_MINUTE))
+@pytest.mark.django_db(transaction=True)
+def test_model_calls_at_once_cannot_pass_the_per_minute_limit_together(
+    name, instructor, settings, delay
+):
+    # Five requests at once, limit three: the count and the call must not interleave.
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from tests.conftest import HTMX, JUDGED_RUBRIC, UNDECIDED_JUDGE_STUB, make_exercise
+
+    settings.SUBMISSIONS_PER_MINUTE = 3
+    exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB)
+    url = PER_MINUTE[name].format(exercise=exercise.pk)
+    barrier = threading.Barrier(5, timeout=10)
+    codes: list[int] = []
+
+    def post() -> None:
+        client = Client()
+        client.force_login(instructor)
+        barrier.wait()
+        try:
+            codes.append(client.post(url, SPEND, headers=HTMX).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(codes) == [200, 200, 200, 429, 429], name

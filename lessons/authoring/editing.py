@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import yaml
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import models, transaction
 from django.utils.text import slugify
 
@@ -517,6 +518,25 @@ def judge_on_ledger(
         with transaction.atomic():
             if user_id is not None and account_kept(user_id):
                 UsageRecord.objects.bulk_create(UsageRecord.for_calls(user_id, attempt, judge_log))
+
+
+def judged_try_refusal(user_id: int) -> str:
+    """Return why this user may not try a rubric that asks the judge now, or "" and count the
+    try: at most SUBMISSIONS_PER_MINUTE in the last minute, as submits. The try makes its
+    judge calls in the request, so a count taken after them would let tries at once all
+    pass; their user's row is locked instead while the count is read and written."""
+    now = time.time()
+    key = f"limits:judged-tries:{user_id}"
+    with transaction.atomic():
+        User.objects.select_for_update(no_key=True).only("pk").get(pk=user_id)
+        tries = [when for when in cache.get(key, []) if when > now - 60]
+        if len(tries) >= settings.SUBMISSIONS_PER_MINUTE:
+            return (
+                f"You have tried a judged rubric {len(tries)} times in the last minute, the "
+                "most allowed. Wait a moment, then try again."
+            )
+        cache.set(key, [*tries, now], 60)
+    return ""
 
 
 def account_kept(user_id: int) -> bool:

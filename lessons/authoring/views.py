@@ -630,6 +630,8 @@ def try_rubric(request: LearnerRequest, exercise_id: int) -> HttpResponse:
     refused = ""
     if exercise.parsed_rubric.calls_a_model():
         refused = limits.budget_refusal(request.user)
+        if form.is_valid() and not refused:
+            refused = editing.judged_try_refusal(request.user.pk)
     if form.is_valid() and not refused:
         case_id = form.cleaned_data["case"]
         case = exercise.cases.filter(pk=case_id).first() if case_id else None
@@ -643,12 +645,13 @@ def try_rubric(request: LearnerRequest, exercise_id: int) -> HttpResponse:
                 judge=judge,
             )
     context = {"exercise": exercise, "try_form": form, "grade": grade, "try_refused": refused}
+    status = 429 if refused else 200  # as a refused submit
     if request.htmx:
-        return render(request, "lessons/teach/rubric.html#try_result", context)
+        return render(request, "lessons/teach/rubric.html#try_result", context, status=status)
     full = _rubric_context(exercise, request, try_form=form)
     full["grade"] = grade
     full["try_refused"] = refused
-    return render(request, "lessons/teach/rubric.html", full)
+    return render(request, "lessons/teach/rubric.html", full, status=status)
 
 
 # ---------------------------------------------------------------------------------------------
