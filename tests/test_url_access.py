@@ -269,15 +269,28 @@ def test_a_tampered_row_count_builds_no_more_rows_than_the_page_may_have(ines_cl
     assert formsets >= 2  # the test cases and the rubric
 
 
-def test_a_removed_co_instructor_finds_nothing_of_the_course(ines_client, instructor, objects):
-    """Taken off the course's instructors, Ines finds none of its /teach/ pages, and not the
-    reference runs she started for its publish checks (they show its hidden test cases)."""
+def test_a_removed_co_instructor_finds_nothing_of_the_course(
+    ines_client, instructor, learner, other_instructor, objects
+):
+    """Taken off the course's instructors, Ines finds none of its /teach/ pages, GET or POST
+    (as the learner and another course's instructor find none), and not the reference runs
+    she started for its publish checks (they show its hidden test cases)."""
     Course.objects.get(slug="basics").instructors.remove(instructor)
-    for name, url in teach_matrix.all_urls(objects):
-        if name in teach_matrix.UNSCOPED:
-            continue
-        r = ines_client.post(url) if name in teach_matrix.ACTIONS else ines_client.get(url)
-        assert r.status_code == 404, name
+    exercise = Exercise.objects.get(pk=objects["exercise_id"])
+    before = (exercise.title, exercise.rubric, exercise.status, exercise.archived)
+    data = {"title": "Hacked", "slug": "hacked", "name": "Hacked", "action": "new-code"}
+    for user in (instructor, learner, other_instructor):
+        client = Client()
+        client.force_login(user)
+        for name, url in teach_matrix.all_urls(objects):
+            if name in teach_matrix.UNSCOPED:
+                continue
+            for headers in ({}, HTMX):
+                assert client.get(url, headers=headers).status_code in (404, 405), name
+                assert client.post(url, data, headers=headers).status_code in (404, 405), name
+    exercise.refresh_from_db()
+    assert (exercise.title, exercise.rubric, exercise.status, exercise.archived) == before
+    assert list(Cohort.objects.values_list("name", flat=True)) == ["Spring"]
     reference = PublishCheck.objects.get(pk=objects["check_id"]).reference_id
     for headers in ({}, HTMX):
         assert ines_client.get(f"/attempts/{reference}/", headers=headers).status_code == 404
