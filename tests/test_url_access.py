@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver
 from django.views.defaults import server_error
 
-from lessons.models import Cohort, Course, Exercise, Membership, PublishCheck
+from lessons.models import Cohort, Course, Exercise, Lesson, Membership, PublishCheck
 from sandbox.models import Attempt
 from tests.conftest import HTMX, make_attempt, make_exercise
 from tests.lessons.teach import test_authz_matrix as teach_matrix
@@ -308,4 +308,33 @@ def test_learner_posts_need_a_csrf_token_and_post_only_urls_refuse_get(learner, 
         if method == "post":
             assert client.get(path).status_code == 405, name
     assert (Attempt.objects.count(), Membership.objects.count()) == (1, 0)
+    delay.assert_not_called()
+
+
+# What takes an exercise away from learners, each on its own.
+CLOSED = {
+    "a draft exercise": (Exercise, {"status": Exercise.DRAFT}),
+    "an archived exercise": (Exercise, {"archived": True}),
+    "an unpublished lesson": (Lesson, {"published": False}),
+    "an archived lesson": (Lesson, {"archived": True}),
+    "an unpublished course": (Course, {"published": False}),
+    "an archived course": (Course, {"archived": True}),
+}
+
+
+@pytest.mark.parametrize("closed", sorted(CLOSED))
+def test_a_closed_exercise_is_not_found_by_learners_at_any_of_its_urls(
+    alice_client, paths, closed, delay
+):
+    """Every learner URL that names the exercise, its lesson or its course is a 404 once any
+    of them is closed to learners; only the learner's own attempt stays readable."""
+    model, fields = CLOSED[closed]
+    model.objects.update(**fields)
+    for name, (method, path) in paths.items():
+        if name in ("sb-attempt", "sb-playground", "ls-join", "ls-join-code"):
+            continue
+        for headers in ({}, HTMX):
+            response = getattr(alice_client, method)(path, headers=headers)
+            assert response.status_code == 404, (closed, name)
+    assert Attempt.objects.count() == 1  # the fixture's
     delay.assert_not_called()
