@@ -338,3 +338,12 @@ def test_a_closed_exercise_is_not_found_by_learners_at_any_of_its_urls(
             assert response.status_code == 404, (closed, name)
     assert Attempt.objects.count() == 1  # the fixture's
     delay.assert_not_called()
+
+
+def test_the_markdown_preview_renders_no_more_than_can_be_saved(ines_client, settings, objects):
+    # Crafted Markdown costs seconds per 100 KB ("[" repeated), and the save refuses more.
+    settings.MAX_MARKDOWN_CHARS = 1000
+    url = teach_matrix.url_for("ls-teach-preview", objects)
+    for field in ("body", "instructions"):
+        response = ines_client.post(url, {field: "[" * 5000}, headers=HTMX)
+        assert response.content.decode().count("[") == 1000, field

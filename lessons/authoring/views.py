@@ -6,6 +6,7 @@ does not teach does not exist for them (404, never 403).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -240,6 +241,9 @@ def preview_markdown(request: LearnerRequest, course_slug: str) -> HttpResponse:
     """Return markdown as the learner's page renders it: sanitized by the same function."""
     _get_course_for_instructor(request, course_slug)
     text = request.POST.get("body", request.POST.get("instructions", ""))
+    # Past MAX_MARKDOWN_CHARS the save refuses the text: rendering more (up to the request
+    # size, seconds for crafted Markdown) would only cost the server time.
+    text = text[: settings.MAX_MARKDOWN_CHARS]
     return render(request, "lessons/teach/_preview.html", {"html": render_markdown(text)})
 
 
