@@ -9,9 +9,28 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
+from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from lessons.models import Exercise, HealthCheck, JudgeCalibration, Regrade
+from lessons.review.models import Cohort, Membership
+from sandbox.models import Attempt, UsageRecord
+from tests.conftest import (
+    HTMX,
+    JUDGED_RUBRIC,
+    UNDECIDED_JUDGE_STUB,
+    make_attempt,
+    make_exercise,
+    make_run,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SANITIZER = ROOT / "lessons" / "markdown.py"
@@ -155,8 +174,6 @@ SPEND |= {"temperature": "0", "max_tokens": "32"}
 
 
 def judge_calls(user) -> int:
-    from sandbox.models import UsageRecord
-
     return UsageRecord.objects.filter(learner=user).count()
 
 
@@ -164,10 +181,6 @@ def judge_calls(user) -> int:
 def test_model_calls_past_the_per_minute_limit_are_refused(
     name, ines_client, instructor, settings, delay
 ):
-    from lessons.models import Exercise
-    from sandbox.models import Attempt
-    from tests.conftest import HTMX, JUDGED_RUBRIC, UNDECIDED_JUDGE_STUB, make_exercise
-
     settings.SUBMISSIONS_PER_MINUTE = 3
     exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB)
     assert exercise.status == Exercise.PUBLISHED
@@ -188,13 +201,6 @@ def test_model_calls_at_once_cannot_pass_the_per_minute_limit_together(
     name, instructor, settings, delay
 ):
     # Five requests at once, limit three: the count and the call must not interleave.
-    import threading
-
-    from django.db import connection
-    from django.test import Client
-
-    from tests.conftest import HTMX, JUDGED_RUBRIC, UNDECIDED_JUDGE_STUB, make_exercise
-
     settings.SUBMISSIONS_PER_MINUTE = 3
     exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB)
     url = PER_MINUTE[name].format(exercise=exercise.pk)
@@ -216,3 +222,81 @@ def test_model_calls_at_once_cannot_pass_the_per_minute_limit_together(
     for t in threads:
         t.join(timeout=30)
     assert sorted(codes) == [200, 200, 200, 429, 429], name
+
+
+# Every URL that starts model calls on someone's budget: over it, each says so and starts
+# none (test_no_url_spends_past_the_budget walks the others too).
+SPENDING = {
+    "sb-submit",
+    "sb-playground",
+    "ls-teach-try-rubric",
+    "ls-teach-publish",
+    "ls-teach-regrade",
+    "ls-teach-calibration",
+    "ls-teach-health",
+}
+OVER_BUDGET = "tokens for today"
+
+
+def test_no_url_spends_past_the_budget(instructor, learner, settings, delay):
+    """Learner and instructor both over their daily tokens: every URL of the URLconf, posted
+    to as a form and as htmx, starts no model call, now or queued; the spending ones say why."""
+    settings.DAILY_TOKEN_BUDGET = 0
+    exercise = make_exercise(
+        rubric=JUDGED_RUBRIC,
+        stub=UNDECIDED_JUDGE_STUB,
+        solution={"user": "Say hello to {name}."},
+    )
+    cohort = Cohort.objects.create(course=exercise.lesson.course, name="Spring")
+    Membership.objects.create(cohort=cohort, learner=learner)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    graded = make_attempt(learner, exercise, status=Attempt.GRADED, score=0.5, passed=False)
+    Attempt.objects.filter(pk=graded.pk).update(finished_at=hour_ago, started_at=hour_ago)
+    make_run(graded, criteria=[])  # no stored verdict: a regrade asks the judge
+    ids = {
+        "course_slug": "basics",
+        "lesson_slug": "first",
+        "exercise_slug": exercise.slug,
+        "lesson_id": exercise.lesson_id,
+        "exercise_id": exercise.pk,
+        "cohort_id": cohort.pk,
+        "learner_id": learner.pk,
+        "attempt_id": graded.pk,
+        "code": cohort.join_code,
+        "check_id": 0,
+        "regrade_id": 0,
+    }
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if not str(p.pattern).startswith("admin/"):
+                    yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern) and p.name not in ("logout", "login"):
+                yield p.name, "/" + prefix + str(p.pattern)
+
+    def no_backend(*args, **kwargs):
+        raise AssertionError("a model call past the budget")
+
+    said: dict[str, str] = {}
+    with (
+        patch("sandbox.calls.make_backend", no_backend),
+        patch("lessons.tasks.regrade.delay") as regrade,
+        patch("lessons.tasks.calibrate_judge.delay") as calibrate,
+        patch("lessons.tasks.check_exercises.delay") as check,
+    ):
+        for user in (learner, instructor):
+            client = Client()
+            client.force_login(user)
+            for name, route in walk(get_resolver().url_patterns):
+                url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), route)
+                for headers in ({}, HTMX):
+                    response = client.post(url, SPEND, headers=headers, follow=True)
+                    if response.status_code < 500 and not response.streaming:
+                        said[name] = said.get(name, "") + response.content.decode()
+    assert Attempt.objects.count() == 1
+    assert not Regrade.objects.exists() and not JudgeCalibration.objects.exists()
+    assert not HealthCheck.objects.exists()
+    for queued in (delay, regrade, calibrate, check):
+        queued.assert_not_called()
+    assert [name for name in sorted(SPENDING) if OVER_BUDGET not in said.get(name, "")] == []
