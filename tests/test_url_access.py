@@ -8,6 +8,7 @@ tests/lessons/teach/test_authz_matrix.py.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from html.parser import HTMLParser
 from urllib.parse import quote, unquote
 
@@ -18,7 +19,13 @@ from django.views.defaults import server_error
 
 from lessons.models import Cohort, Course, Exercise, Lesson, Membership, PublishCheck
 from sandbox.models import Attempt
-from tests.conftest import HTMX, make_attempt, make_exercise
+from tests.conftest import (
+    HTMX,
+    graded_with_a_hidden_case,
+    make_attempt,
+    make_exercise,
+    run_queued,
+)
 from tests.lessons.teach import test_authz_matrix as teach_matrix
 
 objects = teach_matrix.objects  # the fixture: one of every object a /teach/ URL names
@@ -164,7 +171,7 @@ class PostForms(HTMLParser):
             self.fields = None
 
 
-def crafted_urls(world: dict) -> list[str]:
+def crafted_urls(world: dict, crafted: tuple[str, ...] = CRAFTED) -> list[str]:
     """Return every URL of the URLconf with its real ids, then with each crafted value in
     place of its ids and codes (those the converter lets through)."""
 
@@ -178,7 +185,7 @@ def crafted_urls(world: dict) -> list[str]:
 
     urls = []
     for route in walk(get_resolver().url_patterns):
-        for value in (None, *CRAFTED):
+        for value in (None, *crafted):
 
             def fill(match, value=value):
                 converter, name = match.group(1) or "str", match.group(2)
@@ -347,3 +354,35 @@ def test_the_markdown_preview_renders_no_more_than_can_be_saved(ines_client, set
     for field in ("body", "instructions"):
         response = ines_client.post(url, {field: "[" * 5000}, headers=HTMX)
         assert response.content.decode().count("[") == 1000, field
+
+
+def test_no_learner_page_shows_a_hidden_test_case(learner, other_learner):
+    """Every URL of the URLconf as the learner, as a page and as htmx's part, after a graded
+    attempt whose hidden case's input (and so, on the echo model, its output) is "Zanzibar"
+    and after a second attempt, so the pages show diffs: the hidden case shows nowhere."""
+    first = graded_with_a_hidden_case(learner)
+    exercise = first.exercise
+    assert exercise is not None
+    make_attempt(learner, exercise, user_prompt="hi {name}")
+    run_queued()
+    cohort = Cohort.objects.create(course=exercise.lesson.course, name="Spring")
+    Membership.objects.create(cohort=cohort, learner=learner)
+    world = {
+        "course_slug": "basics",
+        "lesson_slug": "first",
+        "exercise_slug": exercise.slug,
+        "exercise": exercise.pk,
+        "attempt": Attempt.objects.filter(learner=learner).latest("created_at").pk,
+        "code": cohort.join_code,
+    }
+    client = Client()
+    client.force_login(learner)
+    shown = 0  # pages with the visible case's output ("hello Ada", "hi Ada")
+    for url in crafted_urls(defaultdict(int, world), crafted=()):
+        if url.startswith("/teach/"):
+            continue  # learners find none (tests/lessons/teach/test_authz_matrix.py)
+        for headers in ({}, HTMX):
+            text = client.get(url, headers=headers).content.decode()
+            assert "Zanzibar" not in text, url
+            shown += " Ada" in text
+    assert shown >= 2  # the attempt page and its htmx part at least
