@@ -6,7 +6,6 @@ from django.apps import AppConfig
 class SandboxConfig(AppConfig):
     name = "sandbox"
     verbose_name = "Prompt runs"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from sandbox.celery import ensure_broker_folders

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.deprecation import MiddlewareMixin
 
 # Pages load only this site's own scripts, styles and fonts: no inline script, no other
 # origin, no framing, so model output that slipped past escaping would still not run.
@@ -13,12 +13,14 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-class ContentSecurityPolicyMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+class RequestGuardMiddleware(MiddlewareMixin):
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        # Files too: DATA_UPLOAD_MAX_MEMORY_SIZE leaves a multipart body's out (spooled to disk).
+        length = request.META.get("CONTENT_LENGTH") or ""
+        too_large = length.isdecimal() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return HttpResponse("This request is too large.", status=413) if too_large else None
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         patch_vary_headers(response, ["HX-Request"])  # htmx gets a part of the page at its URL
         if not request.path.startswith("/admin/"):
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

@@ -1,5 +1,4 @@
-"""Signals the engine sends, so that apps above it can follow an attempt without the
-runner knowing them."""
+"""Signals the engine sends, so apps above it follow an attempt without the runner knowing them."""
 
 from django.dispatch import Signal
 

@@ -10,11 +10,13 @@ import secrets
 import subprocess
 import sys
 import threading
+from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 from unittest.mock import patch
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -238,6 +240,17 @@ SPENDING = {
 OVER_BUDGET = "tokens for today"
 
 
+def every_route(patterns=None, prefix: str = ""):
+    """Yield (name, route) for every pattern of the URLconf but the admin's and logging
+    in or out (which would end the session the test uses)."""
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            if not str(p.pattern).startswith("admin/"):
+                yield from every_route(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern) and p.name not in ("logout", "login"):
+            yield p.name, "/" + prefix + str(p.pattern)
+
+
 def test_no_url_spends_past_the_budget(instructor, learner, settings, delay):
     """Learner and instructor both over their daily tokens: every URL of the URLconf, posted
     to as a form and as htmx, starts no model call, now or queued; the spending ones say why."""
@@ -267,14 +280,6 @@ def test_no_url_spends_past_the_budget(instructor, learner, settings, delay):
         "regrade_id": 0,
     }
 
-    def walk(patterns, prefix=""):
-        for p in patterns:
-            if isinstance(p, URLResolver):
-                if not str(p.pattern).startswith("admin/"):
-                    yield from walk(p.url_patterns, prefix + str(p.pattern))
-            elif isinstance(p, URLPattern) and p.name not in ("logout", "login"):
-                yield p.name, "/" + prefix + str(p.pattern)
-
     def no_backend(*args, **kwargs):
         raise AssertionError("a model call past the budget")
 
@@ -288,7 +293,7 @@ def test_no_url_spends_past_the_budget(instructor, learner, settings, delay):
         for user in (learner, instructor):
             client = Client()
             client.force_login(user)
-            for name, route in walk(get_resolver().url_patterns):
+            for name, route in every_route():
                 url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), route)
                 for headers in ({}, HTMX):
                     response = client.post(url, SPEND, headers=headers, follow=True)
@@ -300,3 +305,26 @@ def test_no_url_spends_past_the_budget(instructor, learner, settings, delay):
     for queued in (delay, regrade, calibrate, check):
         queued.assert_not_called()
     assert [name for name in sorted(SPENDING) if OVER_BUDGET not in said.get(name, "")] == []
+
+
+def test_no_url_reads_a_body_past_the_cap_files_included(client, learner, settings, delay):
+    """S7 for multipart bodies: DATA_UPLOAD_MAX_MEMORY_SIZE leaves out their files, which
+    Django would read to the end (to a temporary file) whatever their size. Every URL, signed
+    out and in, refuses a body past the cap with 400 or 413, whatever it carries."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    exercise = make_exercise()
+    ids = defaultdict(int, {"exercise_id": exercise.pk, "exercise": exercise.pk})
+    ids |= {"course_slug": "basics", "lesson_slug": "first", "exercise_slug": "greet"}
+    big = b"x" * 10_001
+    for signed_in in (False, True):
+        if signed_in:
+            client.force_login(learner)
+        for name, route in [*every_route(), ("login", "/accounts/login/")]:
+            url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), route)
+            upload = SimpleUploadedFile("cases.csv", big, content_type="text/csv")
+            response = client.post(url, {"user": "say hello", "csv_file": upload})
+            assert response.status_code in (400, 413), (signed_in, name)
+            response = client.post(url, {"user": "say hello", "pad": big.decode()})
+            assert response.status_code in (400, 413), (signed_in, name)
+    assert Attempt.objects.count() == 0
+    delay.assert_not_called()
