@@ -356,13 +356,21 @@ def test_the_markdown_preview_renders_no_more_than_can_be_saved(ines_client, set
         assert response.content.decode().count("[") == 1000, field
 
 
-def test_no_learner_page_shows_a_hidden_test_case(learner, other_learner):
+def test_no_learner_page_shows_a_hidden_test_case_or_the_instructors_answers(
+    learner, other_learner
+):
     """Every URL of the URLconf as the learner, as a page and as htmx's part, after a graded
     attempt whose hidden case's input (and so, on the echo model, its output) is "Zanzibar"
-    and after a second attempt, so the pages show diffs: the hidden case shows nowhere."""
+    and after a second attempt, so the pages show diffs: the hidden case shows nowhere, nor
+    the reference answers, the solution or the known-bad prompts."""
     first = graded_with_a_hidden_case(learner)
     exercise = first.exercise
     assert exercise is not None
+    # What only instructors read: a reference answer, the solution, the known-bad prompts.
+    exercise.cases.update(reference="Refsecret answer")
+    exercise.solution = {"user": "Solsecret {name}"}
+    exercise.known_bad = ["Badsecret prompt"]
+    exercise.save(update_fields=["solution", "known_bad"])
     make_attempt(learner, exercise, user_prompt="hi {name}")
     run_queued()
     cohort = Cohort.objects.create(course=exercise.lesson.course, name="Spring")
@@ -383,6 +391,7 @@ def test_no_learner_page_shows_a_hidden_test_case(learner, other_learner):
             continue  # learners find none (tests/lessons/teach/test_authz_matrix.py)
         for headers in ({}, HTMX):
             text = client.get(url, headers=headers).content.decode()
-            assert "Zanzibar" not in text, url
+            for secret in ("Zanzibar", "Refsecret", "Solsecret", "Badsecret"):
+                assert secret not in text, (url, secret)
             shown += " Ada" in text
     assert shown >= 2  # the attempt page and its htmx part at least
