@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
@@ -14,11 +15,11 @@ CONTENT_SECURITY_POLICY = (
 
 
 class RequestGuardMiddleware(MiddlewareMixin):
-    def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        # Files too: DATA_UPLOAD_MAX_MEMORY_SIZE leaves a multipart body's out (spooled to disk).
+    def process_view(self, request: HttpRequest, *view: object) -> HttpResponse | None:
+        # Before CSRF reads it: a body's files, unlike its fields, have no other cap (to disk).
         length = request.META.get("CONTENT_LENGTH") or ""
-        too_large = length.isdecimal() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return HttpResponse("This request is too large.", status=413) if too_large else None
+        too_large = length.isdecimal() and int(length) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+        return render(request, "413.html", status=413) if too_large else None
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         patch_vary_headers(response, ["HX-Request"])  # htmx gets a part of the page at its URL

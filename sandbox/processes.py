@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-BIN = Path(PYTHON).parent
+BIN = Path(sys.executable).parent
 
 
 def web_command(host: str, port: int) -> list[str]:

@@ -179,6 +179,15 @@ def test_a_csv_its_confirm_step_could_not_post_again_is_refused_at_once(ines_cli
     assert exercise.cases.count() == 1
 
 
+def test_a_csv_file_of_a_megabyte_gets_the_forms_message_not_a_bare_refusal(ines_client):
+    # Files are capped before any view only past FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+    exercise = make_exercise(status=Exercise.DRAFT)
+    upload = SimpleUploadedFile("c.csv", sized_csv(2500).encode())  # 1 MB
+    response = ines_client.post(url(exercise), {"csv_file": upload})
+    assert "The CSV is over 192 KB: import it in parts" in response.content.decode()
+    assert exercise.cases.count() == 1
+
+
 def test_a_csv_under_the_cap_is_confirmed_without_its_text_growing(ines_client, instructor):
     exercise = make_exercise(status=Exercise.DRAFT)
     upload = SimpleUploadedFile("c.csv", sized_csv(470).encode())  # 188 KB
