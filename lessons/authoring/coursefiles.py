@@ -385,7 +385,9 @@ class Source:
         return value
 
     def texts(self, node: dict, prefix: str, key: str) -> list[str]:
-        value = node.get(key) or []
+        value = node.get(key)
+        if value is None:  # "hints:" with nothing under it is none
+            return []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.problem(join(prefix, key), "must be a list of texts")
             return []
@@ -469,7 +471,9 @@ def read_lesson(src: Source, data: dict, where: str) -> dict[str, Any]:
                 message = f"{body_name} is {len(body)} characters; at most {cap}"
                 src.problem(join(where, "file"), f"{message} (MAX_MARKDOWN_CHARS)")
             lesson["body"] = body
-    names = data.get("exercises") or []  # "exercises:" with nothing under it is none
+    names = data.get("exercises")
+    if names is None:  # "exercises:" with nothing under it is none
+        names = []
     if not isinstance(names, list):
         src.problem(join(where, "exercises"), "must be a list of file names")
         names = []
@@ -542,7 +546,7 @@ def read_exercise(src: Source) -> dict[str, Any]:
     exercise["fixed_variables"] = plain(fixed)
     exercise.update(read_model(src))
 
-    stub = data.get("stub") or {}
+    stub = src.mapping(data, "", "stub", "a mapping with rules, default and judge")
     try:
         parse_script(stub)
     except StubRuleError as e:
@@ -742,7 +746,9 @@ def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> 
     """Return one test case's fields; its vars must be exactly `variables` (any, if None)."""
     src.known_keys(case, at, CASE_KEYS)
     name = src.text(case, at, "name", max_length=CASE_NAME_CHARS)
-    values = case.get("vars") or {}
+    values = case.get("vars")
+    if values is None:
+        values = {}
     if not isinstance(values, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in values.items()
     ):

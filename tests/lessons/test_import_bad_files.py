@@ -6,6 +6,7 @@ file, line and field, quickly, and changing nothing."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import tracemalloc
@@ -20,6 +21,10 @@ from tests.conftest import STARTER
 from tests.lessons.test_import_course import edit, load, load_fails, snapshot
 
 LESSON = "lessons/01-anatomy.md"
+CAPITALS = "exercises/capital-format.yaml"
+ANATOMY_EXERCISES = (  # the first lesson's list in course.yaml
+    "    exercises:\n      - exercises/tagline.yaml\n      - exercises/capital-format.yaml\n"
+)
 EXERCISE = "exercises/tagline.yaml"
 T = TypeVar("T")
 
@@ -300,7 +305,39 @@ def test_a_list_or_mapping_where_a_name_belongs_is_an_error_not_a_traceback(
     assert f": {field}: " in refused(loaded)
 
 
-CAPITALS = "exercises/capital-format.yaml"
+@pytest.mark.parametrize(
+    ("file", "old", "new", "field"),
+    [
+        (
+            "course.yaml",
+            ANATOMY_EXERCISES,
+            "    exercises: {}\n",
+            "lessons[0].exercises",
+        ),
+        (
+            "course.yaml",
+            ANATOMY_EXERCISES,
+            "    exercises: false\n",
+            "lessons[0].exercises",
+        ),
+        (CAPITALS, "hints", "hints: 0", "hints"),
+        (CAPITALS, "stub", "stub: ''", "stub"),
+        (CAPITALS, "stub", "stub: []", "stub"),
+        (CAPITALS, "vars: {country: France}", "vars: []", "cases[0].vars"),
+    ],
+)
+def test_an_empty_value_of_the_wrong_type_is_an_error_not_none(loaded, file, old, new, field):
+    # An empty mapping, false, 0 or "" is not "nothing under the key": only null is.
+    if old.isidentifier():  # a top-level key: replace it and the block under it
+        text = (loaded / file).read_text()
+        block = re.search(rf"^{old}:\n(?:[ -].*\n)*", text, re.MULTILINE)
+        assert block, f"{old}: is not in {file}"
+        old = block.group()
+        new += "\n"
+    edit(loaded / file, old, new)
+    message = refused(loaded)
+    assert f"{file}:" in message
+    assert f": {field}: must " in message
 
 
 @pytest.mark.parametrize(
