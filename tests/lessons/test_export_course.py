@@ -300,3 +300,32 @@ def test_an_instructor_edits_an_exported_file_and_reimports_it(db, tmp_path, ali
     assert exercise.title.startswith("A crisp tagline")
     assert Exercise.objects.get(pk=exercise.pk).attempts.get() == attempt
     assert "A crisp tagline" in alice_client.get(exercise.get_absolute_url()).content.decode()
+
+
+def test_a_new_exercise_made_in_the_browser_round_trips_before_it_has_test_cases(
+    ines_client, instructor, tmp_path
+):
+    # The browser makes an exercise as a draft with no test cases: its export says `cases: []`.
+    ines_client.post("/teach/courses/new/", {"title": "Fresh", "slug": "fresh"})
+    course = Course.objects.get(slug="fresh")
+    ines_client.post("/teach/courses/fresh/lessons/new/", {"title": "One", "slug": "one"})
+    lesson = course.lessons.get()
+    ines_client.post(f"/teach/courses/fresh/lessons/{lesson.pk}/exercises/new/", {"title": "New"})
+    assert not lesson.exercises.get().cases.exists()
+    before = dump(course)
+    # An import numbers lessons and exercises in the files' order from 0; the browser from 1.
+    before["lessons"][0]["position"] = before["lessons"][0]["exercises"][0]["position"] = 0
+    reimport(course, tmp_path / "fresh")
+    assert dump(Course.objects.get(slug="fresh")) == before
+
+
+def test_a_published_exercise_still_needs_a_test_case(db, tmp_path):
+    course = make_browser_course()
+    Case.objects.filter(exercise__lesson__slug="tone").delete()
+    export(course.slug, tmp_path / "out")
+    with pytest.raises(CommandError) as e:
+        call_command("import_course", str(tmp_path / "out"), stdout=StringIO())
+    assert (
+        "out/exercises/tone.classify.yaml:5: cases: needs a list of at least one test case "
+        "(a draft may have none)"
+    ) in str(e.value)
