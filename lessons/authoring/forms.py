@@ -93,7 +93,8 @@ class TitledForm(forms.Form):
     slug = forms.SlugField(
         max_length=SLUG_MAX,
         required=False,
-        help_text="Part of the address: letters, digits and -. Empty: made from the title.",
+        help_text="Part of the address: lower-case letters, digits and -. Empty: made from "
+        "the title.",
         widget=forms.TextInput(attrs={"data-slug-of": "title"}),
     )
     reserved: tuple[str, ...] = ()
@@ -103,7 +104,9 @@ class TitledForm(forms.Form):
         self.taken = taken
 
     def clean_slug(self) -> str:
-        slug, title = self.cleaned_data["slug"], self.cleaned_data.get("title", "")
+        # Lower case, as course files write slugs (a-z): an exported "Intro" would not
+        # import back, and two files differing only in case are one file on some systems.
+        slug, title = self.cleaned_data["slug"].lower(), self.cleaned_data.get("title", "")
         if not slug:
             return suggested_slug(title, self.taken, self.reserved)
         if slug in self.reserved or self.taken.filter(slug=slug).exists():
@@ -338,7 +341,7 @@ class ExerciseForm(forms.Form):
         }
 
     def clean_slug(self) -> str:
-        slug = self.cleaned_data["slug"]
+        slug = self.cleaned_data["slug"].lower()  # as TitledForm.clean_slug
         taken = self.exercise.lesson.exercises.filter(slug=slug).exclude(pk=self.exercise.pk)
         if taken.exists():
             raise ValidationError("Another exercise of this lesson already uses this address.")

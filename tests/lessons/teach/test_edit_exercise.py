@@ -294,3 +294,10 @@ def test_a_variable_added_after_the_cases_is_named_with_the_cases_lacking_it(ine
     data = form_data(variables="name", fixed_variables="")
     r = ines_client.post(url(exercise), data, follow=True)
     assert "has no value" not in r.content.decode()
+
+
+def test_a_typed_slug_is_kept_in_lower_case_as_course_files_write_it(ines_client, exercise):
+    r = ines_client.post(url(exercise), form_data(slug="Greet-Warmly"))
+    assert r.status_code == 302
+    exercise.refresh_from_db()
+    assert exercise.slug == "greet-warmly"

@@ -63,3 +63,16 @@ def test_the_create_pages_mark_the_slug_to_follow_the_title(ines_client, instruc
         html = ines_client.get(url).content.decode()
         assert 'data-slug-of="title"' in html, url
         assert "lessons/slug.js" in html, url
+
+
+def test_a_typed_slug_is_kept_in_lower_case_as_course_files_write_it(ines_client, instructor):
+    # Course files take a-z only: an "Intro" typed here would export to files that do not
+    # import back, and on a case-blind disk Intro.yaml and intro.yaml are one file.
+    ines_client.post("/teach/courses/new/", {"title": "Mixed", "slug": "Mixed-Case"})
+    course = Course.objects.get(title="Mixed")
+    assert course.slug == "mixed-case"
+    ines_client.post(f"/teach/courses/{course.slug}/lessons/new/", {"title": "I", "slug": "Intro"})
+    lesson = course.lessons.get()
+    assert lesson.slug == "intro"
+    ines_client.post(new_exercise_url(lesson), {"title": "T", "slug": "Tagline"})
+    assert lesson.exercises.get().slug == "tagline"
