@@ -161,6 +161,20 @@ def construct_as_text(loader: CappedLoader, node: yaml.ScalarNode) -> str:
 
 CappedLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_as_text)
 
+
+# So is a time of day or a duration (10:30, 1:02:03.5), which YAML 1.1 reads as a number in
+# base 60 (630): `vars: {time: 10:30}` was refused as "must be text, not 630".
+def construct_number(loader: CappedLoader, node: yaml.ScalarNode) -> Any:
+    if ":" in str(node.value):
+        return str(loader.construct_scalar(node))
+    if node.tag.endswith(":int"):
+        return loader.construct_yaml_int(node)
+    return loader.construct_yaml_float(node)
+
+
+CappedLoader.add_constructor("tag:yaml.org,2002:int", construct_number)
+CappedLoader.add_constructor("tag:yaml.org,2002:float", construct_number)
+
 # Python's recursion limit bounds how deep PyYAML can compose and construct.
 MAX_YAML_DEPTH_CEILING = 200
 

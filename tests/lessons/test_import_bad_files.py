@@ -382,6 +382,19 @@ def test_a_date_is_read_as_the_text_written(loaded):
     assert case.expected == {"due": "2024-05-01"}
 
 
+def test_a_time_is_read_as_the_text_written_not_a_number_in_base_60(loaded):
+    # YAML 1.1 makes 10:30 the number 630: "cases[2].vars: must map variable names to text".
+    edit(
+        loaded / CAPITALS,
+        "vars: {country: Kenya}",
+        "vars: {country: 10:30}\n    expected: {at: 1:02:03.5, n: 12, x: 0.5}",
+    )
+    load(loaded)
+    case = Exercise.objects.get(slug="capital-format").cases.get(name="Kenya")
+    assert case.variables == {"country": "10:30"}
+    assert case.expected == {"at": "1:02:03.5", "n": 12, "x": 0.5}
+
+
 @pytest.mark.parametrize("value", ["!!binary aGk=", "!!set {a, b}"])
 def test_a_value_of_bytes_or_a_set_is_an_error_at_its_line(loaded, value):
     edit(
