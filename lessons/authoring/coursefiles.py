@@ -214,6 +214,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+def not_text(value: Any) -> str:
+    """Return what is wrong with a value where text belongs; YAML reads an unquoted 2024,
+    1.5, yes or null as a number, true/false or null, which quotes keep as text."""
+    if value is None:
+        return 'must be text, not null (nothing); write "" for an empty text'
+    if isinstance(value, (bool, int, float)):
+        return f"must be text, not {value!r}; to write it as text, put it in quotes"
+    return f"must be text, not {value!r}"
+
+
 class Unreadable(Exception):
     """A course file that is not read: why, as words that follow its name."""
 
@@ -353,7 +363,7 @@ class Source:
             value = ""
         where = join(prefix, key)
         if not isinstance(value, str):
-            self.problem(where, f"must be text, not {value!r}")
+            self.problem(where, not_text(value))
             return ""
         if required and not value.strip():
             self.problem(where, "is required (text)")
@@ -388,10 +398,13 @@ class Source:
         value = node.get(key)
         if value is None:  # "hints:" with nothing under it is none
             return []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list):
             self.problem(join(prefix, key), "must be a list of texts")
             return []
-        return list(value)
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                self.problem(join(join(prefix, key), i), not_text(item))
+        return [item for item in value if isinstance(item, str)]
 
     def mapping(self, node: dict, prefix: str, key: str, what: str = "a mapping") -> LineMap:
         value = node.get(key)
@@ -540,7 +553,7 @@ def read_exercise(src: Source) -> dict[str, Any]:
     fixed = src.mapping(data, "", "fixed_variables", "a mapping of names to text")
     for name, value in fixed.items():
         if not isinstance(value, str):
-            src.problem(join("fixed_variables", str(name)), "must be text")
+            src.problem(join("fixed_variables", str(name)), not_text(value))
         elif name not in variables:
             src.problem(join("fixed_variables", str(name)), "is not listed in variables")
     exercise["fixed_variables"] = plain(fixed)
@@ -757,13 +770,19 @@ def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> 
     values = case.get("vars")
     if values is None:
         values = {}
-    if not isinstance(values, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in values.items()
-    ):
+    if not isinstance(values, dict):
         src.problem(join(at, "vars"), "must map variable names to text")
         values = {}
+    for variable, value in values.items():
+        if not isinstance(variable, str):
+            message = f"must map variable names to text ({variable!r} is no name)"
+            src.problem(join(at, "vars"), message)
+        elif not isinstance(value, str):
+            src.problem(join(join(at, "vars"), variable), not_text(value))
+    given = set(values)  # a value that is not text is reported as that, not as missing
+    values = {k: v for k, v in values.items() if isinstance(k, str) and isinstance(v, str)}
     if variables is not None:
-        missing = sorted(set(variables) - set(values))
+        missing = sorted(set(variables) - given)
         if missing:
             src.problem(join(at, "vars"), f"no value for {', '.join(missing)}")
         for undeclared in sorted(set(values) - set(variables)):

@@ -412,6 +412,38 @@ def test_vars_keyed_by_a_number_among_names_is_an_error_not_a_traceback(loaded):
     assert ".vars: must map variable names to text" in refused(loaded)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            "vars: {country: Kenya}",
+            "vars: {country: 2024}",
+            "cases[2].vars.country: must be text, not 2024; to write it as text, put it in quotes",
+        ),
+        (
+            "vars: {country: Kenya}",
+            "vars: {country: }",
+            "cases[2].vars.country: must be text, not null",
+        ),
+        (
+            "  - Add what must not be there",
+            "  - yes\n  - Add what must not be there",
+            "hints[1]: must be text, not True; to write it as text, put it in quotes",
+        ),
+        ("title: An answer in an exact format", "title: 1.5", "title: must be text, not 1.5; to"),
+    ],
+)
+def test_a_value_yaml_reads_as_a_number_where_text_belongs_is_named_at_its_own_path(
+    loaded, old, new, problem
+):
+    # Only its own path and what to do: not "cases[2].vars: must map variable names to text"
+    # and then "no value for country", nor "hints: must be a list of texts".
+    edit(loaded / CAPITALS, old, new)
+    message = refused(loaded)
+    assert f"{CAPITALS}:" in message and f": {problem}" in message
+    assert "no value for" not in message
+
+
 def test_a_key_a_mapping_merges_in_may_be_overridden_by_its_own(loaded):
     # <<: *japan then name: gives Japan's vars under another name: YAML's merge, no duplicate.
     edit(
