@@ -1265,8 +1265,17 @@ def write_course(course: Course, folder: Path, replace: bool = False) -> list[st
     so that a version-controlled copy shows deletions as deletions.
     """
     files = export_course(course)
+    if folder.exists() and not folder.is_dir():
+        raise ExportRefused(f"{folder} is not a folder; name a folder (it is made if need be)")
     if folder.exists() and any(folder.iterdir()) and not replace:
         raise ExportRefused(f"{folder} is not empty; pass --replace to overwrite a course folder")
+    # A folder from elsewhere (a clone of someone's course) may hold symbolic links: never
+    # write through one to a file outside, as import never reads through one.
+    for sub in ("lessons", "exercises"):
+        if (folder / sub).is_symlink():
+            raise ExportRefused(
+                f"{folder / sub} is a symbolic link; remove it, and export writes a folder there"
+            )
     stale = []
     if folder.exists():
         for pattern in ("lessons/*.md", "exercises/*.yaml"):
@@ -1274,10 +1283,16 @@ def write_course(course: Course, folder: Path, replace: bool = False) -> list[st
                 name = path.relative_to(folder).as_posix()
                 if name not in files:
                     stale.append(name)
-    for name, text in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    for name in stale:
-        (folder / name).unlink()
+    try:
+        for name, text in files.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_symlink():
+                path.unlink()  # write a file of its own there, not the link's target
+            path.write_text(text, encoding="utf-8")
+        for name in stale:
+            (folder / name).unlink()
+    except OSError as e:
+        where = e.filename or folder
+        raise ExportRefused(f"cannot write {where}: {e.strerror or e}") from None
     return stale

@@ -329,3 +329,38 @@ def test_a_published_exercise_still_needs_a_test_case(db, tmp_path):
         "out/exercises/tone.classify.yaml:5: cases: needs a list of at least one test case "
         "(a draft may have none)"
     ) in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["a-file", "a-file/below"])
+def test_a_folder_it_cannot_write_is_an_error_not_a_traceback(db, tmp_path, name):
+    course = make_browser_course()
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(CommandError) as e:
+        export(course.slug, tmp_path / name)
+    assert str(tmp_path / "a-file") in str(e.value)
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
+def test_replace_writes_a_file_in_place_of_a_link_not_through_it(db, tmp_path):
+    # A clone of someone's course may link a course file to one of yours.
+    course = make_browser_course()
+    export(course.slug, tmp_path / "out")
+    yours = tmp_path / "yours.txt"
+    yours.write_text("keep me")
+    link = tmp_path / "out" / "exercises" / "triage.classify.yaml"
+    link.unlink()
+    link.symlink_to(yours)
+    export(course.slug, tmp_path / "out", "--replace")
+    assert yours.read_text() == "keep me"
+    assert not link.is_symlink() and link.read_text().startswith("slug: classify\n")
+
+
+def test_replace_refuses_a_lessons_folder_that_links_elsewhere(db, tmp_path):
+    course = make_browser_course()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out" / "lessons").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(CommandError) as e:
+        export(course.slug, tmp_path / "out", "--replace")
+    assert "out/lessons is a symbolic link" in str(e.value)
+    assert list((tmp_path / "elsewhere").iterdir()) == []
