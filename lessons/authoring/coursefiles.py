@@ -228,6 +228,10 @@ class Unreadable(Exception):
     """A course file that is not read: why, as words that follow its name."""
 
 
+# The safe loader's words for a tag it builds nothing for (!!python/object, !foo).
+UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '(.*)'")
+
+
 @dataclass
 class Reader:
     """Collects problems while reading one course folder."""
@@ -317,7 +321,15 @@ class Reader:
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = mark.line + 1 if mark else 0
-            self.problems.append(Problem(self.relative(path), line, "", f"not valid YAML: {e}"))
+            tag = UNKNOWN_TAG.match(getattr(e, "problem", None) or "")
+            message = (
+                f"the YAML tag {tag.group(1).replace('tag:yaml.org,2002:', '!!')} is not "
+                "allowed; course files hold only text, numbers, true/false, null, lists and "
+                "mappings"
+                if tag
+                else f"not valid YAML: {e}"
+            )
+            self.problems.append(Problem(self.relative(path), line, "", message))
             return None
         finally:
             loader.dispose()

@@ -444,6 +444,21 @@ def test_a_value_yaml_reads_as_a_number_where_text_belongs_is_named_at_its_own_p
     assert "no value for" not in message
 
 
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        ("!!python/object/apply:os.system [echo hi]", "!!python/object/apply:os.system"),
+        ("!!python/name:os.system", "!!python/name:os.system"),
+        ("!secret x", "!secret"),
+    ],
+)
+def test_a_yaml_tag_is_refused_at_its_line_saying_so(loaded, value, tag):
+    edit(loaded / CAPITALS, "title: An answer in an exact format", f"title: {value}")
+    message = refused(loaded)
+    assert f"{CAPITALS}:3: the YAML tag {tag} is not allowed; course files hold only" in message
+    assert "constructor" not in message  # PyYAML's words, and its copy of the line
+
+
 def test_a_key_a_mapping_merges_in_may_be_overridden_by_its_own(loaded):
     # <<: *japan then name: gives Japan's vars under another name: YAML's merge, no duplicate.
     edit(
