@@ -20,7 +20,14 @@ See docs/graders.md for every kind with its parameters and an example.
 
 from __future__ import annotations
 
-from graders.authoring import SampleResult, SelfTestReport, case_problems, self_test, try_rubric
+from graders.authoring import (
+    SampleResult,
+    SelfTestReport,
+    case_problems,
+    missing_case_values,
+    self_test,
+    try_rubric,
+)
 from graders.context import Case, Submission
 from graders.engine import CRITERIA, aggregate, grade_case
 from graders.judge import Judge, JudgeRequest
@@ -75,6 +82,7 @@ __all__ = (
     "judge_calls_at_most",
     "judge_calls_needed",
     "load_rubric",
+    "missing_case_values",
     "reusable_previous",
     "score_case",
     "self_test",

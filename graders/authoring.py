@@ -58,6 +58,41 @@ def case_problems(rubric: Rubric, case: Case) -> list[str]:
     return problems
 
 
+def missing_case_values(rubric: Rubric, case: Case) -> list[tuple[str, str]]:
+    """Return (the case's field, what is missing) for each value the rubric reads from the
+    case and the case lacks: an expected value a `from_case` names, or the reference a
+    similarity kind compares with. Graded, such a criterion fails every attempt on the case
+    ("test case 'Kenya' has no expected value 'label'"), or compares with "".
+
+    For an exercise the course files give whole; the editor saves a rubric before its cases.
+    """
+    from graders.engine import CRITERIA, REFERENCE
+
+    problems = []
+    for node in (n for c in rubric.criteria for n in subtree(c)):
+        for name in node.case_params:
+            key = node.params[name]["from_case"]
+            if key == "reference" and key not in case.expected:
+                if not case.reference.strip():
+                    problems.append(
+                        ("reference", f"is empty, and criterion {node.id!r} reads it (from_case)")
+                    )
+            elif key not in case.expected:
+                problems.append(
+                    ("expected", f"has no {key!r}, which criterion {node.id!r} reads (from_case)")
+                )
+        reads_reference = REFERENCE in CRITERIA[node.kind].params
+        if reads_reference and node.params["reference"] is None and not case.reference.strip():
+            problems.append(
+                (
+                    "reference",
+                    f"is empty, and criterion {node.id!r} ({node.kind}) compares each output "
+                    "with it; give the case a reference, or the criterion params.reference",
+                )
+            )
+    return problems
+
+
 @dataclass(frozen=True)
 class SampleResult:
     """How the rubric judged one known-good or known-bad sample."""

@@ -764,15 +764,20 @@ def read_cases(src: Source, variables: list[str], draft: bool) -> list[dict]:
 
 def check_case_values(src: Source, rubric: Any, cases: list[dict]) -> None:
     """Report, at a case's expected values, one the rubric cannot use (a from_case pattern
-    RE2 cannot compile)."""
+    RE2 cannot compile), and one it reads that the case lacks (an expected value a from_case
+    names, the reference a similarity kind compares with)."""
     try:
         loaded = graders.load_rubric(rubric)
     except graders.RubricError:
         return  # check_rubric reported it
     for i, case in enumerate(cases):
-        found = graders.Case(name=case["name"], expected=case["expected"])
+        found = graders.Case(
+            name=case["name"], expected=case["expected"], reference=case["reference"]
+        )
         for problem in graders.case_problems(loaded, found):
             src.problem(join(join("cases", i), "expected"), problem)
+        for where, problem in graders.missing_case_values(loaded, found):
+            src.problem(join(join("cases", i), where), problem)
 
 
 def read_case(src: Source, case: dict, at: str, variables: list[str] | None) -> dict[str, Any]:

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from graders import Case, RubricError, case_problems, load_rubric, self_test, try_rubric
+from graders import (
+    Case,
+    RubricError,
+    case_problems,
+    load_rubric,
+    missing_case_values,
+    self_test,
+    try_rubric,
+)
 
 RUBRIC = {
     "pass_threshold": 1,
@@ -70,3 +78,24 @@ def test_case_problems_name_the_case_whose_pattern_re2_cannot_compile():
     assert problem.startswith("criterion shape: test case 'Echo': pattern RE2 cannot compile")
     assert case_problems(rubric, Case(name="ok", expected={"p": "a+"})) == []
     assert case_problems(rubric, Case(name="no value yet")) == []
+
+
+def test_missing_case_values_names_what_a_case_lacks_that_the_rubric_reads():
+    rubric = load_rubric(
+        {
+            "criteria": [
+                {"id": "label", "kind": "equals", "params": {"text": {"from_case": "label"}}},
+                {"id": "close", "kind": "levenshtein", "params": {"threshold": 0.5}},
+                {"id": "near", "kind": "rouge_l", "params": {"threshold": 0.5, "reference": "x"}},
+            ]
+        }
+    )
+    assert missing_case_values(rubric, Case(expected={"label": "a"}, reference="a")) == []
+    assert missing_case_values(rubric, Case(expected={"lable": "a"})) == [
+        ("expected", "has no 'label', which criterion 'label' reads (from_case)"),
+        (
+            "reference",
+            "is empty, and criterion 'close' (levenshtein) compares each output with it; give "
+            "the case a reference, or the criterion params.reference",
+        ),
+    ]

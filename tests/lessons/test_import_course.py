@@ -494,6 +494,38 @@ def test_a_cases_regex_pattern_re2_cannot_compile_is_refused_naming_the_case(cou
     assert "lookaround" in message
 
 
+def test_a_case_lacking_a_value_its_rubric_reads_is_refused_naming_the_case(course):
+    # Graded, the criterion would fail every attempt: "test case 'Login loop' has no expected
+    # value 'label'".
+    triage = course / "exercises/email-triage.yaml"
+    edit(triage, "expected: {label: technical}", "expected: {lable: technical}")
+    message = load_fails(course)
+    line = reported_line(message, "exercises/email-triage.yaml", "cases[1].expected")
+    assert line == line_of(triage, "lable: technical")
+    assert "cases[1].expected: has no 'label', which criterion 'right-label' reads" in message
+    assert "cases[0]" not in message
+
+
+def test_a_case_without_the_reference_a_similarity_criterion_compares_with_is_refused(course):
+    tagline = course / "exercises/tagline.yaml"
+    edit(
+        tagline,
+        "  criteria:\n",
+        "  criteria:\n    - {id: close, kind: rouge_l, params: {threshold: 0.1}}\n",
+    )
+    edit(
+        tagline,
+        "vars: {product: coffee grinder}",
+        "vars: {product: coffee grinder}\n    reference: Fresh grounds, bolder mornings.",
+    )
+    message = load_fails(course)
+    assert "cases[0]" not in message
+    assert (
+        "cases[1].reference: is empty, and criterion 'close' (rouge_l) compares each output "
+        "with it; give the case a reference, or the criterion params.reference"
+    ) in message
+
+
 def test_the_issue_16_options_import_and_match_the_schema(db, course):
     from tests.lessons.test_course_schema import problems
 
