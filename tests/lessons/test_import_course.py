@@ -506,6 +506,20 @@ def test_a_case_lacking_a_value_its_rubric_reads_is_refused_naming_the_case(cour
     assert "cases[0]" not in message
 
 
+def test_in_a_draft_a_case_lacking_a_value_is_a_warning(db, course):
+    # A draft is work under way (the browser saves a rubric before its cases): its export
+    # imports back, and its publish check is what fails.
+    triage = course / "exercises/email-triage.yaml"
+    edit(triage, "slug: email-triage\n", "slug: email-triage\nstatus: draft\n")
+    edit(triage, "expected: {label: technical}", "expected: {lable: technical}")
+    out = load(course)
+    assert (
+        "warning: prompt-fundamentals/exercises/email-triage.yaml:"
+        f"{line_of(triage, 'lable: technical')}: cases[1].expected: has no 'label', which "
+        "criterion 'right-label' reads (from_case); publishing will fail"
+    ) in out
+
+
 def test_a_case_without_the_reference_a_similarity_criterion_compares_with_is_refused(course):
     tagline = course / "exercises/tagline.yaml"
     edit(
