@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 
 import graders
+from graders.reuse import subtree
 from lessons.authoring import pitfalls, publishing
 from lessons.authoring.editing import NOT_FINITE, CappedLoader, YamlRefused, non_finite_paths
 from lessons.models import (
@@ -580,6 +581,7 @@ def read_exercise(src: Source) -> dict[str, Any]:
 
     exercise["rubric"] = plain(data.get("rubric"))
     check_rubric(src, exercise["rubric"], "rubric")
+    check_rubric_variables(src, exercise["rubric"], [*variables, *fixed])
 
     unshared = [v for v in variables if v not in fixed]
     exercise["cases"] = read_cases(src, unshared, exercise["status"] == Exercise.DRAFT)
@@ -708,6 +710,29 @@ def check_rubric(src: Source, rubric: Any, prefix: str) -> None:
     except graders.RubricError as e:
         where = rubric_path(rubric, e, prefix)
         src.problem(where, f"criterion {e.criterion!r}: {e.message}" if e.criterion else e.message)
+
+
+# Kinds whose params name the exercise's variables: param -> whether it holds a list.
+VARIABLE_PARAMS = {"delimited_input": ("variable", False), "uses_variables": ("variables", True)}
+
+
+def check_rubric_variables(src: Source, rubric: Any, declared: list[str]) -> None:
+    """Report a criterion naming a variable the exercise does not declare (delimited_input's
+    `variable`, uses_variables' `variables`): a typo that would fail, or pass, every attempt."""
+    try:
+        loaded = graders.load_rubric(rubric)
+    except graders.RubricError:
+        return  # check_rubric reported it
+    its = ", ".join("{" + name + "}" for name in declared) or "none"
+    for node in (n for c in loaded.criteria for n in subtree(c)):
+        if node.kind not in VARIABLE_PARAMS:
+            continue
+        param, many = VARIABLE_PARAMS[node.kind]
+        names = node.params[param] if many else [node.params[param]]
+        for name in (n for n in names if n not in declared):
+            message = f"{name!r} is not a variable of this exercise; its variables are {its}"
+            error = graders.RubricError(message, node.id, f"params.{param}")
+            src.problem(rubric_path(rubric, error, "rubric"), f"criterion {node.id!r}: {message}")
 
 
 def rubric_path(rubric: Any, error: graders.RubricError, prefix: str) -> str:

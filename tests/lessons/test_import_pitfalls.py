@@ -60,6 +60,31 @@ def test_a_placeholder_in_a_slot_is_checked(db, course):
     assert "prompt.slots[0].text: {produt} is not a variable" in load_fails(course)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "name", "where"),
+    [
+        ("{variable: email}", "{variable: emial}", "emial", "rubric.criteria[2].params.variable"),
+        (
+            "  samples:\n    good: [billing",
+            "    - {id: all, kind: uses_variables, params: {variables: [email, mail]}}\n"
+            "  samples:\n    good: [billing",
+            "mail",
+            "rubric.criteria[3].params.variables",
+        ),
+    ],
+)
+def test_a_criterion_naming_a_variable_the_exercise_lacks_is_an_error(
+    db, course, old, new, name, where
+):
+    # delimited_input on {emial} found no use of it and failed every attempt.
+    path = course / "exercises/email-triage.yaml"
+    edit(path, old, new)
+    message = load_fails(course)
+    line = line_of(path, new.split("\n")[0])
+    assert f"prompt-fundamentals/exercises/email-triage.yaml:{line}: {where}: " in message
+    assert f"'{name}' is not a variable of this exercise; its variables are {{email}}" in message
+
+
 def test_doubled_braces_write_the_name_literally_and_import(db, course):
     edit(
         course / TAGLINE,
