@@ -581,7 +581,7 @@ def read_exercise(src: Source) -> dict[str, Any]:
 
     exercise["rubric"] = plain(data.get("rubric"))
     check_rubric(src, exercise["rubric"], "rubric")
-    check_rubric_variables(src, exercise["rubric"], [*variables, *fixed])
+    check_rubric_variables(src, exercise["rubric"], [*variables, *fixed], exercise["status"])
 
     unshared = [v for v in variables if v not in fixed]
     exercise["cases"] = read_cases(src, unshared, exercise["status"] == Exercise.DRAFT)
@@ -716,9 +716,10 @@ def check_rubric(src: Source, rubric: Any, prefix: str) -> None:
 VARIABLE_PARAMS = {"delimited_input": ("variable", False), "uses_variables": ("variables", True)}
 
 
-def check_rubric_variables(src: Source, rubric: Any, declared: list[str]) -> None:
+def check_rubric_variables(src: Source, rubric: Any, declared: list[str], status: str) -> None:
     """Report a criterion naming a variable the exercise does not declare (delimited_input's
-    `variable`, uses_variables' `variables`): a typo that would fail, or pass, every attempt."""
+    `variable`, uses_variables' `variables`): a typo that would fail every attempt. In a
+    draft (work under way, as the browser saves it), a warning."""
     try:
         loaded = graders.load_rubric(rubric)
     except graders.RubricError:
@@ -731,8 +732,13 @@ def check_rubric_variables(src: Source, rubric: Any, declared: list[str]) -> Non
         names = node.params[param] if many else [node.params[param]]
         for name in (n for n in names if n not in declared):
             message = f"{name!r} is not a variable of this exercise; its variables are {its}"
-            error = graders.RubricError(message, node.id, f"params.{param}")
-            src.problem(rubric_path(rubric, error, "rubric"), f"criterion {node.id!r}: {message}")
+            where = rubric_path(
+                rubric, graders.RubricError(message, node.id, f"params.{param}"), "rubric"
+            )
+            if status == Exercise.DRAFT:
+                src.warning(where, f"criterion {node.id!r}: {message}; publishing will fail")
+            else:
+                src.problem(where, f"criterion {node.id!r}: {message}")
 
 
 def rubric_path(rubric: Any, error: graders.RubricError, prefix: str) -> str:

@@ -85,6 +85,17 @@ def test_a_criterion_naming_a_variable_the_exercise_lacks_is_an_error(
     assert f"'{name}' is not a variable of this exercise; its variables are {{email}}" in message
 
 
+def test_in_a_draft_a_criterion_naming_an_undeclared_variable_is_a_warning(db, course):
+    path = course / "exercises/email-triage.yaml"
+    edit(path, "slug: email-triage\n", "slug: email-triage\nstatus: draft\n")
+    edit(path, "{variable: email}", "{variable: emial}")
+    edit(path, '    good: [billing, "Billing"]\n', "    good: []\n")  # the solution fails it now
+    assert (
+        f"warning: prompt-fundamentals/exercises/email-triage.yaml:{line_of(path, 'emial')}: "
+        "rubric.criteria[2].params.variable: criterion 'fenced': 'emial' is not a variable"
+    ) in load(course)
+
+
 def test_doubled_braces_write_the_name_literally_and_import(db, course):
     edit(
         course / TAGLINE,
