@@ -16,6 +16,7 @@ described by docs/course-format.schema.json.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -242,6 +243,8 @@ class Reader:
     warnings: list[Problem] = field(default_factory=list)  # imported anyway
     texts: dict[Path, str] = field(default_factory=dict)  # by resolved path: each read once
     data: dict[Path, LineMap | None] = field(default_factory=dict)
+    # Each exercise file read and checked once, however many times course.yaml names it.
+    exercises: dict[Path, dict[str, Any] | None] = field(default_factory=dict)
 
     def relative(self, path: Path) -> str:
         try:
@@ -509,16 +512,20 @@ def read_lesson(src: Source, data: dict, where: str) -> dict[str, Any]:
             src.problem(at, "must be a file name, such as exercises/tagline.yaml")
             continue
         try:
-            _, text = reader.read_text(name)
+            resolved, text = reader.read_text(name)
         except Unreadable as e:
             src.problem(at, file_problem(reader, name, e))
             continue
-        path = root / name
-        exercise_data = reader.read_yaml(path, text)
-        if exercise_data is not None:
-            exercise = read_exercise(Source(reader, path, exercise_data))
-            exercise["where"] = at
-            lesson["exercises"].append(exercise)
+        if resolved not in reader.exercises:
+            path = root / name
+            exercise_data = reader.read_yaml(path, text)
+            reader.exercises[resolved] = (
+                None
+                if exercise_data is None
+                else read_exercise(Source(reader, path, exercise_data))
+            )
+        if (exercise := reader.exercises[resolved]) is not None:
+            lesson["exercises"].append({**copy.deepcopy(exercise), "where": at})
     return lesson
 
 

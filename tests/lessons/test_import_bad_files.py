@@ -282,6 +282,17 @@ def test_a_big_exercise_file_is_refused_before_it_is_parsed(loaded):
     )
 
 
+def test_an_exercise_file_named_thousands_of_times_is_read_and_checked_once(loaded):
+    # Each naming read, checked and graded the file's samples again: 3,000 took 5 to 8 s.
+    edit(
+        loaded / "course.yaml",
+        ANATOMY_EXERCISES,
+        "    exercises:\n" + f"      - {EXERCISE}\n" * 3000,
+    )
+    message = refused(loaded)
+    assert "lessons[0].exercises[2999]: exercise slug 'tagline' is used twice in anatomy" in message
+
+
 def test_the_caps_are_settings(loaded, settings):
     settings.MAX_MARKDOWN_CHARS = 10
     message = refused(loaded)
