@@ -17,6 +17,7 @@ described by docs/course-format.schema.json.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -368,7 +369,9 @@ class Source:
         allowed = tuple(allowed)
         for key in node:
             if key not in allowed:
-                message = f"unknown field; allowed: {', '.join(allowed)}"
+                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.8)
+                guess = f"did you mean {close[0]}? " if close else ""
+                message = f"unknown field; {guess}allowed: {', '.join(allowed)}"
                 self.problem(join(prefix, str(key)), message)
 
     def text(

@@ -18,7 +18,7 @@ import pytest
 
 from lessons.models import Exercise, Lesson
 from tests.conftest import STARTER
-from tests.lessons.test_import_course import edit, load, load_fails, snapshot
+from tests.lessons.test_import_course import edit, line_of, load, load_fails, snapshot
 
 LESSON = "lessons/01-anatomy.md"
 CAPITALS = "exercises/capital-format.yaml"
@@ -291,6 +291,42 @@ def test_an_exercise_file_named_thousands_of_times_is_read_and_checked_once(load
     )
     message = refused(loaded)
     assert "lessons[0].exercises[2999]: exercise slug 'tagline' is used twice in anatomy" in message
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "problem"),
+    [
+        (
+            EXERCISE,
+            "rubric:\n",
+            "rubirc:\n",
+            "rubirc: unknown field; did you mean rubric? allowed:",
+        ),
+        (
+            EXERCISE,
+            "model: {",
+            "model: {max_token: 9, ",
+            "model.max_token: unknown field; did you mean",
+        ),
+        (
+            "course.yaml",
+            "    title: Anatomy",
+            "    tilte: Anatomy",
+            "lessons[0].tilte: unknown field; did",
+        ),
+        # Only a near spelling is named: a subtitle is not a misspelt title.
+        (
+            "course.yaml",
+            "lessons:\n",
+            "subtitle: x\nlessons:\n",
+            "subtitle: unknown field; allowed:",
+        ),
+    ],
+)
+def test_a_misspelt_field_is_reported_with_the_field_it_is_near(loaded, file, old, new, problem):
+    edit(loaded / file, old, new)
+    line = line_of(loaded / file, new.strip().split("\n")[0])
+    assert f"{file}:{line}: {problem}" in refused(loaded)
 
 
 def test_the_caps_are_settings(loaded, settings):

@@ -374,7 +374,8 @@ MISTAKES = {
     ),
     "misspelt case field": (
         "exercises/capital-format.yaml", "    visibility: hide", "    visiblity: hide",
-        "cases[2].visiblity", "visiblity: hide", "unknown field; allowed: name, visibility",
+        "cases[2].visiblity", "visiblity: hide",
+        "unknown field; did you mean visibility? allowed: name, visibility",
     ),
     "bad visibility": (
         "exercises/capital-format.yaml", "    visibility: hide", "    visibility: secret",
