@@ -278,6 +278,8 @@ class Reader:
                 data = f.read(limit + 1) if size <= limit else b""
         except RuntimeError:  # pathlib's resolve on a symbolic link loop
             raise Unreadable("is not a usable file name (a loop of symbolic links)") from None
+        except PermissionError as e:
+            raise Unreadable(f"cannot be read ({e.strerror}); let this user read it") from None
         except (OSError, ValueError) as e:
             reason = getattr(e, "strerror", None) or str(e)
             raise Unreadable(f"is not a usable file name ({reason})") from None

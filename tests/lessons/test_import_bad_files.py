@@ -13,6 +13,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+from unittest.mock import patch
 
 import pytest
 
@@ -173,6 +174,23 @@ def test_a_file_name_too_long_for_the_system_is_an_error(loaded):
         f"course.yaml:13: lessons[0].exercises[0]: {name} is not a usable file name "
         "(File name too long)" in message
     )
+
+
+def test_a_file_this_user_may_not_read_is_named_so(loaded):
+    # Tests run as root, whom chmod does not stop: the refusal comes from open itself.
+    real_open = Path.open
+
+    def open_refusing_the_lesson(path, *args, **kwargs):
+        if path.name == "01-anatomy.md":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    with patch.object(Path, "open", open_refusing_the_lesson):
+        message = refused(loaded)
+    assert (
+        f"course.yaml:{line_of(loaded / 'course.yaml', LESSON)}: lessons[0].file: {LESSON} "
+        "cannot be read (Permission denied); let this user read it"
+    ) in message
 
 
 def test_a_symlink_loop_is_an_error_not_a_traceback(loaded):
