@@ -364,3 +364,18 @@ def test_replace_refuses_a_lessons_folder_that_links_elsewhere(db, tmp_path):
         export(course.slug, tmp_path / "out", "--replace")
     assert "out/lessons is a symbolic link" in str(e.value)
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_a_browser_draft_whose_cases_all_weigh_0_round_trips_with_a_warning(db, tmp_path):
+    # The case editor takes a weight of 0 for every case; the import refused the export.
+    course = make_browser_course()
+    Case.objects.filter(exercise__lesson__slug="triage").update(weight=0)
+    before = dump(course)
+    export(course.slug, tmp_path / "out")
+    course.delete()
+    out = StringIO()
+    call_command("import_course", str(tmp_path / "out"), stdout=out)
+    assert dump(Course.objects.get()) == before
+    assert (
+        "cases[0].weight: at least one test case needs a weight above 0; publishing will fail"
+    ) in out.getvalue()

@@ -507,6 +507,15 @@ def test_a_case_lacking_a_value_its_rubric_reads_is_refused_naming_the_case(cour
     assert "cases[0]" not in message
 
 
+def test_a_published_exercise_whose_cases_all_weigh_0_is_refused(course):
+    path = course / "exercises/capital-format.yaml"
+    for country in ("France", "Japan", "Kenya"):
+        edit(path, f"vars: {{country: {country}}}", f"vars: {{country: {country}}}\n    weight: 0")
+    message = load_fails(course)
+    assert "cases[0].weight: at least one test case needs a weight above 0" in message
+    assert "publishing will fail" not in message
+
+
 def test_in_a_draft_a_case_lacking_a_value_is_a_warning(db, course):
     # A draft is work under way (the browser saves a rubric before its cases): its export
     # imports back, and its publish check is what fails.
