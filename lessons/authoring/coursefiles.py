@@ -736,6 +736,7 @@ def check_rubric_variables(src: Source, rubric: Any, declared: list[str], status
         loaded = graders.load_rubric(rubric)
     except graders.RubricError:
         return  # check_rubric reported it
+    declared = [name for name in declared if isinstance(name, str)]  # fixed_variables: {1: a}
     its = ", ".join("{" + name + "}" for name in declared) or "none"
     for node in (n for c in loaded.criteria for n in subtree(c)):
         if node.kind not in VARIABLE_PARAMS:

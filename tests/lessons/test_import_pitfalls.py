@@ -85,6 +85,14 @@ def test_a_criterion_naming_a_variable_the_exercise_lacks_is_an_error(
     assert f"'{name}' is not a variable of this exercise; its variables are {{email}}" in message
 
 
+def test_a_fixed_input_named_by_a_number_beside_a_delimited_input_is_an_error_not_a_crash(
+    db, course
+):
+    path = course / "exercises/email-triage.yaml"
+    edit(path, "cases:\n", "fixed_variables: {1: a}\ncases:\n")
+    assert "fixed_variables.1: is not listed in variables" in load_fails(course)
+
+
 def test_in_a_draft_a_criterion_naming_an_undeclared_variable_is_a_warning(db, course):
     path = course / "exercises/email-triage.yaml"
     edit(path, "slug: email-triage\n", "slug: email-triage\nstatus: draft\n")
