@@ -8,11 +8,25 @@ from django.views.decorators.http import require_safe
 
 from graders.names import checks
 from lessons.journey import standings, with_progress, with_ungraded
-from lessons.models import Course, Exercise, Lesson
+from lessons.models import Course, Exercise, Lesson, PromptValues
 from sandbox.forms import AttemptForm
 from sandbox.models import Attempt
 from sandbox.providers import model_unavailable
 from sandbox.views import attempt_context
+
+
+def last_prompt(attempt: Attempt | None) -> tuple[dict[str, str], PromptValues]:
+    """Return the prompt this attempt sent, as the prompt form's fields and as
+    Exercise.compose's values: the exercise page opens on the learner's last prompt, not on
+    the starter, so a reload, the back button or a return the next day keeps their work."""
+    if attempt is None:
+        return {}, {}
+    parts = {"system": attempt.system_prompt, "user": attempt.user_prompt}
+    parts["prefill"] = attempt.prefill
+    examples = {i: text for i, (_, text) in enumerate(attempt.examples)}
+    fields = {**parts, **{f"slot_{name}": text for name, text in attempt.slots.items()}}
+    fields.update({f"example_{i}": text for i, text in examples.items()})
+    return fields, {**parts, "slots": attempt.slots, "examples": examples}
 
 
 def visible_lessons(user, course: Course):
@@ -96,6 +110,7 @@ def exercise_detail(
     attempts = Attempt.objects.by_learners().filter(learner=request.user, exercise=exercise)
     history = list(attempts.only("id", "status", "score", "passed", "created_at")[:20])
     latest = history[0] if history else None
+    written, values = last_prompt(attempts.first())
     if latest:
         latest.exercise = exercise  # whose sample rule its cases are shown by
     # Hint n unlocks after n attempts that were graded and did not pass.
@@ -104,13 +119,13 @@ def exercise_detail(
         "exercise": exercise,
         "lesson": exercise.lesson,
         "course": exercise.lesson.course,
-        "form": AttemptForm(exercise),
+        "form": AttemptForm(exercise, initial=written),
         "backend_problem": model_unavailable(exercise.backend, exercise.model_name),
         "visible_cases": visible,
         "hidden_count": len(cases) - len(visible),
         "checks": checks(exercise.parsed_rubric),
         "case": case,
-        "prompt": exercise.render({}, case),
+        "prompt": exercise.render(values, case),
         "history": history,
         "latest": attempt_context(latest) if latest else None,
         "hints": exercise.hints[:failures],

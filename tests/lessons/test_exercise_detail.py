@@ -8,7 +8,13 @@ from datetime import timedelta
 from django.utils import timezone
 
 from sandbox.models import Attempt
-from tests.conftest import graded_with_a_hidden_case, make_attempt, make_exercise, make_run
+from tests.conftest import (
+    graded_with_a_hidden_case,
+    make_attempt,
+    make_exercise,
+    make_few_shot_exercise,
+    make_run,
+)
 
 URL = "/courses/basics/first/greet/"
 HINT_1 = "Say what to say."
@@ -49,6 +55,28 @@ def test_it_prefills_the_editable_fields_with_the_starter_text(alice_client):
     assert textarea(html, "user") == "Talk to {name}."
     assert textarea(html, "system") == "You are &lt;polite&gt;."
     assert textarea(html, "prefill") is None  # not editable
+
+
+def test_it_opens_on_my_last_prompt_not_the_starter(alice_client, learner, other_learner):
+    """A reload, the back button or a return the next day showed the starter text again,
+    beside the result of a prompt that was no longer anywhere on the page."""
+    exercise = make_exercise(starter_system="Be kind.")
+    make_attempt(learner, exercise, user_prompt="Old: hello {name}.")
+    make_attempt(learner, exercise, system_prompt="Be brief.", user_prompt="Say hi to {name}.")
+    make_attempt(other_learner, exercise, user_prompt="Not mine, {name}.")
+    html = alice_client.get(URL).content.decode()
+    assert textarea(html, "user") == "Say hi to {name}."
+    assert textarea(html, "system") == "Be brief."
+    assert "Say hi to Ada." in preview(html) and "Be brief." in preview(html)
+
+
+def test_it_opens_on_my_last_example_turns(alice_client, learner):
+    exercise = make_few_shot_exercise()
+    examples = [["user", "Fixed the login bug"], ["assistant", "Fix login."]]
+    make_attempt(learner, exercise, user_prompt="{change}", examples=examples)
+    html = alice_client.get(URL).content.decode()
+    assert textarea(html, "example_0") == "Fixed the login bug"
+    assert textarea(html, "example_1") == "Fix login."
 
 
 def test_the_form_posts_to_submit_with_a_csrf_token(alice_client, exercise):
