@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import reswap, retarget
 
@@ -157,7 +158,7 @@ def playground(request: LearnerRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             columns = form.columns()
-            return queue_attempt(
+            response = queue_attempt(
                 request,
                 [
                     (backend, model)
@@ -169,6 +170,12 @@ def playground(request: LearnerRequest) -> HttpResponse:
                 temperature=form.cleaned_data["temperature"],
                 max_tokens=form.cleaned_data["max_tokens"],
             )
+            if request.htmx:  # the form again, out of band: a refused run's errors go
+                context = {"form": form, "oob": True}
+                response.content += render_to_string(
+                    "sandbox/playground.html#form", context, request
+                ).encode()
+            return response
         if request.htmx:
             response = render(request, "sandbox/playground.html#form", {"form": form}, status=422)
             return reswap(retarget(response, "#playground-form"), "outerHTML")

@@ -262,6 +262,18 @@ def test_it_answers_htmx_with_the_status_partial(
     assert delay.call_count == 1
 
 
+def test_a_run_after_a_refused_one_clears_its_errors_from_the_form(alice_client, delay):
+    """The error of a refused run (an empty prompt) stayed on the field under every run that
+    followed: a successful run sends the form again, out of band, as it was posted."""
+    r = alice_client.post(URL, run_form(user="Say hi to {who}.", variables="who=Ada"), headers=HTMX)
+    assert r.status_code == 200
+    page = r.content.decode()
+    form = page[page.index('<form id="playground-form"') :]
+    assert 'hx-swap-oob="true"' in form[: form.index(">")]
+    assert ">Say hi to {who}.</textarea>" in form and ">who=Ada</textarea>" in form
+    assert "field-error" not in form and 'id="attempt-status"' in page
+
+
 def test_it_answers_htmx_with_the_form_partial_when_invalid(alice_client, delay):
     r = alice_client.post(URL, run_form(user=""), headers=HTMX)
     assert r.status_code == 422
