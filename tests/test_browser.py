@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from lessons.authoring.coursefiles import load_course
 from sandbox.models import Attempt
-from tests.conftest import PASSWORD, make_exercise, make_user
+from tests.conftest import PASSWORD, log_in, make_exercise, make_user
 from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -106,3 +106,26 @@ def test_the_result_comes_into_view_after_a_submit(embedded_stack, page, width, 
     expect(page.locator("#result .score")).to_be_in_viewport(timeout=20_000)
     # Clear of the sticky top bar, not under it.
     assert heading.bounding_box()["y"] >= page.locator(".topbar").bounding_box()["height"]
+
+
+def test_a_playground_run_clears_a_refused_runs_error_and_joins_the_earlier_runs(
+    embedded_stack, page
+):
+    """After a refused run, the next run's output came in under the old error, and the list
+    of earlier runs stayed as the page was loaded (absent, before the first run)."""
+    make_user("learner")
+    log_in(page, embedded_stack.url, "learner")
+    page.goto(f"{embedded_stack.url}/playground/")
+    page.get_by_role("button", name="Run").click()
+    error = page.locator("#playground-form .field-error")
+    expect(error).to_have_text("Write a user prompt to run.")
+
+    page.get_by_label("User prompt").first.fill("Say hello.")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#result .output")).to_contain_text("Say hello.", timeout=20_000)
+    expect(error).to_have_count(0)
+    expect(page.get_by_label("User prompt").first).to_have_value("Say hello.")
+    runs = page.locator("#earlier-runs li")
+    expect(runs).to_have_count(1)
+    expect(runs).to_contain_text("Graded")
+    assert page.problems == []
