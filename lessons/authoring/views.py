@@ -595,6 +595,9 @@ def show_rubric_error(error: graders.RubricError, rows, settings_form) -> str:
             row = rows[int(position) - 1]
     if row is not None:
         message = error.message if error.criterion == top else str(error)
+        if error.field.startswith("params.") and error.criterion == top:
+            # One box holds every parameter: name the one at fault ("pattern: is required").
+            message = f"{error.field.removeprefix('params.')}: {message}"
         row.add_error(error_field(error.field), message)
         return ""
     if error.field.startswith("samples"):

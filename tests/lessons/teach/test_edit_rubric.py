@@ -119,7 +119,7 @@ def test_it_shows_an_invalid_regex_on_its_row_and_saves_nothing(ines_client, ins
 def test_it_names_a_missing_parameter_and_bad_params_yaml(ines_client, instructor):
     exercise = make_exercise(status=Exercise.DRAFT)
     r = ines_client.post(url(exercise), criteria({"id": "x", "kind": "regex", "params": ""}))
-    assert "is required" in row_html(r.content.decode(), "x")
+    assert "pattern: is required" in row_html(r.content.decode(), "x")
     r = ines_client.post(
         url(exercise), criteria({"id": "y", "kind": "regex", "params": "pattern: [\n"})
     )
