@@ -159,12 +159,16 @@ def test_teach_pages_fit_a_phone(embedded_stack, page, course):
     url = embedded_stack.url
     instructor = make_user("instructor", is_staff=True)
     learner = make_user("learner")
+    # A username has no space to break at and may be 150 characters long.
+    long_named = make_user("maximiliana.konstantinopoulou-" + "x" * 60 + "@example.org")
     course.instructors.add(instructor)
     cohort = Cohort.objects.create(course=course, name="Demo cohort", created_by=instructor)
     cohorts.join(cohort, learner)
+    cohorts.join(cohort, long_named)
     exercise = Exercise.objects.get(title="A tagline a program can paste")
     judged = Exercise.objects.get(slug="late-delivery-reply")
     make_attempt(learner, exercise, user_prompt="Write a tagline for {product}.")
+    make_attempt(long_named, exercise, user_prompt="Write a tagline for {product}.")
     run_queued()  # so that the gradebook, the statistics and the drill-down have a grade
     teach = f"/teach/exercises/{exercise.id}"
     page.set_viewport_size(PHONE)
@@ -181,6 +185,7 @@ def test_teach_pages_fit_a_phone(embedded_stack, page, course):
         f"/teach/cohorts/{cohort.id}/settings/",
         f"/teach/cohorts/{cohort.id}/exercises/{exercise.id}/",
         f"/teach/cohorts/{cohort.id}/learners/{learner.id}/exercises/{exercise.id}/",
+        f"/teach/cohorts/{cohort.id}/learners/{long_named.id}/exercises/{exercise.id}/",
         "/teach/review/",
         "/teach/courses/new/",
         f"/teach/courses/{course.slug}/lessons/new/",
