@@ -129,3 +129,24 @@ def test_a_playground_run_clears_a_refused_runs_error_and_joins_the_earlier_runs
     expect(runs).to_have_count(1)
     expect(runs).to_contain_text("Graded")
     assert page.problems == []
+
+
+ARABIC = "شعار قصير: قهوة أفضل، صباح أجمل."
+
+
+def test_right_to_left_prompts_and_outputs_read_right_to_left(embedded_stack, page):
+    """An Arabic or Hebrew prompt and answer were laid out left to right, flush left, with
+    the sentence's full stop at its start; each box now takes the direction of its text."""
+    make_user("learner")
+    exercise = make_exercise(stub={"default": ARABIC})
+    log_in(page, embedded_stack.url, "learner")
+    page.goto(embedded_stack.url + exercise.get_absolute_url())
+    prompt = page.get_by_label("User prompt")
+    direction = "e => getComputedStyle(e).direction"
+    assert prompt.evaluate(direction) == "ltr"  # "Talk to {name}."
+    prompt.fill("اكتب شعارًا لـ {name}.")
+    assert prompt.evaluate(direction) == "rtl"
+    page.get_by_role("button", name="Submit").click()
+    output = page.locator("#result .output").first
+    expect(output).to_have_text(ARABIC, timeout=20_000)
+    assert output.evaluate(direction) == "rtl"
