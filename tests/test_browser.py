@@ -151,3 +151,31 @@ def test_right_to_left_prompts_and_outputs_read_right_to_left(embedded_stack, pa
     output = page.locator("#result .output").first
     expect(output).to_have_text(ARABIC, timeout=20_000)
     assert output.evaluate(direction) == "rtl"
+
+
+def test_a_diff_shows_where_it_folds_unchanged_lines(embedded_stack, page):
+    """The "⋯ n unchanged lines" rows of a diff were moved off the page by the skip link's
+    rule (.skip), so the diff jumped from line 4 to line 35 without a word."""
+    make_user("learner")
+    before = "\n".join(f"row {i}" for i in range(40))
+    after = before.replace("row 20", "ROW 20")
+    rules = [{"if": "again", "reply": after}]
+    exercise = make_exercise(stub={"rules": rules, "default": before}, max_tokens=200)
+    log_in(page, embedded_stack.url, "learner")
+    page.goto(embedded_stack.url + exercise.get_absolute_url())
+    history = page.locator("#history .history-list li")
+    for count, prompt in enumerate(("Talk to {name}.", "Talk to {name} again."), start=1):
+        page.get_by_label("User prompt").fill(prompt)
+        page.get_by_role("button", name="Submit").click()
+        expect(history).to_have_count(count)
+        expect(page.locator("#result .score")).to_be_visible(timeout=20_000)
+    expect(history.first.locator(".badge")).to_contain_text("%")
+    history.first.get_by_role("link").click()
+    folds = page.locator("table.sbs tr.skip")
+    expect(folds).to_have_count(2)
+    expect(folds.first).to_have_text("⋯ 17 unchanged lines")
+    table = page.locator("table.sbs").last.bounding_box()
+    for fold in folds.all():
+        fold.scroll_into_view_if_needed()
+        box = fold.bounding_box()
+        assert box["x"] >= table["x"] and box["width"] > table["width"] / 2
