@@ -10,7 +10,7 @@ from unittest.mock import Mock, patch
 from django.utils import timezone
 
 from lessons.authoring import publishing
-from lessons.models import Exercise, PublishCheck
+from lessons.models import Course, Exercise, Lesson, PublishCheck
 from lessons.tasks import reconcile
 from sandbox.models import Attempt, UsageRecord
 from sandbox.signals import attempt_finished
@@ -57,6 +57,32 @@ def test_the_worker_publishes_it_with_no_further_request(
     html = status(ines_client, exercise, check).content.decode()
     assert 'data-publish="published"' in html
     assert "every 500ms" not in html  # final: the polling stops
+
+
+def test_it_says_whether_learners_reach_it_through_its_lesson_and_course(
+    ines_client, delay, django_capture_on_commit_callbacks
+):
+    """ "Learners can open it now" was said of an exercise in a draft lesson of a draft course,
+    which no learner can open."""
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    lesson, course = exercise.lesson, exercise.lesson.course
+    Lesson.objects.filter(pk=lesson.pk).update(published=False)
+    Course.objects.filter(pk=course.pk).update(published=False)
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    run_queued()
+    check = PublishCheck.objects.get()
+    html = status(ines_client, exercise, check).content.decode()
+    assert "learners will see it once its lesson and its course are published." in html
+    assert "can open it" not in html
+    editor = f"/teach/exercises/{exercise.id}/"
+    assert "Learners will see it once its lesson and" in ines_client.get(editor).content.decode()
+    Lesson.objects.filter(pk=lesson.pk).update(published=True)
+    html = ines_client.get(editor).content.decode()
+    assert "Learners will see it once its course is published. Edits" in html
+    Course.objects.filter(pk=course.pk).update(published=True)
+    assert "Learners can open it now. Edits" in ines_client.get(editor).content.decode()
+    html = status(ines_client, exercise, check).content.decode()
+    assert "learners can open it now." in html
 
 
 def test_screen_readers_hear_the_check_start_and_end_once(
