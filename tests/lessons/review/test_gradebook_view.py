@@ -170,6 +170,15 @@ def test_learner_names_are_escaped(ines_client, cohort):
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
 
 
+def test_a_name_cut_short_in_its_column_is_whole_in_its_title(ines_client, cohort):
+    """The learner column cuts a long name with an ellipsis, and nothing showed the rest."""
+    two_exercises()
+    username = "maximiliana.konstantinopoulou-vanderbergh@example.org"
+    enrol(cohort, make_user(username, first_name="Maximiliana", last_name="Konstantinopoulou"))
+    html = ines_client.get(url(cohort)).content.decode()
+    assert f'class="gb-learner" title="Maximiliana Konstantinopoulou ({username})"' in html
+
+
 def test_learners_of_another_cohort_of_the_course_never_appear(ines_client, cohort):
     greet, _ = two_exercises()
     evening = make_cohort("Evening group")
