@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from lessons.models import Course, Exercise
 from sandbox.models import Attempt
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, log_in, make_exercise, make_user
 from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -143,3 +143,38 @@ def test_an_instructor_authors_and_publishes_an_exercise(embedded_stack, page):
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+# The focused element, if the sticky top bar or save bar covers part of it: of a textarea,
+# its first line, where the caret is (the browser scrolls the caret into view, not the box);
+# the skip link shows over the top bar on purpose.
+COVERED = """() => {
+  const e = document.activeElement, bar = document.querySelector(".save-bar");
+  const top = document.querySelector(".topbar");
+  if (e === document.body || top.contains(e) || bar.contains(e)) return "";
+  const box = e.getBoundingClientRect(), under = bar.getBoundingClientRect();
+  const bottom = e.matches("textarea") ? box.top + 32 : box.bottom;
+  const covered = (bottom > under.top + 1 && box.top < under.bottom
+    && box.right > under.left && box.left < under.right)
+    || (box.top < top.getBoundingClientRect().bottom - 1 && !e.matches(".skip-link"));
+  return covered ? `${e.name || e.tagName} at ${Math.round(box.top)}` : "";
+}"""
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_a_field_reached_by_tab_is_not_under_the_save_bar(embedded_stack, page, width, height):
+    """Tab scrolled each field just into view at the bottom edge, under the sticky save bar:
+    the instructor typed into a field they could not see."""
+    instructor = make_user("ines", is_staff=True)
+    exercise = make_exercise(status=Exercise.DRAFT)
+    exercise.lesson.course.instructors.add(instructor)
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, embedded_stack.url, "ines")
+    covered = []
+    for tab in ("", "cases/", "rubric/"):
+        page.goto(f"{embedded_stack.url}/teach/exercises/{exercise.id}/{tab}")
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            if name := page.evaluate(COVERED):
+                covered.append(f"{tab or 'task/'} {name}")
+    assert covered == []
