@@ -110,7 +110,8 @@ def exercise_detail(
     attempts = Attempt.objects.by_learners().filter(learner=request.user, exercise=exercise)
     history = list(attempts.only("id", "status", "score", "passed", "created_at")[:20])
     latest = history[0] if history else None
-    written, values = last_prompt(attempts.first())
+    start_over = request.GET.get("start") == "over"  # the link beside a last prompt
+    written, values = last_prompt(None if start_over else attempts.first())
     if latest:
         latest.exercise = exercise  # whose sample rule its cases are shown by
     # Hint n unlocks after n attempts that were graded and did not pass.
@@ -120,6 +121,7 @@ def exercise_detail(
         "lesson": exercise.lesson,
         "course": exercise.lesson.course,
         "form": AttemptForm(exercise, initial=written),
+        "on_last_prompt": bool(written),
         "backend_problem": model_unavailable(exercise.backend, exercise.model_name),
         "visible_cases": visible,
         "hidden_count": len(cases) - len(visible),

@@ -70,6 +70,20 @@ def test_it_opens_on_my_last_prompt_not_the_starter(alice_client, learner, other
     assert "Say hi to Ada." in preview(html) and "Be brief." in preview(html)
 
 
+def test_a_link_beside_my_last_prompt_starts_again_from_the_starter(alice_client, learner):
+    exercise = make_exercise(starter_system="Be kind.")
+    fresh = alice_client.get(URL)
+    assert fresh.status_code == 200 and "data-last-prompt" not in fresh.content.decode()
+    make_attempt(learner, exercise, system_prompt="Be brief.", user_prompt="Say hi to {name}.")
+    html = alice_client.get(URL).content.decode()
+    assert 'href="?start=over#prompt-heading">Start again from the starter prompt</a>' in html
+    html = alice_client.get(URL + "?start=over").content.decode()
+    assert textarea(html, "system") == "Be kind."
+    assert textarea(html, "user") == exercise.starter_user
+    assert "data-last-prompt" not in html
+    assert "Be kind." in preview(html)
+
+
 def test_it_opens_on_my_last_example_turns(alice_client, learner):
     exercise = make_few_shot_exercise()
     examples = [["user", "Fixed the login bug"], ["assistant", "Fix login."]]
