@@ -94,7 +94,10 @@ def test_the_finished_report_lists_exercise_check_expected_got_and_stops_polling
     assert f'href="/teach/exercises/{exercise.pk}/">Greet someone</a>' in html
     drifted = html.split("data-drifted>")[1].split("</tr>")[0]
     assert "reference solution" in drifted and "<td>pass</td>" in drifted
-    assert '<span class="badge fail">fail ' in drifted
+    assert '<td>fail 50% <span class="badge fail">drifted</span></td>' in drifted
+    # The known-bad prompt failing is what is expected: said so, not as a green "fail" badge.
+    assert '<span class="badge pass">as expected</span>' in html
+    assert '<span class="badge pass">fail' not in html
     detail = html.split("data-drift-detail>")[1].split("</tr>")[0]
     assert "expected &quot;hello&quot;" in detail
     page = ines_client.get(URL).content.decode()
