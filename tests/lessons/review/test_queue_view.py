@@ -69,7 +69,7 @@ def test_an_item_shows_who_what_why_the_output_and_a_decision_form(ines_client, 
     assert JUDGE_SAID.replace("'", "&#x27;") in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Hello" in html and "<script>alert" not in html
     # Focusable, to scroll a long one; an aria-label on a <pre> (no role) is read by few.
-    assert '<pre class="output" tabindex="0">&lt;script&gt;' in html
+    assert '<pre class="output" tabindex="0" dir="auto">&lt;script&gt;' in html
     form = html[html.index('<form method="post" action="/teach/') :]
     form = form[: form.index("</form>")]
     assert f'action="{reverse("ls-teach-decide", args=[item.attempt_id])}"' in form
