@@ -52,6 +52,7 @@ CHECKED_FIELDS = tuple(
 )
 CHECKED_CASE_FIELDS = ("name", "variables", "visibility", "reference", "expected", "weight")
 CHANGED = "The exercise changed while it was being checked: check it again."
+SUPERSEDED = "superseded"  # the error code of a reference run a later check made pointless
 
 
 def checked_definition(exercise: Exercise) -> str:
@@ -111,6 +112,26 @@ def problems_before_running(exercise: Exercise) -> list[str]:
     return problems
 
 
+def supersede(exercise: Exercise, definition: str) -> None:
+    """Fail the exercise's checks under way of another version than `definition`, and end their
+    reference runs no worker is running (queued, or running past its lease: the reconciler
+    would run it again), billed nothing: the worker's claim takes neither. A run a worker
+    holds finishes and is billed; its check stays failed."""
+    now = timezone.now()
+    obsolete = exercise.publish_checks.filter(status=PublishCheck.CHECKING).exclude(
+        definition=definition
+    )
+    idle = Q(status=Attempt.QUEUED) | Q(status=Attempt.RUNNING, lease_expires_at__lt=now)
+    Attempt.objects.filter(idle, publish_check__in=obsolete).update(
+        status=Attempt.ERROR,
+        error_code=SUPERSEDED,
+        error="Not run: the exercise was edited before a worker took this run, and the check "
+        "it was for was replaced.",
+        finished_at=now,
+    )
+    obsolete.update(status=PublishCheck.FAILED, problems=[CHANGED], finished_at=now)
+
+
 @transaction.atomic
 def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
     """Save a check of the exercise with its reference attempt, queued once this commits.
@@ -119,10 +140,12 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
     says whether it still passes. One whose solution cannot even be run, or whose model calls
     the user's budget does not allow now, is saved failed at once, saying why. While a check
     of the exercise as it is now runs for the same reason, that one is returned: a second
-    click (or instructor) would run and bill the reference again, and decide it twice.
+    click (or instructor) would run and bill the reference again, and decide it twice. Checks
+    under way of an earlier version are superseded (every path that starts a check comes here).
     """
     jobs.one_at_a_time(exercise)
     definition = checked_definition(exercise)
+    supersede(exercise, definition)
     under_way = exercise.publish_checks.filter(  # not one whose run was deleted: never decided
         status=PublishCheck.CHECKING, definition=definition, reason=reason, reference__isnull=False
     )
@@ -170,10 +193,9 @@ def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
     definition = checked_definition(exercise)
     # A check under way when its exercise is edited fails now, draft or published: its
     # worker may grade either version, and an undo before it is decided would leave the digest
-    # it compares as it was, so it would pass on a run of the edited version.
-    exercise.publish_checks.filter(status=PublishCheck.CHECKING).exclude(
-        definition=definition
-    ).update(status=PublishCheck.FAILED, problems=[CHANGED], finished_at=timezone.now())
+    # it compares as it was, so it would pass on a run of the edited version. Its run, if no
+    # worker took it yet, is not run: several quick edits bill one reference run, the last.
+    supersede(exercise, definition)
     if status != Exercise.PUBLISHED:
         return None
     latest = exercise.publish_checks.first()

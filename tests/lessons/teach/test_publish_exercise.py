@@ -12,6 +12,7 @@ from django.utils import timezone
 from lessons.authoring import publishing
 from lessons.models import Course, Exercise, Lesson, PublishCheck
 from lessons.tasks import reconcile
+from sandbox import runs
 from sandbox.models import Attempt, UsageRecord
 from sandbox.signals import attempt_finished
 from tests.conftest import HTMX, make_exercise, make_user, run_queued
@@ -528,3 +529,54 @@ def test_a_publish_after_the_run_of_the_check_under_way_was_deleted_starts_a_new
     run_queued()
     check.refresh_from_db()
     assert check.status == "passed"
+
+
+def edit_rubric(client, exercise) -> None:
+    loose = "criteria:\n  - id: any\n    kind: length\n    params: {min: 1}\n"
+    assert (
+        client.post(f"/teach/exercises/{exercise.id}/rubric/yaml/", {"rubric": loose}).status_code
+        == 302
+    )
+
+
+def test_an_edit_while_the_reference_is_queued_ends_it_unrun_and_unbilled(
+    ines_client, instructor, delay, django_capture_on_commit_callbacks
+):
+    """A draft's check made obsolete by an edit: its queued run would be billed for a version
+    that is gone. It ends superseded, which the worker's claim skips."""
+    exercise = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    start(ines_client, exercise, django_capture_on_commit_callbacks)
+    # A reference run that is no check's (a health check's replay) is no check's to end.
+    replay = Attempt.objects.create(
+        learner=instructor, **publishing.reference_attempt_fields(exercise)
+    )
+    edit_rubric(ines_client, exercise)
+    replay.refresh_from_db()
+    assert replay.status == Attempt.QUEUED
+    check = PublishCheck.objects.get()
+    assert (check.status, check.problems) == ("failed", [publishing.CHANGED])
+    reference = check.reference
+    assert (reference.status, reference.error_code) == (Attempt.ERROR, publishing.SUPERSEDED)
+    runs.execute(str(reference.id))  # its message, delivered
+    reference.refresh_from_db()
+    assert reference.status == Attempt.ERROR and not reference.runs.exists()
+    assert not UsageRecord.objects.filter(attempt=reference).exists()
+    page = ines_client.get(f"/attempts/{reference.id}/").content.decode()
+    assert "the exercise was edited before a worker took this run" in page
+
+
+def test_an_edit_leaves_a_reference_run_a_worker_holds_and_ends_one_whose_worker_died(
+    ines_client, instructor, delay, django_capture_on_commit_callbacks
+):
+    held = make_exercise(status=Exercise.DRAFT, solution={"user": "Say hello to {name}."})
+    died = make_exercise(
+        status=Exercise.DRAFT, slug="greet-2", solution={"user": "Say hello to {name}."}
+    )
+    for exercise in (held, died):
+        start(ines_client, exercise, django_capture_on_commit_callbacks)
+        Attempt.objects.claim(str(exercise.publish_checks.get().reference_id), lease_seconds=60)
+    Attempt.objects.filter(exercise=died).update(lease_expires_at=timezone.now())
+    for exercise in (held, died):
+        edit_rubric(ines_client, exercise)
+    statuses = dict(Attempt.objects.values_list("exercise_id", "status"))
+    assert statuses == {held.pk: Attempt.RUNNING, died.pk: Attempt.ERROR}

@@ -7,12 +7,14 @@ from __future__ import annotations
 from unittest.mock import patch
 
 import pytest
+from django.utils import timezone
 
 from lessons.authoring import coursefiles, publishing
 from lessons.authoring.forms import ExerciseForm
 from lessons.models import Exercise, PublishCheck
 from lessons.tasks import reconcile
-from sandbox.models import Attempt
+from sandbox import runs
+from sandbox.models import Attempt, UsageRecord
 from tests.conftest import HTMX, RUBRIC, make_exercise, run_queued
 from tests.lessons.teach.test_edit_cases import rows
 from tests.lessons.teach.test_edit_exercise import form_data
@@ -160,18 +162,23 @@ def test_drafts_are_not_checked_on_edit(ines_client, instructor):
 def test_an_edit_while_a_check_runs_fails_it_even_if_undone(
     ines_client, instructor, delay, django_capture_on_commit_callbacks
 ):
-    """Publish a draft whose reference fails; while its check is queued, loosen the rubric,
+    """Publish a draft whose reference fails; while a worker runs its check, loosen the rubric,
     let the worker grade with the loose one, then put the strict one back: the check must not
     pass on a run of a version that is gone (the digest it compares is the same again)."""
     draft = make_exercise(status=Exercise.DRAFT, solution={"user": "Tell {name} a story."})
     strict = draft.rubric
     with django_capture_on_commit_callbacks(execute=True):
         ines_client.post(f"/teach/exercises/{draft.id}/publish/", headers=HTMX)
+    check = draft.publish_checks.get()
+    Attempt.objects.claim(str(check.reference_id), lease_seconds=60)  # a worker has it: not idle
     loose = "criteria:\n  - id: any\n    kind: length\n    params: {min: 1}\n"
     ines_client.post(f"/teach/exercises/{draft.id}/rubric/yaml/", {"rubric": loose})
-    with patch("lessons.authoring.publishing.finish_check"):  # its worker dies before deciding
-        run_queued()
-    check = draft.publish_checks.get()
+    # That worker dies; another takes the run up, reads the loose rubric, and dies before
+    # deciding.
+    Attempt.objects.filter(pk=check.reference_id).update(lease_expires_at=timezone.now())
+    with patch("lessons.authoring.publishing.finish_check"):
+        runs.execute(str(check.reference_id))
+    check.refresh_from_db()
     assert check.reference.passed  # graded with the loose rubric
     Exercise.objects.filter(pk=draft.pk).update(rubric=strict)
     publishing.recheck_if_changed(draft)  # as the editors call it after saving
@@ -208,3 +215,26 @@ def test_the_exercise_form_never_writes_back_the_status_it_read(
         assert edit_exercise(ines_client, exercise, title="A new title").status_code == 302
     exercise.refresh_from_db()
     assert (exercise.status, exercise.title) == (kept, "A new title")
+
+
+def test_quick_edits_run_and_bill_only_the_reference_of_the_last(ines_client, instructor, exercise):
+    """Three edits while the first check's reference is still queued: each starts a check and
+    fails the one before; the runs of those superseded checks end unrun, billed nothing, and
+    only the last edit's reference reaches the model."""
+    edit_exercise(ines_client, exercise)  # settles the stub and fields the form writes
+    run_queued()
+    billed = UsageRecord.objects.filter(learner=instructor).count()
+    for solution in ("Say hello to {name}, kindly.", "Say hello to {name}!", "Say hello, {name}."):
+        assert edit_exercise(ines_client, exercise, solution_user=solution).status_code == 302
+    superseded, last = list(exercise.publish_checks.all()[1:3]), latest_check(exercise)
+    assert [c.reference.status for c in superseded] == [Attempt.ERROR] * 2
+    assert {c.reference.error_code for c in superseded} == {publishing.SUPERSEDED}
+    run_queued()
+    assert UsageRecord.objects.filter(learner=instructor).count() == billed + 1
+    assert not UsageRecord.objects.filter(attempt__in=[c.reference for c in superseded]).exists()
+    assert [(c.status, c.problems) for c in superseded] == [("failed", [publishing.CHANGED])] * 2
+    assert latest_check(exercise).status == "passed" and last.reference.runs.count() == 1
+    # The superseded runs are no failure anyone is told of: the latest check passed.
+    assert "reference check" not in ines_client.get("/teach/").content.decode()
+    page = ines_client.get(f"/teach/exercises/{exercise.id}/").content.decode()
+    assert 'data-publish="failing"' not in page
