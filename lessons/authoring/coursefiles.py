@@ -1028,13 +1028,14 @@ def save_exercises(lesson: Lesson, exercises: list[dict], report: ImportReport) 
             )
             kept_cases.append(row.id)
         Case.objects.filter(exercise=exercise).exclude(id__in=kept_cases).delete()
+        # An import's checks are not rate limited: it checks every exercise it changed at once.
         if to_publish:
             publishing.recheck_if_changed(exercise)  # fails a check under way of another version
             user = publishing.first_instructor(exercise)
             if user is not None:
-                publishing.start_check(exercise, user, PublishCheck.PUBLISH)
+                publishing.start_check(exercise, user, PublishCheck.PUBLISH, rate_limited=False)
         else:
-            publishing.recheck_if_changed(exercise)
+            publishing.recheck_if_changed(exercise, rate_limited=False)
     retire_exercises(lesson, Exercise.objects.filter(lesson=lesson).exclude(id__in=kept), report)
 
 

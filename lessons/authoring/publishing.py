@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
@@ -132,8 +133,24 @@ def supersede(exercise: Exercise, definition: str) -> None:
     obsolete.update(status=PublishCheck.FAILED, problems=[CHANGED], finished_at=now)
 
 
+def rate_refusal(user) -> str:
+    """Return why this instructor may not start another check now, or "": at most
+    SUBMISSIONS_PER_MINUTE checks that queued a reference run in the last minute, as submits.
+    Their row is locked while the count is read, so checks started at once wait for it."""
+    User.objects.select_for_update(no_key=True).only("pk").get(pk=user.pk)
+    window = timezone.now() - timedelta(minutes=1)
+    started = PublishCheck.objects.filter(requested_by=user, created_at__gte=window)
+    recent = started.exclude(reference=None).count()
+    if recent < settings.SUBMISSIONS_PER_MINUTE:
+        return ""
+    return (
+        f"You have started {recent} publish checks in the last minute, the most allowed. "
+        "Wait a moment, then check it again."
+    )
+
+
 @transaction.atomic
-def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
+def start_check(exercise: Exercise, user, reason: str, rate_limited: bool = True) -> PublishCheck:
     """Save a check of the exercise with its reference attempt, queued once this commits.
 
     A check to publish publishes the exercise if it passes; a recheck of a published one
@@ -142,6 +159,9 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
     of the exercise as it is now runs for the same reason, that one is returned: a second
     click (or instructor) would run and bill the reference again, and decide it twice. Checks
     under way of an earlier version are superseded (every path that starts a check comes here).
+
+    Checks are `rate_limited` (rate_refusal) but for a course import's, which starts one per
+    changed exercise at once, from files an operator imports.
     """
     jobs.one_at_a_time(exercise)
     definition = checked_definition(exercise)
@@ -152,7 +172,7 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
     if check := under_way.select_related("reference").first():
         return check
     problems = problems_before_running(exercise)
-    refused = limits.budget_refusal(user)
+    refused = (rate_refusal(user) if rate_limited else "") or limits.budget_refusal(user)
     if refused:
         problems.append(refused)
     check = PublishCheck(
@@ -172,7 +192,9 @@ def start_check(exercise: Exercise, user, reason: str) -> PublishCheck:
 
 
 @transaction.atomic
-def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
+def recheck_if_changed(
+    exercise: Exercise, user=None, rate_limited: bool = True
+) -> PublishCheck | None:
     """Check a published exercise again if what its check depends on changed since its latest
     check, and fail any check still under way of an earlier version. Every path that edits an
     exercise or its test cases calls this after saving, in its transaction: the instructor's
@@ -182,7 +204,8 @@ def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
     committed while a check to publish is being decided is either seen by that check (which
     then fails) or sees the exercise published (and checks it again).
 
-    The check runs as `user`, or (for a course import) as the course's first instructor.
+    The check runs as `user`, or (for a course import, not `rate_limited`) as the course's
+    first instructor.
     """
     status = (
         Exercise.objects.select_for_update()
@@ -204,7 +227,7 @@ def recheck_if_changed(exercise: Exercise, user=None) -> PublishCheck | None:
     user = user or first_instructor(exercise)
     if user is None:
         return None  # nobody teaches it yet: nobody to run it as, nor to tell
-    return start_check(exercise, user, PublishCheck.RECHECK)
+    return start_check(exercise, user, PublishCheck.RECHECK, rate_limited)
 
 
 def first_instructor(exercise: Exercise):

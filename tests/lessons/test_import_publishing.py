@@ -68,3 +68,25 @@ def test_files_publishing_a_draft_fail_its_check_under_way_of_another_version(
     under_way.refresh_from_db()
     assert (under_way.status, under_way.problems) == ("failed", [publishing.CHANGED])
     assert draft.publish_checks.filter(status="checking").count() == 1  # of the files' version
+
+
+def test_an_import_is_not_held_to_the_per_minute_limit_of_checks(
+    instructor, delay, tmp_path, settings
+):
+    """An import checks every exercise it changed at once, as the course's first instructor:
+    their checks from the browser in the last minute do not stop it."""
+    settings.SUBMISSIONS_PER_MINUTE = 1
+    exercises = [
+        make_exercise(slug=slug, solution={"user": "Say hello to {name}."})
+        for slug in ("greet", "greet-again")
+    ]
+    publishing.start_check(exercises[0], instructor, PublishCheck.RECHECK)  # the most allowed
+    folder = tmp_path / "basics"
+    coursefiles.write_course(exercises[0].lesson.course, folder)
+    for exercise_file in (folder / "exercises").glob("*greet*.yaml"):
+        exercise_file.write_text(exercise_file.read_text().replace("max: 5", "max: 6"))
+    coursefiles.import_course(folder)
+    for exercise in exercises:
+        check = exercise.publish_checks.first()
+        assert (check.status, check.problems) == ("checking", [])
+        assert check.reference is not None

@@ -580,3 +580,28 @@ def test_an_edit_leaves_a_reference_run_a_worker_holds_and_ends_one_whose_worker
         edit_rubric(ines_client, exercise)
     statuses = dict(Attempt.objects.values_list("exercise_id", "status"))
     assert statuses == {held.pk: Attempt.RUNNING, died.pk: Attempt.ERROR}
+
+
+def test_checks_started_past_the_per_minute_limit_are_refused_at_once(
+    ines_client, instructor, delay, django_capture_on_commit_callbacks, settings
+):
+    """A loop posting Publish (or edits) would queue a reference run, model calls, each time:
+    the instructor's checks are limited per minute as a learner's submits are."""
+    settings.SUBMISSIONS_PER_MINUTE = 2
+    exercises = [
+        make_exercise(status=Exercise.DRAFT, slug=f"greet-{n}", solution={"user": "Say hello."})
+        for n in range(3)
+    ]
+    for exercise in exercises:
+        html = start(ines_client, exercise, django_capture_on_commit_callbacks).content.decode()
+    assert Attempt.objects.filter(is_reference=True).count() == 2 and delay.call_count == 2
+    refused = exercises[2].publish_checks.get()
+    assert (refused.status, refused.reference) == ("failed", None)
+    assert refused.problems == [
+        "You have started 2 publish checks in the last minute, the most allowed. "
+        "Wait a moment, then check it again."
+    ]
+    assert "You have started 2 publish checks in the last minute" in html
+    # A second click on a check under way starts nothing, so it is not refused.
+    html = start(ines_client, exercises[0], django_capture_on_commit_callbacks).content.decode()
+    assert 'data-publish="checking"' in html

@@ -238,3 +238,26 @@ def test_quick_edits_run_and_bill_only_the_reference_of_the_last(ines_client, in
     assert "reference check" not in ines_client.get("/teach/").content.decode()
     page = ines_client.get(f"/teach/exercises/{exercise.id}/").content.decode()
     assert 'data-publish="failing"' not in page
+
+
+def test_an_edit_past_the_per_minute_limit_is_saved_and_its_check_refused(
+    ines_client, exercise, settings, delay
+):
+    """Edits posted in a loop would each queue a reference run: past SUBMISSIONS_PER_MINUTE
+    checks, the edit is saved but its check fails at once, and the banner says to check again."""
+    settings.SUBMISSIONS_PER_MINUTE = 1  # the fixture's check was one
+    queued = delay.call_count
+    r = edit_exercise(ines_client, exercise, solution_user="Say hello to {name}, kindly.")
+    assert r.status_code == 302
+    exercise.refresh_from_db()
+    assert exercise.solution["user"] == "Say hello to {name}, kindly."
+    check = latest_check(exercise)
+    assert (check.status, check.reference) == ("failed", None)
+    assert check.problems[0].startswith("You have started 1 publish checks in the last minute")
+    assert delay.call_count == queued
+    home = ines_client.get("/teach/").content.decode()
+    assert "failed its reference check" in home and "in the last minute" in home
+    # A minute on, Check again runs it.
+    PublishCheck.objects.update(created_at="2000-01-01T00:00:00Z")
+    ines_client.post(f"/teach/exercises/{exercise.id}/publish/", headers=HTMX)
+    assert latest_check(exercise).reference is not None
