@@ -123,7 +123,7 @@ def supersede(exercise: Exercise, definition: str) -> None:
         definition=definition
     )
     idle = Q(status=Attempt.QUEUED) | Q(status=Attempt.RUNNING, lease_expires_at__lt=now)
-    Attempt.objects.filter(idle, publish_check__in=obsolete).update(
+    Attempt.objects.filter(idle, pk__in=obsolete.values("reference")).update(
         status=Attempt.ERROR,
         error_code=SUPERSEDED,
         error="Not run: the exercise was edited before a worker took this run, and the check "
