@@ -126,8 +126,8 @@ def supersede(exercise: Exercise, definition: str) -> None:
     Attempt.objects.filter(idle, pk__in=obsolete.values("reference")).update(
         status=Attempt.ERROR,
         error_code=SUPERSEDED,
-        error="Not run: the exercise was edited before a worker took this run, and the check "
-        "it was for was replaced.",
+        error="Not run: the exercise was edited before a worker took this run, so the check "
+        "it was for no longer applies.",
         finished_at=now,
     )
     obsolete.update(status=PublishCheck.FAILED, problems=[CHANGED], finished_at=now)
