@@ -70,10 +70,12 @@ def disguised(template: str, declared: Collection[str]) -> list[str]:
 
 def looks_like(written: str, name: str) -> bool:
     """Whether `written` is `name`, or `name` with letters from another script in its place
-    (a Cyrillic "а" for "a", a Greek "ο" for "o"): it differs only where it is not ASCII."""
+    (a Cyrillic "а" for "a", a Greek "ο" for "o"): it differs only where it is not ASCII, and
+    keeps some of its letters (a word wholly of another script, {имя}, is a word)."""
     if len(written) != len(name):
         return False
-    return all(w == n or not w.isascii() for w, n in zip(written, name, strict=True))
+    pairs = list(zip(written, name, strict=True))
+    return any(w == n for w, n in pairs) and all(w == n or not w.isascii() for w, n in pairs)
 
 
 def undeclared_message(template: str, declared: Collection[str]) -> str:

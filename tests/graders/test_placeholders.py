@@ -98,3 +98,13 @@ def test_a_declared_placeholder_disguised_by_an_invisible_or_full_width_characte
 )
 def test_a_placeholder_or_other_text_is_not_called_disguised(text):
     assert undeclared_message(text, ["name"]) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ответь {имя}.", "Traduis {日本} ici.", "اكتب {ملخص}", "Да {я}"],
+)
+def test_a_word_wholly_of_another_script_is_no_look_alike_of_a_name_as_long(text):
+    # A learner writing Russian, Japanese or Arabic in braces: no ASCII letter of a name in
+    # it, so it disguises none (the submit refused it as {tag}, {id}, {sums}, {x}).
+    assert undeclared_message(text, ["tag", "id", "sums", "x"]) == ""
