@@ -17,6 +17,7 @@ from django.views.decorators.http import require_safe
 from lessons.models import Exercise
 from lessons.review import access
 from lessons.review import statistics as stats
+from lessons.review.gradebook import PENDING
 from lessons.review.models import Cohort, Decision, Membership, Progress
 from sandbox.models import Attempt, Run
 from sandbox.views import LearnerRequest
@@ -143,14 +144,19 @@ def judge_rows(cohort: Cohort, exercise: Exercise, texts: dict[str, str]) -> lis
 
 def stuck_on_errors(cohort: Cohort, exercise: Exercise) -> int:
     """Return how many of the cohort's learners tried the exercise without a graded attempt:
-    every attempt of theirs ended in error (one query)."""
+    every attempt of theirs ended in error, none still queued or running (the gradebook's
+    "in progress"); one query."""
     graded = Progress.objects.filter(
         learner_id=OuterRef("learner_id"), exercise=exercise, attempts__gt=0
+    )
+    pending = Attempt.objects.by_learners().filter(
+        learner_id=OuterRef("learner_id"), exercise=exercise, status__in=PENDING
     )
     errored = Attempt.objects.by_learners().filter(
         exercise=exercise, status=Attempt.ERROR, learner__memberships__cohort=cohort
     )
-    return errored.filter(~Exists(graded)).values("learner_id").distinct().count()
+    stuck = errored.filter(~Exists(graded), ~Exists(pending))
+    return stuck.values("learner_id").distinct().count()
 
 
 @login_required

@@ -281,6 +281,19 @@ def test_learners_whose_every_attempt_ended_in_error_are_counted_apart_from_who_
     assert stat(html, "stuck").startswith("and 1 more tried with no attempt graded")
 
 
+def test_a_learner_with_an_attempt_still_running_is_not_counted_stuck_on_errors(
+    ines_client, instructor, learner
+):
+    # The gradebook shows this work as in progress: its next attempt may well be graded.
+    exercise = make_exercise()
+    cohort = cohort_of(learner)
+    make_attempt(learner, exercise, status=Attempt.ERROR, error_code="time_limit")
+    make_attempt(learner, exercise, status=Attempt.RUNNING)
+    html = ines_client.get(stats_url(cohort, exercise)).content.decode()
+    assert 'data-stat="stuck"' not in html
+    assert "every attempt of theirs ended in error" not in html
+
+
 def test_a_cohort_stuck_on_errors_says_so_where_the_chart_would_be(
     ines_client, instructor, learner
 ):
