@@ -75,7 +75,14 @@ def looks_like(written: str, name: str) -> bool:
     if len(written) != len(name):
         return False
     pairs = list(zip(written, name, strict=True))
-    return any(w == n for w, n in pairs) and all(w == n or not w.isascii() for w, n in pairs)
+    return any(w == n for w, n in pairs) and all(w == n or stands_for(w, n) for w, n in pairs)
+
+
+def stands_for(written: str, letter: str) -> bool:
+    """Whether a character not ASCII may stand for `letter`: not an accented form of another
+    ASCII letter ({cité} is a word, not {city}; {namé} may be {name})."""
+    base = unicodedata.normalize("NFKD", written)[:1]
+    return not written.isascii() and (not base.isascii() or base == letter)
 
 
 def undeclared_message(template: str, declared: Collection[str]) -> str:

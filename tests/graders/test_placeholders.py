@@ -82,6 +82,7 @@ def test_the_message_says_when_the_exercise_has_no_variables():
         "Greet {nam\u03b5}.",  # a Greek epsilon
         "Greet {\u0578ame}.",  # an Armenian vo, which no table of ours lists
         "Greet {\U0001d427ame}.",  # a mathematical bold n
+        "Greet {nam\u00e9}.",  # an accent on its own letter
     ],
 )
 def test_a_declared_placeholder_disguised_by_an_invisible_or_full_width_character_is_named(text):
@@ -102,9 +103,10 @@ def test_a_placeholder_or_other_text_is_not_called_disguised(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["Ответь {имя}.", "Traduis {日本} ici.", "اكتب {ملخص}", "Да {я}"],
+    ["Ответь {имя}.", "Traduis {日本} ici.", "اكتب {ملخص}", "Да {я}", "La {cité}."],
 )
-def test_a_word_wholly_of_another_script_is_no_look_alike_of_a_name_as_long(text):
+def test_a_word_of_another_script_or_accented_is_no_look_alike_of_a_name_as_long(text):
     # A learner writing Russian, Japanese or Arabic in braces: no ASCII letter of a name in
-    # it, so it disguises none (the submit refused it as {tag}, {id}, {sums}, {x}).
-    assert undeclared_message(text, ["tag", "id", "sums", "x"]) == ""
+    # it, so it disguises none (the submit refused it as {tag}, {id}, {sums}, {x}); nor is a
+    # word with accents on other letters ({cité} is not {city}).
+    assert undeclared_message(text, ["tag", "id", "sums", "x", "city"]) == ""
