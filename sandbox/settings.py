@@ -101,7 +101,6 @@ WSGI_APPLICATION = "sandbox.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -199,6 +198,7 @@ if not DEBUG:
 
 # Input caps: a whole request; a prompt field; what import_course and the editor accept.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", "262144")
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000  # the case editor: 200 cases × (7 + 1 per variable)
 MAX_PROMPT_CHARS = envint("MAX_PROMPT_CHARS", "8000")
 # The whole prompt sent, placeholders filled in (a case input may be a long document).
 MAX_RENDERED_PROMPT_CHARS = envint("MAX_RENDERED_PROMPT_CHARS", "200000")

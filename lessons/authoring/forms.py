@@ -533,6 +533,9 @@ class BaseCaseFormSet(forms.BaseFormSet):
     def __init__(self, *args, names: dict[int, str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.names = names  # the exercise's test cases: name by id
+        # Its own rows and a new one, however many (CSV imports add 500 at a time); a posted
+        # row count past that builds no more.
+        self.absolute_max = max(self.absolute_max, len(names) + self.extra)
 
     def clean(self) -> None:
         """Refuse two kept rows of one name, or a row taking the name of a case no row posts:
