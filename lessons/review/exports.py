@@ -34,7 +34,6 @@ ATTEMPT_HEADER = [
     "submitted at",
     "late",
     "status",
-    "error",
     "graded score %",
     "override score %",
     "override reason",
@@ -47,6 +46,7 @@ ATTEMPT_HEADER = [
     "criteria",
     "decisions",
     "audit",
+    "error",  # last, so that the columns before it keep the places they had
 ]
 
 
@@ -260,7 +260,6 @@ def attempt_rows(cohort: Cohort) -> Iterator[list[Any]]:
             attempt.created_at.isoformat(),
             is_late(attempt.created_at, deadlines.get(attempt.exercise_id)),
             attempt.status,
-            error_text(attempt),
             percent(attempt.score),
             percent(override.score) if override else None,
             override.reason if override else None,
@@ -268,9 +267,10 @@ def attempt_rows(cohort: Cohort) -> Iterator[list[Any]]:
             final_passed,
         ]
         audit = audit_text(attempt.audit.all())
+        error = error_text(attempt)
         runs = list(attempt.runs.all())
         if not runs:
-            yield [*head, None, None, None, None, "", "", audit]
+            yield [*head, None, None, None, None, "", "", audit, error]
         for run in runs:
             yield [
                 *head,
@@ -281,4 +281,5 @@ def attempt_rows(cohort: Cohort) -> Iterator[list[Any]]:
                 criteria_text(run.criteria),
                 decisions_text(run.decisions.all()),
                 audit,
+                error,
             ]
