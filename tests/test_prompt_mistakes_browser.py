@@ -71,6 +71,23 @@ def test_a_typo_is_caught_before_the_call_and_its_error_goes_once_fixed(embedded
     assert page.problems == []
 
 
+def test_ctrl_enter_pressed_again_while_a_submit_is_on_its_way_sends_nothing(embedded_stack, page):
+    open_exercise(page, embedded_stack.url, "tagline")
+    held = []
+    page.route("**/submit/", lambda route: held.append(route))  # the first stays on its way
+    prompt = page.get_by_label("User prompt")
+    prompt.fill(FIXED)
+    prompt.press("Control+Enter")
+    expect(page.get_by_role("button", name="Submit")).to_be_disabled()
+    prompt.press("Control+Enter")
+    prompt.press("Meta+Enter")
+    held[0].continue_()
+    expect(page.locator("#result .score")).to_have_text("100%", timeout=20_000)
+    page.wait_for_timeout(500)
+    assert len(held) == 1  # htmx queues a trigger that comes while its element's request runs
+    assert Attempt.objects.count() == 1
+
+
 def test_on_a_phone_the_example_turns_and_the_diffs_show_what_was_sent(embedded_stack, page):
     page.set_viewport_size({"width": 390, "height": 844})
     open_exercise(page, embedded_stack.url, "commit-messages")
