@@ -84,6 +84,10 @@ def test_it_says_whether_learners_reach_it_through_its_lesson_and_course(
     assert "Learners can open it now. Edits" in ines_client.get(editor).content.decode()
     html = status(ines_client, exercise, check).content.decode()
     assert "learners can open it now." in html
+    Course.objects.filter(pk=course.pk).update(archived=True)  # published, but archived
+    page = ines_client.get(editor).content.decode()
+    assert "Learners do not see it: its course is archived. Edits" in page
+    assert "can open it" not in page
 
 
 def test_screen_readers_hear_the_check_start_and_end_once(
