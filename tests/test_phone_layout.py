@@ -13,7 +13,16 @@ from lessons.models import Course, Exercise, Lesson
 from lessons.review import cohorts
 from lessons.review.models import Cohort
 from sandbox.models import Attempt
-from tests.conftest import STARTER, log_in, make_attempt, make_user, run_queued
+from tests.conftest import (
+    JUDGED_RUBRIC,
+    STARTER,
+    UNDECIDED_JUDGE_STUB,
+    log_in,
+    make_attempt,
+    make_exercise,
+    make_user,
+    run_queued,
+)
 from tests.live import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -196,3 +205,23 @@ def test_teach_pages_fit_a_phone(embedded_stack, page, course):
     assert faults == [], "\n".join(faults)
     page.goto(f"{url}{teach}/cases/")
     page.screenshot(path=str(IMAGES / "phone-teach-cases.png"), full_page=True)
+
+
+def test_the_review_queue_fits_a_phone_with_long_names(embedded_stack, page):
+    """A judge criterion's id and a username have no space to break at: the queue's grid
+    grew to their width (1fr is at least its content) and the page scrolled sideways."""
+    instructor = make_user("instructor", is_staff=True)
+    long_named = make_user("maximiliana.konstantinopoulou-" + "x" * 60 + "@example.org")
+    criterion = dict(
+        JUDGED_RUBRIC["criteria"][1], id="friendly_and_acknowledges_the_delay_in_a_warm_tone"
+    )
+    rubric = {"pass_threshold": 1.0, "criteria": [criterion]}
+    exercise = make_exercise(rubric=rubric, stub=UNDECIDED_JUDGE_STUB, editable_fields=["user"])
+    exercise.lesson.course.instructors.add(instructor)
+    make_attempt(long_named, exercise)
+    run_queued()
+    page.set_viewport_size(PHONE)
+    log_in(page, embedded_stack.url, "instructor")
+    faults = visit_all(page, embedded_stack.url, ["/teach/review/"])
+    expect(page.locator(".queue-item")).to_have_count(1)
+    assert faults == [], "\n".join(faults)
