@@ -267,6 +267,7 @@ class ExerciseForm(forms.Form):
     sample_rule = forms.ChoiceField(
         label="With several samples, a test case passes",
         choices=SAMPLE_RULE_CHOICES,
+        widget=forms.RadioSelect,  # a select cut its longest choice off, even at full width
         help_text="Every sample (pass^k) asks for a prompt that never fails; any one sample "
         "(pass@k), for one that can succeed.",
     )

@@ -178,3 +178,32 @@ def test_a_field_reached_by_tab_is_not_under_the_save_bar(embedded_stack, page, 
             if name := page.evaluate(COVERED):
                 covered.append(f"{tab or 'task/'} {name}")
     assert covered == []
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_every_sample_rule_reads_in_full(embedded_stack, page, width, height):
+    """In a select at half the Model card's width the rule read "when the mean score of it",
+    the rest of the choice cut off on a laptop (and more of it on a phone): the choices are
+    radio buttons whose labels wrap inside the card."""
+    instructor = make_user("ines", is_staff=True)
+    exercise = make_exercise(status=Exercise.DRAFT)
+    exercise.lesson.course.instructors.add(instructor)
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, embedded_stack.url, "ines")
+    page.goto(f"{embedded_stack.url}/teach/exercises/{exercise.id}/")
+    rules = page.get_by_role("group", name="With several samples, a test case passes")
+    card = page.locator("section", has=rules).bounding_box()
+    choices = rules.locator("label.choice")
+    expect(choices).to_have_count(4)
+    for choice in choices.all():
+        box = choice.bounding_box()
+        assert box and box["x"] + box["width"] <= card["x"] + card["width"], choice.inner_text()
+    expect(
+        rules.get_by_label("when the mean score of its samples reaches the pass threshold")
+    ).to_be_checked()
+    rules.get_by_label("if at least n of its k samples pass").check()
+    page.get_by_label("Samples that must pass (n)").fill("1")
+    page.get_by_role("button", name="Save exercise").click()
+    expect(rules.get_by_label("if at least n of its k samples pass")).to_be_checked()
+    exercise.refresh_from_db()
+    assert exercise.sample_rule == "at_least"
