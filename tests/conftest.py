@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from unittest.mock import patch
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
-from django.db import connections
+from django.db import connection, connections
+from django.test import Client
 
 import graders
 from lessons.models import Case, Course, Exercise, Lesson
@@ -374,3 +376,28 @@ def private_redis(tmp_path):
         yield server
     finally:
         server.kill()
+
+
+def post_at_once(
+    user, url: str, data: dict, times: int = 5, headers: dict | None = None
+) -> list[int]:
+    """POST the same request `times` times at the same moment, each from a client and
+    database connection of its own (a transactional test), and return the status codes."""
+    barrier = threading.Barrier(times, timeout=10)
+    codes: list[int] = []
+
+    def post() -> None:
+        client = Client()
+        client.force_login(user)
+        barrier.wait()
+        try:
+            codes.append(client.post(url, data, headers=headers or {}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return codes

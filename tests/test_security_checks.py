@@ -9,7 +9,6 @@ import re
 import secrets
 import subprocess
 import sys
-import threading
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +16,6 @@ from unittest.mock import patch
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -32,6 +30,7 @@ from tests.conftest import (
     make_attempt,
     make_exercise,
     make_run,
+    post_at_once,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,23 +205,7 @@ def test_model_calls_at_once_cannot_pass_the_per_minute_limit_together(
     settings.SUBMISSIONS_PER_MINUTE = 3
     exercise = make_exercise(rubric=JUDGED_RUBRIC, stub=UNDECIDED_JUDGE_STUB)
     url = PER_MINUTE[name].format(exercise=exercise.pk)
-    barrier = threading.Barrier(5, timeout=10)
-    codes: list[int] = []
-
-    def post() -> None:
-        client = Client()
-        client.force_login(instructor)
-        barrier.wait()
-        try:
-            codes.append(client.post(url, SPEND, headers=HTMX).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    codes = post_at_once(instructor, url, SPEND, headers=HTMX)
     assert sorted(codes) == [200, 200, 200, 429, 429], name
 
 

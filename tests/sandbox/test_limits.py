@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -11,13 +10,12 @@ from unittest.mock import patch
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sandbox import limits
 from sandbox.models import Attempt, UsageRecord
-from tests.conftest import make_user
+from tests.conftest import make_user, post_at_once
 
 PLAYGROUND = "/playground/"
 RUN = {"user": "Say hello.", "models": ["stub:echo"], "temperature": "0", "max_tokens": "32"}
@@ -121,23 +119,7 @@ def test_a_spoofed_forwarded_for_header_does_not_reset_the_limit(
 def test_concurrent_submissions_cannot_pass_the_limit_together(wakes):
     # Five requests at once, limit three: the check and the insert must not interleave.
     carol = User.objects.create(username="carol")
-    barrier = threading.Barrier(5, timeout=10)
-    codes: list[int] = []
-
-    def post() -> None:
-        client = Client()
-        client.force_login(carol)
-        barrier.wait()
-        try:
-            codes.append(client.post(PLAYGROUND, RUN).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    codes = post_at_once(carol, PLAYGROUND, RUN)
     assert sorted(codes) == [302, 302, 302, 429, 429]
     assert Attempt.objects.count() == 3
 
