@@ -150,19 +150,19 @@ def merge_failure_groups(rows: Iterable[Sequence[Mapping[str, Any]]]) -> list[Fa
 
 def criteria_waiting(groups: Iterable[FailureGroup]) -> list[tuple[str, int]]:
     """Return (criterion id, attempts not passed that wait for review on it), most first."""
-    counts: Counter[str] = Counter()
-    for group in groups:
-        for criterion_id in group.waiting:
-            counts[criterion_id] += group.count
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return most_first((criterion, g.count) for g in groups for criterion in g.waiting)
 
 
 def criteria_most_failed(groups: Iterable[FailureGroup]) -> list[tuple[str, int]]:
     """Return (criterion id, failing attempts in which it failed), most failed first."""
+    return most_first((criterion, g.count) for g in groups for criterion in g.criteria)
+
+
+def most_first(counted: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Sum the counts per criterion id; the largest first, ties by id."""
     counts: Counter[str] = Counter()
-    for group in groups:
-        for criterion_id in group.criteria:
-            counts[criterion_id] += group.count
+    for criterion_id, count in counted:
+        counts[criterion_id] += count
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
