@@ -85,11 +85,10 @@ def with_progress(user, exercises: list[Exercise]) -> list[Exercise]:
 
 
 def with_ungraded(user, exercises: list[Exercise]) -> list[Exercise]:
-    """Give each exercise (with_progress first) the user's work on it that has no graded
-    attempt, as the gradebook reads it: .pending, how many attempts are queued or running,
-    and .errors, those that ended in error (None for none). One query."""
-    graded = {(user.pk, e.id) for e in exercises if e.progress}  # type: ignore[attr-defined]
-    work = ungraded([user.pk], [e.id for e in exercises], graded)
+    """Give each exercise the user's work on it that has no graded attempt, as the gradebook
+    reads it: .pending, how many attempts are queued or running, and .errors, those that
+    ended in error (None for none). One query."""
+    work = ungraded([user.pk], [e.id for e in exercises])
     for exercise in exercises:
         pending, errors = work.get((user.pk, exercise.id), (0, None))
         exercise.pending, exercise.errors = pending, errors  # type: ignore[attr-defined]

@@ -138,7 +138,7 @@ def gradebook_rows(cohort: Cohort) -> Iterator[list[Any]]:
             .filter(learner_id__in=[learner.pk for learner in chunk])
             .values_list("learner_id", "exercise_id", "best_score")
         }
-        waiting = ungraded([learner.pk for learner in chunk], ids, set(best))
+        waiting = ungraded([learner.pk for learner in chunk], ids)
         for learner in chunk:
             mine = [(i, *waiting[(learner.pk, i)]) for i in ids if (learner.pk, i) in waiting]
             yield [

@@ -15,6 +15,7 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    Exists,
     F,
     FloatField,
     IntegerField,
@@ -239,12 +240,17 @@ def drilldown_url(cohort_id: int) -> Callable[[int, int], str]:
 
 
 def ungraded(
-    learner_ids: Sequence[int], exercise_ids: Sequence[int], graded: set[tuple[int, int]]
+    learner_ids: Sequence[int] | QuerySet, exercise_ids: Sequence[int]
 ) -> dict[tuple[int, int], tuple[int, Errors | None]]:
-    """Return, by (learner, exercise), of the work with no graded attempt (not in `graded`):
-    how many attempts are still queued or running, and those that ended in error (how many,
-    and the last one's code and reason); one query, of one row per learner and exercise."""
+    """Return, by (learner, exercise), of the work with no graded attempt (no Progress that
+    counts one): how many attempts are still queued or running, and those that ended in error
+    (how many, and the last one's code and reason); one query, of one row per learner and
+    exercise. `learner_ids` may be a query of ids (a cohort's members)."""
+    graded = tried(exercise_ids).filter(
+        learner_id=OuterRef("learner_id"), exercise_id=OuterRef("exercise_id")
+    )
     attempts = Attempt.objects.by_learners().filter(
+        ~Exists(graded),
         learner_id__in=learner_ids,
         exercise_id__in=exercise_ids,
         status__in=(Attempt.ERROR, *PENDING),
@@ -271,7 +277,6 @@ def ungraded(
             Errors(row["count"], row["code"] or "", row["reason"] or "") if row["count"] else None,
         )
         for row in rows
-        if (row["learner_id"], row["exercise_id"]) not in graded
     }
 
 
@@ -297,7 +302,7 @@ def cells_of(
             "passed_at",
         )
     }
-    waiting = ungraded(learner_ids, [c.id for c in columns], set(found))
+    waiting = ungraded(learner_ids, [c.id for c in columns])
     cells_by_learner = {}
     for learner_id in learner_ids:
         cells = []

@@ -8,7 +8,6 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef
 from django.db.models.functions import Substr
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -17,9 +16,9 @@ from django.views.decorators.http import require_safe
 from lessons.models import Exercise
 from lessons.review import access
 from lessons.review import statistics as stats
-from lessons.review.gradebook import PENDING
+from lessons.review.gradebook import ungraded
 from lessons.review.models import Cohort, Decision, Membership, Progress
-from sandbox.models import Attempt, Run
+from sandbox.models import Run
 from sandbox.views import LearnerRequest
 
 SAMPLE_CHARS = 600
@@ -145,18 +144,10 @@ def judge_rows(cohort: Cohort, exercise: Exercise, texts: dict[str, str]) -> lis
 def stuck_on_errors(cohort: Cohort, exercise: Exercise) -> int:
     """Return how many of the cohort's learners tried the exercise without a graded attempt:
     every attempt of theirs ended in error, none still queued or running (the gradebook's
-    "in progress"); one query."""
-    graded = Progress.objects.filter(
-        learner_id=OuterRef("learner_id"), exercise=exercise, attempts__gt=0
-    )
-    pending = Attempt.objects.by_learners().filter(
-        learner_id=OuterRef("learner_id"), exercise=exercise, status__in=PENDING
-    )
-    errored = Attempt.objects.by_learners().filter(
-        exercise=exercise, status=Attempt.ERROR, learner__memberships__cohort=cohort
-    )
-    stuck = errored.filter(~Exists(graded), ~Exists(pending))
-    return stuck.values("learner_id").distinct().count()
+    "errors only"); one query."""
+    members = Membership.objects.filter(cohort=cohort).values("learner_id")
+    work = ungraded(members, [exercise.pk]).values()
+    return sum(1 for pending, errors in work if errors and not pending)
 
 
 @login_required
